@@ -1,0 +1,43 @@
+"""Celery settings for nue-ns workers and beat.
+
+acks_late + prefetch 1: a task is acknowledged only after it ran, and a worker holds at most one
+task it has not started. No countdown/eta anywhere: deferred work returns to the hub with a due
+time and the retry sweep dispatches it (eta tasks on Redis are redelivered after the visibility
+timeout and run twice).
+"""
+
+from nue_ns.config import get_settings
+from nue_ns.embedded import resolve_urls
+
+_settings = get_settings()
+
+broker_url = resolve_urls(_settings)[1]
+broker_connection_retry_on_startup = True
+broker_transport_options = {"visibility_timeout": 3600}
+task_ignore_result = True
+result_backend = None
+
+task_serializer = "json"
+accept_content = ["json"]
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_send_task_events = True  # Flower
+task_send_sent_event = True
+
+task_default_queue = "nue_ns"
+task_routes = {
+    "nue_ns.transfer": {"queue": "nue_ns"},
+    "nue_ns.retry_sweep": {"queue": "nue_ns.sweeps"},
+    "nue_ns.batch_sweep": {"queue": "nue_ns.sweeps"},
+    "nue_ns.recover_leases": {"queue": "nue_ns.sweeps"},
+}
+
+beat_schedule = {
+    "batch-sweep": {"task": "nue_ns.batch_sweep", "schedule": _settings.batch_sweep_seconds},
+    "retry-sweep": {"task": "nue_ns.retry_sweep", "schedule": _settings.retry_sweep_seconds},
+    "recover-leases": {"task": "nue_ns.recover_leases", "schedule": _settings.lease_sweep_seconds},
+}
+# In-memory schedule: nothing on disk for two beats started by mistake to fight over; the sweeps
+# are idempotent and locked, so a restarted beat simply starts its intervals again.
+beat_scheduler = "celery.beat:Scheduler"

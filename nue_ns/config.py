@@ -1,0 +1,106 @@
+"""Settings from the environment (pydantic-settings).
+
+Secrets are `SecretStr`, so they never show in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, None: 1.0}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`calls` per `period` seconds, never more in any window of that length."""
+
+    calls: int
+    period: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """Parse `5/60s`, `5/2s`, `100/1m`; a bare number of seconds is allowed (`5/60`)."""
+        m = _RATE_RE.match(str(text))
+        if not m:
+            raise ValueError(f"rate limit {text!r}: expected CALLS/PERIOD such as '5/60s'")
+        calls, amount, unit = int(m.group(1)), float(m.group(2)), m.group(3)
+        period = amount * _UNIT_SECONDS[unit]
+        if calls < 1 or period <= 0:
+            raise ValueError(f"rate limit {text!r}: calls and period must be positive")
+        return cls(calls, period)
+
+    def __str__(self) -> str:
+        period = f"{self.period:g}"
+        return f"{self.calls}/{period}s"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(None, alias="NUE_NS_DATABASE_URL")
+    redis_url: str | None = Field(None, alias="NUE_NS_REDIS_URL")
+    # Where embedded PostgreSQL/Redis keep their data when no URL is configured.
+    state_dir: Path = Field(Path(".nue-ns"), alias="NUE_NS_STATE_DIR")
+    # Key that encrypts the NetSuite secrets of integrations stored in the hub (Fernet).
+    secret_key: SecretStr | None = Field(None, alias="NUE_NS_SECRET_KEY")
+
+    # The default integration's NetSuite connection.
+    netsuite_account_id: str | None = Field(None, alias="NETSUITE_ACCOUNT_ID")
+    netsuite_consumer_key: SecretStr | None = Field(None, alias="NETSUITE_CONSUMER_KEY")
+    netsuite_consumer_secret: SecretStr | None = Field(None, alias="NETSUITE_CONSUMER_SECRET")
+    netsuite_token_id: SecretStr | None = Field(None, alias="NETSUITE_TOKEN_ID")
+    netsuite_token_secret: SecretStr | None = Field(None, alias="NETSUITE_TOKEN_SECRET")
+    netsuite_rest_url: str | None = Field(None, alias="NETSUITE_REST_URL")
+    netsuite_rate_limit: str = Field("5/60s", alias="NETSUITE_RATE_LIMIT")
+    netsuite_concurrency: int = Field(5, alias="NETSUITE_CONCURRENCY", ge=1)
+    netsuite_timeout: float = Field(60.0, alias="NETSUITE_TIMEOUT", gt=0)
+
+    # Worker behaviour.
+    governor_max_wait: float = Field(2.0, alias="NUE_NS_GOVERNOR_MAX_WAIT", ge=0)
+    # Extra fraction of the period kept free so that jitter between taking a token and the
+    # request reaching NetSuite never puts limit+1 calls in one window as NetSuite sees it.
+    governor_margin: float = Field(0.005, alias="NUE_NS_GOVERNOR_MARGIN", ge=0, le=0.5)
+    lease_seconds: float = Field(300.0, alias="NUE_NS_LEASE_SECONDS", gt=0)
+    dispatch_timeout: float = Field(120.0, alias="NUE_NS_DISPATCH_TIMEOUT", gt=0)
+    dispatch_window: int = Field(0, alias="NUE_NS_DISPATCH_WINDOW", ge=0)  # 0: 2 x concurrency
+    max_attempts: int = Field(10, alias="NUE_NS_MAX_ATTEMPTS", ge=1)
+    backoff_base: float = Field(2.0, alias="NUE_NS_BACKOFF_BASE", gt=0)
+    backoff_max: float = Field(600.0, alias="NUE_NS_BACKOFF_MAX", gt=0)
+    pause_on_429: float = Field(30.0, alias="NUE_NS_PAUSE_ON_429", ge=0)
+    pause_on_auth: float = Field(300.0, alias="NUE_NS_PAUSE_ON_AUTH", ge=0)
+
+    # celery beat
+    batch_sweep_seconds: float = Field(600.0, alias="NUE_NS_BATCH_SWEEP_SECONDS", gt=0)
+    retry_sweep_seconds: float = Field(5.0, alias="NUE_NS_RETRY_SWEEP_SECONDS", gt=0)
+    lease_sweep_seconds: float = Field(30.0, alias="NUE_NS_LEASE_SWEEP_SECONDS", gt=0)
+
+    @field_validator("netsuite_rate_limit")
+    @classmethod
+    def _valid_rate(cls, v: str) -> str:
+        RateLimit.parse(v)
+        return v
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return RateLimit.parse(self.netsuite_rate_limit)
+
+    @property
+    def default_integration_configured(self) -> bool:
+        return bool(self.netsuite_account_id and self.netsuite_consumer_key and self.netsuite_token_id)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the demo change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,136 @@
+"""A process's connections: the hub, Redis, and one NetSuite client and governor per integration.
+
+Built once per process (workers rebuild after fork). Integrations are re-read when they change,
+so a mapping saved by an operator applies to the next record without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine, select
+
+from nue_ns.config import RateLimit, Settings, get_settings
+from nue_ns.embedded import resolve_urls
+from nue_ns.governor import Governor, Seed
+from nue_ns.hub import store
+from nue_ns.hub.db import get_engine, session_scope
+from nue_ns.hub.models import Integration
+from nue_ns.integration import IntegrationConfig
+from nue_ns.netsuite.auth import tba_auth
+from nue_ns.netsuite.client import NetSuiteClient
+from nue_ns.secrets import decrypt, from_environment
+
+_CACHE_SECONDS = 5.0
+
+
+@dataclass
+class Connection:
+    """What a worker needs to talk to one integration's NetSuite account."""
+
+    integration: Integration
+    config: IntegrationConfig
+    client: NetSuiteClient
+    governor: Governor
+    loaded_at: float
+
+
+class Context:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.database_url, self.redis_url = resolve_urls(self.settings)
+        self.engine: Engine = get_engine(self.database_url)
+        self.redis = redis.Redis.from_url(self.redis_url, socket_timeout=10, health_check_interval=30)
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        self._connections: dict[int, Connection] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ integrations
+
+    def integration(self, name_or_id: str | int) -> Integration:
+        with session_scope(self.engine) as s:
+            q = select(Integration)
+            q = (
+                q.where(Integration.id == name_or_id)
+                if isinstance(name_or_id, int)
+                else q.where(Integration.name == name_or_id)
+            )
+            found = s.scalars(q).one_or_none()
+        if found is None:
+            raise LookupError(f"no integration named {name_or_id!r}")
+        return found
+
+    def connection(self, integration_id: int) -> Connection:
+        """Cached per integration; rebuilt when the integration row changed or the cache aged."""
+        with self._lock:
+            conn = self._connections.get(integration_id)
+        if conn and time.monotonic() - conn.loaded_at < _CACHE_SECONDS:
+            return conn
+        integ = self.integration(integration_id)
+        if conn and conn.integration.updated_at == integ.updated_at:
+            conn.loaded_at = time.monotonic()
+            return conn
+        conn = self._connect(integ)
+        with self._lock:
+            old = self._connections.get(integration_id)
+            self._connections[integration_id] = conn
+        if old is not None and old.client is not conn.client:
+            old.client.close()
+        return conn
+
+    def _connect(self, integ: Integration) -> Connection:
+        creds = (
+            decrypt(integ.credentials, self.settings)
+            if integ.credentials
+            else from_environment(self.settings)
+        )
+        rest_url = integ.rest_url or (self.settings.netsuite_rest_url if integ.name == "default" else None)
+        client = NetSuiteClient(
+            integ.account_id,
+            tba_auth(creds, integ.account_id),
+            rest_url=rest_url,
+            timeout=self.settings.netsuite_timeout,
+        )
+        return Connection(
+            integ, IntegrationConfig.load(integ.settings), client, self.governor(integ), time.monotonic()
+        )
+
+    def governor(self, integ: Integration) -> Governor:
+        rate = RateLimit.parse(integ.rate_limit)
+
+        def seed() -> Seed:
+            times, in_flight = store.recent_calls(self.engine, integ.account_id, rate.period)
+            return Seed(call_times=times, in_flight=in_flight)
+
+        return Governor(
+            self.redis,
+            integ.account_id,
+            rate,
+            integ.concurrency,
+            margin=self.settings.governor_margin,
+            lease_seconds=self.settings.lease_seconds,
+            seed=seed,
+        )
+
+
+_context: Context | None = None
+_context_pid: int | None = None
+
+
+def get_context() -> Context:
+    """The process's context; a forked child builds its own (sockets are not shared across fork)."""
+    global _context, _context_pid
+    if _context is None or _context_pid != os.getpid():
+        _context = Context()
+        _context_pid = os.getpid()
+    return _context
+
+
+def reset_context() -> None:
+    global _context
+    _context = None

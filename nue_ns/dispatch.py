@@ -1,0 +1,47 @@
+"""Hub → Redis: hand due records to the workers, a bounded window per integration.
+
+Redis only carries work: a record is QUEUED in the hub before its task exists, and a task Redis
+loses is sent again by the retry sweep (stale_queued), so losing Redis loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from nue_ns.context import Context
+from nue_ns.hub import store
+
+log = logging.getLogger(__name__)
+
+
+def send(ids: Iterable[int]) -> int:
+    from nue_ns.tasks import transfer_record  # the Celery app is only needed here
+
+    sent = 0
+    try:
+        with transfer_record.app.producer_or_acquire() as producer:
+            for record_id in ids:
+                transfer_record.apply_async((record_id,), producer=producer)
+                sent += 1
+    except Exception:  # Redis down: the records stay QUEUED and the retry sweep resends them
+        log.exception("could not hand %s record(s) to Redis; the retry sweep will", "some")
+    return sent
+
+
+def dispatch(ctx: Context, integration_id: int | None = None) -> int:
+    """Queue what is due (all integrations, or one), respecting each integration's window."""
+    window = ctx.settings.dispatch_window or None
+    total = 0
+    while True:
+        ids = store.dispatch_candidates(ctx.engine, integration_id, window)
+        if not ids:
+            return total
+        total += send(ids)
+        if integration_id is not None or len(ids) < 1000:
+            return total
+
+
+def resend_stale(ctx: Context) -> int:
+    ids = store.stale_queued(ctx.engine, ctx.settings.dispatch_timeout)
+    return send(ids) if ids else 0

@@ -1,0 +1,68 @@
+"""Engine, sessions and schema migrations for the Transaction Hub."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+
+
+def normalise_url(url: str) -> str:
+    """psycopg 3 is the driver; accept plain postgres:// URLs from users and platforms."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def get_engine(url: str, **kwargs) -> Engine:
+    """One pooled engine per URL per process (workers fork: see tasks.py, which disposes on fork)."""
+    url = normalise_url(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=kwargs.pop("pool_size", 10), max_overflow=20, **kwargs
+            )
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=False)
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction: commit on success, roll back on any error."""
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the hub schema to `revision` with Alembic (safe to call from several processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    command.upgrade(cfg, revision)

@@ -1,0 +1,133 @@
+"""Read-side of the hub for operators: counts by state and type, filtered listings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import DISPLAY, Attempt, Integration, Record, State
+
+
+def status(engine: Engine, integration: str | None = None) -> dict[str, dict[str, int]]:
+    """{record_type: {state: count}} (superseded versions left out)."""
+    q = (
+        select(Record.record_type, Record.state, func.count())
+        .where(Record.state != State.SUPERSEDED)
+        .group_by(Record.record_type, Record.state)
+    )
+    if integration:
+        q = q.join(Integration, Integration.id == Record.integration_id).where(
+            Integration.name == integration
+        )
+    out: dict[str, dict[str, int]] = {}
+    with session_scope(engine) as s:
+        for rtype, state, n in s.execute(q):
+            out.setdefault(rtype, {})[state] = n
+    return out
+
+
+@dataclass
+class Filter:
+    state: str | None = None  # an internal state, or a display state ("Not Transferred")
+    record_type: str | None = None
+    integration: str | None = None
+    nue_id: str | None = None
+    error_code: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    after_id: int | None = None  # cursor
+    limit: int = 100
+
+
+def _states(name: str) -> list[str]:
+    wanted = name.strip().lower().replace(" ", "_").replace("-", "_")
+    exact = [s.value for s in State if s.value == wanted]
+    if exact:
+        return exact
+    by_display = [s.value for s, d in DISPLAY.items() if d.lower().replace(" ", "_") == wanted]
+    if not by_display:
+        choices = sorted({s.value for s in State} | {d for d in DISPLAY.values()})
+        raise ValueError(f"state {name!r}: expected one of {', '.join(choices)}")
+    return by_display
+
+
+def list_records(engine: Engine, f: Filter) -> list[Record]:
+    q = select(Record).order_by(Record.id).limit(max(1, min(f.limit, 1000)))
+    if f.state:
+        q = q.where(Record.state.in_(_states(f.state)))
+    if f.record_type:
+        q = q.where(Record.record_type == f.record_type)
+    if f.integration:
+        q = q.join(Integration, Integration.id == Record.integration_id).where(
+            Integration.name == f.integration
+        )
+    if f.nue_id:
+        q = q.where(Record.nue_id == f.nue_id)
+    if f.error_code:
+        q = q.where(Record.error_code == f.error_code)
+    if f.since:
+        q = q.where(Record.updated_at >= f.since)
+    if f.until:
+        q = q.where(Record.updated_at < f.until)
+    if f.after_id:
+        q = q.where(Record.id > f.after_id)
+    with session_scope(engine) as s:
+        return list(s.scalars(q))
+
+
+def get_record(engine: Engine, record_id: int) -> tuple[Record, list[Attempt]] | None:
+    with session_scope(engine) as s:
+        rec = s.get(Record, record_id)
+        if rec is None:
+            return None
+        attempts = list(s.scalars(select(Attempt).where(Attempt.record_id == record_id).order_by(Attempt.id)))
+        return rec, attempts
+
+
+def record_view(rec: Record) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "type": rec.record_type,
+        "nue_id": rec.nue_id,
+        "status": rec.display_state,
+        "state": rec.state,
+        "reason": rec.reason,
+        "attempts": rec.attempts,
+        "next_attempt_at": rec.next_attempt_at.isoformat() if rec.next_attempt_at else None,
+        "waiting_on": rec.waiting_on,
+        "error": None
+        if not rec.error_kind
+        else {
+            "kind": rec.error_kind,
+            "status": rec.error_status,
+            "code": rec.error_code,
+            "detail": rec.error_detail,
+            "path": rec.error_path,
+        },
+        "netsuite": None
+        if not rec.ns_internal_id
+        else {"type": rec.ns_type, "internal_id": rec.ns_internal_id, "external_id": rec.external_id},
+        "transferred_at": rec.transferred_at.isoformat() if rec.transferred_at else None,
+        "created_at": rec.created_at.isoformat() if rec.created_at else None,
+        "updated_at": rec.updated_at.isoformat() if rec.updated_at else None,
+    }
+
+
+def attempt_view(a: Attempt) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "started_at": a.started_at.isoformat(),
+        "elapsed_ms": a.elapsed_ms,
+        "method": a.method,
+        "url": a.url,
+        "request_body": a.request_body,
+        "status": a.status,
+        "response_body": a.response_body,
+        "outcome": a.outcome,
+        "error_code": a.error_code,
+        "detail": a.detail,
+    }

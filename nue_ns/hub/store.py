@@ -1,0 +1,624 @@
+"""Every state change of a hub record, each one atomic in PostgreSQL.
+
+Workers, sweeps and producers only move records through these functions, and every transition
+is a single conditional UPDATE, so two workers (or two beats) racing on one record can never
+both win it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
+from nue_ns.netsuite.errors import Exchange, NetSuiteError
+from nue_ns.records import TYPE_ORDER, _Record
+
+_RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
+
+
+def version_hash(record: _Record) -> str:
+    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: int
+    record_type: str
+    nue_id: str
+    created: bool  # False: this exact version was already in the hub
+    state: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A prerequisite: the Nue record of `type` with `id` must exist in NetSuite first."""
+
+    type: str
+    id: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id}
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+# ---------------------------------------------------------------- producers
+
+
+def accept(
+    engine: Engine, integration: Integration, record_type: str, records: Sequence[_Record]
+) -> list[Accepted]:
+    """Store validated records in one transaction; the same version twice is one row.
+
+    A newer version supersedes the open older ones (except one a worker holds right now: that
+    one finishes and the newer one follows). A version older than one the hub has (by the
+    producer's `updated_at`) is kept as superseded and never sent.
+    """
+    if not records:
+        return []
+    scheduled = bool((integration.settings or {}).get("scheduled_mode"))
+    initial = State.PARKED if scheduled else State.PENDING
+    now = utcnow()
+    latest: dict[str, _Record] = {}
+    for rec in records:  # within one batch the last version of a record wins
+        latest[rec.id] = rec
+    rows = [
+        {
+            "integration_id": integration.id,
+            "record_type": record_type,
+            "type_rank": TYPE_ORDER[record_type],
+            "nue_id": rec.id,
+            "source_updated_at": getattr(rec, "updated_at", None),
+            "version_hash": version_hash(rec),
+            "payload": rec.model_dump(mode="json"),
+            "state": initial.value,
+            "reason": "waiting for the scheduled batch" if scheduled else None,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+        for rec in latest.values()
+    ]
+    results: dict[str, Accepted] = {}
+    with session_scope(engine) as s:
+        inserted = s.execute(
+            insert(Record)
+            .values(rows)
+            .on_conflict_do_nothing(constraint="uq_record_version")
+            .returning(Record.id, Record.nue_id, Record.source_updated_at)
+        ).all()
+        new_ids = {r.nue_id: r for r in inserted}
+        for row in inserted:
+            results[row.nue_id] = Accepted(row.id, record_type, row.nue_id, True, initial.value)
+        if new_ids:
+            _supersede(s, integration.id, record_type, list(new_ids.values()))
+        missing = [rid for rid in latest if rid not in new_ids]
+        if missing:
+            for row in s.execute(
+                select(Record.id, Record.nue_id, Record.state).where(
+                    Record.integration_id == integration.id,
+                    Record.record_type == record_type,
+                    Record.nue_id.in_(missing),
+                    Record.version_hash.in_([version_hash(latest[m]) for m in missing]),
+                )
+            ):
+                results[row.nue_id] = Accepted(row.id, record_type, row.nue_id, False, row.state)
+        stale = s.execute(
+            select(Record.id, Record.state).where(Record.id.in_([r.id for r in inserted]))
+        ).all()
+        for row in stale:
+            if row.state == State.SUPERSEDED:
+                nue_id = next(k for k, v in results.items() if v.id == row.id)
+                results[nue_id] = Accepted(row.id, record_type, nue_id, True, State.SUPERSEDED.value)
+    return [results[rid] for rid in latest if rid in results]
+
+
+def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]) -> None:
+    ids = [r.id for r in new_rows]
+    replaceable = [
+        st.value for st in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)
+    ]
+    # Older open versions give way to the new one ...
+    s.execute(
+        text(
+            """
+            UPDATE hub_records o SET state = 'superseded', reason = 'replaced by version ' || n.id,
+                   updated_at = now(), waiting_on = NULL
+            FROM hub_records n
+            WHERE n.id = ANY(:ids) AND o.integration_id = n.integration_id
+              AND o.record_type = n.record_type AND o.nue_id = n.nue_id AND o.id < n.id
+              AND o.state = ANY(:states)
+              AND (o.source_updated_at IS NULL OR n.source_updated_at IS NULL
+                   OR o.source_updated_at <= n.source_updated_at)
+            """
+        ),
+        {"ids": ids, "states": replaceable},
+    )
+    # ... and a new row that is older than a version the hub already has is never sent.
+    s.execute(
+        text(
+            """
+            UPDATE hub_records n SET state = 'superseded',
+                   reason = 'stale: version ' || o.id || ' is newer (updated_at)', updated_at = now()
+            FROM hub_records o
+            WHERE n.id = ANY(:ids) AND o.integration_id = n.integration_id
+              AND o.record_type = n.record_type AND o.nue_id = n.nue_id AND o.id <> n.id
+              AND o.state <> 'superseded'
+              AND o.source_updated_at > n.source_updated_at
+            """
+        ),
+        {"ids": ids},
+    )
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def dispatch_candidates(
+    engine: Engine, integration_id: int | None = None, window: int | None = None
+) -> list[int]:
+    """Move due records to QUEUED, at most `window` queued + in flight per integration.
+
+    One query serves every integration at once (round robin: each gets its own window), so one
+    account's backlog never crowds out another's. Returns the ids to hand to Redis.
+    """
+    params: dict[str, Any] = {"only": integration_id, "window": window}
+    sql = text(
+        """
+        WITH busy AS (
+            SELECT integration_id, count(*) AS n FROM hub_records
+            WHERE state IN ('queued', 'in_flight') GROUP BY integration_id
+        ), room AS (
+            SELECT i.id, i.batch_released_at,
+                   GREATEST(0, COALESCE(:window, i.concurrency * 2) - COALESCE(b.n, 0)) AS free
+            FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id
+            WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
+        )
+        SELECT c.id FROM room
+        CROSS JOIN LATERAL (
+            SELECT r.id FROM hub_records r
+            WHERE r.integration_id = room.id
+              AND ((r.state = 'pending' AND r.next_attempt_at <= now())
+                   OR (r.state = 'parked' AND r.created_at <= room.batch_released_at))
+            ORDER BY r.type_rank, r.next_attempt_at, r.id
+            LIMIT room.free
+        ) c
+        WHERE room.free > 0
+        """
+    )
+    with session_scope(engine) as s:
+        ids = [row[0] for row in s.execute(sql, params)]
+        if not ids:
+            return []
+        return list(
+            s.scalars(
+                update(Record)
+                .where(Record.id.in_(ids), Record.state.in_([State.PENDING, State.PARKED]))
+                .values(state=State.QUEUED, dispatched_at=func.now(), reason=None)
+                .returning(Record.id)
+            )
+        )
+
+
+def stale_queued(engine: Engine, older_than: float, limit: int = 5000) -> list[int]:
+    """QUEUED records whose task Redis may have lost: stamp them and hand them out again.
+
+    Sending a record twice is harmless: only one worker can claim it, and the write is an upsert.
+    """
+    with session_scope(engine) as s:
+        return list(
+            s.scalars(
+                text(
+                    """
+                    UPDATE hub_records SET dispatched_at = now() WHERE id IN (
+                        SELECT id FROM hub_records WHERE state = 'queued'
+                          AND dispatched_at < now() - make_interval(secs => :age)
+                        ORDER BY dispatched_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+                    RETURNING id
+                    """
+                ),
+                {"age": older_than, "limit": limit},
+            )
+        )
+
+
+def release_batch(engine: Engine) -> list[int]:
+    """The scheduled-mode batch sweep: let every parked record of scheduled integrations go."""
+    with session_scope(engine) as s:
+        return list(
+            s.scalars(
+                text(
+                    """
+                    UPDATE integrations SET batch_released_at = now()
+                    WHERE COALESCE((settings ->> 'scheduled_mode')::boolean, false)
+                       OR EXISTS (SELECT 1 FROM hub_records r WHERE r.integration_id = integrations.id
+                                  AND r.state = 'parked')
+                    RETURNING id
+                    """
+                )
+            )
+        )
+
+
+def recover_leases(engine: Engine) -> list[int]:
+    """Records whose worker died mid-transfer go back to PENDING, due now."""
+    with session_scope(engine) as s:
+        return list(
+            s.scalars(
+                update(Record)
+                .where(Record.state == State.IN_FLIGHT, Record.lease_expires_at < func.now())
+                .values(
+                    state=State.PENDING,
+                    next_attempt_at=func.now(),
+                    lease_expires_at=None,
+                    leased_by=None,
+                    reason="the worker holding it was lost; sending again (the upsert cannot duplicate)",
+                )
+                .returning(Record.id)
+            )
+        )
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def claim(engine: Engine, record_id: int, worker: str, lease_seconds: float) -> Record | None:
+    """Take a QUEUED record for this worker, or None if someone else has it or it is done."""
+    with session_scope(engine) as s:
+        rec = s.scalars(
+            update(Record)
+            .where(Record.id == record_id, Record.state == State.QUEUED)
+            .values(
+                state=State.IN_FLIGHT,
+                lease_expires_at=func.now() + dt.timedelta(seconds=lease_seconds),
+                leased_by=worker,
+                updated_at=func.now(),
+            )
+            .returning(Record)
+        ).one_or_none()
+        if rec is None:
+            return None
+        # An older version still in a worker's hands goes first: never overtake it.
+        older = s.scalar(
+            select(func.count()).where(
+                Record.integration_id == rec.integration_id,
+                Record.record_type == rec.record_type,
+                Record.nue_id == rec.nue_id,
+                Record.id < rec.id,
+                Record.state == State.IN_FLIGHT,
+            )
+        )
+        if older:
+            _to_pending(s, rec.id, 2.0, "an older version of this record is being sent; this one follows")
+            return None
+        return rec
+
+
+def _to_pending(s, record_id: int, delay: float, reason: str, **extra: Any) -> None:
+    s.execute(
+        update(Record)
+        .where(Record.id == record_id, Record.state == State.IN_FLIGHT)
+        .values(
+            state=State.PENDING,
+            next_attempt_at=func.now() + dt.timedelta(seconds=delay),
+            lease_expires_at=None,
+            leased_by=None,
+            reason=reason,
+            **extra,
+        )
+    )
+
+
+def defer(engine: Engine, record_id: int, delay: float, reason: str) -> None:
+    """Hand a record back without counting an attempt (no token, account paused)."""
+    with session_scope(engine) as s:
+        _to_pending(s, record_id, delay, reason)
+
+
+def retry_later(
+    engine: Engine, record: Record, error: NetSuiteError, *, max_attempts: int, base: float, cap: float
+) -> str:
+    """A transient failure: back off exponentially with full jitter, up to max_attempts."""
+    attempts = record.attempts + 1
+    fields = _error_fields(error)
+    with session_scope(engine) as s:
+        if attempts >= max_attempts:
+            s.execute(
+                update(Record)
+                .where(Record.id == record.id, Record.state == State.IN_FLIGHT)
+                .values(
+                    state=State.FAILED,
+                    attempts=attempts,
+                    lease_expires_at=None,
+                    leased_by=None,
+                    reason=f"gave up after {attempts} attempts: {error}",
+                    **fields,
+                )
+            )
+            return State.FAILED
+        delay = random.uniform(base, min(cap, base * 2 ** (attempts - 1)) + base)
+        _to_pending(
+            s,
+            record.id,
+            delay,
+            f"retrying in {delay:.0f}s (attempt {attempts} failed: {error})",
+            attempts=attempts,
+            **fields,
+        )
+        return State.PENDING
+
+
+def fail(engine: Engine, record: Record, error: NetSuiteError | str) -> None:
+    """Needs a person: parked with NetSuite's own detail and field path, never retried by itself."""
+    fields = _error_fields(error) if isinstance(error, NetSuiteError) else {"error_kind": "needs_person"}
+    reason = f"needs a person: {error}"
+    with session_scope(engine) as s:
+        s.execute(
+            update(Record)
+            .where(Record.id == record.id, Record.state == State.IN_FLIGHT)
+            .values(
+                state=State.FAILED,
+                attempts=record.attempts + 1,
+                lease_expires_at=None,
+                leased_by=None,
+                reason=reason,
+                **fields,
+            )
+        )
+
+
+def wait_for(engine: Engine, record: Record, missing: Sequence[Ref], reason: str) -> None:
+    """Park a record until its prerequisites are in NetSuite; due ones the hub holds go first."""
+    with session_scope(engine) as s:
+        s.execute(
+            update(Record)
+            .where(Record.id == record.id, Record.state == State.IN_FLIGHT)
+            .values(
+                state=State.WAITING,
+                waiting_on=[m.as_json() for m in missing],
+                lease_expires_at=None,
+                leased_by=None,
+                reason=reason,
+            )
+        )
+
+
+def hurry(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> int:
+    """Make the hub's open versions of these prerequisites due now (even in scheduled mode)."""
+    if not refs:
+        return 0
+    n = 0
+    with session_scope(engine) as s:
+        for ref in refs:
+            n += s.execute(
+                update(Record)
+                .where(
+                    Record.integration_id == integration_id,
+                    Record.record_type == ref.type,
+                    Record.nue_id == ref.id,
+                    Record.state.in_([State.PARKED, State.PENDING]),
+                )
+                .values(state=State.PENDING, next_attempt_at=func.now())
+            ).rowcount
+    return n
+
+
+def complete(engine: Engine, record: Record, ns_type: str, external_id: str, internal_id: str) -> int:
+    """Transferred: store the NetSuite id, remember the link, wake records that waited for it.
+
+    Returns the number of waiting records woken."""
+    with session_scope(engine) as s:
+        s.execute(
+            update(Record)
+            .where(Record.id == record.id, Record.state.in_([State.IN_FLIGHT, State.PENDING, State.QUEUED]))
+            .values(
+                state=State.TRANSFERRED,
+                attempts=record.attempts + 1,
+                ns_type=ns_type,
+                external_id=external_id,
+                ns_internal_id=internal_id,
+                transferred_at=func.now(),
+                lease_expires_at=None,
+                leased_by=None,
+                reason=None,
+                waiting_on=None,
+                error_kind=None,
+                error_status=None,
+                error_code=None,
+                error_detail=None,
+                error_path=None,
+            )
+        )
+        s.execute(
+            insert(NetSuiteLink)
+            .values(
+                integration_id=record.integration_id,
+                record_type=record.record_type,
+                nue_id=record.nue_id,
+                ns_type=ns_type,
+                external_id=external_id,
+                ns_internal_id=internal_id,
+                record_id=record.id,
+                transferred_at=utcnow(),
+            )
+            .on_conflict_do_update(
+                index_elements=["integration_id", "record_type", "nue_id"],
+                set_={
+                    "ns_type": ns_type,
+                    "ns_internal_id": internal_id,
+                    "external_id": external_id,
+                    "record_id": record.id,
+                    "transferred_at": utcnow(),
+                },
+            )
+        )
+        return _wake(s, record.integration_id, Ref(record.record_type, record.nue_id))
+
+
+def _wake(s, integration_id: int, ref: Ref) -> int:
+    return s.execute(
+        text(
+            """
+            UPDATE hub_records SET state = 'pending', next_attempt_at = now(), waiting_on = NULL,
+                   reason = NULL, updated_at = now()
+            WHERE integration_id = :i AND state = 'waiting' AND waiting_on @> CAST(:ref AS jsonb)
+            """
+        ),
+        {"i": integration_id, "ref": json.dumps([ref.as_json()])},
+    ).rowcount
+
+
+def wake_mapping(engine: Engine, integration_id: int) -> int:
+    """A corrected mapping releases the records that waited for it."""
+    with session_scope(engine) as s:
+        return _wake(s, integration_id, Ref("mapping", str(integration_id)))
+
+
+def resolve(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> tuple[dict[Ref, str], list[Ref]]:
+    """NetSuite internal ids of the prerequisites that are there, and the list of those missing."""
+    if not refs:
+        return {}, []
+    found: dict[Ref, str] = {}
+    with session_scope(engine) as s:
+        by_type: dict[str, list[str]] = {}
+        for ref in refs:
+            by_type.setdefault(ref.type, []).append(ref.id)
+        for rtype, ids in by_type.items():
+            for row in s.execute(
+                select(NetSuiteLink.nue_id, NetSuiteLink.ns_internal_id).where(
+                    NetSuiteLink.integration_id == integration_id,
+                    NetSuiteLink.record_type == rtype,
+                    NetSuiteLink.nue_id.in_(ids),
+                )
+            ):
+                found[Ref(rtype, row.nue_id)] = row.ns_internal_id
+    return found, [r for r in refs if r not in found]
+
+
+def prerequisite_states(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> dict[Ref, str | None]:
+    """Where the hub's latest version of each prerequisite stands (None: the hub does not hold it)."""
+    out: dict[Ref, str | None] = {r: None for r in refs}
+    with session_scope(engine) as s:
+        for ref in refs:
+            row = s.execute(
+                select(Record.state, Record.reason)
+                .where(
+                    Record.integration_id == integration_id,
+                    Record.record_type == ref.type,
+                    Record.nue_id == ref.id,
+                    Record.state != State.SUPERSEDED,
+                )
+                .order_by(Record.id.desc())
+                .limit(1)
+            ).first()
+            out[ref] = row.state if row else None
+    return out
+
+
+def log_attempt(
+    engine: Engine,
+    record: Record | None,
+    integration_id: int,
+    account_id: str,
+    exchange: Exchange,
+    outcome: str,
+    started_at: dt.datetime,
+    worker: str | None,
+    error: NetSuiteError | None = None,
+) -> None:
+    with session_scope(engine) as s:
+        s.add(
+            Attempt(
+                record_id=record.id if record else None,
+                integration_id=integration_id,
+                account_id=account_id,
+                started_at=started_at,
+                elapsed_ms=exchange.elapsed_ms,
+                method=exchange.method,
+                url=exchange.url[:1000],
+                request_body=_jsonable(exchange.request_body),
+                status=exchange.status,
+                response_body=_jsonable(exchange.response_body),
+                outcome=outcome,
+                error_code=error.code if error else None,
+                detail=str(error)[:4000] if error else None,
+                worker=worker,
+            )
+        )
+
+
+def recent_calls(engine: Engine, account_id: str, period: float) -> tuple[list[float], int]:
+    """For re-seeding the governor after Redis lost its memory: calls in the last period, and
+    records in flight now (each may be about to make a call)."""
+    with session_scope(engine) as s:
+        times = [
+            t.timestamp()
+            for t in s.scalars(
+                select(Attempt.started_at).where(
+                    Attempt.account_id == account_id,
+                    Attempt.started_at > func.now() - dt.timedelta(seconds=period * 1.1),
+                )
+            )
+        ]
+        in_flight = s.scalar(
+            select(func.count())
+            .select_from(Record)
+            .join(Integration, Integration.id == Record.integration_id)
+            .where(Integration.account_id == account_id, Record.state == State.IN_FLIGHT)
+        )
+    return times, int(in_flight or 0)
+
+
+# ---------------------------------------------------------------- operators
+
+
+def retry(
+    engine: Engine,
+    ids: Sequence[int] | None = None,
+    *,
+    all_failed: bool = False,
+    integration_id: int | None = None,
+) -> list[int]:
+    """Send again now: chosen records, or every record that needs a person."""
+    q = update(Record).values(
+        state=State.PENDING, next_attempt_at=func.now(), attempts=0, reason="retry requested", waiting_on=None
+    )
+    if ids is not None:
+        q = q.where(Record.id.in_(list(ids)), Record.state.in_(_RETRYABLE_BY_HAND))
+    elif all_failed:
+        q = q.where(Record.state == State.FAILED)
+    else:
+        raise ValueError("give record ids or all_failed=True")
+    if integration_id is not None:
+        q = q.where(Record.integration_id == integration_id)
+    with session_scope(engine) as s:
+        return list(s.scalars(q.returning(Record.id)))
+
+
+def _error_fields(error: NetSuiteError) -> dict[str, Any]:
+    return {
+        "error_kind": error.kind.value,
+        "error_status": error.status,
+        "error_code": (error.code or "")[:64] or None,
+        "error_detail": (error.detail or "")[:4000],
+        "error_path": (error.path or "")[:200] or None,
+    }
+
+
+def _jsonable(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value
+    return {"text": str(value)[:20000]}

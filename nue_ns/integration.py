@@ -1,0 +1,109 @@
+"""An integration's mapping configuration: item types, GL accounts, collection scenario, mode.
+
+Stored as JSON in `integrations.settings`; this model is the one place that says what is allowed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nue_ns.records import ProductType
+
+AccountId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+
+
+class ItemType(StrEnum):
+    non_inventory_sale = "nonInventorySaleItem"
+    service_sale = "serviceSaleItem"
+    inventory = "inventoryItem"
+
+
+class Collection(StrEnum):
+    netsuite = "netsuite"
+    stripe = "stripe"
+    nue_payment_link = "nue_payment_link"
+    third_party = "third_party"
+
+
+class GlAccounts(BaseModel):
+    """NetSuite internal ids of the GL accounts; any may be left unset (then it is not configured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subscription_income: AccountId | None = None
+    subscription_revenue: AccountId | None = None
+    entitlement_income: AccountId | None = None
+    entitlement_revenue: AccountId | None = None
+    asset_income: AccountId | None = None
+    asset_revenue: AccountId | None = None
+    clearing: AccountId | None = None
+    inventory_asset: AccountId | None = None  # inventory items' asset account
+    cogs: AccountId | None = None  # inventory items' cost of goods sold account
+
+
+# What type each GL account must have in NetSuite (account.accttype).
+EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
+    "subscription_income": ("Income",),
+    "entitlement_income": ("Income",),
+    "asset_income": ("Income",),
+    "subscription_revenue": ("DeferRevenue",),
+    "entitlement_revenue": ("DeferRevenue",),
+    "asset_revenue": ("DeferRevenue",),
+    "clearing": ("Bank", "OthCurrAsset"),
+    "inventory_asset": ("OthCurrAsset", "FixedAsset", "OthAsset"),
+    "cogs": ("COGS",),
+}
+
+
+def _default_item_types() -> dict[ProductType, ItemType]:
+    return {
+        ProductType.subscription: ItemType.non_inventory_sale,
+        ProductType.entitlement: ItemType.service_sale,
+        ProductType.asset: ItemType.inventory,
+    }
+
+
+class IntegrationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_mode: bool = False
+    item_types: dict[ProductType, ItemType] = Field(default_factory=_default_item_types)
+    gl: GlAccounts = Field(default_factory=GlAccounts)
+    category_overrides: dict[Annotated[str, Field(min_length=1, max_length=80)], GlAccounts] = Field(
+        default_factory=dict
+    )
+    collection: Collection = Collection.stripe
+    subsidiary_id: AccountId | None = None  # needed in OneWorld accounts
+    currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
+        default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
+    )
+
+    def account(self, name: str, category: str | None = None) -> str | None:
+        """The GL account `name`, with the product category's override if it sets one."""
+        override = self.category_overrides.get(category) if category else None
+        value = getattr(override, name, None) if override else None
+        return value or getattr(self.gl, name)
+
+    def item_type(self, product_type: ProductType) -> ItemType:
+        return self.item_types.get(product_type, _default_item_types()[product_type])
+
+    @classmethod
+    def load(cls, settings: dict | None) -> IntegrationConfig:
+        return cls.model_validate(settings or {})
+
+
+# The demo and the tests run against the sandbox's chart of accounts (nue_ns/sandbox/chart.py).
+SANDBOX_GL = GlAccounts(
+    subscription_income="5",
+    subscription_revenue="8",
+    entitlement_income="6",
+    entitlement_revenue="9",
+    asset_income="7",
+    asset_revenue="10",
+    clearing="4",
+    inventory_asset="3",
+    cogs="11",
+)

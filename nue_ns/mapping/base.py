@@ -1,0 +1,43 @@
+"""What every mapping returns, and the externalId scheme.
+
+externalIds are unique per NetSuite record GROUP (entities, items, transactions), so each Nue
+type gets its own prefix and types can never collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+EXTERNAL_ID_PREFIX = {
+    "customer": "nue-cust-",
+    "product": "nue-item-",
+    "order": "nue-so-",
+    "invoice": "nue-inv-",
+    "payment": "nue-pay-",
+    "refund": "nue-ref-",
+    "credit_memo": "nue-cm-",
+}
+
+
+def external_id(record_type: str, nue_id: str) -> str:
+    return EXTERNAL_ID_PREFIX[record_type] + nue_id
+
+
+def ref(internal_id: str) -> dict[str, str]:
+    """A NetSuite record reference in a request body."""
+    return {"id": str(internal_id)}
+
+
+@dataclass(frozen=True)
+class NsRequest:
+    """One upsert: `PUT /record/v1/{ns_type}/eid:{external_id}`."""
+
+    ns_type: str
+    external_id: str
+    body: dict[str, Any]
+    replace: tuple[str, ...] = field(default=())  # sublists the request replaces (never doubles)
+
+
+class MappingIncomplete(ValueError):
+    """The integration's configuration lacks something this record needs (e.g. a GL account)."""

@@ -1,0 +1,100 @@
+"""NetSuite failures, classified by what the connector must do about them.
+
+The classification follows shared/netsuite/README.md "Errors": transient failures are retried
+with backoff, throttling pauses the account, auth failures pause the account without blaming
+the record, everything else needs a person and is never retried in a loop.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    TRANSIENT = "transient"  # 5xx, timeouts, connection errors, record locked / changed
+    THROTTLED = "throttled"  # 429 CONCURRENCY_LIMIT_EXCEEDED: back off the whole account
+    AUTH = "auth"  # 401 INVALID_LOGIN: pause the account, no record is at fault
+    NEEDS_PERSON = "needs_person"  # invalid field, permission, business rule, bad request
+
+
+@dataclass
+class Exchange:
+    """One HTTP attempt as it goes in the audit log: never headers, so never secrets."""
+
+    method: str
+    url: str
+    request_body: Any = None
+    status: int | None = None
+    response_body: Any = None
+    elapsed_ms: float | None = None
+
+
+@dataclass
+class NetSuiteError(Exception):
+    kind: Kind
+    detail: str
+    status: int | None = None
+    code: str | None = None
+    path: str | None = None
+    exchange: Exchange | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [p for p in (str(self.status) if self.status else None, self.code) if p]
+        head = " ".join(parts) or self.kind.value
+        where = f" (field {self.path})" if self.path else ""
+        return f"{head}: {self.detail}{where}"
+
+
+# USER_ERROR messages that mean "try again in a moment", not "fix the data".
+_TRANSIENT_USER_ERRORS = re.compile(
+    r"record has been changed|has been changed since you retrieved|locked|try again|"
+    r"concurrency_limit_exceeded|request limit exceeded|unexpected error",
+    re.IGNORECASE,
+)
+
+
+def parse_error_body(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """(o:errorCode, detail, o:errorPath) of the first error detail in a NetSuite error body."""
+    if not text:
+        return None, None, None
+    try:
+        body = json.loads(text)
+    except (ValueError, TypeError):
+        return None, text.strip()[:500] or None, None
+    if not isinstance(body, dict):
+        return None, str(body)[:500], None
+    details = body.get("o:errorDetails") or []
+    first = details[0] if details and isinstance(details[0], dict) else {}
+    code = first.get("o:errorCode") or body.get("o:errorCode")
+    detail = first.get("detail") or body.get("title") or body.get("detail")
+    path = first.get("o:errorPath")
+    return code, detail, path
+
+
+def classify_response(status: int, text: str | None, exchange: Exchange | None = None) -> NetSuiteError:
+    """Turn a non-2xx NetSuite answer into a classified error."""
+    code, detail, path = parse_error_body(text)
+    detail = detail or f"HTTP {status}"
+    if status == 429:
+        kind = Kind.THROTTLED
+    elif status == 401:
+        kind = Kind.AUTH
+    elif status >= 500 or status in (408, 502, 503, 504):
+        kind = Kind.TRANSIENT
+    elif status == 400 and code == "USER_ERROR" and _TRANSIENT_USER_ERRORS.search(detail or ""):
+        kind = Kind.TRANSIENT
+    else:
+        kind = Kind.NEEDS_PERSON
+    return NetSuiteError(kind, detail, status=status, code=code, path=path, exchange=exchange)
+
+
+def transient(detail: str, exchange: Exchange | None = None, code: str | None = None) -> NetSuiteError:
+    """A failure before NetSuite answered (timeout, refused connection)."""
+    return NetSuiteError(Kind.TRANSIENT, detail, code=code, exchange=exchange)

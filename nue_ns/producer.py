@@ -1,0 +1,85 @@
+"""The Python API for upstream systems: validate, make durable in the hub, then dispatch.
+
+A call returns only after its records are committed in PostgreSQL; a batch is all-or-nothing:
+if any record is invalid, none is stored and the error names every bad record and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from nue_ns import dispatch, records
+from nue_ns.context import Context, get_context
+from nue_ns.hub import store
+from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
+from nue_ns.hub.store import Accepted
+from nue_ns.integration import Collection
+
+
+class InvalidBatch(ValueError):
+    """Some records of a batch are invalid; nothing of the batch was stored."""
+
+    def __init__(self, problems: list[records.InvalidRecord]):
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} invalid record(s), nothing stored:\n{shown}{more}")
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [{"index": p.index, "type": p.record_type, "errors": p.errors} for p in self.problems]
+
+
+def enqueue(
+    record_type: str, data: dict[str, Any], *, integration: str = DEFAULT, ctx: Context | None = None
+) -> Accepted:
+    return enqueue_many(record_type, [data], integration=integration, ctx=ctx)[0]
+
+
+def enqueue_many(
+    record_type: str,
+    items: Iterable[dict[str, Any]],
+    *,
+    integration: str = DEFAULT,
+    ctx: Context | None = None,
+    dispatch_now: bool = True,
+) -> list[Accepted]:
+    ctx = ctx or get_context()
+    if integration == DEFAULT:
+        ensure_default(ctx.engine, ctx.settings)
+    integ = ctx.integration(integration)
+    valid = validate_all(record_type, list(items))
+    config = config_of(integ)
+    if record_type == "payment" and config.collection is Collection.netsuite:
+        raise InvalidBatch(
+            [
+                records.InvalidRecord(
+                    "payment",
+                    [
+                        {
+                            "field": "(record)",
+                            "reason": f"integration {integ.name!r} collects payments in NetSuite: payments flow from "
+                            "NetSuite to Nue and are not pushed",
+                        }
+                    ],
+                )
+            ]
+        )
+    accepted = store.accept(ctx.engine, integ, record_type, valid)
+    if dispatch_now and not config.scheduled_mode:
+        dispatch.dispatch(ctx, integ.id)
+    return accepted
+
+
+def validate_all(record_type: str, items: Sequence[Any]) -> list[records._Record]:
+    valid, problems = [], []
+    for i, item in enumerate(items):
+        try:
+            valid.append(records.validate(record_type, item, index=i))
+        except records.InvalidRecord as exc:
+            problems.append(exc)
+    if problems:
+        raise InvalidBatch(problems)
+    if not valid:
+        raise InvalidBatch([records.InvalidRecord(record_type, [{"field": "(batch)", "reason": "is empty"}])])
+    return valid

@@ -1,0 +1,154 @@
+"""Transfer one hub record: claim → prerequisites → map → govern → call → record the outcome.
+
+Every branch ends with the record in a definite hub state; nothing here sleeps longer than the
+governor's brief wait, so a worker slot is never tied up by one account's limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from nue_ns import mapping, records
+from nue_ns.context import Connection, Context
+from nue_ns.governor import Denied
+from nue_ns.hub import store
+from nue_ns.hub.models import Record, State, utcnow
+from nue_ns.hub.store import Ref
+from nue_ns.netsuite.errors import Kind, NetSuiteError
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    SKIPPED = "skipped"  # someone else has it, or it is done
+    TRANSFERRED = "transferred"
+    WAITING = "waiting"
+    DEFERRED = "deferred"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
+    """Returns the outcome and the record's integration (None when it was not ours to send)."""
+    rec = store.claim(ctx.engine, record_id, ctx.worker_name, ctx.settings.lease_seconds)
+    if rec is None:
+        return Outcome.SKIPPED, None
+    try:
+        return _transfer(ctx, rec), rec.integration_id
+    except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
+        log.exception("transfer of record %s failed unexpectedly", rec.id)
+        try:
+            store.defer(ctx.engine, rec.id, 30.0, f"internal error, retrying: {type(exc).__name__}")
+        except Exception:
+            log.exception("could not hand record %s back; lease recovery will", rec.id)
+        return Outcome.DEFERRED, rec.integration_id
+
+
+def _transfer(ctx: Context, rec: Record) -> Outcome:
+    conn = ctx.connection(rec.integration_id)
+    try:
+        contract = records.validate(rec.record_type, rec.payload)
+    except records.InvalidRecord as exc:  # cannot happen for rows the hub accepted, unless rules tightened
+        store.fail(ctx.engine, rec, str(exc))
+        return Outcome.FAILED
+
+    needed = mapping.requirements(rec.record_type, contract)
+    resolved, missing = store.resolve(ctx.engine, rec.integration_id, needed)
+    if missing:
+        return _wait(ctx, rec, missing)
+
+    try:
+        request = mapping.build(rec.record_type, contract, conn.config, resolved)
+    except mapping.MappingIncomplete as exc:
+        store.wait_for(
+            ctx.engine,
+            rec,
+            [Ref("mapping", str(rec.integration_id))],
+            f"waiting for the integration mapping: {exc}",
+        )
+        return Outcome.WAITING
+
+    grant = conn.governor.acquire(ctx.settings.governor_max_wait)
+    if isinstance(grant, Denied):
+        store.defer(
+            ctx.engine, rec.id, grant.retry_after, f"waiting for a NetSuite call slot ({grant.reason})"
+        )
+        return Outcome.DEFERRED
+
+    started = utcnow()
+    try:
+        result = conn.client.upsert(
+            request.ns_type, request.external_id, request.body, replace=request.replace
+        )
+    except NetSuiteError as err:
+        conn.governor.release(grant.lease_id)
+        return _failed(ctx, conn, rec, err, started)
+    conn.governor.release(grant.lease_id)
+    store.log_attempt(
+        ctx.engine,
+        rec,
+        rec.integration_id,
+        conn.integration.account_id,
+        result.exchange,
+        "transferred",
+        started,
+        ctx.worker_name,
+    )
+    store.complete(ctx.engine, rec, request.ns_type, request.external_id, result.internal_id)
+    return Outcome.TRANSFERRED
+
+
+def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
+    """Name exactly what is missing, and push the hub's own copies of it to the front."""
+    states = store.prerequisite_states(ctx.engine, rec.integration_id, missing)
+    store.hurry(ctx.engine, rec.integration_id, missing)
+    parts = []
+    for ref in missing:
+        st = states[ref]
+        if st is None:
+            parts.append(f"{ref} (not in the hub yet)")
+        elif st == State.FAILED:
+            parts.append(f"{ref} (it needs a person)")
+        else:
+            parts.append(f"{ref} ({st})")
+    store.wait_for(ctx.engine, rec, missing, "waiting for " + ", ".join(parts))
+    # A prerequisite may have landed between resolve() and wait_for(): re-check so nothing sleeps forever.
+    _, still = store.resolve(ctx.engine, rec.integration_id, missing)
+    if len(still) < len(missing):
+        store.retry(ctx.engine, [rec.id])
+    return Outcome.WAITING
+
+
+def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError, started) -> Outcome:
+    account = conn.integration.account_id
+    if err.exchange is not None:
+        store.log_attempt(
+            ctx.engine,
+            rec,
+            rec.integration_id,
+            account,
+            err.exchange,
+            err.kind.value,
+            started,
+            ctx.worker_name,
+            err,
+        )
+    s = ctx.settings
+    if err.kind is Kind.THROTTLED:
+        conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
+        store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
+        return Outcome.DEFERRED
+    if err.kind is Kind.AUTH:
+        # No record is at fault: pause the whole account and keep the record as it was.
+        conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
+        store.defer(ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}")
+        log.error("integration %s: NetSuite authentication failed; account paused", conn.integration.name)
+        return Outcome.DEFERRED
+    if err.kind is Kind.TRANSIENT:
+        state = store.retry_later(
+            ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
+        )
+        return Outcome.FAILED if state == State.FAILED else Outcome.RETRYING
+    store.fail(ctx.engine, rec, err)
+    return Outcome.FAILED

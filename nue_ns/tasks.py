@@ -1,0 +1,95 @@
+"""Thin Celery tasks. They carry hub ids only: never payloads, never secrets.
+
+The beat schedule lives in celeryconfig.py. Sweeps take a short Redis lock, so two beats started
+by mistake (or a slow sweep overlapping the next) never run the same sweep twice at once; and
+every hub transition is atomic anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import contextmanager
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from nue_ns import dispatch, sync
+from nue_ns.context import get_context, reset_context
+from nue_ns.hub import store
+from nue_ns.hub.db import dispose_engines
+
+log = logging.getLogger(__name__)
+
+app = Celery("nue_ns")
+app.config_from_object("celeryconfig")
+
+
+@worker_process_init.connect
+def _fresh_connections(**_kwargs) -> None:
+    # A forked pool child must not reuse the parent's database or Redis sockets.
+    dispose_engines()
+    reset_context()
+
+
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@contextmanager
+def _sweep_lock(name: str, ttl: float):
+    ctx = get_context()
+    key, token = f"nue_ns:sweep:{name}", uuid.uuid4().hex
+    got = ctx.redis.set(key, token, nx=True, px=int(ttl * 1000))
+    try:
+        yield bool(got)
+    finally:
+        if got:
+            # Delete only our own lock (compare-and-delete).
+            ctx.redis.eval(
+                _UNLOCK,
+                1,
+                key,
+                token,
+            )
+
+
+@app.task(name="nue_ns.transfer", ignore_result=True)
+def transfer_record(record_id: int) -> str:
+    ctx = get_context()
+    outcome, integration_id = sync.transfer(ctx, int(record_id))
+    if integration_id is not None:
+        dispatch.dispatch(ctx, integration_id)  # keep this integration's window full
+    return outcome.value
+
+
+@app.task(name="nue_ns.retry_sweep", ignore_result=True)
+def retry_sweep() -> dict:
+    """Dispatch due records (new, retrying, woken) and resend tasks Redis may have lost."""
+    with _sweep_lock("retry", 60) as mine:
+        if not mine:
+            return {"skipped": True}
+        ctx = get_context()
+        return {"dispatched": dispatch.dispatch(ctx), "resent": dispatch.resend_stale(ctx)}
+
+
+@app.task(name="nue_ns.batch_sweep", ignore_result=True)
+def batch_sweep() -> dict:
+    """Scheduled mode: every parked record goes, in prerequisite order, at the governed rate."""
+    with _sweep_lock("batch", 300) as mine:
+        if not mine:
+            return {"skipped": True}
+        ctx = get_context()
+        released = store.release_batch(ctx.engine)
+        return {"integrations": len(released), "dispatched": dispatch.dispatch(ctx)}
+
+
+@app.task(name="nue_ns.recover_leases", ignore_result=True)
+def recover_leases() -> dict:
+    with _sweep_lock("leases", 60) as mine:
+        if not mine:
+            return {"skipped": True}
+        ctx = get_context()
+        recovered = store.recover_leases(ctx.engine)
+        if recovered:
+            log.warning("recovered %d record(s) from lost workers", len(recovered))
+        return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}

