@@ -58,8 +58,8 @@ def enqueue_many(
                     [
                         {
                             "field": "(record)",
-                            "reason": f"integration {integ.name!r} collects payments in NetSuite: payments flow from "
-                            "NetSuite to Nue and are not pushed",
+                            "reason": f"integration {integ.name!r} collects payments in NetSuite: "
+                            "payments flow from NetSuite to Nue and are not pushed",
                         }
                     ],
                 )

@@ -57,7 +57,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def migrate(url: str, revision: str = "head") -> None:
+def migrate(url: str, revision: str = "heads") -> None:
     """Bring the hub schema to `revision` with Alembic (safe to call from several processes)."""
     from alembic import command
     from alembic.config import Config

@@ -1,0 +1,1 @@
+"""NetSuite SuiteTalk REST: authentication, the client and error classification."""

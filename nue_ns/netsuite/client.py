@@ -1,0 +1,251 @@
+"""NetSuite REST client: record writes and reads, SuiteQL, governance limits.
+
+Exactly one HTTP attempt per call: no urllib3 retries and no redirects followed, because every
+attempt must be paid for with a token from the caller's per-account governor. Every result and
+every error carries an `Exchange` for the audit log (never headers, so never secrets).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from nue_ns.netsuite.auth import rest_base_url
+from nue_ns.netsuite.errors import Exchange, classify_response, transient
+
+MAX_LOGGED_BODY = 20 * 1024  # characters of a response body kept in an Exchange
+POOL_SIZE = 64  # connections per host: many worker threads share one client
+
+_TYPE = re.compile(r"^[A-Za-z]+$")
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_INTERNAL_ID = re.compile(r"^[0-9]+$")
+
+_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    # Without it NetSuite ignores a misspelt field with only a warning header.
+    "X-NetSuite-PropertyNameValidation": "error",
+}
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    internal_id: str
+    exchange: Exchange
+
+
+def _check_type(ns_type: str) -> str:
+    if not isinstance(ns_type, str) or not _TYPE.match(ns_type):
+        raise ValueError(f"ns_type {ns_type!r}: expected a camelCase record type such as 'salesOrder'")
+    return ns_type
+
+
+def _check_external_id(external_id: str) -> str:
+    if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+        raise ValueError(f"external_id {external_id!r}: expected 1-255 of A-Z a-z 0-9 _ -")
+    return external_id
+
+
+def _check_ref(ref: str, name: str) -> str:
+    """An internal id ("123") or an external id reference ("eid:X")."""
+    if isinstance(ref, str) and ref.startswith("eid:") and _EXTERNAL_ID.match(ref[4:]):
+        return ref
+    if isinstance(ref, str) and _INTERNAL_ID.match(ref):
+        return ref
+    raise ValueError(f"{name} {ref!r}: expected an internal id such as '123' or 'eid:EXTERNAL_ID'")
+
+
+def _check_sublists(replace: Iterable[str]) -> list[str]:
+    names = [replace] if isinstance(replace, str) else list(replace)
+    for name in names:
+        if not isinstance(name, str) or not _TYPE.match(name):
+            raise ValueError(f"replace {name!r}: expected sublist names such as 'item' or 'apply'")
+    return names
+
+
+def _new_session() -> requests.Session:
+    # total=0 / read=False: a failed attempt is raised at once, never silently repeated.
+    no_retries = Retry(total=0, read=False, redirect=False, respect_retry_after_header=False)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=no_retries)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _where(exchange: Exchange) -> str:
+    """Method and URL path, as error messages name a request."""
+    return f"{exchange.method} {urlsplit(exchange.url).path}"
+
+
+def _text(response: requests.Response) -> str:
+    # NetSuite's error type (application/vnd.oracle.resource+json) names no charset: it is UTF-8.
+    return response.content.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _logged_body(text: str, content_type: str) -> Any:
+    """What the audit log keeps of a response body: parsed JSON when small enough, else text."""
+    if not text:
+        return None
+    if len(text) > MAX_LOGGED_BODY:
+        return text[:MAX_LOGGED_BODY] + "...[truncated]"
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+class NetSuiteClient:
+    """A small typed client for one NetSuite account; thread-safe, share one per account."""
+
+    def __init__(
+        self,
+        account_id: str,
+        auth: requests.auth.AuthBase,
+        rest_url: str | None = None,
+        timeout: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.base_url = rest_base_url(account_id, rest_url)
+        self.timeout = timeout
+        self._auth = auth
+        # A session passed in is used as it is (e.g. one mounted on an in-process transport).
+        self._owns_session = session is None
+        self._session = session if session is not None else _new_session()
+
+    def __repr__(self) -> str:
+        return f"NetSuiteClient(account_id={self.account_id!r}, base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    # -- record API -------------------------------------------------------------------------
+
+    def upsert(
+        self, ns_type: str, external_id: str, body: dict[str, Any], replace: Iterable[str] = ()
+    ) -> WriteResult:
+        """Create or update by external id (`PUT .../eid:X`): the only write that is safe to retry.
+
+        `replace` names sublists (e.g. item, apply) whose lines replace the record's lines instead
+        of being added to them.
+        """
+        path = f"/record/v1/{_check_type(ns_type)}/eid:{_check_external_id(external_id)}"
+        sublists = _check_sublists(replace)
+        query = {"replace": ",".join(sublists)} if sublists else None
+        response, exchange = self._send("PUT", path, body=body, query=query)
+        return WriteResult(self._location_id(response, exchange), exchange)
+
+    def create(self, ns_type: str, body: dict[str, Any]) -> WriteResult:
+        """`POST /{type}`. Not idempotent: a retry after a lost answer can duplicate the record."""
+        response, exchange = self._send("POST", f"/record/v1/{_check_type(ns_type)}", body=body)
+        return WriteResult(self._location_id(response, exchange), exchange)
+
+    def get(self, ns_type: str, ref: str) -> tuple[dict[str, Any], Exchange]:
+        """Read a record by internal id ("123") or external id ("eid:X")."""
+        path = f"/record/v1/{_check_type(ns_type)}/{_check_ref(ref, 'ref')}"
+        response, exchange = self._send("GET", path)
+        return self._json_object(response, exchange), exchange
+
+    def delete(self, ns_type: str, internal_id: str) -> Exchange:
+        """Delete a record by internal id ("123") or external id ("eid:X")."""
+        path = f"/record/v1/{_check_type(ns_type)}/{_check_ref(internal_id, 'internal_id')}"
+        return self._send("DELETE", path)[1]
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def suiteql(
+        self, query: str, params: Sequence[Any] | None = None, limit: int = 1000, offset: int = 0
+    ) -> tuple[dict[str, Any], Exchange]:
+        """One page of a SuiteQL query (items, count, offset, hasMore, totalResults, links)."""
+        if not 1 <= limit <= 1000:
+            raise ValueError(f"limit {limit}: must be between 1 and 1000")
+        if offset < 0 or offset % limit:
+            raise ValueError(f"offset {offset}: must be a non-negative multiple of limit {limit}")
+        body: dict[str, Any] = {"q": query}
+        if params is not None:
+            body["params"] = list(params)
+        response, exchange = self._send(
+            "POST",
+            "/query/v1/suiteql",
+            body=body,
+            query={"limit": limit, "offset": offset},
+            headers={"Prefer": "transient"},
+        )
+        return self._json_object(response, exchange), exchange
+
+    def governance_limits(self) -> tuple[dict[str, Any], Exchange]:
+        """accountConcurrencyLimit and integrationConcurrencyLimit (admin roles only)."""
+        response, exchange = self._send("GET", "/system/v1/governanceLimits")
+        return self._json_object(response, exchange), exchange
+
+    # -- one HTTP attempt -------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[requests.Response, Exchange]:
+        url = f"{self.base_url}{path}" + (f"?{urlencode(query, safe=',')}" if query else "")
+        exchange = Exchange(method, url, request_body=body)
+        where = _where(exchange)
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                json=body,  # JSON, not form: the body stays out of the OAuth 1.0a signature
+                headers={**_HEADERS, **(headers or {})},
+                auth=self._auth,
+                timeout=self.timeout,
+                allow_redirects=False,  # a followed redirect would be a second, ungoverned attempt
+            )
+        except requests.Timeout as exc:
+            detail = f"timeout ({type(exc).__name__}) after {self.timeout:g}s on {where}"
+            raise transient(detail, exchange) from exc
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise transient(f"connection failed ({type(exc).__name__}) on {where}", exchange) from exc
+        finally:
+            exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        text = _text(response)
+        exchange.status = response.status_code
+        exchange.response_body = _logged_body(text, response.headers.get("Content-Type", ""))
+        if not 200 <= response.status_code < 300:
+            raise classify_response(response.status_code, text, exchange)
+        return response, exchange
+
+    @staticmethod
+    def _location_id(response: requests.Response, exchange: Exchange) -> str:
+        """Internal id from `Location: .../{type}/{internalId}` of a 204 write."""
+        location = response.headers.get("Location", "")
+        internal_id = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1] if location else ""
+        if not internal_id:
+            detail = f"{_where(exchange)} answered {response.status_code} without a Location header"
+            raise transient(detail, exchange)
+        return internal_id
+
+    @staticmethod
+    def _json_object(response: requests.Response, exchange: Exchange) -> dict[str, Any]:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            detail = f"{_where(exchange)} answered {response.status_code} without a JSON object"
+            raise transient(detail, exchange)
+        return data
