@@ -1,0 +1,310 @@
+"""SuiteQL for the sandbox: the account's data loaded into an in-memory sqlite3 database.
+
+Tables and lower-case columns mirror NetSuite's (account, customer, item, transaction,
+transactionline, nexttransactionlinelink for applications: previousdoc = the invoice or credit memo
+applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment'; plus the
+simpler `paymentapply(payment, doc, amount)`). Values come back as
+strings and null columns are left out of an item, as NetSuite does. Dates are stored as
+'YYYY-MM-DD HH:MM:SS' (UTC) so they compare correctly; a date column selected as it is reads
+like NetSuite's default date format ('M/D/YYYY', no time), so portable queries use
+TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS'). TO_DATE, TO_TIMESTAMP, TO_CHAR, TRUNC, NVL, SYSDATE and
+FETCH FIRST n ROWS ONLY are understood.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from nue_ns.sandbox.chart import CURRENCIES, SUBSIDIARIES
+from nue_ns.sandbox.state import (
+    ITEM_CODE,
+    ITEM_TYPES,
+    TRANSACTION_CODE,
+    TRANSACTION_TYPES,
+    AccountData,
+    NsError,
+    Record,
+)
+
+MAX_LIMIT = 1000
+MAX_RESULTS = 100_000  # NetSuite stops a query at 100,000 rows
+
+_TABLES = {
+    "account": "id INTEGER, acctnumber TEXT, accountsearchdisplayname TEXT, fullname TEXT, accttype TEXT, "
+    "isinactive TEXT",
+    "subsidiary": "id INTEGER, name TEXT, isinactive TEXT",
+    "currency": "id INTEGER, symbol TEXT, name TEXT",
+    "customer": "id INTEGER, entityid TEXT, companyname TEXT, firstname TEXT, lastname TEXT, isperson TEXT, "
+    "externalid TEXT, email TEXT, subsidiary INTEGER, currency INTEGER, isinactive TEXT, "
+    "lastmodifieddate NSDATE, datecreated NSDATE",
+    "item": "id INTEGER, itemid TEXT, displayname TEXT, externalid TEXT, itemtype TEXT, "
+    "incomeaccount INTEGER, deferredrevenueaccount INTEGER, assetaccount INTEGER, cogsaccount INTEGER, "
+    "isinactive TEXT, lastmodifieddate NSDATE, datecreated NSDATE",
+    '"transaction"': "id INTEGER, tranid TEXT, type TEXT, status TEXT, voided TEXT, externalid TEXT, "
+    "entity INTEGER, trandate NSDATE, foreigntotal REAL, foreignamountremaining REAL, currency INTEGER, "
+    "account INTEGER, createdfrom INTEGER, memo TEXT, lastmodifieddate NSDATE, datecreated NSDATE, "
+    "createdby TEXT",
+    "transactionline": '"transaction" INTEGER, id INTEGER, linesequencenumber INTEGER, item INTEGER, '
+    "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT",
+    "paymentapply": "payment INTEGER, doc INTEGER, amount REAL",
+    "nexttransactionlinelink": "previousdoc INTEGER, previoustype TEXT, previousline INTEGER, "
+    "nextdoc INTEGER, nexttype TEXT, nextline INTEGER, linktype TEXT, foreignamount REAL",
+}
+
+# -- Oracle-style date functions -------------------------------------------------------------------
+
+_ORACLE_TOKENS = re.compile(
+    r'HH24|HH12|HH|YYYY|YY|MONTH|MON|MM|DD|MI|SS|AM|PM|FF\d?|"[^"]*"|.', re.IGNORECASE
+)
+_STRFTIME = {"HH24": "%H", "HH12": "%I", "HH": "%I", "YYYY": "%Y", "YY": "%y", "MONTH": "%B", "MON": "%b"}
+_STRFTIME |= {"MM": "%m", "DD": "%d", "MI": "%M", "SS": "%S", "AM": "%p", "PM": "%p"}
+_STORED = "%Y-%m-%d %H:%M:%S"
+
+
+def _python_format(oracle: str) -> str:
+    out = []
+    for token in _ORACLE_TOKENS.findall(oracle):
+        upper = token.upper()
+        if upper in _STRFTIME:
+            out.append(_STRFTIME[upper])
+        elif upper.startswith("FF"):
+            out.append("%f")
+        elif token.startswith('"'):
+            out.append(token[1:-1].replace("%", "%%"))
+        else:
+            out.append(token.replace("%", "%%"))
+    return "".join(out)
+
+
+def _parse_stored(value: str) -> datetime:
+    return datetime.strptime(value[:19], _STORED) if len(value) > 10 else datetime.strptime(value, "%Y-%m-%d")
+
+
+def _to_date(value: Any, fmt: str | None = None) -> str | None:
+    if value is None:
+        return None
+    parsed = datetime.strptime(str(value), _python_format(fmt)) if fmt else _parse_stored(str(value))
+    return parsed.strftime(_STORED)
+
+
+def _to_char(value: Any, fmt: str | None = None) -> str | None:
+    if value is None or fmt is None:
+        return None if value is None else _text(value)
+    if isinstance(value, int | float):
+        return _text(value)
+    return _parse_stored(str(value)).strftime(_python_format(fmt))
+
+
+def _trunc(value: Any, fmt: str | None = None) -> Any:
+    if isinstance(value, int | float):
+        return int(value)
+    if value is None:
+        return None
+    return _parse_stored(str(value)).strftime("%Y-%m-%d 00:00:00")
+
+
+def _display_date(raw: bytes) -> str:
+    """A date column as NetSuite shows it with the default date preference: M/D/YYYY."""
+    when = _parse_stored(raw.decode())
+    return f"{when.month}/{when.day}/{when.year}"
+
+
+sqlite3.register_converter("NSDATE", _display_date)
+
+# -- SuiteQL-isms rewritten for sqlite -------------------------------------------------------------
+
+_LITERALS = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")")
+_REWRITES = (
+    (re.compile(r"\btransaction\b", re.IGNORECASE), '"transaction"'),  # a keyword in sqlite
+    (re.compile(r"\b(SYSDATE|CURRENT_DATE)\b", re.IGNORECASE), "CURRENT_TIMESTAMP"),
+    (re.compile(r"\bFETCH\s+(?:FIRST|NEXT)\s+(\d+)\s+ROWS?\s+ONLY\b", re.IGNORECASE), r"LIMIT \1"),
+)
+
+
+def translate(query: str) -> str:
+    """Rewrite the SuiteQL-isms sqlite lacks, outside string literals and quoted names."""
+    parts = _LITERALS.split(query)
+    for i in range(0, len(parts), 2):
+        for pattern, replacement in _REWRITES:
+            parts[i] = pattern.sub(replacement, parts[i])
+    return "".join(parts)
+
+
+# -- loading an account ----------------------------------------------------------------------------
+
+
+def _ts(iso: str | None) -> str | None:
+    """'2025-01-02T03:04:05.678Z' or '2025-01-02' -> '2025-01-02 03:04:05' (second precision)."""
+    if not iso:
+        return None
+    return iso[:19].replace("T", " ") if len(iso) > 10 else f"{iso} 00:00:00"
+
+
+def _rid(value: Any) -> int | None:
+    if isinstance(value, dict) and value.get("id") is not None and str(value["id"]).isdigit():
+        return int(value["id"])
+    return None
+
+
+def _tf(value: Any) -> str:
+    return "T" if value is True else "F"
+
+
+def _transaction_row(rec: Record) -> tuple[Any, ...]:
+    b, d = rec.body, rec.derived
+    status = d.get("status", {}).get("id")
+    total = b.get("payment") if rec.type == "customerPayment" else (b.get("total") or d.get("total"))
+    remaining = d.get("amountRemaining", d.get("unapplied"))
+    entity = _rid(b.get("entity") or b.get("customer"))
+    return (
+        int(rec.id), b.get("tranId"), TRANSACTION_CODE[rec.type], status, _tf(rec.voided),
+        b.get("externalId"), entity, _ts(b.get("tranDate")), total, remaining, _rid(b.get("currency")),
+        _rid(b.get("account")), _rid(b.get("createdFrom")), b.get("memo"), _ts(rec.last_modified),
+        _ts(rec.date_created), rec.created_by,
+    )  # fmt: skip
+
+
+def _link(acct: AccountData, doc: str, applier: str, amount: Decimal) -> tuple[Any, ...]:
+    """One application as a line link: the applied document first, the applying one next."""
+    previous, following = acct.records[doc].type, acct.records[applier].type
+    codes = (TRANSACTION_CODE[previous], TRANSACTION_CODE[following])
+    return (int(doc), codes[0], 0, int(applier), codes[1], 0, "Payment", float(amount))
+
+
+def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
+    rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
+    for a in acct.chart.values():
+        display = f"{a.number} {a.name}"
+        rows["account"].append((int(a.id), a.number, display, a.name, a.type, _tf(a.inactive)))
+    rows["subsidiary"] = [(int(i), name, "F") for i, name in SUBSIDIARIES.items()]
+    rows["currency"] = [(int(i), code, code) for i, code in CURRENCIES.items()]
+    for rec in acct.records.values():
+        b = rec.body
+        stamps = (_ts(rec.last_modified), _ts(rec.date_created))
+        if rec.type == "customer":
+            rows["customer"].append(
+                (
+                    int(rec.id),
+                    b.get("entityId") or rec.derived.get("entityId"),
+                    b.get("companyName"),
+                    b.get("firstName"),
+                    b.get("lastName"),
+                )
+                + (_tf(b.get("isPerson")), b.get("externalId"), b.get("email"), _rid(b.get("subsidiary")))
+                + (_rid(b.get("currency")), _tf(b.get("isInactive")), *stamps)
+            )
+        elif rec.type in ITEM_TYPES:
+            accounts = [_rid(b.get(f)) for f in ("incomeAccount", "deferredRevenueAccount", "assetAccount")]
+            rows["item"].append(
+                (int(rec.id), b.get("itemId"), b.get("displayName"), b.get("externalId"), ITEM_CODE[rec.type])
+                + (*accounts, _rid(b.get("cogsAccount")), _tf(b.get("isInactive")), *stamps)
+            )
+        elif rec.type in TRANSACTION_TYPES:
+            rows['"transaction"'].append(_transaction_row(rec))
+            for seq, line in enumerate(b.get("item", {}).get("items", []), start=1):
+                item = acct.records.get(str(_rid(line.get("item"))))
+                account = _rid(item.body.get("incomeAccount")) if item else None
+                rows["transactionline"].append(
+                    (int(rec.id), line.get("line", seq), seq, _rid(line.get("item")), line.get("quantity"))
+                    + (line.get("rate"), line.get("amount"), line.get("custcol_nue_line_id"), account)
+                    + (line.get("description"),)
+                )
+    for doc, appliers in acct.applied.items():
+        rows["paymentapply"] += [(int(payer), int(doc), float(amount)) for payer, amount in appliers.items()]
+        rows["nexttransactionlinelink"] += [
+            _link(acct, doc, payer, amount) for payer, amount in appliers.items()
+        ]
+    for name, columns in _TABLES.items():
+        conn.execute(f"CREATE TABLE {name} ({columns})")
+        if rows[name]:
+            marks = ",".join("?" * len(rows[name][0]))
+            conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
+
+
+def _database(acct: AccountData) -> sqlite3.Connection:
+    """The account's database, rebuilt only when its data changed since the last query."""
+    cached = acct.sql_cache
+    if cached is not None and cached[0] == acct.version:
+        return cached[1]
+    conn = sqlite3.connect(":memory:", detect_types=sqlite3.PARSE_DECLTYPES, check_same_thread=False)
+    for name, fn, nargs in (
+        ("TO_DATE", _to_date, -1),
+        ("TO_TIMESTAMP", _to_date, -1),
+        ("TO_CHAR", _to_char, -1),
+    ):
+        conn.create_function(name, nargs, fn, deterministic=True)
+    conn.create_function("TRUNC", -1, _trunc, deterministic=True)
+    conn.create_function("NVL", 2, lambda a, b: b if a is None else a, deterministic=True)
+    _load(conn, acct)
+    conn.execute("PRAGMA query_only = ON")
+    if cached is not None:
+        cached[1].close()
+    acct.sql_cache = (acct.version, conn)
+    return conn
+
+
+# -- answering a query -------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return format(Decimal(repr(value)).normalize(), "f")
+    return str(value)
+
+
+def bad_query(detail: str) -> NsError:
+    return NsError(
+        400, "INVALID_PARAMETER", f"Invalid search query. Detailed unprocessed description follows. {detail}"
+    )
+
+
+def paging(limit: str | None, offset: str | None) -> tuple[int, int]:
+    """limit 1..1000 (default 1000); offset a non-negative multiple of limit."""
+    try:
+        lim = MAX_LIMIT if limit in (None, "") else int(limit)
+        off = 0 if offset in (None, "") else int(offset)
+    except ValueError as exc:
+        raise NsError(400, "INVALID_PARAMETER", f"Invalid limit or offset: {exc}") from exc
+    if not 1 <= lim <= MAX_LIMIT:
+        raise NsError(400, "INVALID_PARAMETER", f"The limit must be between 1 and {MAX_LIMIT}.")
+    if off < 0 or off % lim:
+        raise NsError(400, "INVALID_PARAMETER", "The offset must be a multiple of the limit.")
+    return lim, off
+
+
+def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]:
+    """One page of a query: {links, count, hasMore, items, offset, totalResults}."""
+    if not isinstance(body, dict) or not isinstance(body.get("q"), str) or not body["q"].strip():
+        raise NsError(
+            400, "INVALID_PARAMETER", 'The request body must be {"q": "SELECT ...", "params": [...]}.'
+        )
+    params = body.get("params") or []
+    if not isinstance(params, list) or not all(isinstance(p, str | int | float | bool) for p in params):
+        raise bad_query("params must be a list of strings or numbers.")
+    with acct.lock:
+        try:
+            cursor = _database(acct).execute(translate(body["q"]), params)
+            names = [column[0].lower() for column in cursor.description or ()]
+            rows = cursor.fetchmany(MAX_RESULTS)
+        except (sqlite3.Error, ValueError, OverflowError) as exc:
+            raise bad_query(str(exc)) from exc
+    page = rows[offset : offset + limit]
+    items = [
+        {name: _text(value) for name, value in zip(names, row, strict=True) if value is not None}
+        | {"links": []}
+        for row in page
+    ]
+    return {
+        "links": [],
+        "count": len(items),
+        "hasMore": offset + len(items) < len(rows),
+        "items": items,
+        "offset": offset,
+        "totalResults": len(rows),
+    }
