@@ -121,7 +121,7 @@ return {'grant', id, now}
 """
 )
 
-# KEYS inflight, seeded; ARGV lease_id, lease_us, now. Lease ids are "granted_us:generation:token".
+# KEYS inflight, seeded, calls; ARGV lease_id, lease_us, now, window_us. Lease ids are "granted_us:generation:token".
 # A live lease of an earlier generation (granted before the last seeding) is not in the set any
 # more (Redis lost it): the seed counted it as a placeholder, so free one of those, once per lease
 # (the marker hash remembers which leases did). An expired lease frees nothing: it stopped
@@ -130,7 +130,17 @@ _RELEASE = (
     _PRELUDE
     + """
 local inflight, seeded, lease = KEYS[1], KEYS[2], ARGV[1]
-if redis.call('ZREM', inflight, lease) == 1 then return 1 end
+-- NetSuite may see the call arrive any time up to its answer: from now on it counts in the
+-- rate window from its completion, not its grant (only while it is still in the window).
+local expires = redis.call('ZSCORE', inflight, lease)
+if redis.call('ZREM', inflight, lease) == 1 then
+  local ended = clock(ARGV[3])
+  local counted = redis.call('ZSCORE', KEYS[3], lease)
+  if tonumber(expires) > ended and counted and tonumber(counted) > ended - tonumber(ARGV[4]) then
+    redis.call('ZADD', KEYS[3], 'XX', 'GT', ended, lease)
+  end
+  return 1
+end
 local mark = redis.call('HMGET', seeded, 'generation', 'placeholders')
 local generation, placeholders = mark[1], mark[2]
 local granted_at, granted_in = string.match(lease, '^(%d+):(%x+):')
@@ -289,8 +299,8 @@ class Governor:
 
     def release(self, lease_id: str) -> None:
         """Free the concurrency slot; the rate token stays spent."""
-        args = [lease_id, self._lease_us, self._now_arg()]
-        self._release_script(keys=[self._inflight, self._seeded], args=args)
+        args = [lease_id, self._lease_us, self._now_arg(), self._window_us]
+        self._release_script(keys=[self._inflight, self._seeded, self._calls], args=args)
 
     def pause(self, seconds: float, reason: str) -> None:
         """Deny every grant for `seconds` from now; extends a pause, never shortens one."""

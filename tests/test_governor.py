@@ -423,3 +423,26 @@ def test_connection_errors_propagate() -> None:
 def test_rejects_braces_in_account_id() -> None:
     with pytest.raises(ValueError, match="braces"):
         Governor(fakeredis.FakeRedis(), "ab{c}", RateLimit(5, 60.0), 5)
+
+
+def test_a_call_counts_in_the_window_until_it_completes():
+    """NetSuite may see a call arrive any time up to its answer, so the window runs from completion."""
+    now = [1_000.0]
+    gov = Governor(
+        fakeredis.FakeRedis(server=fakeredis.FakeServer()),
+        "DONE1",
+        RateLimit(1, 10.0),
+        2,
+        margin=0.0,
+        clock=lambda: now[0],
+    )
+    first = gov.try_acquire()
+    assert isinstance(first, Grant)
+    now[0] += 4.0
+    gov.release(first.lease_id)  # the answer came 4 s after the grant
+    now[0] = 1_010.5  # 10.5 s after the grant, but only 6.5 s after the call ended
+    denied = gov.try_acquire()
+    assert isinstance(denied, Denied) and denied.reason == "rate"
+    assert denied.retry_after == pytest.approx(3.5)
+    now[0] = 1_014.0
+    assert isinstance(gov.try_acquire(), Grant)
