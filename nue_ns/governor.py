@@ -121,7 +121,8 @@ return {'grant', id, now}
 """
 )
 
-# KEYS inflight, seeded, calls; ARGV lease_id, lease_us, now, window_us. Lease ids are "granted_us:generation:token".
+# KEYS inflight, seeded, calls; ARGV lease_id, lease_us, now, window_us.
+# Lease ids are "granted_us:generation:token".
 # A live lease of an earlier generation (granted before the last seeding) is not in the set any
 # more (Redis lost it): the seed counted it as a placeholder, so free one of those, once per lease
 # (the marker hash remembers which leases did). An expired lease frees nothing: it stopped
