@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 STATE_DIR := $(or $(NUE_NS_STATE_DIR),.nue-ns)
 
 .DEFAULT_GOAL := help
+
+.PHONY: chromium
 .PHONY: help venv demo test chaos bench lint format worker beat api sandbox flower stop clean distclean
 
 help:  ## list the targets
@@ -29,8 +31,19 @@ venv .venv: $(STAMP)  ## create .venv and install nue-ns with its dev tools
 demo: $(STAMP)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summary
 	$(BIN)/nue-ns demo
 
-test: $(STAMP)  ## the test suite, without the slow chaos suites
+test: $(STAMP) chromium  ## the test suite, without the slow chaos suites
 	$(BIN)/pytest -q -m "not slow"
+
+# The hub UI is tested in a real browser: Debian's chromium, driven headless by Playwright (which
+# never downloads a browser of its own). Installed with apt when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "the browser test needs chromium on PATH (e.g. sudo apt-get install chromium)" >&2; exit 1; \
+		fi; }
 
 chaos: $(STAMP)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
 	$(BIN)/pytest -q -m slow

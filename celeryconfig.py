@@ -41,3 +41,13 @@ beat_schedule = {
 # In-memory schedule: nothing on disk for two beats started by mistake to fight over; the sweeps
 # are idempotent and locked, so a restarted beat simply starts its intervals again.
 beat_scheduler = "celery.beat:Scheduler"
+
+# Inbound (NetSuite -> Nue): the SuiteQL poller and webhook delivery.
+task_routes |= {
+    "nue_ns.inbound_poll": {"queue": "nue_ns.sweeps"},
+    "nue_ns.deliver_events": {"queue": "nue_ns.sweeps"},
+}
+beat_schedule |= {
+    "inbound-poll": {"task": "nue_ns.inbound_poll", "schedule": _settings.inbound_poll_seconds},
+    "deliver-events": {"task": "nue_ns.deliver_events", "schedule": _settings.webhook_deliver_seconds},
+}

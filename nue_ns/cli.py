@@ -113,7 +113,8 @@ def hub_status(
 def status_table(counts: dict[str, dict[str, int]]) -> Table:
     from nue_ns.hub.models import State
 
-    states = [s.value for s in State if s is not State.SUPERSEDED]
+    present = {st for by_state in counts.values() for st in by_state}
+    states = [s.value for s in State if s is not State.SUPERSEDED and s.value in present]
     table = Table(title="Transaction Hub")
     table.add_column("type")
     for st in states:
@@ -137,10 +138,13 @@ def hub_list(
     limit: int = typer.Option(50, "--limit"),
     after: int = typer.Option(None, "--after", help="cursor: list records with a larger id"),
     as_json: bool = typer.Option(False, "--json"),
+    inbound: bool = typer.Option(False, "--inbound", help="inbound events (NetSuite -> Nue) instead"),
 ) -> None:
     """Records with their state, reason and NetSuite error."""
     from nue_ns.hub.queries import Filter, list_records, record_view
 
+    if inbound:
+        return inbound_list(state, None, integration, limit, after, as_json)
     try:
         rows = list_records(
             _ctx().engine,
@@ -242,6 +246,187 @@ def integration_show(
     _print_json(view)
 
 
+# Seconds `integration set|validate` waits for a NetSuite call slot (workers may hold the rest).
+_CLI_MAX_WAIT = 120.0
+
+
+def _pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{option} {value!r}: expected NAME=VALUE")
+        out.append((key.strip(), val.strip()))
+    return out
+
+
+def changed_config(
+    current: Any,
+    *,
+    gl: list[str] | None = None,
+    overrides: list[str] | None = None,
+    item_types: list[str] | None = None,
+    collection: str | None = None,
+    scheduled: bool | None = None,
+    subsidiary: str | None = None,
+) -> Any:
+    """`current` with the command line's changes; an empty VALUE unsets an account."""
+    from pydantic import ValidationError
+
+    from nue_ns.integration import GlAccounts, IntegrationConfig
+
+    roles = list(GlAccounts.model_fields)
+    data = current.model_dump(mode="json")
+    for role, value in _pairs(gl, "--gl"):
+        if role not in roles:
+            raise ValueError(f"--gl {role}: unknown GL account; expected one of {', '.join(roles)}")
+        data["gl"][role] = value or None
+    for key, value in _pairs(overrides, "--override"):
+        category, _, role = key.rpartition(".")
+        if not category or role not in roles:
+            raise ValueError(
+                f"--override {key}: expected CATEGORY.ACCOUNT=ID, ACCOUNT one of {', '.join(roles)}"
+            )
+        override = data["category_overrides"].setdefault(category, {})
+        override[role] = value or None
+        if not any(override.values()):
+            del data["category_overrides"][category]
+    for product_type, item_type in _pairs(item_types, "--item-type"):
+        data["item_types"][product_type] = item_type
+    if collection is not None:
+        data["collection"] = collection
+    if scheduled is not None:
+        data["scheduled_mode"] = scheduled
+    if subsidiary is not None:
+        data["subsidiary_id"] = subsidiary or None
+    try:
+        return IntegrationConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+        ]
+        raise ValueError("; ".join(problems)) from None
+
+
+def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
+    """The verdict on `config`'s GL accounts from NetSuite; exits 2 when NetSuite gives none."""
+    from nue_ns.netsuite.errors import NetSuiteError
+    from nue_ns.validation import NoCallSlot, check
+
+    try:
+        return check(ctx, integration_id, config, max_wait=_CLI_MAX_WAIT)
+    except (NoCallSlot, NetSuiteError) as exc:
+        raise RuntimeError(f"could not check the GL accounts in NetSuite: {exc}") from None
+
+
+def _print_problems(verdict: dict) -> None:
+    for problem in verdict["problems"]:
+        err.print(f"  ✗ {problem}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _release_waiting(ctx: Any, integration_id: int) -> int:
+    """Records that waited for the mapping go now."""
+    from nue_ns import dispatch
+    from nue_ns.hub import store
+
+    woken = store.wake_mapping(ctx.engine, integration_id)
+    if woken:
+        dispatch.dispatch(ctx, integration_id)
+    return woken
+
+
+@integration_app.command("set")
+def integration_set(
+    name: str = typer.Argument("default"),
+    gl: list[str] = typer.Option(
+        None, "--gl", help="ACCOUNT=ID, e.g. subscription_income=5 (empty ID unsets)"
+    ),
+    override: list[str] = typer.Option(
+        None, "--override", help="CATEGORY.ACCOUNT=ID, e.g. Enterprise.subscription_income=12"
+    ),
+    item_type: list[str] = typer.Option(
+        None, "--item-type", help="PRODUCT_TYPE=ITEM_TYPE, e.g. asset=inventoryItem"
+    ),
+    collection: str = typer.Option(None, "--collection", help="netsuite|stripe|nue_payment_link|third_party"),
+    scheduled: bool = typer.Option(None, "--scheduled/--realtime", help="scheduled mode on or off"),
+    subsidiary: str = typer.Option(None, "--subsidiary", help="NetSuite subsidiary id (empty unsets)"),
+    force: bool = typer.Option(
+        False, "--force", help="save even if NetSuite rejects or cannot check the accounts"
+    ),
+) -> None:
+    """Change an integration's mapping; the GL accounts are checked in NetSuite before it is saved."""
+    from nue_ns.hub.integrations import config_of, public_view, save_config
+    from nue_ns.mapping.accounts import current_verdict
+
+    ctx = _ctx()
+    try:
+        integ = ctx.integration(name)
+        config = changed_config(
+            config_of(integ),
+            gl=gl,
+            overrides=override,
+            item_types=item_type,
+            collection=collection,
+            scheduled=scheduled,
+            subsidiary=subsidiary,
+        )
+    except (LookupError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    verdict = current_verdict(config)
+    if verdict is None:
+        try:
+            verdict = _check_accounts(ctx, integ.id, config)
+        except RuntimeError as exc:
+            if not force:
+                err.print(
+                    f"[red]error:[/red] {exc}; nothing saved (--force saves it unchecked)", soft_wrap=True
+                )
+                raise typer.Exit(2) from None
+            err.print(
+                f"[yellow]warning:[/yellow] {exc}; saved unchecked: workers check it first", soft_wrap=True
+            )
+    if verdict is not None and not verdict["valid"]:
+        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _print_problems(verdict)
+        if not force:
+            err.print(
+                "nothing saved (--force saves it; records that need these accounts will wait)", soft_wrap=True
+            )
+            raise typer.Exit(1)
+    save_config(ctx.engine, name, config.model_copy(update={"validation": verdict}))
+    woken = _release_waiting(ctx, integ.id) if verdict is not None and verdict["valid"] else 0
+    _print_json(public_view(ctx.integration(name)) | {"records_released": woken})
+
+
+@integration_app.command("validate")
+def integration_validate(
+    name: str = typer.Argument("default"), as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """Check in NetSuite that every GL account of the mapping exists, is active and has the right type."""
+    from nue_ns.hub.integrations import config_of
+    from nue_ns.validation import save_verdict
+
+    ctx = _ctx()
+    try:
+        integ = ctx.integration(name)
+        verdict = _check_accounts(ctx, integ.id, config_of(integ))
+    except (LookupError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    save_verdict(ctx.engine, integ.id, integ.settings, verdict)
+    woken = _release_waiting(ctx, integ.id) if verdict["valid"] else 0
+    if as_json:
+        _print_json(verdict | {"records_released": woken})
+    elif verdict["valid"]:
+        console.print(f"GL accounts of integration {name!r} are valid; {woken} waiting record(s) released")
+    else:
+        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _print_problems(verdict)
+    if not verdict["valid"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def worker(
     concurrency: int = typer.Option(8, "--concurrency", "-c"),
@@ -259,7 +444,7 @@ def worker(
         f"--loglevel={loglevel}",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
-        f"-Q={queues}",
+        f"--queues={queues}",  # "-Q=x" would name the queue "=x"
     ]
     if hostname:
         argv.append(f"--hostname={hostname}")
@@ -303,6 +488,239 @@ def demo(
     from nue_ns.demo import run_demo
 
     raise typer.Exit(run_demo(customers=customers, products=products, rate_limit=rate_limit, workers=workers))
+
+
+# ---------------------------------------------------------------- inbound (NetSuite -> Nue)
+
+inbound_app = typer.Typer(no_args_is_help=True, help="NetSuite -> Nue: payments and voided credit memos.")
+app.add_typer(inbound_app, name="inbound")
+
+
+def _inbound_views(**filters: Any) -> list[dict]:
+    from nue_ns.inbound import inbound_view, list_events
+
+    return [inbound_view(e) for e in list_events(_ctx().engine, **filters)]
+
+
+def _print_inbound(views: list[dict], as_json: bool) -> None:
+    if as_json:
+        _print_json(views)
+        return
+    table = Table(title=f"{len(views)} inbound event(s)")
+    for col in ("id", "kind", "NetSuite", "seq", "status", "attempts", "what", "last error"):
+        table.add_column(col, overflow="fold")
+    for v in views:
+        ns = f"{v['netsuite']['type']} {v['netsuite']['internal_id']}"
+        error = v["last_error"] if v["state"] != "delivered" else ""
+        row = (str(v["id"]), v["kind"], ns, str(v["sequence"]), v["status"], str(v["attempts"]), v["summary"])
+        table.add_row(*row, error or "")
+    console.print(table)
+
+
+@inbound_app.command("poll")
+def inbound_poll(
+    integration: str = typer.Option(None, "--integration", "-i", help="default: every integration"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read NetSuite's changes since the watermark into hub events now (what beat does)."""
+    from nue_ns.inbound import poll, poll_all
+
+    ctx = _ctx()
+    try:
+        results = [poll(ctx, ctx.integration(integration).id)] if integration else poll_all(ctx)
+    except LookupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json([r.as_json() for r in results])
+        return
+    for r in results:
+        line = f"{r.integration}: {r.created} new event(s) from {r.changes} change(s)"
+        line += f", {r.queries} SuiteQL call(s)"
+        line += f"; stopped: {r.stopped}" if r.stopped else ""
+        console.print(line + ("; more to read" if r.more else ""))
+
+
+@inbound_app.command("deliver")
+def inbound_deliver(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Send due inbound events to the webhook now."""
+    from nue_ns.webhook import deliver_due
+
+    report = deliver_due(_ctx()).as_json()
+    _print_json(report) if as_json else console.print(", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+@inbound_app.command("list")
+def inbound_list(
+    state: str = typer.Option(None, "--state", "-s", help="pending, delivered or failed"),
+    kind: str = typer.Option(None, "--kind", help="payment_received or credit_memo_voided"),
+    integration: str = typer.Option(None, "--integration", "-i"),
+    limit: int = typer.Option(50, "--limit"),
+    after: int = typer.Option(None, "--after", help="cursor: list events with a larger id"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Inbound events with their delivery state."""
+    try:
+        views = _inbound_views(state=state, kind=kind, integration=integration, limit=limit, after_id=after)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _print_inbound(views, as_json)
+
+
+@inbound_app.command("retry")
+def inbound_retry(
+    event_ids: list[int] = typer.Argument(None, help="event ids"),
+    all_failed: bool = typer.Option(False, "--all-failed", help="every event the receiver refused"),
+) -> None:
+    """Deliver events again now."""
+    from nue_ns.inbound import retry_events
+    from nue_ns.webhook import deliver_due
+
+    if not event_ids and not all_failed:
+        err.print("[red]error:[/red] give event ids or --all-failed")
+        raise typer.Exit(2)
+    ctx = _ctx()
+    ids = retry_events(ctx.engine, event_ids or None, all_failed=all_failed)
+    report = deliver_due(ctx)
+    console.print(f"{len(ids)} event(s) set to retry; {report.delivered} delivered now")
+
+
+# ---------------------------------------------------------------- API, audit, API keys
+
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys for the HTTP API and the hub UI.")
+app.add_typer(apikey_app, name="apikey")
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    loglevel: str = typer.Option("INFO", "--loglevel"),
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs), the hub UI (/ui), /metrics and /health."""
+    import uvicorn
+
+    from nue_ns.api import create_app
+    from nue_ns.logging import configure
+
+    _ctx()
+    configure(loglevel)
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, proxy_headers=True)
+
+
+@hub_app.command("verify")
+def hub_verify(
+    integration: str = typer.Option("default", "--integration", "-i"),
+    since: str = typer.Option(None, "--since", help="only records transferred since (ISO date or time)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Cross-check Transferred records against NetSuite (batched, governed SuiteQL by externalId).
+
+    Exits 1 when a record is missing in NetSuite or differs (amount, customer, lines)."""
+    import datetime as dt
+
+    from rich.progress import Progress
+
+    from nue_ns.audit import AuditError, verify
+
+    try:
+        when = dt.datetime.fromisoformat(since) if since else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --since {since!r}: expected an ISO date or time such as 2025-01-31")
+        raise typer.Exit(2) from None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    ctx = _ctx()
+    try:
+        with Progress(console=err, transient=True, disable=as_json) as bar:
+            task = bar.add_task("checking in NetSuite", total=None)
+            report = verify(
+                ctx,
+                integration,
+                when,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (LookupError, AuditError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        console.print(f"{report.checked} record(s) checked with {report.queries} SuiteQL call(s)")
+        findings = report.missing + report.differing
+        if findings:
+            table = Table(title=f"{len(report.missing)} missing, {len(report.differing)} different")
+            for col in ("id", "type", "nue id", "externalId", "problem", "details"):
+                table.add_column(col, overflow="fold")
+            for f in findings:
+                table.add_row(
+                    str(f.record_id), f.record_type, f.nue_id, f.external_id, f.problem, "; ".join(f.details)
+                )
+            console.print(table)
+        else:
+            console.print("[green]NetSuite agrees with the hub[/green]")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: str = typer.Option(..., "--role", help="producer (enqueue only) or operator (everything)"),
+    name: str = typer.Option(..., "--name", help="who or what uses it"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Make an API key. It is shown once; the hub keeps only its hash."""
+    from nue_ns.api.keys import create_key
+
+    try:
+        key, row = create_key(_ctx().engine, name, role)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc} (role: producer or operator)")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json({"id": row.id, "name": row.name, "role": row.role, "key": key})
+    else:
+        console.print(f"API key {row.id} ({row.role}) for {row.name}; store it now, it is not shown again:")
+        sys.stdout.write(key + "\n")
+
+
+@apikey_app.command("list")
+def apikey_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Keys by id, name, role and use (never the keys themselves)."""
+    from nue_ns.api.keys import list_keys
+
+    rows = [
+        {"id": k.id, "name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
+         "last_used_at": k.last_used_at, "revoked_at": k.revoked_at}
+        for k in list_keys(_ctx().engine)
+    ]  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} API key(s)")
+    for col in ("id", "name", "role", "starts with", "last used", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["name"],
+            r["role"],
+            r["prefix"] + "…",
+            str(r["last_used_at"] or ""),
+            str(r["revoked_at"] or ""),
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: int) -> None:
+    """Revoke a key at once (UI sessions made with it end too)."""
+    from nue_ns.api.keys import revoke
+
+    if not revoke(_ctx().engine, key_id):
+        err.print(f"[red]error:[/red] no live API key {key_id}")
+        raise typer.Exit(2)
+    console.print(f"API key {key_id} revoked")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     batch_sweep_seconds: float = Field(600.0, alias="NUE_NS_BATCH_SWEEP_SECONDS", gt=0)
     retry_sweep_seconds: float = Field(5.0, alias="NUE_NS_RETRY_SWEEP_SECONDS", gt=0)
     lease_sweep_seconds: float = Field(30.0, alias="NUE_NS_LEASE_SWEEP_SECONDS", gt=0)
+
+    # Inbound (NetSuite -> Nue): the SuiteQL poller and webhook delivery.
+    inbound_poll_seconds: float = Field(300.0, alias="NUE_NS_INBOUND_POLL_SECONDS", gt=0)
+    # Re-read this far behind the watermark: a NetSuite transaction that commits late keeps the
+    # lastmodifieddate it got when it started, behind changes already read.
+    inbound_overlap_seconds: int = Field(120, alias="NUE_NS_INBOUND_OVERLAP_SECONDS", ge=0)
+    inbound_page_size: int = Field(1000, alias="NUE_NS_INBOUND_PAGE_SIZE", ge=1, le=1000)
+    # Pages per poll and integration: leaves the account's tokens for writes; the next poll goes on.
+    inbound_max_pages: int = Field(10, alias="NUE_NS_INBOUND_MAX_PAGES", ge=1)
+    webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("NUE_NS_WEBHOOK_URL", "NUE_WEBHOOK_URL")
+    )
+    webhook_secret: SecretStr | None = Field(None, alias="NUE_NS_WEBHOOK_SECRET")
+    webhook_timeout: float = Field(10.0, alias="NUE_NS_WEBHOOK_TIMEOUT", gt=0)
+    webhook_backoff_base: float = Field(2.0, alias="NUE_NS_WEBHOOK_BACKOFF_BASE", gt=0)
+    webhook_backoff_max: float = Field(600.0, alias="NUE_NS_WEBHOOK_BACKOFF_MAX", gt=0)
+    webhook_deliver_seconds: float = Field(10.0, alias="NUE_NS_WEBHOOK_DELIVER_SECONDS", gt=0)
 
     @field_validator("netsuite_rate_limit")
     @classmethod

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass
 
 import redis
@@ -26,8 +25,6 @@ from nue_ns.netsuite.auth import tba_auth
 from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.secrets import decrypt, from_environment
 
-_CACHE_SECONDS = 5.0
-
 
 @dataclass
 class Connection:
@@ -37,7 +34,6 @@ class Connection:
     config: IntegrationConfig
     client: NetSuiteClient
     governor: Governor
-    loaded_at: float
 
 
 class Context:
@@ -66,16 +62,17 @@ class Context:
         return found
 
     def connection(self, integration_id: int) -> Connection:
-        """Cached per integration; rebuilt when the integration row changed or the cache aged."""
+        """Cached per integration, rebuilt as soon as the integration row changed (a saved mapping
+        applies to the very next record)."""
+        with session_scope(self.engine) as s:
+            updated_at = s.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
+        if updated_at is None:
+            raise LookupError(f"no integration with id {integration_id}")
         with self._lock:
             conn = self._connections.get(integration_id)
-        if conn and time.monotonic() - conn.loaded_at < _CACHE_SECONDS:
+        if conn and conn.integration.updated_at == updated_at:
             return conn
-        integ = self.integration(integration_id)
-        if conn and conn.integration.updated_at == integ.updated_at:
-            conn.loaded_at = time.monotonic()
-            return conn
-        conn = self._connect(integ)
+        conn = self._connect(self.integration(integration_id))
         with self._lock:
             old = self._connections.get(integration_id)
             self._connections[integration_id] = conn
@@ -96,15 +93,15 @@ class Context:
             rest_url=rest_url,
             timeout=self.settings.netsuite_timeout,
         )
-        return Connection(
-            integ, IntegrationConfig.load(integ.settings), client, self.governor(integ), time.monotonic()
-        )
+        return Connection(integ, IntegrationConfig.load(integ.settings), client, self.governor(integ))
 
     def governor(self, integ: Integration) -> Governor:
         rate = RateLimit.parse(integ.rate_limit)
 
         def seed() -> Seed:
-            times, in_flight = store.recent_calls(self.engine, integ.account_id, rate.period)
+            times, in_flight = store.recent_calls(
+                self.engine, integ.account_id, rate.period, self.settings.netsuite_timeout
+            )
             return Seed(call_times=times, in_flight=in_flight)
 
         return Governor(

@@ -6,7 +6,7 @@ Stored as JSON in `integrations.settings`; this model is the one place that says
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +80,8 @@ class IntegrationConfig(BaseModel):
     currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
         default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
     )
+    # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).
+    validation: dict[str, Any] | None = None
 
     def account(self, name: str, category: str | None = None) -> str | None:
         """The GL account `name`, with the product category's override if it sets one."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nue_ns import dispatch, records
+from nue_ns import dispatch, mapping, records
 from nue_ns.context import Context, get_context
 from nue_ns.hub import store
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
@@ -49,6 +49,13 @@ def enqueue_many(
         ensure_default(ctx.engine, ctx.settings)
     integ = ctx.integration(integration)
     valid = validate_all(record_type, list(items))
+    unready = [
+        records.InvalidRecord(record_type, [reason], i)
+        for i, rec in enumerate(valid)
+        if (reason := mapping.not_ready(record_type, rec))
+    ]
+    if unready:
+        raise InvalidBatch(unready)
     config = config_of(integ)
     if record_type == "payment" and config.collection is Collection.netsuite:
         raise InvalidBatch(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from nue_ns import mapping, records
+from nue_ns import mapping, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.governor import Denied
 from nue_ns.hub import store
-from nue_ns.hub.models import Record, State, utcnow
+from nue_ns.hub.models import Record, State
 from nue_ns.hub.store import Ref
+from nue_ns.logging import bound
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,16 @@ def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
     rec = store.claim(ctx.engine, record_id, ctx.worker_name, ctx.settings.lease_seconds)
     if rec is None:
         return Outcome.SKIPPED, None
-    try:
-        return _transfer(ctx, rec), rec.integration_id
-    except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
-        log.exception("transfer of record %s failed unexpectedly", rec.id)
+    with bound(record_id=rec.id, integration_id=rec.integration_id):  # on every log line of the transfer
         try:
-            store.defer(ctx.engine, rec.id, 30.0, f"internal error, retrying: {type(exc).__name__}")
-        except Exception:
-            log.exception("could not hand record %s back; lease recovery will", rec.id)
-        return Outcome.DEFERRED, rec.integration_id
+            return _transfer(ctx, rec), rec.integration_id
+        except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
+            log.exception("transfer of record %s failed unexpectedly", rec.id)
+            try:
+                store.defer(ctx.engine, rec.id, 30.0, f"internal error, retrying: {type(exc).__name__}")
+            except Exception:
+                log.exception("could not hand record %s back; lease recovery will", rec.id)
+            return Outcome.DEFERRED, rec.integration_id
 
 
 def _transfer(ctx: Context, rec: Record) -> Outcome:
@@ -57,6 +59,10 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
     resolved, missing = store.resolve(ctx.engine, rec.integration_id, needed)
     if missing:
         return _wait(ctx, rec, missing)
+
+    held = validation.gate(ctx, conn, rec)  # GL accounts checked against NetSuite, and valid
+    if held is not None:
+        return Outcome(held)
 
     try:
         request = mapping.build(rec.record_type, contract, conn.config, resolved)
@@ -76,25 +82,24 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         )
         return Outcome.DEFERRED
 
-    started = utcnow()
+    url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
+    try:
+        attempt = store.start_attempt(
+            ctx.engine, rec, conn.integration.account_id, "PUT", url, request.body, ctx.worker_name
+        )
+    except Exception:
+        conn.governor.release(grant.lease_id)
+        raise
     try:
         result = conn.client.upsert(
             request.ns_type, request.external_id, request.body, replace=request.replace
         )
     except NetSuiteError as err:
         conn.governor.release(grant.lease_id)
-        return _failed(ctx, conn, rec, err, started)
+        store.finish_attempt(ctx.engine, attempt, err.exchange, err.kind.value, err)
+        return _failed(ctx, conn, rec, err)
     conn.governor.release(grant.lease_id)
-    store.log_attempt(
-        ctx.engine,
-        rec,
-        rec.integration_id,
-        conn.integration.account_id,
-        result.exchange,
-        "transferred",
-        started,
-        ctx.worker_name,
-    )
+    store.finish_attempt(ctx.engine, attempt, result.exchange, "transferred")
     store.complete(ctx.engine, rec, request.ns_type, request.external_id, result.internal_id)
     return Outcome.TRANSFERRED
 
@@ -120,20 +125,7 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     return Outcome.WAITING
 
 
-def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError, started) -> Outcome:
-    account = conn.integration.account_id
-    if err.exchange is not None:
-        store.log_attempt(
-            ctx.engine,
-            rec,
-            rec.integration_id,
-            account,
-            err.exchange,
-            err.kind.value,
-            started,
-            ctx.worker_name,
-            err,
-        )
+def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
     s = ctx.settings
     if err.kind is Kind.THROTTLED:
         conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")

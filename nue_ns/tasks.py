@@ -12,9 +12,9 @@ import uuid
 from contextlib import contextmanager
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 
-from nue_ns import dispatch, sync
+from nue_ns import dispatch, inbound, sync, webhook
 from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
 from nue_ns.hub.db import dispose_engines
@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 app = Celery("nue_ns")
 app.config_from_object("celeryconfig")
+
+
+@setup_logging.connect
+def _json_logs(loglevel=None, **_kwargs) -> None:
+    # Structured JSON lines, with the hub id and integration bound during each transfer.
+    from nue_ns.logging import configure
+
+    configure(loglevel or "INFO")
 
 
 @worker_process_init.connect
@@ -93,3 +101,24 @@ def recover_leases() -> dict:
         if recovered:
             log.warning("recovered %d record(s) from lost workers", len(recovered))
         return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}
+
+
+@app.task(name="nue_ns.inbound_poll", ignore_result=True)
+def inbound_poll() -> dict:
+    """NetSuite -> Nue: read every integration's changes into hub events, then deliver them."""
+    with _sweep_lock("inbound_poll", 600) as mine:
+        if not mine:
+            return {"skipped": True}
+        results = inbound.poll_all(get_context())
+    if any(r.created for r in results):
+        deliver_events.delay()
+    return {"integrations": [r.as_json() for r in results]}
+
+
+@app.task(name="nue_ns.deliver_events", ignore_result=True)
+def deliver_events() -> dict:
+    """Send due inbound events to Nue's webhook, in order per NetSuite record."""
+    with _sweep_lock("deliver_events", 120) as mine:
+        if not mine:
+            return {"skipped": True}
+        return webhook.deliver_due(get_context()).as_json()

@@ -175,3 +175,7 @@ class NetSuiteLink(Base):
     ns_internal_id: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[int] = mapped_column(BigInteger)
     transferred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The operator surface's tables share this metadata (migrations and create_all see them all).
+from nue_ns.hub import models_api, models_inbound  # noqa: E402, F401

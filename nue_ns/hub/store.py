@@ -558,9 +558,60 @@ def log_attempt(
         )
 
 
-def recent_calls(engine: Engine, account_id: str, period: float) -> tuple[list[float], int]:
-    """For re-seeding the governor after Redis lost its memory: calls in the last period, and
-    records in flight now (each may be about to make a call)."""
+def start_attempt(
+    engine: Engine,
+    record: Record,
+    account_id: str,
+    method: str,
+    url: str,
+    request_body: dict[str, Any],
+    worker: str | None,
+) -> int:
+    """Log a call before it is made: if Redis loses the governor's memory while the call is in
+    flight, the re-seeding still counts it (see recent_calls)."""
+    with session_scope(engine) as s:
+        attempt = Attempt(
+            record_id=record.id,
+            integration_id=record.integration_id,
+            account_id=account_id,
+            started_at=utcnow(),
+            method=method,
+            url=url[:1000],
+            request_body=request_body,
+            outcome="in_flight",
+            worker=worker,
+        )
+        s.add(attempt)
+        s.flush()
+        return attempt.id
+
+
+def finish_attempt(
+    engine: Engine,
+    attempt_id: int,
+    exchange: Exchange | None,
+    outcome: str,
+    error: NetSuiteError | None = None,
+) -> None:
+    values: dict[str, Any] = {"outcome": outcome}
+    if exchange is not None:
+        values |= {
+            "status": exchange.status,
+            "response_body": _jsonable(exchange.response_body),
+            "elapsed_ms": exchange.elapsed_ms,
+        }
+    if error is not None:
+        values |= {"error_code": error.code, "detail": str(error)[:4000]}
+    with session_scope(engine) as s:
+        s.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
+
+
+def recent_calls(
+    engine: Engine, account_id: str, period: float, call_timeout: float
+) -> tuple[list[float], int]:
+    """For re-seeding the governor after Redis lost its memory: the account's calls in the last
+    period, and the calls still in flight (logged as started, not finished, and not older than
+    the HTTP timeout: a call of a killed worker ends by then)."""
     with session_scope(engine) as s:
         times = [
             t.timestamp()
@@ -572,10 +623,11 @@ def recent_calls(engine: Engine, account_id: str, period: float) -> tuple[list[f
             )
         ]
         in_flight = s.scalar(
-            select(func.count())
-            .select_from(Record)
-            .join(Integration, Integration.id == Record.integration_id)
-            .where(Integration.account_id == account_id, Record.state == State.IN_FLIGHT)
+            select(func.count()).where(
+                Attempt.account_id == account_id,
+                Attempt.outcome == "in_flight",
+                Attempt.started_at > func.now() - dt.timedelta(seconds=call_timeout + 1),
+            )
         )
     return times, int(in_flight or 0)
 

@@ -1,0 +1,32 @@
+"""Nue credit memo → NetSuite creditMemo, applied to the invoices Nue applied it to."""
+
+from __future__ import annotations
+
+from nue_ns.hub.store import Ref
+from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping.base import NsRequest, external_id, ref
+from nue_ns.mapping.lines import Resolved, apply_sublist, header, item_sublist, line_requirements, netsuite_id
+from nue_ns.records import CreditMemo
+
+
+def credit_memo_requirements(c: CreditMemo) -> list[Ref]:
+    invoices = [c.invoice_id] if c.invoice_id else []
+    invoices += [a.invoice_id for a in c.applications or []]
+    return [
+        Ref("customer", c.customer_id),
+        *line_requirements(c.lines),
+        *dict.fromkeys(Ref("invoice", i) for i in invoices),
+    ]
+
+
+def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
+    body = header(config, resolved, c.customer_id, c.credit_memo_number, c.credit_memo_date, c.currency)
+    if c.invoice_id:
+        body["createdFrom"] = ref(netsuite_id(resolved, "invoice", c.invoice_id))
+    body["item"] = item_sublist(c.lines, resolved)
+    replace: tuple[str, ...] = ("item",)
+    if c.applications:
+        applied = [(netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in c.applications]
+        body["apply"] = apply_sublist(applied)
+        replace += ("apply",)
+    return NsRequest("creditMemo", external_id("credit_memo", c.id), body, replace=replace)

@@ -1,0 +1,25 @@
+"""Nue invoice → NetSuite invoice (sent once the invoice is active)."""
+
+from __future__ import annotations
+
+from nue_ns.hub.store import Ref
+from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping.base import NsRequest, external_id, ref
+from nue_ns.mapping.lines import Resolved, day, header, item_sublist, line_requirements, netsuite_id
+from nue_ns.records import Invoice
+
+
+def invoice_requirements(i: Invoice) -> list[Ref]:
+    order = [Ref("order", i.order_id)] if i.order_id else []
+    return [Ref("customer", i.customer_id), *line_requirements(i.lines), *order]
+
+
+def map_invoice(i: Invoice, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
+    body = header(config, resolved, i.customer_id, i.invoice_number, i.invoice_date, i.currency)
+    if i.order_id:  # a requirement, so the sales order is in NetSuite
+        body["createdFrom"] = ref(netsuite_id(resolved, "order", i.order_id))
+    if i.due_date:
+        body["dueDate"] = day(i.due_date)
+    # The total is NetSuite's sum of these lines, equal to the Nue total (the contract checks it).
+    body["item"] = item_sublist(i.lines, resolved)
+    return NsRequest("invoice", external_id("invoice", i.id), body, replace=("item",))

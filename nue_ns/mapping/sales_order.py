@@ -1,0 +1,22 @@
+"""Nue order → NetSuite salesOrder (sent once the order is activated)."""
+
+from __future__ import annotations
+
+from nue_ns.hub.store import Ref
+from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping.base import NsRequest, external_id
+from nue_ns.mapping.lines import Resolved, header, item_sublist, line_requirements
+from nue_ns.records import Order
+
+
+def order_requirements(o: Order) -> list[Ref]:
+    return [Ref("customer", o.customer_id), *line_requirements(o.lines)]
+
+
+def map_sales_order(o: Order, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
+    if o.activated_at is None:  # the producer refuses orders that are not activated
+        raise ValueError(f"order {o.id} is not activated")
+    # The activation date as the producer saw it (its own offset), which is the date Nue shows.
+    body = header(config, resolved, o.customer_id, o.order_number, o.activated_at.date(), o.currency)
+    body["item"] = item_sublist(o.lines, resolved)
+    return NsRequest("salesOrder", external_id("order", o.id), body, replace=("item",))

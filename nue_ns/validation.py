@@ -1,0 +1,190 @@
+"""GL account validation against NetSuite, and the gate that holds records while it fails.
+
+One governed SuiteQL call on `account` judges every account the mapping names; the verdict is
+stored in the integration's settings with a hash of the mapping it judged. Records whose NetSuite
+postings depend on the mapping (items, payments, refunds) are sent only under a current, valid
+verdict: a stale one is checked again first (by one worker at a time), an invalid one parks them
+as waiting for the mapping, naming each bad account, until `integration set|validate` wakes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.exceptions import LockError
+from sqlalchemy import Engine, text
+
+from nue_ns.context import Connection, Context
+from nue_ns.governor import Denied
+from nue_ns.hub import store
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Record, utcnow
+from nue_ns.hub.store import Ref
+from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping import accounts
+from nue_ns.netsuite.errors import Kind, NetSuiteError
+
+# Records whose mapping puts GL accounts on the NetSuite record.
+GATED = frozenset({"product", "payment", "refund"})
+
+
+class NoCallSlot(Exception):
+    """The governor gave no token in time; `denied` says how long to wait."""
+
+    def __init__(self, denied: Denied):
+        self.denied = denied
+        super().__init__(f"no NetSuite call slot ({denied.reason}, retry in {denied.retry_after:.1f}s)")
+
+
+def check(
+    ctx: Context,
+    integration_id: int,
+    config: IntegrationConfig,
+    *,
+    max_wait: float,
+    record: Record | None = None,
+) -> dict[str, Any]:
+    """Judge `config`'s GL accounts with one governed SuiteQL call (logged in the attempt log).
+
+    Raises NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
+    ids = accounts.account_ids(config)
+    if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
+        return accounts.verdict(config, [], utcnow())
+    conn = ctx.connection(integration_id)
+    grant = conn.governor.acquire(max_wait)
+    if isinstance(grant, Denied):
+        raise NoCallSlot(grant)
+    started = utcnow()
+    account = conn.integration.account_id
+    try:
+        page, exchange = conn.client.suiteql(accounts.query(ids))
+    except NetSuiteError as err:
+        conn.governor.release(grant.lease_id)
+        if err.exchange is not None:
+            store.log_attempt(
+                ctx.engine,
+                record,
+                integration_id,
+                account,
+                err.exchange,
+                err.kind.value,
+                started,
+                ctx.worker_name,
+                err,
+            )
+        raise
+    conn.governor.release(grant.lease_id)
+    store.log_attempt(
+        ctx.engine, record, integration_id, account, exchange, "validated", started, ctx.worker_name
+    )
+    return accounts.verdict(config, page.get("items") or [], utcnow())
+
+
+def save_verdict(engine: Engine, integration_id: int, judged: dict[str, Any] | None, verdict: dict) -> bool:
+    """Store the verdict unless the settings changed since they were read (then it judged an old
+    mapping and is dropped). Returns whether it was stored."""
+    seen = {k: v for k, v in (judged or {}).items() if k != "validation"}
+    with session_scope(engine) as s:
+        stored = s.execute(
+            text(
+                """
+                UPDATE integrations
+                SET settings = jsonb_set(COALESCE(settings, '{}'::jsonb), '{validation}', CAST(:v AS jsonb)),
+                    updated_at = now()
+                WHERE id = :id AND (COALESCE(settings, '{}'::jsonb) - 'validation') = CAST(:seen AS jsonb)
+                """
+            ),
+            {"id": integration_id, "v": json.dumps(verdict), "seen": json.dumps(seen)},
+        ).rowcount
+    return bool(stored)
+
+
+def blocking_reason(verdict: dict[str, Any]) -> str:
+    return "waiting for the integration mapping: " + "; ".join(verdict["problems"])
+
+
+# ---------------------------------------------------------------- the gate in sync
+
+
+def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
+    """None when `rec` may be sent; else the outcome ('waiting' or 'deferred') it was left in."""
+    if rec.record_type not in GATED:
+        return None
+    verdict = accounts.current_verdict(conn.config)
+    if verdict is None:
+        found = _revalidate(ctx, conn, rec)
+        if isinstance(found, str):
+            return found
+        verdict = found
+    if verdict["valid"]:
+        return None
+    _wait_for_mapping(ctx, rec, blocking_reason(verdict))
+    return "waiting"
+
+
+def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] | str:
+    """Check the GL accounts again, one worker per integration; the others wait a moment."""
+    s = ctx.settings
+    lock = ctx.redis.lock(
+        f"nue_ns:validate:{rec.integration_id}",
+        timeout=s.netsuite_timeout + s.governor_max_wait + 10,
+        blocking_timeout=s.governor_max_wait,
+    )
+    if not lock.acquire():
+        store.defer(ctx.engine, rec.id, 1.0, "waiting while another worker checks the GL accounts")
+        return "deferred"
+    try:
+        integ = ctx.integration(rec.integration_id)  # fresh: another worker may have just checked
+        fresh = IntegrationConfig.load(integ.settings)
+        if accounts.mapping_hash(fresh) != accounts.mapping_hash(conn.config):
+            store.defer(ctx.engine, rec.id, 1.0, "the integration mapping just changed; reloading it")
+            return "deferred"
+        verdict = accounts.current_verdict(fresh)
+        if verdict is not None:
+            return verdict
+        try:
+            verdict = check(ctx, rec.integration_id, fresh, max_wait=s.governor_max_wait, record=rec)
+        except NoCallSlot as exc:
+            reason = f"waiting for a NetSuite call slot to check the GL accounts ({exc.denied.reason})"
+            store.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
+            return "deferred"
+        except NetSuiteError as err:
+            if err.kind is not Kind.NEEDS_PERSON:
+                return _defer_after(ctx, conn, rec, err)
+            # E.g. the role may not read accounts: an invalid verdict, until a person acts.
+            verdict = accounts.unchecked_verdict(
+                fresh, f"the GL accounts could not be checked: {err}", utcnow()
+            )
+        save_verdict(ctx.engine, rec.integration_id, integ.settings, verdict)
+        return verdict
+    finally:
+        try:
+            lock.release()
+        except LockError:  # it expired meanwhile: nothing to free
+            pass
+
+
+def _defer_after(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> str:
+    """A transient, throttled or refused check: try again later, pausing the account as sync does."""
+    s = ctx.settings
+    if err.kind is Kind.THROTTLED:
+        conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
+        delay = s.pause_on_429
+    elif err.kind is Kind.AUTH:
+        conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
+        delay = s.pause_on_auth
+    else:
+        delay = min(s.backoff_max, 30.0)
+    store.defer(ctx.engine, rec.id, delay, f"could not check the GL accounts, retrying: {err}")
+    return "deferred"
+
+
+def _wait_for_mapping(ctx: Context, rec: Record, reason: str) -> None:
+    store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+    # An operator may have saved a good mapping (and woken the waiters) just before this record
+    # started to wait: look once more, so that it never sleeps through the wake-up.
+    saved = IntegrationConfig.load(ctx.integration(rec.integration_id).settings)
+    verdict = accounts.current_verdict(saved)
+    if verdict is None or verdict["valid"]:
+        store.retry(ctx.engine, [rec.id])

@@ -1,0 +1,422 @@
+"""A month of billing end to end: real PostgreSQL, Redis, worker processes and HTTP to the sandbox
+NetSuite, in scheduled mode, enqueued in a shuffled order. Limits are time-scaled (100 calls/s).
+
+Checked in the sandbox, not in the hub: every record exists once, invoice lines post to the income
+account their product's type and category call for, payments and refunds sit on the clearing
+account, and every applied amount is the Nue one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from nue_ns import sample
+from nue_ns.context import get_context
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.integrations import upsert_integration
+from nue_ns.hub.models import Attempt, Record, State
+from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig
+from nue_ns.mapping.base import external_id
+from nue_ns.netsuite.auth import Credentials
+from nue_ns.producer import InvalidBatch, enqueue_many
+from tests.harness import System
+
+NS_TYPE = {
+    "customer": "customer",
+    "order": "salesOrder",
+    "invoice": "invoice",
+    "payment": "customerPayment",
+    "refund": "customerRefund",
+    "credit_memo": "creditMemo",
+}
+ITEM_TYPES = {
+    "subscription": "nonInventorySaleItem",
+    "entitlement": "serviceSaleItem",
+    "asset": "inventoryItem",
+}
+INCOME = {"subscription": "5", "entitlement": "6", "asset": "7"}
+CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscription"): "16"}
+CLEARING = "4"
+CONFIG = IntegrationConfig(
+    gl=SANDBOX_GL,
+    subsidiary_id="1",
+    scheduled_mode=True,
+    category_overrides={
+        "Enterprise": GlAccounts(subscription_income="12", subscription_revenue="13"),
+        "Training": GlAccounts(subscription_income="16", subscription_revenue="17"),
+    },
+)
+SMALL = {
+    "n_customers": 10,
+    "n_products": 5,
+    "n_orders": 10,
+    "n_invoices": 15,
+    "n_payments": 12,
+    "n_refunds": 3,
+    "n_credit_memos": 4,
+}
+
+
+@pytest.fixture
+def system(env, tmp_path, monkeypatch):
+    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    yield sys_
+    sys_.stop()
+
+
+def enqueue_shuffled(month: dict[str, list[dict]], seed: int = 7) -> list[int]:
+    """Every record in a random order across types (consecutive same-type records in one call)."""
+    items = [(rtype, rec) for rtype, recs in month.items() for rec in recs]
+    random.Random(seed).shuffle(items)
+    ids = []
+    for rtype, run in itertools.groupby(items, key=lambda item: item[0]):
+        ids += [a.id for a in enqueue_many(rtype, [rec for _, rec in run])]
+    return ids
+
+
+class Ledger:
+    """The sandbox's records, by externalId and by internal id."""
+
+    def __init__(self, system: System):
+        self.records = system.ns_records()
+        self.by_id = {r["id"]: r for r in self.records}
+        self.by_eid: dict[str, dict] = {}
+        counts = Counter(r["externalId"] for r in self.records if r["externalId"])
+        assert max(counts.values()) == 1, f"exist twice: {[e for e, n in counts.items() if n > 1]}"
+        for r in self.records:
+            self.by_eid[r["externalId"]] = r
+
+    def body(self, record_type: str, nue_id: str) -> dict[str, Any]:
+        return self.by_eid[external_id(record_type, nue_id)]["body"]
+
+    def eid_of(self, ref: dict) -> str:
+        return self.by_id[ref["id"]]["externalId"]
+
+
+def applied(lines: list[dict], ledger: Ledger) -> dict[str, Decimal]:
+    return {
+        ledger.eid_of(line["doc"]): Decimal(str(line["amount"])) for line in lines if line.get("apply", True)
+    }
+
+
+def nue_applied(apps: list[dict]) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for a in apps:
+        if "invoice_id" in a:
+            out[external_id("invoice", a["invoice_id"])] += Decimal(a["amount"])
+        elif a.get("payment_id"):
+            out[external_id("payment", a["payment_id"])] += Decimal(a["amount"])
+        else:
+            out[external_id("credit_memo", a["credit_memo_id"])] += Decimal(a["amount"])
+    return dict(out)
+
+
+def expected_income(product: dict) -> str:
+    kind = product["product_type"]
+    return CATEGORY_INCOME.get((product.get("category"), kind), INCOME[kind])
+
+
+def check_month(system: System, month: dict[str, list[dict]]) -> Ledger:
+    ledger = Ledger(system)
+    for rtype, recs in month.items():
+        if rtype == "product":
+            continue
+        found = {r["externalId"] for r in ledger.records if r["type"] == NS_TYPE[rtype]}
+        assert found == {external_id(rtype, rec["id"]) for rec in recs}, rtype
+    products = {p["id"]: p for p in month["product"]}
+    for p in products.values():
+        item = ledger.by_eid[external_id("product", p["id"])]
+        assert item["type"] == ITEM_TYPES[p["product_type"]]
+
+    open_amount: dict[str, Decimal] = {}
+    for doc_type in ("order", "invoice", "credit_memo"):
+        for doc in month[doc_type]:
+            body = ledger.body(doc_type, doc["id"])
+            assert body["entity"]["id"] == ledger.by_eid[external_id("customer", doc["customer_id"])]["id"]
+            lines = body["item"]["items"]
+            assert [line["custcol_nue_line_id"] for line in lines] == [line["id"] for line in doc["lines"]]
+            for sent, line in zip(lines, doc["lines"], strict=True):
+                assert Decimal(str(sent["amount"])) == Decimal(line["amount"])
+                item = ledger.by_id[sent["item"]["id"]]
+                product = products[line["product_id"]]
+                assert item["externalId"] == external_id("product", product["id"])
+                assert item["body"]["incomeAccount"]["id"] == expected_income(product), (doc["id"], product)
+                assert sent.get("revRecStartDate") == line.get("start_date")
+            total = sum((Decimal(line["amount"]) for line in doc["lines"]), Decimal(0))
+            assert Decimal(str(body["total"])) == total
+            if doc_type == "invoice":
+                open_amount[external_id("invoice", doc["id"])] = total
+                if doc.get("order_id"):
+                    assert ledger.eid_of(body["createdFrom"]) == external_id("order", doc["order_id"])
+
+    for cm in month["credit_memo"]:
+        body = ledger.body("credit_memo", cm["id"])
+        assert applied(body.get("apply", {}).get("items", []), ledger) == nue_applied(
+            cm.get("applications") or []
+        )
+        for eid, amount in nue_applied(cm.get("applications") or []).items():
+            open_amount[eid] -= amount
+    for pay in month["payment"]:
+        body = ledger.body("payment", pay["id"])
+        assert body["account"]["id"] == CLEARING and body["undepFunds"] is False
+        assert Decimal(str(body["payment"])) == Decimal(pay["amount"])
+        assert applied(body["apply"]["items"], ledger) == nue_applied(pay["applications"])
+        for eid, amount in nue_applied(pay["applications"]).items():
+            open_amount[eid] -= amount
+    for ref in month["refund"]:
+        body = ledger.body("refund", ref["id"])
+        assert body["account"]["id"] == CLEARING
+        assert Decimal(str(body["total"])) == Decimal(ref["amount"])
+        assert applied(body["apply"]["items"], ledger) == nue_applied(ref["applications"])
+    # NetSuite's own balance of each invoice is what Nue's applications leave open.
+    for eid, remaining in open_amount.items():
+        assert Decimal(str(ledger.by_eid[eid]["body"]["amountRemaining"])) == remaining, eid
+    return ledger
+
+
+def report_calls(system: System, n_records: int) -> dict[str, Any]:
+    stats = system.stats()
+    per_record = stats["calls"] / n_records
+    print(
+        f"\n{n_records} records transferred with {stats['calls']} NetSuite calls "
+        f"({per_record:.3f} per record; {stats['writes']} writes, by status {stats['by_status']})"
+    )
+    assert stats["duplicates"] == []
+    return stats | {"per_record": per_record}
+
+
+def run_month(system: System, month: dict[str, list[dict]], timeout: float) -> list[int]:
+    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
+    system.workers(2, concurrency=4)
+    ids = enqueue_shuffled(month)
+    n = sum(len(recs) for recs in month.values())
+    assert system.counts(ids) == {State.PARKED: n}  # scheduled: nothing leaves before the batch sweep
+    started = time.monotonic()
+    system.beat()
+    system.wait(ids, timeout=timeout, what="the month")
+    print(f"\nthe month ({n} records) took {time.monotonic() - started:.1f}s after the first batch sweep")
+    return ids
+
+
+def test_a_month_in_scheduled_mode(system):
+    month = sample.month()
+    assert {k: len(v) for k, v in month.items()} == {
+        "customer": 50,
+        "product": 20,
+        "order": 100,
+        "invoice": 150,
+        "credit_memo": 15,
+        "payment": 120,
+        "refund": 10,
+    }
+    assert {p["product_type"] for p in month["product"]} == set(ITEM_TYPES)
+    assert {p.get("category") for p in month["product"]} == {None, "Enterprise", "SMB", "Training"}
+    ids = run_month(system, month, timeout=300)
+    check_month(system, month)
+    stats = report_calls(system, len(ids))
+    # One write per record and one SuiteQL check of the GL accounts: no retries, nothing doubled.
+    assert stats["writes"] == len(ids)
+    assert set(stats["writes_by_external_id"].values()) == {1}
+    assert stats["calls"] == stats["writes"] + 1
+
+
+def _versions(system: System, record_type: str, nue_id: str) -> list[str]:
+    with session_scope(system.ctx.engine) as s:
+        return list(
+            s.scalars(
+                select(Record.state)
+                .where(Record.record_type == record_type, Record.nue_id == nue_id)
+                .order_by(Record.id)
+            )
+        )
+
+
+def test_changed_records_are_upserted_again_without_doubling_lines(system):
+    month = sample.month(**SMALL)
+    run_month(system, month, timeout=120)
+    paid = {a["invoice_id"] for p in month["payment"] for a in p["applications"]}
+    paid |= {a["invoice_id"] for c in month["credit_memo"] for a in c.get("applications") or []}
+    invoice = next(i for i in month["invoice"] if i["id"] not in paid and len(i["lines"]) >= 1)
+    customer, product = month["customer"][0], month["product"][0]
+    first = invoice["lines"][0]
+    extra = first | {"id": f"{invoice['id']}-L9", "quantity": "1", "amount": first["unit_price"]}
+    changed_invoice = invoice | {
+        "lines": [*invoice["lines"], extra],
+        "total": str(Decimal(invoice["total"]) + Decimal(first["unit_price"])),
+    }
+    ids = [a.id for a in enqueue_many("customer", [customer | {"email": "new-ap@example.com"}])]
+    ids += [a.id for a in enqueue_many("product", [product | {"name": "Renamed product"}])]
+    ids += [a.id for a in enqueue_many("invoice", [changed_invoice])]
+    system.wait(ids, timeout=60, what="the changed records")
+
+    ledger = Ledger(system)  # asserts that nothing exists twice
+    assert ledger.body("customer", customer["id"])["email"] == "new-ap@example.com"
+    assert ledger.body("product", product["id"])["displayName"] == "Renamed product"
+    lines = ledger.body("invoice", invoice["id"])["item"]["items"]
+    assert [line["custcol_nue_line_id"] for line in lines] == [
+        line["id"] for line in changed_invoice["lines"]
+    ]
+    assert Decimal(str(ledger.body("invoice", invoice["id"])["total"])) == Decimal(changed_invoice["total"])
+    puts = [c for c in system.log() if c.get("external_id") == external_id("invoice", invoice["id"])]
+    assert [c["replace"] for c in puts] == [["item"], ["item"]]
+    # The hub keeps both versions and the outcome of each.
+    for rtype, nue_id in (
+        ("customer", customer["id"]),
+        ("product", product["id"]),
+        ("invoice", invoice["id"]),
+    ):
+        assert _versions(system, rtype, nue_id) == [State.TRANSFERRED, State.TRANSFERRED]
+
+
+def _cli(system: System, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nue_ns.cli", *args],
+        env=system.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_misconfigured_accounts_block_sending_until_the_mapping_is_fixed(system):
+    bad = IntegrationConfig(
+        gl=SANDBOX_GL.model_copy(update={"subscription_income": "15", "clearing": "999"}),
+        subsidiary_id="1",
+        category_overrides={"Enterprise": GlAccounts(entitlement_income="14")},
+    )
+    system.start(rate_limit="50/1s", config=bad)
+    system.workers(1)
+    month = sample.month(
+        n_customers=3, n_products=6, n_orders=0, n_invoices=3, n_payments=2, n_refunds=0, n_credit_memos=0
+    )
+    products = month["product"] + [
+        {
+            "id": "PROD-ENT",
+            "sku": "ENT-1",
+            "name": "Enterprise support",
+            "product_type": "entitlement",
+            "category": "Enterprise",
+        }
+    ]
+    month["product"] = products
+    ids = enqueue_shuffled(month)
+    gated = [a for a in ids if _type_of(system, a) == "product"]
+    # Payments wait for their invoices, which wait for their items, which wait for the mapping.
+    waiting = [a for a in ids if _type_of(system, a) in ("product", "invoice", "payment")]
+    system.wait(waiting, states=[State.WAITING], timeout=30, what="products, invoices and payments")
+    reasons = {_reason(system, a) for a in gated}
+    assert len(reasons) == 1
+    reason = reasons.pop()
+    assert reason.startswith("waiting for the integration mapping: ")
+    assert (
+        "subscription_income: account 15 (6000 Office Expense) is of type Expense (expected Income)" in reason
+    )
+    assert (
+        "clearing: account 999 does not exist in NetSuite (expected an active Bank or OthCurrAsset" in reason
+    )
+    assert "Enterprise.entitlement_income: account 14 (4900 Old Income (inactive)) is inactive" in reason
+    # Customers do not depend on GL accounts; nothing else reached NetSuite.
+    assert {r["type"] for r in system.ns_records()} == {"customer"}
+    suiteql = [c for c in system.log() if c["path"].endswith("/suiteql")]
+    assert len(suiteql) == 1  # one check per mapping, not one per record
+
+    out = _cli(system, "integration", "validate")
+    assert out.returncode == 1 and "account 15 (6000 Office Expense)" in out.stderr
+    refused = _cli(system, "integration", "set", "--gl", "subscription_income=14")
+    assert refused.returncode == 1 and "nothing saved" in refused.stderr
+    assert "subscription_income: account 14 (4900 Old Income (inactive)) is inactive" in refused.stderr
+    shown = json.loads(_cli(system, "integration", "show").stdout)
+    assert shown["config"]["gl"]["subscription_income"] == "15"  # unchanged
+
+    fixed = _cli(
+        system,
+        "integration",
+        "set",
+        "--gl",
+        "subscription_income=5",
+        "--gl",
+        "clearing=4",
+        "--override",
+        "Enterprise.entitlement_income=16",
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    view = json.loads(fixed.stdout)
+    assert view["config"]["validation"]["valid"] is True and view["records_released"] == len(gated)
+    system.wait(ids, timeout=60)
+    ledger = Ledger(system)
+    assert ledger.body("product", "PROD-ENT")["incomeAccount"] == {"id": "16"}
+    for pay in month["payment"]:
+        assert ledger.body("payment", pay["id"])["account"] == {"id": CLEARING}
+    with session_scope(system.ctx.engine) as s:  # the CLI's checks are in the audit log, on no record
+        cli_checks = s.scalars(select(Attempt.outcome).where(Attempt.record_id.is_(None))).all()
+    assert sorted(cli_checks) == ["validated", "validated", "validated"]
+
+
+def _type_of(system: System, record_id: int) -> str:
+    with session_scope(system.ctx.engine) as s:
+        return s.get(Record, record_id).record_type
+
+
+def _reason(system: System, record_id: int) -> str:
+    with session_scope(system.ctx.engine) as s:
+        return s.get(Record, record_id).reason
+
+
+def test_drafts_are_refused_at_enqueue_naming_the_status(env):
+    ctx = get_context()
+    upsert_integration(
+        ctx.engine,
+        ctx.settings,
+        "default",
+        account_id="TEST1",
+        credentials=Credentials("ck", "cs", "tid", "ts"),
+        rest_url="http://127.0.0.1:9/x",
+    )
+    month = sample.month(**SMALL)
+    draft = month["invoice"][0] | {"status": "Draft"}
+    with pytest.raises(InvalidBatch) as exc:
+        enqueue_many("invoice", [month["invoice"][1], draft], ctx=ctx, dispatch_now=False)
+    assert exc.value.as_json() == [
+        {
+            "index": 1,
+            "type": "invoice",
+            "errors": [
+                {
+                    "field": "status",
+                    "reason": "is 'Draft': the invoice goes to NetSuite only once it is active or "
+                    "activated or posted; enqueue it again then",
+                }
+            ],
+        }
+    ]
+    unactivated = {k: v for k, v in month["order"][0].items() if k != "activated_at"}
+    with pytest.raises(InvalidBatch, match="activated_at"):
+        enqueue_many("order", [unactivated], ctx=ctx, dispatch_now=False)
+    with session_scope(ctx.engine) as s:
+        assert s.scalars(select(Record.id)).all() == []  # all or nothing
+
+
+def test_a_failed_account_check_is_retried_and_then_the_records_go(system):
+    system.start(rate_limit="50/1s", config=CONFIG.model_copy(update={"scheduled_mode": False}))
+    system.sandbox_post("faults", {"kind": "500", "method": "POST", "type": "suiteql", "count": 1})
+    system.workers(1)
+    system.beat()
+    products = sample.products(3)
+    ids = [a.id for a in enqueue_many("product", products)]
+    system.wait(ids, timeout=60)
+    checks = [c["status"] for c in system.log() if c["path"].endswith("/suiteql")]
+    assert checks == [500, 200]  # NetSuite's fault was retried once, then one check served all
+    with session_scope(system.ctx.engine) as s:
+        outcomes = s.scalars(select(Attempt.outcome).where(Attempt.url.like("%/suiteql%"))).all()
+    assert sorted(outcomes) == ["transient", "validated"]
