@@ -1,0 +1,77 @@
+"""Integrations over HTTP: read the configuration, change it (validated against NetSuite first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+
+from nue_ns.api import settings
+from nue_ns.api.auth import operator
+from nue_ns.api.common import Problem, throttling
+from nue_ns.api.keys import Principal
+from nue_ns.context import get_context
+from nue_ns.hub.integrations import list_integrations, public_view
+from nue_ns.hub.models import Integration
+from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+
+router = APIRouter(prefix="/v1", tags=["integrations"])
+
+_EXAMPLE = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1").model_dump(mode="json", exclude={"validation"})
+
+
+def _integration(name: str) -> Integration:
+    try:
+        return get_context().integration(name)
+    except LookupError as exc:
+        raise Problem(404, str(exc)) from None
+
+
+def _view(integ: Integration) -> dict[str, Any]:
+    """Never the credentials (public_view), plus advice when NetSuite keeps throttling it."""
+    advice = throttling(get_context().engine).get(integ.name)
+    return public_view(integ) | {"throttling": advice}
+
+
+@router.get("/integrations")
+def integrations(_: Principal = Depends(operator)) -> list[dict[str, Any]]:
+    return [_view(i) for i in list_integrations(get_context().engine)]
+
+
+@router.get("/integrations/{name}")
+def integration(name: str, _: Principal = Depends(operator)) -> dict[str, Any]:
+    """The connection (never its secrets), the mapping, its last validation, throttling advice."""
+    return _view(_integration(name))
+
+
+@router.put(
+    "/integrations/{name}",
+    responses={
+        422: {"description": "invalid configuration, or GL accounts NetSuite rejects (nothing saved)"},
+        502: {"description": "NetSuite could not be asked (nothing saved)"},
+        503: {"description": "no NetSuite call slot in time (nothing saved)"},
+    },
+)
+def put_integration(
+    name: str,
+    body: Any = Body(..., examples=[_EXAMPLE], description="the whole mapping (IntegrationConfig)"),
+    _: Principal = Depends(operator),
+) -> dict[str, Any]:
+    """Replace the mapping. The GL accounts are checked in NetSuite first; only a valid mapping is saved."""
+    integ = _integration(name)
+    config = settings.parse_config(body)
+    verdict = settings.save(get_context(), integ, config)
+    return _view(_integration(name)) | {"validation": verdict}
+
+
+@router.post("/integrations/{name}/validate")
+def validate(
+    name: str,
+    body: Any = Body(None, description="a mapping to check; empty: the saved one"),
+    _=Depends(operator),
+) -> dict[str, Any]:
+    """Check GL accounts in NetSuite without saving anything: {valid, problems, errors}."""
+    integ = _integration(name)
+    config = settings.parse_config(body) if body else IntegrationConfig.load(integ.settings)
+    verdict = settings.check(get_context(), integ, config)
+    return verdict | {"errors": settings.problems_by_setting(verdict)}

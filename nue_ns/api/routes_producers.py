@@ -1,0 +1,75 @@
+"""POST /v1/records/{type}: upstream services hand records to the hub (one, or a batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel
+
+from nue_ns.api.auth import producer
+from nue_ns.api.common import Problem
+from nue_ns.api.keys import Principal
+from nue_ns.context import get_context
+from nue_ns.producer import InvalidBatch, enqueue_many
+from nue_ns.records import RecordType
+
+router = APIRouter(prefix="/v1", tags=["producers"])
+
+MAX_BATCH = 10_000
+
+_EXAMPLES = {
+    "one": {
+        "summary": "one customer",
+        "value": {"id": "C-1001", "name": "Acme Ltd", "email": "billing@acme.example", "currency": "USD"},
+    },
+    "batch": {
+        "summary": "a batch of products (all or nothing)",
+        "value": [
+            {"id": "P-1", "sku": "PLAT-M", "name": "Platform monthly", "product_type": "subscription"},
+            {"id": "P-2", "sku": "ONB", "name": "Onboarding", "product_type": "entitlement"},
+        ],
+    },
+}
+
+
+class AcceptedRecord(BaseModel):
+    id: int  # the hub id
+    nue_id: str
+    created: bool  # false: this exact version was already in the hub
+    state: str
+
+
+class Accepted(BaseModel):
+    accepted: int
+    new: int
+    records: list[AcceptedRecord]
+
+
+@router.post(
+    "/records/{record_type}",
+    status_code=202,
+    response_model=Accepted,
+    responses={422: {"description": "invalid records (each bad field named); nothing was stored"}},
+)
+def enqueue(
+    record_type: RecordType,
+    body: Any = Body(..., openapi_examples=_EXAMPLES, description="one record (object) or a batch (array)"),
+    integration: str = Query("default", max_length=64),
+    _: Principal = Depends(producer),
+) -> Accepted:
+    """Validate and store records durably in the hub, then hand them to the workers.
+
+    A batch is all-or-nothing: one invalid record and none is stored. The same version sent twice
+    is stored once (`created: false` the second time)."""
+    items = body if isinstance(body, list) else [body]
+    if len(items) > MAX_BATCH:
+        raise Problem(413, f"a batch holds at most {MAX_BATCH} records; split it")
+    try:
+        accepted = enqueue_many(record_type, items, integration=integration, ctx=get_context())
+    except InvalidBatch as exc:
+        raise Problem(422, f"{len(exc.problems)} invalid record(s), nothing stored", exc.as_json()) from None
+    except LookupError as exc:
+        raise Problem(404, str(exc)) from None
+    records = [AcceptedRecord(id=a.id, nue_id=a.nue_id, created=a.created, state=a.state) for a in accepted]
+    return Accepted(accepted=len(records), new=sum(r.created for r in records), records=records)
