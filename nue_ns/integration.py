@@ -80,6 +80,8 @@ class IntegrationConfig(BaseModel):
     currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
         default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
     )
+    # Where this integration's inbound events go (else NUE_NS_WEBHOOK_URL).
+    webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
     # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).
     validation: dict[str, Any] | None = None
 

@@ -485,3 +485,39 @@ def test_cli_apikey_and_api_server(api_env, tmp_path):
     assert runner.invoke(cli, ["apikey", "revoke", str(listed[0]["id"])]).exit_code == 2
     lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     assert any("Uvicorn running" in x["event"] or "Started server" in x["event"] for x in lines), lines
+
+
+def test_inbound_events_listed_and_retried_through_the_api(client, hub):
+    from nue_ns.context import get_context
+    from nue_ns.hub.db import session_scope
+    from nue_ns.hub.integrations import ensure_default
+    from nue_ns.hub.models_inbound import InboundEvent
+
+    ctx = get_context()
+    integ = ensure_default(ctx.engine, ctx.settings)
+    with session_scope(ctx.engine) as s:
+        s.add(
+            InboundEvent(
+                integration_id=integ.id,
+                kind="credit_memo_voided",
+                ns_type="creditMemo",
+                ns_internal_id="501",
+                lastmodified=dt.datetime(2026, 1, 5, 10, 0),
+                sequence=1,
+                idempotency_key="k-1",
+                content_hash="h",
+                payload={"credit_memo_id": "CM-1"},
+                state="failed",
+                attempts=3,
+                last_error="422 from the receiver",
+            )
+        )
+    op = bearer(key("operator"))
+    listed = client.get("/v1/inbound", params={"state": "failed"}, headers=op).json()["items"]
+    assert [(e["kind"], e["state"]) for e in listed] == [("credit_memo_voided", "failed")]
+    assert client.get("/v1/inbound", params={"state": "bogus"}, headers=op).status_code == 422
+    assert client.get("/v1/inbound").status_code == 401
+    assert client.get("/v1/inbound", headers=bearer(key("producer"))).status_code == 403
+    retried = client.post("/v1/inbound/retry", json={"all_failed": True}, headers=op).json()["retried"]
+    assert retried == [listed[0]["id"]]
+    assert client.post("/v1/inbound/retry", json={}, headers=op).status_code == 422

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration
-from nue_ns.hub.queries import Filter, _states
+from nue_ns.hub.queries import Filter, states_named
 from nue_ns.integration import IntegrationConfig
 from nue_ns.records import CONTRACTS
 
@@ -51,7 +51,7 @@ def make_filter(
         )
     if state:
         try:
-            _states(state)
+            states_named(state)
         except ValueError as exc:
             errors.append({"field": "state", "reason": str(exc)})
     if since and until and until <= since:

@@ -20,9 +20,9 @@ from nue_ns import audit, dispatch
 from nue_ns.context import get_context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Integration, Record, State, utcnow
+from nue_ns.hub.models import Record, State, utcnow
 from nue_ns.hub.models_api import BulkJob, JobState
-from nue_ns.hub.queries import Filter, _states
+from nue_ns.hub.queries import Filter, apply_filter, states_named
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +35,8 @@ def matching_ids(engine: Engine, f: Filter) -> list[int]:
     """Ids of the records a bulk retry of filter `f` touches: those matching it that can be retried."""
     states = [s.value for s in RETRYABLE]
     if f.state:
-        states = [s for s in _states(f.state) if s in states]
-    q = select(Record.id).where(Record.state.in_(states)).order_by(Record.id)
-    if f.record_type:
-        q = q.where(Record.record_type == f.record_type)
-    if f.integration:
-        q = q.join(Integration, Integration.id == Record.integration_id).where(
-            Integration.name == f.integration
-        )
-    if f.nue_id:
-        q = q.where(Record.nue_id == f.nue_id)
-    if f.error_code:
-        q = q.where(Record.error_code == f.error_code)
-    if f.since:
-        q = q.where(Record.updated_at >= f.since)
-    if f.until:
-        q = q.where(Record.updated_at < f.until)
+        states = [s for s in states_named(f.state) if s in states]
+    q = apply_filter(select(Record.id).where(Record.state.in_(states)).order_by(Record.id), f)
     with session_scope(engine) as s:
         return list(s.scalars(q))
 

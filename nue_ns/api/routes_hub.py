@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from nue_ns import dispatch
+from nue_ns import dispatch, inbound
 from nue_ns.api import jobs
 from nue_ns.api.auth import operator
 from nue_ns.api.common import Problem, filter_params, make_filter
@@ -150,3 +150,49 @@ def verify(body: VerifyRequest, principal: Principal = Depends(operator)) -> JSO
     except LookupError as exc:
         raise Problem(404, str(exc)) from None
     return _job_accepted(job.id)
+
+
+class InboundRetry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] | None = None
+    all_failed: bool = False
+
+
+@router.get("/inbound", tags=["inbound"])
+def inbound_events(
+    state: str | None = None,
+    kind: str | None = Query(None, description="payment_received | credit_memo_voided"),
+    integration: str | None = None,
+    ns_internal_id: str | None = None,
+    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+    _: Principal = Depends(operator),
+) -> dict[str, Any]:
+    """NetSuite → Nue events (payments collected in NetSuite, voided credit memos) and their delivery."""
+    try:
+        events = inbound.list_events(
+            get_context().engine,
+            state=state,
+            kind=kind,
+            integration=integration,
+            ns_internal_id=ns_internal_id,
+            after_id=cursor,
+            limit=limit,
+        )
+    except ValueError as exc:
+        field_name = "kind" if kind and "EventKind" in str(exc) else "state"
+        raise Problem(422, "invalid filter", [{"field": field_name, "reason": str(exc)}]) from None
+    items = [inbound.inbound_view(e) for e in events]
+    return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.post("/inbound/retry", tags=["inbound"])
+def retry_inbound(body: InboundRetry, _: Principal = Depends(operator)) -> dict[str, Any]:
+    """Deliver chosen events (or every one the receiver refused) again now."""
+    if body.ids is None and not body.all_failed:
+        raise Problem(
+            422, "nothing to retry", [{"field": "ids", "reason": "give event ids or all_failed: true"}]
+        )
+    ids = inbound.retry_events(get_context().engine, body.ids, all_failed=body.all_failed)
+    return {"retried": ids}

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import DISPLAY, Attempt, Integration, Record, State
@@ -43,7 +43,7 @@ class Filter:
     limit: int = 100
 
 
-def _states(name: str) -> list[str]:
+def states_named(name: str) -> list[str]:
     wanted = name.strip().lower().replace(" ", "_").replace("-", "_")
     exact = [s.value for s in State if s.value == wanted]
     if exact:
@@ -55,10 +55,8 @@ def _states(name: str) -> list[str]:
     return by_display
 
 
-def list_records(engine: Engine, f: Filter) -> list[Record]:
-    q = select(Record).order_by(Record.id).limit(max(1, min(f.limit, 1000)))
-    if f.state:
-        q = q.where(Record.state.in_(_states(f.state)))
+def apply_filter(q: Select, f: Filter) -> Select:
+    """Narrow a query on Record by everything in `f` but the state and the paging."""
     if f.record_type:
         q = q.where(Record.record_type == f.record_type)
     if f.integration:
@@ -73,6 +71,13 @@ def list_records(engine: Engine, f: Filter) -> list[Record]:
         q = q.where(Record.updated_at >= f.since)
     if f.until:
         q = q.where(Record.updated_at < f.until)
+    return q
+
+
+def list_records(engine: Engine, f: Filter) -> list[Record]:
+    q = apply_filter(select(Record).order_by(Record.id).limit(max(1, min(f.limit, 1000))), f)
+    if f.state:
+        q = q.where(Record.state.in_(states_named(f.state)))
     if f.after_id:
         q = q.where(Record.id > f.after_id)
     with session_scope(engine) as s:

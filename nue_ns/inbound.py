@@ -1,0 +1,550 @@
+"""NetSuite -> Nue: payments collected in NetSuite and credit memos voided there become hub events.
+
+The poller reads changed transactions with SuiteQL, one governed call (one token) per page, in
+keyset pages ordered by (lastmodifieddate, id): each page asks for the rows strictly after the last
+row read, so a row that changes while a poll runs moves to the end instead of shifting the pages
+under it, and rows sharing one timestamp are told apart by id. Each page's events and the new
+watermark commit in one transaction, so a poll stopped anywhere resumes where it stopped. A small
+look-back overlap re-reads the last minutes (late commits keep an early lastmodifieddate) and the
+idempotency key of each change makes a re-read row a no-op.
+
+Nothing nue-ns wrote comes back: payments with a `nue-` externalId or an internal id in ns_links
+are skipped. Delivery to Nue is webhook.py's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from nue_ns.context import Connection, Context
+from nue_ns.governor import Denied
+from nue_ns.hub import store
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Integration, NetSuiteLink, utcnow
+from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent, InboundWatermark
+from nue_ns.integration import Collection
+from nue_ns.netsuite.errors import Kind, NetSuiteError
+
+log = logging.getLogger(__name__)
+
+SUITEQL_TIME = "YYYY-MM-DD HH24:MI:SS"
+_TIME = "%Y-%m-%d %H:%M:%S"
+# SuiteQL shows times in the account's time zone (anywhere from UTC-12 to UTC+14): the first poll
+# of an integration starts this far before its creation so no zone makes it miss a change.
+_FIRST_POLL_LOOKBACK = dt.timedelta(hours=14)
+
+_PAYMENTS = "(t.type = 'CustPymt' AND (t.externalid IS NULL OR t.externalid NOT LIKE 'nue-%'))"
+_VOIDS = "(t.type = 'CustCred' AND (t.status = 'V' OR t.voided = 'T') AND t.externalid LIKE 'nue-cm-%')"
+_CM_PREFIX = "nue-cm-"
+_NS_TYPES = {"CustPymt": "customerPayment", "CustCred": "creditMemo"}
+_KINDS = {"CustPymt": EventKind.PAYMENT_RECEIVED, "CustCred": EventKind.CREDIT_MEMO_VOIDED}
+
+
+def changes_query(payments: bool) -> str:
+    """Changed payments (when collecting in NetSuite) and voided nue-ns credit memos after a key."""
+    kinds = f"{_PAYMENTS} OR {_VOIDS}" if payments else _VOIDS
+    after = f"TO_DATE(?, '{SUITEQL_TIME}')"
+    return (
+        "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, "
+        f"TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, TO_CHAR(t.lastmodifieddate, '{SUITEQL_TIME}') "
+        f"AS lastmodified FROM transaction t WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
+        f"OR (t.lastmodifieddate = {after} AND t.id > ?)) ORDER BY t.lastmodifieddate, t.id"
+    )
+
+
+def applications_query(count: int) -> str:
+    """The invoices `count` payments apply to. The link table's amount sign is UNVERIFIED: abs() below."""
+    marks = ", ".join("?" * count)
+    return (
+        "SELECT l.nextdoc AS payment, l.previousdoc AS invoice, SUM(l.foreignamount) AS amount "
+        f"FROM NextTransactionLineLink l WHERE l.nextdoc IN ({marks}) AND l.previoustype = 'CustInvc' "
+        "GROUP BY l.nextdoc, l.previousdoc ORDER BY l.nextdoc, l.previousdoc"
+    )
+
+
+# ---------------------------------------------------------------- what a page holds
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the changes query."""
+
+    id: int
+    type: str  # CustPymt | CustCred
+    lastmodified: dt.datetime
+    row: dict[str, str]
+
+    @classmethod
+    def parse(cls, item: dict[str, Any]) -> Change:
+        lastmodified = dt.datetime.strptime(item["lastmodified"], _TIME)
+        row = {k: str(v) for k, v in item.items() if k != "links"}
+        return cls(int(item["id"]), item["type"], lastmodified, row)
+
+    @property
+    def key(self) -> tuple[dt.datetime, int]:
+        return self.lastmodified, self.id
+
+    @property
+    def ns_type(self) -> str:
+        return _NS_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Links:
+    """Nue ids of the NetSuite records nue-ns wrote: {(ns_type, internal id): nue_id}."""
+
+    nue_ids: dict[tuple[str, str], str]
+
+    def nue_id(self, ns_type: str, internal_id: str | None) -> str | None:
+        return self.nue_ids.get((ns_type, internal_id or ""))
+
+
+def _money(value: str) -> str:
+    return str(abs(Decimal(value)).quantize(Decimal("0.01")))
+
+
+def payment_content(
+    change: Change, applications: Sequence[tuple[str, str]], links: Links, currencies: dict[str, str]
+) -> dict[str, Any]:
+    """What a payment reports: amount, customer, and each application with the Nue invoice id."""
+    r = change.row
+    applied = []
+    for invoice_id, amount in applications:
+        nue_id = links.nue_id("invoice", invoice_id)
+        applied.append(
+            {"invoice": {"netsuite_id": invoice_id, "nue_id": nue_id, "known": nue_id is not None}}
+            | {"amount": _money(amount)}
+        )
+    total = Decimal(r.get("foreigntotal", "0"))
+    used = sum((Decimal(a["amount"]) for a in applied), Decimal(0))
+    customer = r.get("entity")
+    return {
+        "payment": {
+            "amount": _money(str(total)),
+            "currency": currencies.get(r.get("currency", "")),
+            "tran_date": r.get("trandate"),
+            "tran_id": r.get("tranid"),
+            "customer": {"netsuite_id": customer, "nue_id": links.nue_id("customer", customer)},
+            "applications": applied,
+            "unapplied": _money(str(max(total - used, Decimal(0)))),
+        }
+    }
+
+
+def credit_memo_content(change: Change, links: Links) -> dict[str, Any]:
+    r = change.row
+    external_id = r.get("externalid", "")
+    nue_id = links.nue_id("creditMemo", str(change.id)) or external_id.removeprefix(_CM_PREFIX)
+    return {
+        "credit_memo": {
+            "nue_id": nue_id,
+            "netsuite_id": str(change.id),
+            "external_id": external_id,
+            "tran_id": r.get("tranid"),
+        }
+    }
+
+
+def idempotency_key(integration_id: int, change: Change) -> str:
+    """Deterministic per change, so a re-read row or a second poller never makes a second event."""
+    stamp = change.lastmodified.strftime("%Y%m%dT%H%M%S")
+    return f"nue-ns:{integration_id}:{change.ns_type}:{change.id}:{stamp}"
+
+
+def _hash(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- governed SuiteQL
+
+
+class PollStopped(Exception):
+    """The poll ends early (no call slot, NetSuite error); what it committed stays."""
+
+
+class _Reader:
+    """SuiteQL for one integration's poll: each page paid with one governor token and logged."""
+
+    def __init__(self, ctx: Context, conn: Connection) -> None:
+        self.ctx, self.conn = ctx, conn
+        self.calls = 0
+
+    def query(self, q: str, params: list[Any], limit: int, offset: int = 0) -> dict[str, Any]:
+        ctx, conn, integ = self.ctx, self.conn, self.conn.integration
+        grant = conn.governor.acquire(ctx.settings.governor_max_wait)
+        if isinstance(grant, Denied):
+            raise PollStopped(f"no NetSuite call slot ({grant.reason}, free in {grant.retry_after:.1f}s)")
+        self.calls += 1
+        started = utcnow()
+        try:
+            page, exchange = conn.client.suiteql(q, params, limit=limit, offset=offset)
+        except NetSuiteError as err:
+            conn.governor.release(grant.lease_id)
+            if err.exchange is not None:
+                store.log_attempt(
+                    ctx.engine, None, integ.id, integ.account_id, err.exchange, err.kind.value, started,
+                    ctx.worker_name, err,
+                )  # fmt: skip
+            if err.kind is Kind.THROTTLED:
+                conn.governor.pause(ctx.settings.pause_on_429, "NetSuite answered 429 (concurrency limit)")
+            elif err.kind is Kind.AUTH:
+                conn.governor.pause(ctx.settings.pause_on_auth, f"NetSuite refused the login: {err.detail}")
+            raise PollStopped(f"SuiteQL failed: {err}") from err
+        conn.governor.release(grant.lease_id)
+        store.log_attempt(
+            ctx.engine, None, integ.id, integ.account_id, exchange, "queried", started, ctx.worker_name
+        )
+        return page
+
+    def applications(self, payment_ids: list[int]) -> dict[str, list[tuple[str, str]]]:
+        """{payment id: [(invoice id, amount)]}, every page of the answer."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        limit, offset = 1000, 0
+        while payment_ids:
+            page = self.query(applications_query(len(payment_ids)), list(payment_ids), limit, offset)
+            for item in page.get("items", []):
+                amount = str(item.get("amount", "0"))
+                out.setdefault(str(item["payment"]), []).append((str(item["invoice"]), amount))
+            if not page.get("hasMore"):
+                break
+            offset += limit
+        return out
+
+
+# ---------------------------------------------------------------- the hub side
+
+
+def _watermark(engine: Engine, integ: Integration) -> tuple[dt.datetime, int]:
+    """The stored watermark, created at the first poll."""
+    start = integ.created_at.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0) - _FIRST_POLL_LOOKBACK
+    with session_scope(engine) as s:
+        s.execute(
+            insert(InboundWatermark)
+            .values(integration_id=integ.id, wm_time=start, wm_id=0)
+            .on_conflict_do_nothing(index_elements=["integration_id"])
+        )
+        wm = s.get(InboundWatermark, integ.id)
+        return wm.wm_time, wm.wm_id
+
+
+def _links(engine: Engine, integration_id: int, refs: set[tuple[str, str]]) -> Links:
+    if not refs:
+        return Links({})
+    with session_scope(engine) as s:
+        rows = s.execute(
+            select(NetSuiteLink.ns_type, NetSuiteLink.ns_internal_id, NetSuiteLink.nue_id).where(
+                NetSuiteLink.integration_id == integration_id,
+                NetSuiteLink.ns_internal_id.in_({i for _, i in refs}),
+            )
+        )
+        return Links({(t, i): n for t, i, n in rows if (t, i) in refs})
+
+
+@dataclass
+class _Counts:
+    created: int = 0
+    echoes: int = 0
+    unchanged: int = 0  # already an event (re-read), or nothing new to report
+
+
+def _record_page(
+    engine: Engine,
+    integ: Integration,
+    changes: list[Change],
+    contents: dict[int, dict[str, Any] | None],
+    last_key: tuple[dt.datetime, int],
+) -> _Counts:
+    """Insert the page's events in key order and move the watermark, in one transaction.
+
+    The watermark row is locked first, so two pollers of one integration commit one after the
+    other; a change older than the record's latest event is stale and skipped, so per-record
+    order always follows NetSuite's lastmodifieddate.
+    """
+    counts = _Counts()
+    with session_scope(engine) as s:
+        wm = s.scalars(
+            select(InboundWatermark).where(InboundWatermark.integration_id == integ.id).with_for_update()
+        ).one()
+        for change in changes:
+            content = contents[change.id]
+            if content is None:
+                counts.echoes += 1
+                continue
+            latest = s.execute(
+                select(InboundEvent.sequence, InboundEvent.content_hash, InboundEvent.lastmodified)
+                .where(
+                    InboundEvent.integration_id == integ.id,
+                    InboundEvent.ns_type == change.ns_type,
+                    InboundEvent.ns_internal_id == str(change.id),
+                )
+                .order_by(InboundEvent.sequence.desc())
+                .limit(1)
+            ).first()
+            digest = _hash(content)
+            # Same content: the change touched nothing Nue is told (e.g. the payment was deposited).
+            if latest is not None and (
+                latest.content_hash == digest or latest.lastmodified >= change.lastmodified
+            ):
+                counts.unchanged += 1
+                continue
+            sequence = (latest.sequence if latest else 0) + 1
+            key = idempotency_key(integ.id, change)
+            payload = {
+                "event_id": key,
+                "type": _KINDS[change.type].value,
+                "integration": integ.name,
+                "sequence": sequence,
+                "netsuite": {
+                    "account_id": integ.account_id,
+                    "type": change.ns_type,
+                    "internal_id": str(change.id),
+                    "last_modified": change.lastmodified.strftime(_TIME),
+                },
+            } | content
+            inserted = s.execute(
+                insert(InboundEvent)
+                .values(
+                    integration_id=integ.id,
+                    kind=_KINDS[change.type].value,
+                    ns_type=change.ns_type,
+                    ns_internal_id=str(change.id),
+                    lastmodified=change.lastmodified,
+                    sequence=sequence,
+                    idempotency_key=key,
+                    content_hash=digest,
+                    payload=payload,
+                    state=EventState.PENDING.value,
+                    attempts=0,
+                )
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(InboundEvent.id)
+            ).first()
+            if inserted is None:  # another poller made it first
+                counts.unchanged += 1
+            else:
+                counts.created += 1
+        if last_key > (wm.wm_time, wm.wm_id):  # never backwards (an overlap re-read ends behind it)
+            wm.wm_time, wm.wm_id = last_key
+    return counts
+
+
+def _known(engine: Engine, integration_id: int, changes: list[Change]) -> set[str]:
+    """Idempotency keys of these changes the hub already holds (rows the overlap reads again)."""
+    keys = [idempotency_key(integration_id, c) for c in changes]
+    with session_scope(engine) as s:
+        return set(
+            s.scalars(select(InboundEvent.idempotency_key).where(InboundEvent.idempotency_key.in_(keys)))
+        )
+
+
+def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any] | None]:
+    """Each change's reported content; None for a payment nue-ns wrote itself (an echo)."""
+    conn = reader.conn
+    payments = [c.id for c in changes if c.type == "CustPymt"]
+    applied = reader.applications(payments)
+    refs = {("customerPayment", str(i)) for i in payments} | {("creditMemo", str(c.id)) for c in changes}
+    refs |= {("customer", c.row["entity"]) for c in changes if "entity" in c.row}
+    refs |= {("invoice", inv) for apps in applied.values() for inv, _ in apps}
+    links = _links(reader.ctx.engine, conn.integration.id, refs)
+    currencies = {ns_id: code for code, ns_id in conn.config.currency_ids.items()}
+    out: dict[int, dict[str, Any] | None] = {}
+    for c in changes:
+        if c.type == "CustCred":
+            out[c.id] = credit_memo_content(c, links)
+        elif links.nue_id("customerPayment", str(c.id)) is not None:
+            out[c.id] = None  # nue-ns wrote it, even if its externalId was changed since
+        else:
+            out[c.id] = payment_content(c, applied.get(str(c.id), []), links, currencies)
+    return out
+
+
+def _handle_page(reader: _Reader, changes: list[Change], result: PollResult) -> None:
+    """Turn a page's new changes into events and move the watermark past the page."""
+    integ = reader.conn.integration
+    known = _known(reader.ctx.engine, integ.id, changes)
+    fresh = [c for c in changes if idempotency_key(integ.id, c) not in known]
+    counts = _record_page(reader.ctx.engine, integ, fresh, _contents(reader, fresh), changes[-1].key)
+    result.changes += len(changes)
+    result.created += counts.created
+    result.echoes += counts.echoes
+    result.unchanged += counts.unchanged + len(known)
+
+
+def _poll_finished(engine: Engine, integration_id: int, error: str | None) -> None:
+    with session_scope(engine) as s:
+        s.execute(
+            update(InboundWatermark)
+            .where(InboundWatermark.integration_id == integration_id)
+            .values(last_poll_at=func.now(), last_poll_error=error)
+        )
+
+
+# ---------------------------------------------------------------- the poller
+
+
+@dataclass
+class PollResult:
+    integration: str
+    queries: int = 0  # SuiteQL calls made, each paid with a governor token
+    changes: int = 0  # rows read
+    created: int = 0  # new events
+    echoes: int = 0  # payments nue-ns wrote itself
+    unchanged: int = 0  # already an event (a re-read), or nothing new to report
+    more: bool = False  # stopped at the page cap with rows left: the next poll goes on
+    stopped: str | None = None  # why the poll ended early
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def poll(ctx: Context, integration_id: int) -> PollResult:
+    """Read one integration's changes since its watermark into hub events.
+
+    Pages inside the look-back overlap do not count against NUE_NS_INBOUND_MAX_PAGES: however many
+    rows the overlap holds, every poll gets past the watermark.
+    """
+    conn = ctx.connection(integration_id)
+    settings = ctx.settings
+    reader = _Reader(ctx, conn)
+    result = PollResult(conn.integration.name)
+    watermark = _watermark(ctx.engine, conn.integration)
+    overlap = dt.timedelta(seconds=settings.inbound_overlap_seconds)
+    key = (watermark[0] - overlap, 0) if overlap else watermark
+    q = changes_query(conn.config.collection == Collection.netsuite)
+    pages = 0
+    try:
+        while True:
+            stamp = key[0].strftime(_TIME)
+            page = reader.query(q, [stamp, stamp, key[1]], settings.inbound_page_size)
+            changes = [Change.parse(item) for item in page.get("items", [])]
+            if changes:
+                _handle_page(reader, changes, result)
+                key = changes[-1].key
+            if not page.get("hasMore"):
+                break
+            pages += key > watermark
+            if pages >= settings.inbound_max_pages:
+                result.more = True
+                break
+    except PollStopped as stop:
+        result.stopped = str(stop)
+    result.queries = reader.calls
+    _poll_finished(ctx.engine, integration_id, result.stopped)
+    return result
+
+
+def poll_all(ctx: Context) -> list[PollResult]:
+    """Every integration in turn; one integration's failure never stops the others."""
+    with session_scope(ctx.engine) as s:
+        integrations = s.execute(select(Integration.id, Integration.name).order_by(Integration.id)).all()
+    results = []
+    for integration_id, name in integrations:
+        try:
+            results.append(poll(ctx, integration_id))
+        except Exception as exc:  # e.g. an integration whose secrets cannot be read
+            log.exception("inbound poll of integration %s failed", name)
+            results.append(PollResult(name, stopped=f"internal error: {type(exc).__name__}"))
+    return results
+
+
+# ---------------------------------------------------------------- operators
+
+
+def list_events(
+    engine: Engine,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    integration: str | None = None,
+    ns_internal_id: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[InboundEvent]:
+    q = select(InboundEvent).order_by(InboundEvent.id).limit(max(1, min(limit, 1000)))
+    if state:
+        q = q.where(InboundEvent.state == EventState(state.strip().lower()).value)
+    if kind:
+        q = q.where(InboundEvent.kind == EventKind(kind).value)
+    if integration:
+        q = q.join(Integration, Integration.id == InboundEvent.integration_id).where(
+            Integration.name == integration
+        )
+    if ns_internal_id:
+        q = q.where(InboundEvent.ns_internal_id == ns_internal_id)
+    if after_id:
+        q = q.where(InboundEvent.id > after_id)
+    with session_scope(engine) as s:
+        return list(s.scalars(q))
+
+
+def retry_events(engine: Engine, ids: Sequence[int] | None = None, *, all_failed: bool = False) -> list[int]:
+    """Deliver again now: chosen undelivered events, or every one the receiver refused."""
+    q = update(InboundEvent).values(
+        state=EventState.PENDING.value, next_attempt_at=func.now(), attempts=0, last_error="retry requested"
+    )
+    if ids is not None:
+        q = q.where(InboundEvent.id.in_(list(ids)), InboundEvent.state != EventState.DELIVERED.value)
+    elif all_failed:
+        q = q.where(InboundEvent.state == EventState.FAILED.value)
+    else:
+        raise ValueError("give event ids or all_failed=True")
+    with session_scope(engine) as s:
+        return list(s.scalars(q.returning(InboundEvent.id)))
+
+
+def summary(payload: dict[str, Any]) -> str:
+    """One line for a table: what the event says, with Nue ids."""
+    if "credit_memo" in payload:
+        return f"credit memo {payload['credit_memo']['nue_id']} voided"
+    pay = payload.get("payment") or {}
+    parts = [
+        f"{(a['invoice']['nue_id'] or 'NetSuite invoice ' + a['invoice']['netsuite_id'] + ' (unknown)')} "
+        f"{a['amount']}"
+        for a in pay.get("applications", [])
+    ]
+    customer = (pay.get("customer") or {}).get("nue_id") or "unknown customer"
+    return f"payment {pay.get('amount')} {pay.get('currency') or ''} from {customer}: " + (
+        ", ".join(parts) or "unapplied"
+    )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def inbound_view(event: InboundEvent) -> dict[str, Any]:
+    """An inbound event as the CLI and the hub API show it."""
+    return {
+        "id": event.id,
+        "direction": "inbound",
+        "integration_id": event.integration_id,
+        "kind": event.kind,
+        "event_id": event.idempotency_key,
+        "sequence": event.sequence,
+        "status": event.display_state,
+        "state": event.state,
+        "summary": summary(event.payload),
+        "netsuite": {
+            "type": event.ns_type,
+            "internal_id": event.ns_internal_id,
+            "last_modified": event.lastmodified.strftime(_TIME),
+        },
+        "attempts": event.attempts,
+        "next_attempt_at": _iso(event.next_attempt_at) if event.state == EventState.PENDING else None,
+        "last_status": event.last_status,
+        "last_error": event.last_error,
+        "delivered_at": _iso(event.delivered_at),
+        "created_at": _iso(event.created_at),
+        "updated_at": _iso(event.updated_at),
+        "payload": event.payload,
+    }
