@@ -77,7 +77,8 @@ def retry_sweep() -> dict:
         if not mine:
             return {"skipped": True}
         ctx = get_context()
-        return {"dispatched": dispatch.dispatch(ctx), "resent": dispatch.resend_stale(ctx)}
+        woken = store.wake_settled(ctx.engine)
+        return {"woken": woken, "dispatched": dispatch.dispatch(ctx), "resent": dispatch.resend_stale(ctx)}
 
 
 @app.task(name="nue_ns.batch_sweep", ignore_result=True)

@@ -10,7 +10,7 @@ from nue_ns.context import get_context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
-from nue_ns.hub.models import Record, State
+from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
 from nue_ns.integration import IntegrationConfig
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue, enqueue_many
@@ -169,3 +169,48 @@ def test_credentials_are_encrypted_at_rest(ctx):
     with session_scope(ctx.engine) as s:
         integ = s.scalars(select(Integration).where(Integration.name == "default")).one()
     assert b"cs-secret" not in integ.credentials and b"ts-secret" not in integ.credentials
+
+
+def test_retry_sweep_wakes_records_whose_prerequisites_arrived(ctx):
+    """A worker killed between parking a record and re-checking must not leave it waiting for ever."""
+    invoice = {
+        "id": "INV-1",
+        "invoice_number": "1",
+        "customer_id": "CUST-00001",
+        "status": "active",
+        "invoice_date": "2026-01-02",
+        "currency": "USD",
+        "total": "10.00",
+        "lines": [
+            {"id": "L1", "product_id": "P-1", "quantity": "1", "unit_price": "10.00", "amount": "10.00"}
+        ],
+    }
+    rec_id = enqueue("invoice", invoice, ctx=ctx).id
+    store.dispatch_candidates(ctx.engine)
+    rec = store.claim(ctx.engine, rec_id, "w1", 60)
+    store.wait_for(ctx.engine, rec, [store.Ref("customer", "CUST-00001")], "waiting for customer CUST-00001")
+    # The customer lands, but its wake-up happened before this record parked (no waiter then).
+    customer = enqueue("customer", sample.customers(1)[0], ctx=ctx)
+    store.dispatch_candidates(ctx.engine)
+    cust = store.claim(ctx.engine, customer.id, "w2", 60)
+    with session_scope(ctx.engine) as s:
+        s.add(
+            NetSuiteLink(
+                integration_id=cust.integration_id,
+                record_type="customer",
+                nue_id="CUST-00001",
+                ns_type="customer",
+                external_id="nue-cust-CUST-00001",
+                ns_internal_id="101",
+                record_id=cust.id,
+                transferred_at=utcnow(),
+            )
+        )
+    assert store.wake_settled(ctx.engine, older_than=60) == 0  # too recent to judge
+    assert store.wake_settled(ctx.engine, older_than=0) == 1
+    assert _rows(ctx, id=rec_id)[0].state == State.PENDING
+    # A record waiting on something still missing stays put.
+    rec2 = enqueue("invoice", invoice | {"id": "INV-2", "customer_id": "NOPE"}, ctx=ctx).id
+    store.dispatch_candidates(ctx.engine)
+    store.wait_for(ctx.engine, store.claim(ctx.engine, rec2, "w3", 60), [store.Ref("customer", "NOPE")], "w")
+    assert store.wake_settled(ctx.engine, older_than=0) == 0

@@ -463,6 +463,9 @@ def complete(engine: Engine, record: Record, ns_type: str, external_id: str, int
                 },
             )
         )
+    # Wake the waiters only once the link is committed: a record that parks itself meanwhile
+    # re-checks the link after parking, so one of the two always sees the other.
+    with session_scope(engine) as s:
         return _wake(s, record.integration_id, Ref(record.record_type, record.nue_id))
 
 
@@ -477,6 +480,28 @@ def _wake(s, integration_id: int, ref: Ref) -> int:
         ),
         {"i": integration_id, "ref": json.dumps([ref.as_json()])},
     ).rowcount
+
+
+def wake_settled(engine: Engine, older_than: float = 30.0) -> int:
+    """Safety net for the retry sweep: records still waiting although every prerequisite they
+    name is in NetSuite (their worker died between parking and re-checking) go again."""
+    with session_scope(engine) as s:
+        return s.execute(
+            text(
+                """
+                UPDATE hub_records r SET state = 'pending', next_attempt_at = now(), waiting_on = NULL,
+                       reason = NULL, updated_at = now()
+                WHERE r.state = 'waiting' AND r.updated_at < now() - make_interval(secs => :age)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM jsonb_array_elements(COALESCE(r.waiting_on, '[]'::jsonb)) w
+                    WHERE w ->> 'type' = 'mapping' OR NOT EXISTS (
+                        SELECT 1 FROM ns_links l
+                        WHERE l.integration_id = r.integration_id AND l.record_type = w ->> 'type'
+                          AND l.nue_id = w ->> 'id'))
+                """
+            ),
+            {"age": older_than},
+        ).rowcount
 
 
 def wake_mapping(engine: Engine, integration_id: int) -> int:
