@@ -214,3 +214,30 @@ def test_retry_sweep_wakes_records_whose_prerequisites_arrived(ctx):
     store.dispatch_candidates(ctx.engine)
     store.wait_for(ctx.engine, store.claim(ctx.engine, rec2, "w3", 60), [store.Ref("customer", "NOPE")], "w")
     assert store.wake_settled(ctx.engine, older_than=0) == 0
+
+
+def test_governor_seed_counts_calls_from_when_they_ended(ctx):
+    import datetime as dt
+    import time
+
+    from nue_ns.hub.models import Attempt
+
+    rec_id = enqueue("customer", sample.customers(1)[0], ctx=ctx).id
+    integ = ctx.integration("default")
+    started = utcnow() - dt.timedelta(seconds=10)
+    with session_scope(ctx.engine) as s:
+        common = {
+            "record_id": rec_id,
+            "integration_id": integ.id,
+            "account_id": "TEST1",
+            "method": "PUT",
+            "url": "u",
+        }
+        s.add(Attempt(**common, started_at=started, elapsed_ms=4000.0, outcome="transferred"))
+        s.add(Attempt(**common, started_at=utcnow(), outcome="in_flight"))
+        s.add(Attempt(**common, started_at=started - dt.timedelta(seconds=120), elapsed_ms=5.0, outcome="x"))
+    times, in_flight = store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)
+    assert in_flight == 1
+    assert len(times) == 2  # the call 2 minutes ago is out of the window
+    assert min(times) == pytest.approx((started + dt.timedelta(seconds=4)).timestamp(), abs=0.01)
+    assert max(times) == pytest.approx(time.time(), abs=2)

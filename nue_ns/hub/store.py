@@ -637,13 +637,16 @@ def recent_calls(
     """For re-seeding the governor after Redis lost its memory: the account's calls in the last
     period, and the calls still in flight (logged as started, not finished, and not older than
     the HTTP timeout: a call of a killed worker ends by then)."""
+    # A call counts from when it ended (NetSuite may have seen it arrive any time until then);
+    # one still in flight counts from now.
+    ended = func.coalesce(Attempt.started_at + Attempt.elapsed_ms * dt.timedelta(milliseconds=1), func.now())
     with session_scope(engine) as s:
         times = [
             t.timestamp()
             for t in s.scalars(
-                select(Attempt.started_at).where(
+                select(ended).where(
                     Attempt.account_id == account_id,
-                    Attempt.started_at > func.now() - dt.timedelta(seconds=period * 1.1),
+                    ended > func.now() - dt.timedelta(seconds=period * 1.1),
                 )
             )
         ]
