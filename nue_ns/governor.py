@@ -121,7 +121,7 @@ return {'grant', id, now}
 """
 )
 
-# KEYS inflight, seeded, calls; ARGV lease_id, lease_us, now, window_us.
+# KEYS inflight, seeded, calls; ARGV lease_id, lease_us, now, window_us, hold_us.
 # Lease ids are "granted_us:generation:token".
 # A live lease of an earlier generation (granted before the last seeding) is not in the set any
 # more (Redis lost it): the seed counted it as a placeholder, so free one of those, once per lease
@@ -134,14 +134,20 @@ local inflight, seeded, lease = KEYS[1], KEYS[2], ARGV[1]
 -- NetSuite may see the call arrive any time up to its answer: from now on it counts in the
 -- rate window from its completion, not its grant (only while it is still in the window).
 local expires = redis.call('ZSCORE', inflight, lease)
-if redis.call('ZREM', inflight, lease) == 1 then
-  local ended = clock(ARGV[3])
+local ended, hold = clock(ARGV[3]), tonumber(ARGV[5])
+if expires and tonumber(expires) > ended then
   local counted = redis.call('ZSCORE', KEYS[3], lease)
-  if tonumber(expires) > ended and counted and tonumber(counted) > ended - tonumber(ARGV[4]) then
+  if counted and tonumber(counted) > ended - tonumber(ARGV[4]) then
     redis.call('ZADD', KEYS[3], 'XX', 'GT', ended, lease)
   end
-  return 1
+  -- a call the client gave up on may still run in NetSuite: keep its slot a while longer
+  if hold > 0 then
+    redis.call('ZADD', inflight, 'XX', ended + hold, lease)
+    redis.call('PEXPIRE', inflight, ms(hold) + 1000)
+    return 1
+  end
 end
+if redis.call('ZREM', inflight, lease) == 1 then return 1 end
 local mark = redis.call('HMGET', seeded, 'generation', 'placeholders')
 local generation, placeholders = mark[1], mark[2]
 local granted_at, granted_in = string.match(lease, '^(%d+):(%x+):')
@@ -298,9 +304,12 @@ class Governor:
                 return answer
             time.sleep(min(answer.retry_after + random.uniform(0, _JITTER), remaining))
 
-    def release(self, lease_id: str) -> None:
-        """Free the concurrency slot; the rate token stays spent."""
-        args = [lease_id, self._lease_us, self._now_arg(), self._window_us]
+    def release(self, lease_id: str, hold: float = 0.0) -> None:
+        """Free the concurrency slot; the rate token stays spent.
+
+        `hold`: keep the slot this many more seconds (a call that timed out on our side may
+        still be running in NetSuite, which would answer the next call with a 429)."""
+        args = [lease_id, self._lease_us, self._now_arg(), self._window_us, round(hold * _US)]
         self._release_script(keys=[self._inflight, self._seeded, self._calls], args=args)
 
     def pause(self, seconds: float, reason: str) -> None:

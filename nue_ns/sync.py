@@ -95,7 +95,9 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
             request.ns_type, request.external_id, request.body, replace=request.replace
         )
     except NetSuiteError as err:
-        conn.governor.release(grant.lease_id)
+        # No answer (timeout, dropped connection): NetSuite may still be working on the call.
+        unanswered = err.status is None and err.kind is Kind.TRANSIENT
+        conn.governor.release(grant.lease_id, hold=ctx.settings.netsuite_timeout if unanswered else 0.0)
         store.finish_attempt(ctx.engine, attempt, err.exchange, err.kind.value, err)
         return _failed(ctx, conn, rec, err)
     conn.governor.release(grant.lease_id)

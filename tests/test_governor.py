@@ -446,3 +446,26 @@ def test_a_call_counts_in_the_window_until_it_completes():
     assert denied.retry_after == pytest.approx(3.5)
     now[0] = 1_014.0
     assert isinstance(gov.try_acquire(), Grant)
+
+
+def test_a_call_given_up_on_keeps_its_slot_for_the_hold():
+    now = [2_000.0]
+    gov = Governor(
+        fakeredis.FakeRedis(server=fakeredis.FakeServer()),
+        "HOLD1",
+        RateLimit(100, 1.0),
+        1,
+        margin=0.0,
+        clock=lambda: now[0],
+    )
+    lease = gov.try_acquire()
+    assert isinstance(lease, Grant)
+    gov.release(lease.lease_id, hold=3.0)  # timed out: NetSuite may still be running it
+    now[0] += 2.0
+    denied = gov.try_acquire()
+    assert isinstance(denied, Denied) and denied.reason == "concurrency"
+    now[0] += 1.5
+    again = gov.try_acquire()
+    assert isinstance(again, Grant)
+    gov.release(again.lease_id)  # answered: the slot is free at once
+    assert isinstance(gov.try_acquire(), Grant)

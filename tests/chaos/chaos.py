@@ -1,0 +1,408 @@
+"""A chaos run: a month of billing records of every type through real worker processes while
+workers are SIGKILLed, Redis is flushed or restarted empty, PostgreSQL is restarted, beat is
+killed, restarted and doubled, and the sandbox NetSuite injects faults. Then the figures that
+prove nothing was lost, duplicated, sent early or sent too fast.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from nue_ns.embedded import PostgresProcess, RedisProcess
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State
+from nue_ns.processes import Child
+from nue_ns.producer import enqueue_many
+from tests.harness import System
+
+# Faults the sandbox injects on any NetSuite call, each with a small probability.
+FAULTS = ("429", "500", "timeout", "lost_after_commit", "locked")
+# Send order: dependants first, so the hub must hold them until their prerequisites are in NetSuite.
+SEND_ORDER = ("refund", "payment", "credit_memo", "invoice", "order", "product", "customer")
+ITEM_TYPES = {"nonInventorySaleItem", "serviceSaleItem", "inventoryItem"}
+
+
+@dataclass
+class Plan:
+    data: dict[str, list[dict[str, Any]]]  # record type -> records (nue_ns.sample.month)
+    rate_limit: str = "40/2s"
+    concurrency: int = 5
+    workers: int = 3
+    kill_every: float = 4.0  # seconds between worker SIGKILLs
+    fault_probability: float = 0.02  # per fault kind, per call
+    fault_delay: float = 3.5  # timeouts and late answers: past the client's 3 s timeout
+    flushdb_at: float | None = 6.0  # seconds into the run
+    beat_kill_at: float = 9.0
+    second_beat_at: float = 14.0
+    redis_restart_at: float | None = None  # needs `redis_server`
+    postgres_restart_at: float | None = None  # needs `postgres_server`
+    redis_server: RedisProcess | None = None
+    postgres_server: PostgresProcess | None = None
+    enqueue_chunks: int = 4  # records arrive in this many rounds, spread over the first seconds
+    timeout: float = 150.0
+    seed: int = 7
+
+
+@dataclass
+class Figures:
+    records: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    events: Counter = field(default_factory=Counter)  # chaos done: kills, flushes, restarts
+    missed_events: list[str] = field(default_factory=list)  # planned but not done
+    calls: int = 0
+    puts: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    unsolicited_429: int = 0  # refused by NetSuite's own concurrency limit, not injected
+    netsuite_records: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    non_upsert_writes: int = 0
+    prerequisite_violations: list[str] = field(default_factory=list)
+    references_checked: int = 0
+    limit: int = 0
+    period: float = 0.0
+    busiest_window: int = 0
+    busiest_window_nearby: list[str] = field(default_factory=list)
+    concurrency: int = 0
+    max_in_flight: int = 0
+    hub_attempts_put: int = 0
+    unlogged_puts: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        lines = [
+            f"chaos run: {self.records} records {self.by_type} in {self.elapsed_s:.1f} s",
+            f"  chaos: {dict(self.events)}",
+            f"  hub states: {self.states}",
+            f"  NetSuite calls: {self.calls} ({self.puts} PUT) statuses {self.statuses}",
+            f"  faults injected: {self.faults}; 429s not injected: {self.unsolicited_429}",
+            f"  NetSuite records: {self.netsuite_records}; duplicates {len(self.duplicates)}, "
+            f"missing {len(self.missing)}, unexpected {len(self.unexpected)}, "
+            f"writes not by externalId {self.non_upsert_writes}",
+            f"  prerequisites: {self.references_checked} references checked, "
+            f"{len(self.prerequisite_violations)} created before what they reference",
+            f"  busiest {self.period:g}s window: {self.busiest_window} calls (limit {self.limit}); "
+            f"max in flight {self.max_in_flight} (limit {self.concurrency}); "
+            f"chaos near the busiest window: {self.busiest_window_nearby}",
+            f"  audit log: {self.hub_attempts_put} PUT attempts for {self.puts} sandbox PUTs; "
+            f"PUTs without an attempt row: {self.unlogged_puts}",
+        ]
+        return "\n".join(lines)
+
+
+def busiest_window(times: list[float], period: float) -> tuple[int, float]:
+    """Most calls whose start falls in any window of `period` seconds (sliding, exact), and when
+    that window starts."""
+    times = sorted(times)
+    best, at, lo = 0, 0.0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= period:
+            lo += 1
+        if hi - lo + 1 > best:
+            best, at = hi - lo + 1, times[lo]
+    return best, at
+
+
+def _retrying(fn: Callable[[], Any], seconds: float = 60.0) -> Any:
+    """Run a hub query, riding out a PostgreSQL restart."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return fn()
+        except DBAPIError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+class Chaos:
+    """The faults of a plan, done from a background thread while the records flow."""
+
+    def __init__(self, system: System, plan: Plan, workers: list[Child], beats: list[Child]):
+        self.system, self.plan = system, plan
+        self.workers, self.beats = workers, beats
+        self.rng = random.Random(plan.seed)
+        self.events: Counter = Counter()
+        self.errors: list[BaseException] = []
+        self.pending = self._schedule()
+        self.timeline: list[tuple[float, str]] = []  # (epoch seconds, what was done)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos", daemon=True)
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+        if self.errors:
+            raise self.errors[0]
+
+    def _schedule(self) -> list[tuple[float, str, Callable[[], None]]]:
+        p = self.plan
+        once = [
+            (p.flushdb_at, "redis FLUSHDB", self._flushdb),
+            (p.beat_kill_at, "beat killed and restarted", self._restart_beat),
+            (p.second_beat_at, "second beat started", self._second_beat),
+            (p.redis_restart_at, "redis restarted empty", self._restart_redis),
+            (p.postgres_restart_at, "postgres restarted (crash)", self._restart_postgres),
+        ]
+        return sorted((t, name, fn) for t, name, fn in once if t is not None)
+
+    def wait_for_schedule(self) -> None:
+        """Until every one-off fault has happened (records may settle before the last is due)."""
+        while self.pending and self._thread.is_alive():
+            time.sleep(0.2)
+
+    def _run(self) -> None:
+        pending = self.pending
+        next_kill = self.plan.kill_every
+        try:
+            while not self._stop.wait(0.1):
+                now = time.monotonic() - self.t0
+                while pending and pending[0][0] <= now:
+                    _, name, fn = pending[0]
+                    fn()
+                    self.events[name] += 1
+                    self.timeline.append((time.time(), name))
+                    pending.pop(0)  # only now: wait_for_schedule() returns once it is done
+                if now >= next_kill:
+                    self._kill_a_worker()
+                    next_kill += self.plan.kill_every * self.rng.uniform(0.5, 1.5)
+        except BaseException as exc:  # surfaced by stop()
+            self.errors.append(exc)
+
+    def _kill_a_worker(self) -> None:
+        victim = self.rng.choice(self.workers)
+        victim.kill()  # SIGKILL, whatever it was doing
+        victim.proc.wait(10)
+        self.workers.remove(victim)
+        self.workers.extend(self.system.workers(1))
+        self.events["worker SIGKILLed and replaced"] += 1
+        self.timeline.append((time.time(), "worker SIGKILLed"))
+
+    def _flushdb(self) -> None:
+        redis.Redis.from_url(self.system.redis_url).flushdb()
+
+    def _restart_beat(self) -> None:
+        beat = self.beats.pop(0)
+        beat.kill()
+        beat.proc.wait(10)
+        time.sleep(1.0)
+        self.beats.append(self.system.beat(f"beat-{len(self.system.children)}"))
+
+    def _second_beat(self) -> None:
+        self.beats.append(self.system.beat(f"beat-{len(self.system.children)}"))
+
+    def _restart_redis(self) -> None:
+        assert self.plan.redis_server is not None
+        self.plan.redis_server.restart(wipe=True)
+
+    def _restart_postgres(self) -> None:
+        assert self.plan.postgres_server is not None
+        self.plan.postgres_server.restart(mode="immediate")
+
+
+def run(system: System, plan: Plan) -> Figures:
+    """Start the system, send every record while the chaos runs, wait, and take the figures."""
+    system.start(
+        rate_limit=plan.rate_limit,
+        concurrency=plan.concurrency,
+        NUE_NS_LEASE_SECONDS="8",
+        NUE_NS_LEASE_SWEEP_SECONDS="2",
+        NUE_NS_DISPATCH_TIMEOUT="5",
+        NUE_NS_RETRY_SWEEP_SECONDS="1",
+    )
+    for n, kind in enumerate(FAULTS):
+        fault = {"kind": kind, "probability": plan.fault_probability, "seed": plan.seed + n}
+        system.sandbox_post(
+            "faults",
+            fault | ({"delay_s": plan.fault_delay} if kind in ("timeout", "lost_after_commit") else {}),
+        )
+    workers = system.workers(plan.workers, concurrency=4)
+    beats = [system.beat()]
+    chaos = Chaos(system, plan, workers, beats)
+    started = time.monotonic()
+    chaos.start()
+    try:
+        ids = _enqueue(plan)
+        _wait_settled(system, ids, plan.timeout)
+        chaos.wait_for_schedule()
+        _wait_settled(system, ids, plan.timeout)
+    finally:
+        chaos.stop()
+    figures = Figures(elapsed_s=time.monotonic() - started, events=chaos.events)
+    figures.missed_events = [name for _, name, _ in chaos.pending]
+    _measure(system, plan, ids, figures, chaos.timeline)
+    return figures
+
+
+def _enqueue(plan: Plan) -> list[int]:
+    """Every record, dependants first, in rounds: each round a slice of every type."""
+    ids: list[int] = []
+    n = plan.enqueue_chunks
+    for k in range(n):
+        for record_type in SEND_ORDER:
+            items = plan.data.get(record_type, [])
+            chunk = items[k * len(items) // n : (k + 1) * len(items) // n]
+            if chunk:
+                ids += [a.id for a in enqueue_many(record_type, chunk)]
+        time.sleep(0.5)
+    return ids
+
+
+def _wait_settled(system: System, ids: list[int], timeout: float, stall: float = 90.0) -> None:
+    """Until no record is open (transferred, or failed: needing a person). Gives up early when
+    nothing moved for `stall` seconds: a record stuck for good must not cost the whole timeout."""
+    deadline = time.monotonic() + timeout
+    counts: dict[str, int] = {}
+    last_change = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last_change < stall:
+        try:
+            now = system.counts(ids)
+        except DBAPIError:  # PostgreSQL is restarting
+            time.sleep(0.5)
+            continue
+        if now != counts:
+            counts, last_change = now, time.monotonic()
+        if sum(counts.get(s, 0) for s in (State.TRANSFERRED, State.FAILED)) == len(ids):
+            return
+        time.sleep(0.5)
+    raise AssertionError(
+        f"records not settled ({timeout}s timeout, {stall}s without progress): {counts}; "
+        f"logs in {system.work_dir}; open: {_open(system, ids)}"
+    )
+
+
+def _open(system: System, ids: list[int]) -> list[str]:
+    done = (State.TRANSFERRED, State.FAILED)
+    with session_scope(system.ctx.engine) as s:
+        rows = s.scalars(select(Record).where(Record.id.in_(ids), Record.state.not_in(done)).limit(20))
+        return [f"#{r.id} {r.record_type} {r.nue_id} {r.state}: {r.reason} {r.waiting_on}" for r in rows]
+
+
+def _measure(
+    system: System, plan: Plan, ids: list[int], f: Figures, timeline: list[tuple[float, str]]
+) -> None:
+    f.records = len(ids)
+    f.by_type = {t: len(v) for t, v in plan.data.items()}
+    f.states = _retrying(lambda: system.counts(ids))
+    log = system.log()
+    api = [c for c in log if c["path"].startswith("/services/rest/")]
+    f.calls = len(api)
+    puts = [c for c in api if c["method"] == "PUT"]
+    f.puts = len(puts)
+    f.statuses = dict(Counter(str(c["status"]) for c in api))
+    f.faults = dict(Counter(c["fault"] for c in api if c["fault"]))
+    f.unsolicited_429 = sum(1 for c in api if c["status"] == 429 and not c["fault"])
+    f.non_upsert_writes = sum(
+        1 for c in api if c["method"] in ("POST", "PATCH", "DELETE") and c["type"] not in ("suiteql",)
+    )
+    f.limit, f.period = system.rate.calls, system.rate.period
+    f.busiest_window, at = busiest_window([c["t_start"] for c in api], system.rate.period)
+    f.busiest_window_nearby = [  # what the chaos did around the busiest window, for a post-mortem
+        f"{name} at {t - at:+.2f}s" for t, name in timeline if at - 2 * f.period <= t <= at + 2 * f.period
+    ]
+    (system.work_dir / "sandbox-log.json").write_text(json.dumps(log))
+    stats = system.stats()
+    f.max_in_flight, f.concurrency = stats["max_in_flight"], plan.concurrency
+    f.duplicates = stats["duplicates"]
+
+    ns_records = system.ns_records()
+    f.netsuite_records = len(ns_records)
+    expected = _retrying(lambda: _expected_external_ids(system, ids))
+    seen = Counter((_group(r["type"]), r["externalId"]) for r in ns_records)
+    f.duplicates += [f"{g}:{eid}" for (g, eid), n in seen.items() if n > 1]
+    f.missing = sorted(f"{g}:{eid}" for g, eid in expected - set(seen))
+    f.unexpected = sorted(f"{g}:{eid}" for g, eid in set(seen) - expected)
+    f.prerequisite_violations, f.references_checked = _prerequisites(ns_records)
+
+    f.hub_attempts_put = _retrying(lambda: _attempt_count(system))
+    logged = _retrying(lambda: _attempts_by_external_id(system))
+    sent = Counter(c["external_id"] for c in puts)
+    f.unlogged_puts = sorted(f"{eid} x{n - logged[eid]}" for eid, n in sent.items() if n > logged[eid])
+
+
+def _group(ns_type: str) -> str:
+    return "item" if ns_type in ITEM_TYPES else ns_type
+
+
+def _expected_external_ids(system: System, ids: list[int]) -> set[tuple[str, str]]:
+    with session_scope(system.ctx.engine) as s:
+        rows = s.execute(
+            select(NetSuiteLink.ns_type, NetSuiteLink.external_id)
+            .join(Record, Record.id == NetSuiteLink.record_id)
+            .where(Record.id.in_(ids))
+        )
+        return {(_group(t), eid) for t, eid in rows}
+
+
+def _attempt_count(system: System) -> int:
+    with session_scope(system.ctx.engine) as s:
+        return s.scalar(select(func.count()).select_from(Attempt).where(Attempt.method == "PUT"))
+
+
+def _attempts_by_external_id(system: System) -> Counter:
+    with session_scope(system.ctx.engine) as s:
+        urls = s.scalars(select(Attempt.url).where(Attempt.method == "PUT"))
+        return Counter(u.rsplit("/eid:", 1)[1].split("?")[0] for u in urls if "/eid:" in u)
+
+
+def _refs(value: Any) -> list[str]:
+    """Internal ids this body references ({"id": ...} anywhere below the top level)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("id"), str):
+            out.append(value["id"])
+        for v in value.values():
+            out += _refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            out += _refs(v)
+    return out
+
+
+def _prerequisites(ns_records: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """Each record references only records NetSuite created before it (internal ids are in
+    creation order): customers and items before documents, invoices before their payments."""
+    ours = {r["id"]: r for r in ns_records}
+    violations, checked = [], 0
+    for rec in ns_records:
+        body = {k: v for k, v in rec["body"].items() if k != "id"}
+        for ref in set(_refs(body)):
+            if ref in ours and ref != rec["id"]:
+                checked += 1
+                if int(ref) > int(rec["id"]):
+                    violations.append(
+                        f"{rec['externalId']} (#{rec['id']}) before {ours[ref]['externalId']} (#{ref})"
+                    )
+    return violations, checked
+
+
+def assert_sound(f: Figures, expected_failures: int = 0) -> None:
+    assert f.states.get(State.TRANSFERRED, 0) == f.records - expected_failures, f.states
+    assert f.states.get(State.FAILED, 0) == expected_failures, f.states
+    assert f.duplicates == [] and f.missing == [] and f.unexpected == []
+    assert f.non_upsert_writes == 0
+    assert f.references_checked > 0 and f.prerequisite_violations == []
+    assert f.busiest_window <= f.limit, f"busiest window {f.busiest_window} > limit {f.limit}"
+    assert f.max_in_flight <= f.concurrency
+    assert f.hub_attempts_put >= f.puts, f"{f.puts - f.hub_attempts_put} NetSuite PUTs not in the audit log"
+    assert f.unlogged_puts == []
+    assert set(f.faults) == set(FAULTS), f"not every fault kind fired: {f.faults}"
+    assert f.events["worker SIGKILLed and replaced"] >= 1 and f.missed_events == []

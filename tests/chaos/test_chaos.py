@@ -1,0 +1,90 @@
+"""Chaos: records of all seven types through real workers, Redis, PostgreSQL and the sandbox while
+things break. A shortened run is part of the default suite; the full run is `make chaos`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nue_ns import sample
+from nue_ns.embedded import PostgresProcess, RedisProcess, create_database, drop_database
+from nue_ns.hub.db import dispose_engines, migrate
+from tests.chaos.chaos import Figures, Plan, assert_sound, run
+from tests.harness import System
+
+
+def show(figures: Figures, capsys) -> None:
+    """The figures on the terminal, passed or failed (they go into docs/RELIABILITY.md)."""
+    with capsys.disabled():
+        print("\n" + figures.report())
+
+
+def test_short_chaos_run(env, tmp_path, monkeypatch, capsys):
+    data = sample.month(
+        n_customers=30,
+        n_products=12,
+        n_orders=60,
+        n_invoices=90,
+        n_payments=70,
+        n_refunds=8,
+        n_credit_memos=10,
+    )
+    system = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    try:
+        figures = run(system, Plan(data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=150))
+    finally:
+        system.stop()
+    show(figures, capsys)
+    assert_sound(figures)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_full_chaos_run(tmp_path, monkeypatch, capsys):
+    """A few thousand records; Redis restarted with its data gone and PostgreSQL crashed and
+    restarted, both servers of its own."""
+    data = sample.month(
+        n_customers=300,
+        n_products=60,
+        n_orders=600,
+        n_invoices=900,
+        n_payments=700,
+        n_refunds=60,
+        n_credit_memos=90,
+    )
+    # PostgreSQL runs as its own OS user when we are root: its data lives outside pytest's private
+    # (0700, re-tightened by every pytest start) temporary folder.
+    pg_dir = Path(tempfile.mkdtemp(prefix="nue-ns-chaos-pg-"))
+    with RedisProcess(tmp_path / "redis") as redis_server, PostgresProcess(pg_dir / "data") as pg:
+        name = f"nue_ns_chaos_{uuid.uuid4().hex[:8]}"
+        database_url = create_database(pg.url, name)
+        migrate(database_url)
+        system = System(database_url, redis_server.url, tmp_path, monkeypatch)
+        plan = Plan(
+            data=data,
+            rate_limit="60/2s",
+            workers=3,
+            kill_every=5.0,
+            flushdb_at=10.0,
+            beat_kill_at=20.0,
+            second_beat_at=30.0,
+            redis_restart_at=45.0,
+            postgres_restart_at=70.0,
+            redis_server=redis_server,
+            postgres_server=pg,
+            enqueue_chunks=6,
+            timeout=900,
+        )
+        try:
+            figures = run(system, plan)
+        finally:
+            system.stop()
+            dispose_engines()
+        show(figures, capsys)
+        drop_database(pg.url, name)
+    shutil.rmtree(pg_dir, ignore_errors=True)
+    assert_sound(figures)

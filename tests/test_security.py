@@ -1,0 +1,326 @@
+"""Nobody let in, nothing leaked: the NetSuite secrets appear nowhere the system writes (Redis
+messages, worker/beat/sandbox logs, hub rows, the attempt log, Flower, error texts); every API
+route wants a key and every UI form a CSRF token; hostile strings are shown escaped; the sandbox
+refuses forged and replayed requests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+from nue_ns import sample
+from nue_ns.api import create_app
+from nue_ns.api.auth import SESSION_COOKIE
+from nue_ns.config import get_settings, reset_settings
+from nue_ns.context import get_context, reset_context
+from nue_ns.hub.models import State
+from nue_ns.netsuite.auth import Credentials, tba_auth
+from nue_ns.processes import Child, free_port
+from nue_ns.producer import enqueue_many
+from nue_ns.sandbox import demo
+from tests.api_support import key
+from tests.bad_input_corpus import HOSTILE_NAMES
+from tests.harness import System
+
+pytest_plugins = ["tests.api_fixtures"]
+
+SECRETS = {"consumer secret": demo.DEMO_CONSUMER_SECRET, "token secret": demo.DEMO_TOKEN_SECRET}
+FLOWER_AUTH = ("ops", "flower-pass")
+
+
+def leaks(where: str, blob: str) -> list[str]:
+    """Which secret (or a 20-character piece of one: a truncated copy leaks too) the text holds."""
+    found = []
+    for name, secret in SECRETS.items():
+        pieces = {secret[i : i + 20] for i in range(len(secret) - 19)}
+        if any(p in blob for p in pieces):
+            found.append(f"{name} in {where}")
+    return found
+
+
+@pytest.fixture
+def system(env, tmp_path, monkeypatch):
+    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    yield sys_
+    sys_.stop()
+
+
+# ---------------------------------------------------------------- secrets nowhere
+
+
+def _queued_tasks(redis_url: str) -> list[dict]:
+    """The transfer tasks waiting in Redis, decoded: headers and [args, kwargs, embed]."""
+    raw = redis.Redis.from_url(redis_url).lrange("nue_ns", 0, -1)
+    tasks = []
+    for message in raw:
+        envelope = json.loads(message)
+        body = base64.b64decode(envelope["body"]).decode()
+        tasks.append({"raw": message.decode(), "headers": envelope["headers"], "body": json.loads(body)})
+    return tasks
+
+
+def _start_flower(system: System) -> tuple[Child, str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "celery", "-A", "nue_ns.tasks", "flower", f"--port={port}"]
+    argv += ["--address=127.0.0.1", f"--basic-auth={':'.join(FLOWER_AUTH)}"]
+    child = Child("flower", argv, system.env, system.work_dir / "logs")
+    system.children.append(child)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert child.alive, Path(child.log_path).read_text()[-2000:]
+        try:
+            requests.get(f"{base}/healthcheck", timeout=1)
+            return child, base
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError("Flower did not start")
+
+
+def _redis_dump(redis_url: str) -> str:
+    r = redis.Redis.from_url(redis_url)
+    parts = []
+    for k in r.scan_iter(count=1000):
+        kind = r.type(k).decode()
+        value = {
+            "string": lambda k: r.get(k),
+            "list": lambda k: r.lrange(k, 0, -1),
+            "hash": lambda k: r.hgetall(k),
+            "set": lambda k: r.smembers(k),
+            "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
+        }.get(kind, lambda k: b"")(k)
+        parts.append(f"{k!r} {value!r}")
+    return "\n".join(parts)
+
+
+def _hub_dump(engine) -> str:
+    with engine.connect() as conn:
+        return "\n".join(
+            str(row)
+            for table in ("hub_records", "hub_attempts", "ns_links", "integrations")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+        )
+
+
+def test_no_secret_in_redis_logs_hub_attempts_flower_or_errors(system):
+    system.start(rate_limit="50/1s")
+    _, flower = _start_flower(system)
+    for fault in (
+        {"kind": "500", "count": 2},
+        {"kind": "429", "count": 1},
+        {"kind": "timeout", "count": 1, "delay_s": 4},
+        {"kind": "invalid_login", "count": 1},
+        {"kind": "lost_after_commit", "count": 1, "delay_s": 4},
+    ):
+        system.sandbox_post("faults", fault)
+    customers, products = sample.customers(8), sample.products(6)
+    bad = {"id": "C-BADSUB", "name": "Bad Sub Ltd", "subsidiary_id": "77"}  # NetSuite refuses it
+    ids = [a.id for a in enqueue_many("customer", [*customers, bad]) + enqueue_many("product", products)]
+
+    # Queued in Redis before any worker runs: each message carries a hub id, nothing else.
+    tasks = _queued_tasks(system.redis_url)
+    assert tasks, "the producer dispatched nothing to Redis"
+    for task in tasks:
+        args, kwargs, _ = task["body"]
+        assert len(args) == 1 and isinstance(args[0], int) and kwargs == {}, task["body"]
+        assert task["headers"]["task"] == "nue_ns.transfer"
+        assert not leaks("a Redis message", task["raw"])
+        assert customers[0]["name"] not in task["raw"] and "@example.com" not in task["raw"]
+
+    system.workers(2)
+    system.beat()
+    system.wait(ids, states=[State.TRANSFERRED, State.FAILED], timeout=90)
+    assert system.counts(ids) == {State.TRANSFERRED: len(ids) - 1, State.FAILED: 1}
+    faults_seen = {c["fault"] for c in system.log() if c["fault"]}
+    assert faults_seen == {"500", "429", "timeout", "invalid_login", "lost_after_commit"}
+
+    # Flower: locked without the password; with it, tasks whose arguments are hub ids.
+    assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401
+    assert requests.get(f"{flower}/api/tasks", auth=("ops", "wrong"), timeout=10).status_code == 401
+    assert requests.get(f"{flower}/", timeout=10).status_code == 401
+    flower_tasks: dict = {}
+    deadline = time.monotonic() + 20
+    while len(flower_tasks) < len(ids) and time.monotonic() < deadline:
+        r = requests.get(f"{flower}/api/tasks", auth=FLOWER_AUTH, timeout=10)
+        assert r.status_code == 200
+        flower_tasks = {k: v for k, v in r.json().items() if v.get("name") == "nue_ns.transfer"}
+        time.sleep(0.5)
+    assert len(flower_tasks) >= len(ids), f"Flower saw {len(flower_tasks)} transfers"
+    assert all(re.fullmatch(r"\(\d+,\)", t["args"]) for t in flower_tasks.values())
+    found = leaks("Flower /api/tasks", r.text)
+    found += leaks(
+        "Flower /api/workers", requests.get(f"{flower}/api/workers", auth=FLOWER_AUTH, timeout=10).text
+    )
+
+    # Logs of every process (workers, beat, sandbox, Flower), Redis, the hub and the attempt log.
+    for log in sorted((system.work_dir / "logs").glob("*.log")):
+        found += leaks(log.name, log.read_text(errors="replace"))
+    found += leaks("Redis", _redis_dump(system.redis_url))
+    found += leaks("the hub tables", _hub_dump(system.ctx.engine))
+
+    # Error texts as operators see them: the CLI and the API of the failed record.
+    env = system.env
+    for args in (["hub", "list", "--json", "--limit", "100"], ["hub", "status"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "nue_ns.cli", *args], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        found += leaks(f"nue-ns {' '.join(args)}", out.stdout + out.stderr)
+    found += leaks(
+        "settings and context reprs", repr(get_settings()) + repr(get_context().connection(1).client)
+    )
+    assert found == []
+
+
+def test_a_wrong_secret_is_never_echoed(system):
+    wrong = "f" * 24 + "wrong-token-secret" + "0" * 22
+    system.start(rate_limit="50/1s", NETSUITE_TOKEN_SECRET=wrong, NUE_NS_PAUSE_ON_AUTH="60")
+    system.workers(1)
+    ids = [a.id for a in enqueue_many("customer", sample.customers(2))]
+    deadline = time.monotonic() + 30
+    while not any(c["status"] == 401 for c in system.log()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(1)
+    assert system.counts(ids).get(State.TRANSFERRED) is None
+    blobs = [_hub_dump(system.ctx.engine), _redis_dump(system.redis_url)]
+    blobs += [p.read_text(errors="replace") for p in (system.work_dir / "logs").glob("*.log")]
+    assert all(wrong not in blob and wrong[:20] not in blob for blob in blobs)
+
+
+# ---------------------------------------------------------------- the sandbox refuses forgeries
+
+
+def test_sandbox_refuses_a_replayed_or_altered_signed_request(system):
+    system.start(rate_limit="50/1s")
+    creds = Credentials(
+        demo.DEMO_CONSUMER_KEY, demo.DEMO_CONSUMER_SECRET, demo.DEMO_TOKEN_ID, demo.DEMO_TOKEN_SECRET
+    )
+    url = f"{system.base}/services/rest/record/v1/account/5"
+    signed = requests.Request("GET", url, auth=tba_auth(creds, demo.DEMO_ACCOUNT_ID)).prepare()
+    with requests.Session() as s:
+        assert s.send(signed, timeout=10).status_code == 200
+        assert s.send(signed, timeout=10).status_code == 401  # captured and sent again
+        # A fresh, unused signature for account 5, moved onto a request for account 6.
+        fresh = requests.Request("GET", url, auth=tba_auth(creds, demo.DEMO_ACCOUNT_ID)).prepare()
+        altered = requests.Request("GET", url.replace("/5", "/6")).prepare()
+        altered.headers["Authorization"] = fresh.headers["Authorization"]
+        assert s.send(altered, timeout=10).status_code == 401  # signature does not cover this request
+        forged = tba_auth(
+            Credentials(creds.consumer_key, "0" * 64, creds.token_id, "0" * 64), demo.DEMO_ACCOUNT_ID
+        )
+        assert s.get(url, auth=forged, timeout=10).status_code == 401
+    assert [c["status"] for c in system.log()] == [200, 401, 401, 401]
+
+
+# ---------------------------------------------------------------- every route guarded
+
+
+@pytest.fixture
+def hub(api_env, monkeypatch):
+    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
+    reset_settings()
+    reset_context()
+    return get_context()
+
+
+PUBLIC = {
+    "/health",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+    "/redoc",
+    "/",
+    "/ui/login",
+}
+
+
+def _api_routes(routes: list, prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, also inside routers FastAPI keeps as included routers."""
+    out = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            out.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):  # FastAPI >= 0.165 keeps included routers as such
+            out += _api_routes(route.original_router.routes, prefix + route.include_context.prefix)
+    return out
+
+
+def _routes() -> list[tuple[str, str]]:
+    out = []
+    for full_path, route in _api_routes(create_app().routes):
+        if full_path in PUBLIC:
+            continue
+        path = re.sub(r"\{[^}]+\}", lambda m: "default" if "name" in m.group() else "1", full_path)
+        out += [(method, path) for method in sorted(route.methods - {"HEAD"})]
+    return out
+
+
+def test_every_api_route_wants_a_key_and_every_ui_route_a_session(hub, client):
+    routes = _routes()
+    assert len(routes) > 15  # the enumeration found the app's routes
+    for method, path in routes:
+        r = client.request(method, path, follow_redirects=False)
+        if path.startswith("/ui"):
+            assert r.status_code in (303, 403), (method, path, r.status_code)
+            if r.status_code == 303:
+                assert r.headers["location"].startswith("/ui/login"), (method, path)
+        else:
+            assert r.status_code == 401, (method, path, r.status_code)
+            bad = client.request(method, path, headers={"Authorization": "Bearer nns_forged"})
+            assert bad.status_code == 401, (method, path)
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_every_ui_form_wants_the_csrf_token(hub, client):
+    for forged in ({}, {"csrf": "forged"}):  # the login form is CSRF-checked too: no session
+        r = client.post("/ui/login", data={"api_key": key("operator")} | forged, follow_redirects=False)
+        assert r.status_code == 401 and "expired" in r.text and SESSION_COOKIE not in r.cookies
+    page = client.get("/ui/login")
+    r = client.post(
+        "/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    posts = [(m, p) for m, p in _routes() if p.startswith("/ui") and m == "POST"]
+    assert len(posts) >= 5
+    for _, path in posts:
+        for data in ({}, {"csrf": "forged"}):
+            r = client.post(path, data=data, follow_redirects=False)
+            assert r.status_code == 403 and "CSRF" in r.text, (path, data, r.status_code)
+
+
+def test_hostile_strings_are_stored_verbatim_and_shown_escaped(hub, client):
+    customers = [{"id": f"C-{i}", "name": name} for i, name in enumerate(HOSTILE_NAMES)]
+    accepted = enqueue_many("customer", customers, ctx=hub, dispatch_now=False)
+    with hub.engine.connect() as conn:  # the SQL string is data, the table is still there
+        names = set(conn.scalars(text("SELECT payload->>'name' FROM hub_records")))
+    assert names == set(HOSTILE_NAMES)
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    pages = [client.get("/ui/")] + [client.get(f"/ui/records/{a.id}") for a in accepted]
+    for page in pages:
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        assert ">49<" not in page.text and " 49 " not in page.text  # no template evaluation
+    assert any("&lt;script&gt;" in p.text for p in pages)
+
+
+def test_the_scanner_finds_whole_and_truncated_secrets():
+    secret = demo.DEMO_TOKEN_SECRET
+    assert leaks("x", f"token={secret}") == ["token secret in x"]
+    assert leaks("x", f"...{secret[7:29]}...") == ["token secret in x"]
+    assert leaks("x", demo.DEMO_TOKEN_ID + demo.DEMO_CONSUMER_KEY) == []  # public ids are no secret
