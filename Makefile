@@ -48,8 +48,13 @@ chromium:
 chaos: $(STAMP)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
 	$(BIN)/pytest -q -m slow
 
-bench: $(STAMP)  ## throughput and governor benchmarks
+bench: $(STAMP)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.
 	$(BIN)/python -m bench
+
+BENCHES := calls_per_record governor fairness scale ingestion sweep overhead
+.PHONY: $(addprefix bench-,$(BENCHES))
+$(addprefix bench-,$(BENCHES)): bench-%: $(STAMP)  # bench-calls_per_record, bench-governor, bench-fairness, ...
+	$(BIN)/python -m bench $*
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .

@@ -21,26 +21,50 @@ def _build(rtype, data, config=CONFIG):
 
 
 def test_company_customer_body_is_valid_netsuite():
-    req = _build("customer", {"id": "C-1", "name": "Acme Ltd", "email": "ap@acme.com", "phone": "+1 555 0100",
-                              "currency": "EUR"})
+    req = _build(
+        "customer",
+        {"id": "C-1", "name": "Acme Ltd", "email": "ap@acme.com", "phone": "+1 555 0100", "currency": "EUR"},
+    )
     assert (req.ns_type, req.external_id) == ("customer", "nue-cust-C-1")
-    assert req.body == {"isPerson": False, "companyName": "Acme Ltd", "email": "ap@acme.com",
-                        "phone": "+1 555 0100", "subsidiary": {"id": "1"}, "currency": {"id": "2"}}
+    assert req.body == {
+        "isPerson": False,
+        "companyName": "Acme Ltd",
+        "email": "ap@acme.com",
+        "phone": "+1 555 0100",
+        "subsidiary": {"id": "1"},
+        "currency": {"id": "2"},
+    }
     check_body("customer", req.body)
 
 
 def test_person_customer_uses_first_and_last_name():
-    req = _build("customer", {"id": "C-2", "name": "Pat Doe", "is_person": True, "first_name": "Pat",
-                              "last_name": "Doe", "subsidiary_id": "3"})
+    req = _build(
+        "customer",
+        {
+            "id": "C-2",
+            "name": "Pat Doe",
+            "is_person": True,
+            "first_name": "Pat",
+            "last_name": "Doe",
+            "subsidiary_id": "3",
+        },
+    )
     assert req.body["isPerson"] is True and "companyName" not in req.body
-    assert (req.body["firstName"], req.body["lastName"], req.body["subsidiary"]) == ("Pat", "Doe", {"id": "3"})
+    assert (req.body["firstName"], req.body["lastName"], req.body["subsidiary"]) == (
+        "Pat",
+        "Doe",
+        {"id": "3"},
+    )
     check_body("customer", req.body)
 
 
 @pytest.mark.parametrize(
     ("ptype", "item_type", "income", "revenue"),
-    [("subscription", "nonInventorySaleItem", "5", "8"), ("entitlement", "serviceSaleItem", "6", "9"),
-     ("asset", "inventoryItem", "7", "10")],
+    [
+        ("subscription", "nonInventorySaleItem", "5", "8"),
+        ("entitlement", "serviceSaleItem", "6", "9"),
+        ("asset", "inventoryItem", "7", "10"),
+    ],
 )
 def test_item_type_and_accounts_follow_product_type(ptype, item_type, income, revenue):
     req = _build("product", {"id": "P-1", "sku": "SKU1", "name": "Thing", "product_type": ptype})
@@ -54,29 +78,38 @@ def test_item_type_and_accounts_follow_product_type(ptype, item_type, income, re
 
 
 def test_category_override_wins_and_falls_back_for_unset_accounts():
-    req = _build("product", {"id": "P-2", "sku": "E", "name": "Ent", "product_type": "subscription",
-                             "category": "Enterprise"})
+    req = _build(
+        "product",
+        {"id": "P-2", "sku": "E", "name": "Ent", "product_type": "subscription", "category": "Enterprise"},
+    )
     assert req.body["incomeAccount"] == {"id": "12"} and req.body["deferredRevenueAccount"] == {"id": "13"}
-    other = _build("product", {"id": "P-3", "sku": "S", "name": "S", "product_type": "subscription",
-                               "category": "SMB"})
+    other = _build(
+        "product", {"id": "P-3", "sku": "S", "name": "S", "product_type": "subscription", "category": "SMB"}
+    )
     assert other.body["incomeAccount"] == {"id": "5"}
 
 
 def test_item_type_is_configurable():
-    config = CONFIG.model_copy(update={"item_types": {records.ProductType.asset: ItemType.non_inventory_sale}})
+    config = CONFIG.model_copy(
+        update={"item_types": {records.ProductType.asset: ItemType.non_inventory_sale}}
+    )
     req = _build("product", {"id": "P-4", "sku": "A", "name": "A", "product_type": "asset"}, config)
     assert req.ns_type == "nonInventorySaleItem" and "assetAccount" not in req.body
 
 
 def test_missing_gl_account_is_named():
     with pytest.raises(MappingIncomplete, match="entitlement_income"):
-        _build("product", {"id": "P-5", "sku": "X", "name": "X", "product_type": "entitlement"},
-               IntegrationConfig())
+        _build(
+            "product",
+            {"id": "P-5", "sku": "X", "name": "X", "product_type": "entitlement"},
+            IntegrationConfig(),
+        )
 
 
 def test_inactive_product_maps_to_inactive_item():
-    req = _build("product", {"id": "P-6", "sku": "X", "name": "X", "product_type": "entitlement",
-                             "active": False})
+    req = _build(
+        "product", {"id": "P-6", "sku": "X", "name": "X", "product_type": "entitlement", "active": False}
+    )
     assert req.body["isInactive"] is True
 
 
