@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -635,8 +636,8 @@ def recent_calls(
     engine: Engine, account_id: str, period: float, call_timeout: float
 ) -> tuple[list[float], int]:
     """For re-seeding the governor after Redis lost its memory: the account's calls in the last
-    period, and the calls still in flight (logged as started, not finished, and not older than
-    the HTTP timeout: a call of a killed worker ends by then)."""
+    period (plus one for each record a worker holds), and the calls still in flight (logged as
+    started, not finished, and not older than the HTTP timeout: a killed worker's call ends by then)."""
     # A call counts from when it ended (NetSuite may have seen it arrive any time until then);
     # one still in flight counts from now.
     ended = func.coalesce(Attempt.started_at + Attempt.elapsed_ms * dt.timedelta(milliseconds=1), func.now())
@@ -657,6 +658,15 @@ def recent_calls(
                 Attempt.started_at > func.now() - dt.timedelta(seconds=call_timeout + 1),
             )
         )
+        # A worker may hold a token whose attempt row is not written yet: each record a worker
+        # holds may be about to call, so it takes a place in the window too (for one period).
+        held = s.scalar(
+            select(func.count())
+            .select_from(Record)
+            .join(Integration, Integration.id == Record.integration_id)
+            .where(Integration.account_id == account_id, Record.state == State.IN_FLIGHT)
+        )
+    times += [time.time()] * int(held or 0)
     return times, int(in_flight or 0)
 
 
