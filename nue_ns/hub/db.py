@@ -40,13 +40,25 @@ def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():
             engine.dispose(close=False)
+            _makers.pop(engine, None)
         _engines.clear()
+
+
+_makers: dict[Engine, sessionmaker] = {}
+
+
+def _maker(engine: Engine) -> sessionmaker:
+    # One factory per engine: building a sessionmaker per transaction costs more than the query.
+    maker = _makers.get(engine)
+    if maker is None:
+        maker = _makers.setdefault(engine, sessionmaker(engine, expire_on_commit=False))
+    return maker
 
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A transaction: commit on success, roll back on any error."""
-    session = sessionmaker(engine, expire_on_commit=False)()
+    session = _maker(engine)()
     try:
         yield session
         session.commit()
