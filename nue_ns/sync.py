@@ -77,9 +77,11 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
 
     grant = conn.governor.acquire(ctx.settings.governor_max_wait)
     if isinstance(grant, Denied):
-        store.defer(
-            ctx.engine, rec.id, grant.retry_after, f"waiting for a NetSuite call slot ({grant.reason})"
-        )
+        # Back shortly before the token frees: the next worker's brief wait covers the rest.
+        due = max(0.0, grant.retry_after - ctx.settings.governor_max_wait)
+        if grant.reason != "concurrency":
+            store.hold_dispatch(ctx.engine, rec.integration_id, due)
+        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({grant.reason})")
         return Outcome.DEFERRED
 
     url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
@@ -131,11 +133,13 @@ def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> 
     s = ctx.settings
     if err.kind is Kind.THROTTLED:
         conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
+        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_429)
         store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
         return Outcome.DEFERRED
     if err.kind is Kind.AUTH:
         # No record is at fault: pause the whole account and keep the record as it was.
         conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
+        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_auth)
         store.defer(ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}")
         log.error("integration %s: NetSuite authentication failed; account paused", conn.integration.name)
         return Outcome.DEFERRED

@@ -246,3 +246,14 @@ def test_governor_seed_counts_calls_from_when_they_ended(ctx):
     assert len(held_times) == 3 and max(held_times) == pytest.approx(time.time(), abs=2)
     assert min(times) == pytest.approx((started + dt.timedelta(seconds=4)).timestamp(), abs=0.01)
     assert max(times) == pytest.approx(time.time(), abs=2)
+
+
+def test_no_dispatch_while_the_account_has_no_token(ctx):
+    accepted = enqueue_many("customer", sample.customers(3), ctx=ctx, dispatch_now=False)
+    integ = ctx.integration("default")
+    store.hold_dispatch(ctx.engine, integ.id, 30)
+    assert store.dispatch_candidates(ctx.engine) == []
+    store.hold_dispatch(ctx.engine, integ.id, 1)  # a shorter hold never shortens a longer one
+    assert store.dispatch_candidates(ctx.engine) == []
+    upsert_integration(ctx.engine, ctx.settings, "default", account_id="TEST1", rate_limit="10/60s")
+    assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)

@@ -35,6 +35,7 @@ def ensure_default(engine: Engine, settings: Settings) -> Integration | None:
             integ.rate_limit = settings.netsuite_rate_limit
             integ.concurrency = settings.netsuite_concurrency
             integ.credentials = None
+            integ.not_before = None
         s.flush()
         return integ
 
@@ -67,6 +68,7 @@ def upsert_integration(
             integ.credentials = encrypt(credentials, settings)
         if config is not None:
             integ.settings = config.model_dump(mode="json")
+        integ.not_before = None  # new limits or credentials: let dispatch judge afresh
         s.flush()
         return integ
 

@@ -72,6 +72,9 @@ class Integration(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Scheduled mode: parked records created before this moment may go (set by the batch sweep).
     batch_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Nothing is dispatched for this integration before then: its account has no rate token (or
+    # is paused) until that moment, so queueing records earlier would only bounce them back.
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

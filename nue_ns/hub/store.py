@@ -185,6 +185,7 @@ def dispatch_candidates(
                    GREATEST(0, COALESCE(:window, i.concurrency * 2) - COALESCE(b.n, 0)) AS free
             FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id
             WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
+              AND (i.not_before IS NULL OR i.not_before <= now())
         )
         SELECT c.id FROM room
         CROSS JOIN LATERAL (
@@ -209,6 +210,24 @@ def dispatch_candidates(
                 .values(state=State.QUEUED, dispatched_at=func.now(), reason=None)
                 .returning(Record.id)
             )
+        )
+
+
+def hold_dispatch(engine: Engine, integration_id: int, seconds: float) -> None:
+    """Dispatch nothing more for this integration for `seconds` (its account has no token).
+
+    Raw SQL on purpose: it must not touch updated_at, which would make every worker reload the
+    integration."""
+    with session_scope(engine) as s:
+        s.execute(
+            text(
+                """
+                UPDATE integrations
+                SET not_before = GREATEST(COALESCE(not_before, now()), now() + make_interval(secs => :s))
+                WHERE id = :i
+                """
+            ),
+            {"i": integration_id, "s": max(0.0, seconds)},
         )
 
 
