@@ -1,0 +1,114 @@
+"""(7) Worker CPU per record with NetSuite's latency excluded (sandbox answering at 0 ms).
+
+In process: `time.process_time()` around `sync.transfer` of each record, one by one, in prerequisite
+order (this process's CPU only: PostgreSQL's, Redis's and the sandbox's CPU are other processes).
+Cross-check: a real `nue-ns worker` (threads pool) drains customers, and its whole process CPU
+(Celery included) is divided by the records it transferred.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import psutil
+from sqlalchemy import func, select, text
+
+from bench import data
+from bench.env import wait_until, world
+from bench.report import Table, verdict
+from nue_ns import dispatch, sample, sync
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Record, State
+from nue_ns.producer import enqueue_many
+
+TARGET_MS = 5.0
+
+
+def _queue(ctx, record_id: int) -> None:
+    with session_scope(ctx.engine) as s:
+        s.execute(text("UPDATE hub_records SET state = 'queued' WHERE id = :i"), {"i": record_id})
+
+
+def _in_process(w, scale: int) -> dict[str, list[tuple[float, float]]]:
+    ctx = w.ctx
+    w.accounts(1, "100000/1s", concurrency=20)
+    batch = data.month(scale)
+    ids = data.enqueue_all(ctx, "bench00000", batch)
+    samples: dict[str, list[tuple[float, float]]] = {}
+    for record_type, type_ids in ids.items():
+        for record_id in type_ids:
+            _queue(ctx, record_id)
+            cpu, wall = time.process_time(), time.perf_counter()
+            outcome, _ = sync.transfer(ctx, record_id)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if outcome is sync.Outcome.TRANSFERRED:
+                samples.setdefault(record_type, []).append((cpu * 1000, wall * 1000))
+    return samples
+
+
+def _worker_process(w, n: int) -> tuple[int, float, float]:
+    """(records transferred, worker CPU ms per record, wall seconds) for one real worker."""
+    ctx = w.ctx
+    w.accounts(1, "100000/1s", concurrency=20, prefix="WORKER")
+    customers = sample.customers(n, prefix="OVH")
+    enqueue_many("customer", customers, integration="worker00000", ctx=ctx, dispatch_now=False)
+    w.workers(1, concurrency=8)
+    w.beat()
+    worker = psutil.Process(w.children[-2].proc.pid)
+    w.wait_workers(1)
+    cpu0 = _tree_cpu(worker)
+    started = time.monotonic()
+    dispatch.dispatch(ctx)
+
+    def done() -> int:
+        with session_scope(ctx.engine) as s:
+            done = select(func.count()).where(Record.state == State.TRANSFERRED, Record.nue_id.like("OVH-%"))
+            return s.scalar(done)
+
+    wait_until(lambda: done() >= n, 300, poll=0.1)
+    wall = time.monotonic() - started
+    cpu = _tree_cpu(worker) - cpu0
+    return done(), cpu * 1000 / max(1, done()), wall
+
+
+def _tree_cpu(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run(scale: int = 3, worker_records: int = 1000) -> list[Table]:
+    with world("overhead") as w:
+        w.sandbox()
+        samples = _in_process(w, scale)
+        n, per_record, wall = _worker_process(w, worker_records)
+    table = Table(
+        "Worker overhead per record (sandbox at 0 ms latency)",
+        ["record type", "records", "CPU median ms", "CPU p95 ms", "wall median ms"],
+    )
+    every = []
+    for record_type, rows in samples.items():
+        cpu = sorted(c for c, _ in rows)
+        every += cpu
+        wall_ms = statistics.median(wl for _, wl in rows)
+        table.rows.append([record_type, len(rows), statistics.median(cpu), _p95(cpu), wall_ms])
+    median = statistics.median(every)
+    table.rows.append(["all (in process)", len(every), median, _p95(sorted(every)), "-"])
+    table.rows.append([f"customer, real worker ({n} records, threads pool)", n, per_record, "-", "-"])
+    table.notes += [
+        f"target: median CPU <= {TARGET_MS} ms per record: {verdict(median <= TARGET_MS)} "
+        f"(in process, sync.transfer: claim, prerequisites, mapping, governor, signed HTTP call, outcome)",
+        "real worker row: the worker's whole process CPU (Celery, logging, dispatch after each task) "
+        f"divided by records; {n} records in {wall:.1f} s wall",
+    ]
+    return [table]
+
+
+def _p95(values: list[float]) -> float:
+    return values[min(len(values) - 1, int(len(values) * 0.95))]
