@@ -126,7 +126,10 @@ def accept(
 
 
 def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]) -> None:
-    ids = [r.id for r in new_rows]
+    new_rows = list(new_rows)
+    ids, nue_ids = [r.id for r in new_rows], [r.nue_id for r in new_rows]
+    # The explicit (integration, type, nue_id = ANY) conditions let PostgreSQL use ix_records_nue
+    # for the older versions whatever its statistics say (a self-join alone can turn quadratic).
     replaceable = [
         st.value for st in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)
     ]
@@ -137,14 +140,14 @@ def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]
             UPDATE hub_records o SET state = 'superseded', reason = 'replaced by version ' || n.id,
                    updated_at = now(), waiting_on = NULL
             FROM hub_records n
-            WHERE n.id = ANY(:ids) AND o.integration_id = n.integration_id
-              AND o.record_type = n.record_type AND o.nue_id = n.nue_id AND o.id < n.id
+            WHERE n.id = ANY(:ids) AND o.integration_id = :i AND o.record_type = :t
+              AND o.nue_id = ANY(:nue_ids) AND o.nue_id = n.nue_id AND o.id < n.id
               AND o.state = ANY(:states)
               AND (o.source_updated_at IS NULL OR n.source_updated_at IS NULL
                    OR o.source_updated_at <= n.source_updated_at)
             """
         ),
-        {"ids": ids, "states": replaceable},
+        {"ids": ids, "states": replaceable, "i": integration_id, "t": record_type, "nue_ids": nue_ids},
     )
     # ... and a new row that is older than a version the hub already has is never sent.
     s.execute(
@@ -153,13 +156,13 @@ def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]
             UPDATE hub_records n SET state = 'superseded',
                    reason = 'stale: version ' || o.id || ' is newer (updated_at)', updated_at = now()
             FROM hub_records o
-            WHERE n.id = ANY(:ids) AND o.integration_id = n.integration_id
-              AND o.record_type = n.record_type AND o.nue_id = n.nue_id AND o.id <> n.id
+            WHERE n.id = ANY(:ids) AND o.integration_id = :i AND o.record_type = :t
+              AND o.nue_id = ANY(:nue_ids) AND o.nue_id = n.nue_id AND o.id <> n.id
               AND o.state <> 'superseded'
               AND o.source_updated_at > n.source_updated_at
             """
         ),
-        {"ids": ids},
+        {"ids": ids, "i": integration_id, "t": record_type, "nue_ids": nue_ids},
     )
 
 
