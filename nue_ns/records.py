@@ -147,6 +147,13 @@ def _unique_line_ids(lines: list[Line]) -> None:
         raise ValueError("line ids must be unique within the document")
 
 
+def _check_lines(total: Decimal, lines: list[Line]) -> None:
+    """A document's lines have unique ids and add up to its total."""
+    _unique_line_ids(lines)
+    if total != _lines_total(lines):
+        raise ValueError(f"total {total} does not equal the sum of lines {_lines_total(lines)}")
+
+
 class Order(_Record):
     id: NueId
     order_number: Annotated[str, Field(min_length=1, max_length=45)]
@@ -180,16 +187,11 @@ class Invoice(_Record):
     lines: Annotated[list[Line], Field(min_length=1, max_length=1000)]
     updated_at: dt.datetime | None = None
 
-    @field_validator("total")
-    @classmethod
-    def _total(cls, v: Decimal) -> Decimal:
-        return _money_field(v)
+    _total = field_validator("total")(classmethod(lambda cls, v: _money_field(v)))
 
     @model_validator(mode="after")
     def _check(self) -> Invoice:
-        _unique_line_ids(self.lines)
-        if self.total != _lines_total(self.lines):
-            raise ValueError(f"total {self.total} does not equal the sum of lines {_lines_total(self.lines)}")
+        _check_lines(self.total, self.lines)
         if self.due_date and self.due_date < self.invoice_date:
             raise ValueError("due_date is before invoice_date")
         return self
@@ -292,16 +294,11 @@ class CreditMemo(_Record):
     applications: Annotated[list[Application], Field(max_length=1000)] | None = None
     updated_at: dt.datetime | None = None
 
-    @field_validator("total")
-    @classmethod
-    def _total(cls, v: Decimal) -> Decimal:
-        return _money_field(v)
+    _total = field_validator("total")(classmethod(lambda cls, v: _money_field(v)))
 
     @model_validator(mode="after")
     def _check(self) -> CreditMemo:
-        _unique_line_ids(self.lines)
-        if self.total != _lines_total(self.lines):
-            raise ValueError(f"total {self.total} does not equal the sum of lines {_lines_total(self.lines)}")
+        _check_lines(self.total, self.lines)
         applied = sum((a.amount for a in self.applications or []), Decimal("0.00"))
         if applied > self.total:
             raise ValueError(f"applications total {applied} exceeds the credit memo total {self.total}")
@@ -370,8 +367,12 @@ def validate(record_type: str, data: Any, index: int | None = None) -> _Record:
     try:
         return contract.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": _field_path(err["loc"]), "reason": _reason(err)}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        errors = []
+        for err in exc.errors(include_url=False, include_input=False):
+            field, reason = _field_path(err["loc"]), _reason(err)
+            # A rule across fields ("total ... does not equal the sum of lines") names its field first.
+            first = reason.split(maxsplit=1)[0] if reason else ""
+            if not err["loc"] and first in contract.model_fields:
+                field = first
+            errors.append({"field": field, "reason": reason})
         raise InvalidRecord(record_type, errors, index) from None
