@@ -142,7 +142,7 @@ def run(duration: float = 60.0, others: float = 20.0, slow_period: float = 10.0)
         f"targets (nue-ns at {CALLS}/{PERIOD:g}s): busiest window <= {CALLS}: {verdict(ours[0] <= CALLS)}; "
         f"utilisation >= 99%: {verdict(ours[1] >= 0.99)}",
         "at 5/2s every wait fits in NUE_NS_GOVERNOR_MAX_WAIT (2 s) and is waited out in the worker; at "
-        "5/10s longer waits hand the record back to the hub until the next retry sweep (docs/BENCHMARKS.md)",
+        "5/10s a longer wait hands the record back to the hub, due that long before its token frees",
         "utilisation: mean number of calls in a window of the period (a window starting every 10 ms "
         "across the run) ÷ the limit; 100% means every window exactly full",
         "nue-ns times are arrivals at the sandbox NetSuite (latency 0); the governor keeps a margin of "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 import redis
@@ -24,6 +25,8 @@ from nue_ns.integration import IntegrationConfig
 from nue_ns.netsuite.auth import tba_auth
 from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.secrets import decrypt, from_environment
+
+SEED_SETTLE_SECONDS = 0.5
 
 
 @dataclass
@@ -99,6 +102,10 @@ class Context:
         rate = RateLimit.parse(integ.rate_limit)
 
         def seed() -> Seed:
+            # Every grant made before Redis lost its memory is logged in the hub within moments
+            # (sync.py writes the attempt right after the grant), and no grant is made while the
+            # governor waits for this seed: let those last rows land before reading them.
+            time.sleep(SEED_SETTLE_SECONDS)
             times, in_flight = store.recent_calls(
                 self.engine, integ.account_id, rate.period, self.settings.netsuite_timeout
             )

@@ -239,11 +239,10 @@ def test_governor_seed_counts_calls_from_when_they_ended(ctx):
     times, in_flight = store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)
     assert in_flight == 1
     assert len(times) == 2  # the call 2 minutes ago is out of the window
-    # A record a worker holds may be about to call: it takes a place in the window too.
+    # A record a worker merely holds has made no call: it takes no place (no token is denied for it).
     store.dispatch_candidates(ctx.engine)
     assert store.claim(ctx.engine, rec_id, "w1", 60) is not None
-    held_times, _ = store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)
-    assert len(held_times) == 3 and max(held_times) == pytest.approx(time.time(), abs=2)
+    assert len(store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)[0]) == 2
     assert min(times) == pytest.approx((started + dt.timedelta(seconds=4)).timestamp(), abs=0.01)
     assert max(times) == pytest.approx(time.time(), abs=2)
 

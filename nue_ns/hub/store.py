@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import random
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,9 +126,15 @@ def accept(
 
 def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]) -> None:
     new_rows = list(new_rows)
-    ids, nue_ids = [r.id for r in new_rows], [r.nue_id for r in new_rows]
-    # The explicit (integration, type, nue_id = ANY) conditions let PostgreSQL use ix_records_nue
-    # for the older versions whatever its statistics say (a self-join alone can turn quadratic).
+    # The new versions come in as arrays (unnest) and the older ones are found through
+    # ix_records_nue, one index probe each: no self-join for the planner to turn quadratic.
+    params = {
+        "i": integration_id,
+        "t": record_type,
+        "ids": [r.id for r in new_rows],
+        "nue_ids": [r.nue_id for r in new_rows],
+        "upd": [r.source_updated_at for r in new_rows],
+    }
     replaceable = [
         st.value for st in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)
     ]
@@ -139,30 +144,36 @@ def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]
             """
             UPDATE hub_records o SET state = 'superseded', reason = 'replaced by version ' || n.id,
                    updated_at = now(), waiting_on = NULL
-            FROM hub_records n
-            WHERE n.id = ANY(:ids) AND o.integration_id = :i AND o.record_type = :t
-              AND o.nue_id = ANY(:nue_ids) AND o.nue_id = n.nue_id AND o.id < n.id
+            FROM unnest(CAST(:ids AS bigint[]), CAST(:nue_ids AS text[]), CAST(:upd AS timestamptz[]))
+                 AS n(id, nue_id, source_updated_at)
+            WHERE o.integration_id = :i AND o.record_type = :t AND o.nue_id = n.nue_id AND o.id < n.id
               AND o.state = ANY(:states)
               AND (o.source_updated_at IS NULL OR n.source_updated_at IS NULL
                    OR o.source_updated_at <= n.source_updated_at)
             """
         ),
-        {"ids": ids, "states": replaceable, "i": integration_id, "t": record_type, "nue_ids": nue_ids},
+        params | {"states": replaceable},
     )
+    if not any(params["upd"]):
+        return
     # ... and a new row that is older than a version the hub already has is never sent.
     s.execute(
         text(
             """
-            UPDATE hub_records n SET state = 'superseded',
-                   reason = 'stale: version ' || o.id || ' is newer (updated_at)', updated_at = now()
-            FROM hub_records o
-            WHERE n.id = ANY(:ids) AND o.integration_id = :i AND o.record_type = :t
-              AND o.nue_id = ANY(:nue_ids) AND o.nue_id = n.nue_id AND o.id <> n.id
-              AND o.state <> 'superseded'
-              AND o.source_updated_at > n.source_updated_at
+            UPDATE hub_records SET state = 'superseded', updated_at = now(),
+                   reason = 'stale: the hub has a newer version of this record (by updated_at)'
+            WHERE id IN (
+                SELECT n.id
+                FROM unnest(CAST(:ids AS bigint[]), CAST(:nue_ids AS text[]), CAST(:upd AS timestamptz[]))
+                     AS n(id, nue_id, source_updated_at)
+                WHERE n.source_updated_at IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM hub_records o
+                    WHERE o.integration_id = :i AND o.record_type = :t AND o.nue_id = n.nue_id
+                      AND o.id <> n.id AND o.state <> 'superseded'
+                      AND o.source_updated_at > n.source_updated_at))
             """
         ),
-        {"ids": ids, "i": integration_id, "t": record_type, "nue_ids": nue_ids},
+        params,
     )
 
 
@@ -658,8 +669,8 @@ def recent_calls(
     engine: Engine, account_id: str, period: float, call_timeout: float
 ) -> tuple[list[float], int]:
     """For re-seeding the governor after Redis lost its memory: the account's calls in the last
-    period (plus one for each record a worker holds), and the calls still in flight (logged as
-    started, not finished, and not older than the HTTP timeout: a killed worker's call ends by then)."""
+    period, and the calls still in flight (logged as started, not finished, and not older than the
+    HTTP timeout: a killed worker's call ends by then)."""
     # A call counts from when it ended (NetSuite may have seen it arrive any time until then);
     # one still in flight counts from now.
     ended = func.coalesce(Attempt.started_at + Attempt.elapsed_ms * dt.timedelta(milliseconds=1), func.now())
@@ -680,15 +691,6 @@ def recent_calls(
                 Attempt.started_at > func.now() - dt.timedelta(seconds=call_timeout + 1),
             )
         )
-        # A worker may hold a token whose attempt row is not written yet: each record a worker
-        # holds may be about to call, so it takes a place in the window too (for one period).
-        held = s.scalar(
-            select(func.count())
-            .select_from(Record)
-            .join(Integration, Integration.id == Record.integration_id)
-            .where(Integration.account_id == account_id, Record.state == State.IN_FLIGHT)
-        )
-    times += [time.time()] * int(held or 0)
     return times, int(in_flight or 0)
 
 
