@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def send(ids: Iterable[int]) -> int:
     from nue_ns.tasks import transfer_record  # the Celery app is only needed here
 
+    ids = list(ids)
     sent = 0
     try:
         with transfer_record.app.producer_or_acquire() as producer:
@@ -25,7 +26,7 @@ def send(ids: Iterable[int]) -> int:
                 transfer_record.apply_async((record_id,), producer=producer)
                 sent += 1
     except Exception:  # Redis down: the records stay QUEUED and the retry sweep resends them
-        log.exception("could not hand %s record(s) to Redis; the retry sweep will", "some")
+        log.exception("could not hand %d record(s) to Redis; the retry sweep will", len(ids) - sent)
     return sent
 
 
