@@ -97,6 +97,11 @@ if paused then
   if till > now then return {'paused', till - now} end
 end
 
+-- A call still in flight counts as of now: NetSuite may not have seen it arrive yet, so it must
+-- not slide out of the window before it completes (release then scores it at its completion).
+for _, live in ipairs(redis.call('ZRANGEBYSCORE', inflight, '(' .. int(now), '+inf')) do
+  redis.call('ZADD', calls, 'XX', 'GT', now, live)
+end
 redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - window)
 local used = redis.call('ZCARD', calls)
 if used >= limit then
@@ -114,9 +119,9 @@ end
 local id = int(now) .. ':' .. generation .. ':' .. ARGV[5]
 redis.call('ZADD', calls, now, id)
 redis.call('ZADD', inflight, now + lease, id)
-redis.call('PEXPIRE', calls, ms(window) + 1000)
+redis.call('PEXPIRE', calls, ms(window + lease) + 1000)  -- a call may be re-scored at completion
 redis.call('PEXPIRE', inflight, ms(lease) + 1000)
-redis.call('PEXPIRE', seeded, ms(math.max(window, lease)) + 1000)
+redis.call('PEXPIRE', seeded, ms(window + lease) + 1000)
 return {'grant', id, now}
 """
 )
@@ -180,10 +185,10 @@ end
 redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
 local missing = math.max(0, tonumber(ARGV[3]) - redis.call('ZCARD', inflight))
 for i = 1, missing do redis.call('ZADD', inflight, now + lease, 'seed:' .. generation .. ':' .. i) end
-redis.call('PEXPIRE', calls, ms(window) + 1000)
+redis.call('PEXPIRE', calls, ms(window + lease) + 1000)
 redis.call('PEXPIRE', inflight, ms(lease) + 1000)
 redis.call('HSET', seeded, 'generation', generation, 'placeholders', missing)
-redis.call('PEXPIRE', seeded, ms(math.max(window, lease)) + 1000)
+redis.call('PEXPIRE', seeded, ms(window + lease) + 1000)
 return 1
 """
 )
