@@ -433,17 +433,17 @@ def test_rejects_braces_in_account_id() -> None:
         Governor(fakeredis.FakeRedis(), "ab{c}", RateLimit(5, 60.0), 5)
 
 
+def clocked(calls: int, period: float, concurrency: int, start: float) -> tuple[Governor, list[float]]:
+    """A governor on a fresh fakeredis, driven by a clock the test moves by hand (now[0])."""
+    now = [start]
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    gov = Governor(client, ACCOUNT, RateLimit(calls, period), concurrency, margin=0.0, clock=lambda: now[0])
+    return gov, now
+
+
 def test_a_call_counts_in_the_window_until_it_completes():
     """NetSuite may see a call arrive any time up to its answer, so the window runs from completion."""
-    now = [1_000.0]
-    gov = Governor(
-        fakeredis.FakeRedis(server=fakeredis.FakeServer()),
-        "DONE1",
-        RateLimit(1, 10.0),
-        2,
-        margin=0.0,
-        clock=lambda: now[0],
-    )
+    gov, now = clocked(calls=1, period=10.0, concurrency=2, start=1_000.0)
     first = gov.try_acquire()
     assert isinstance(first, Grant)
     now[0] += 4.0
@@ -457,15 +457,7 @@ def test_a_call_counts_in_the_window_until_it_completes():
 
 
 def test_a_call_given_up_on_keeps_its_slot_for_the_hold():
-    now = [2_000.0]
-    gov = Governor(
-        fakeredis.FakeRedis(server=fakeredis.FakeServer()),
-        "HOLD1",
-        RateLimit(100, 1.0),
-        1,
-        margin=0.0,
-        clock=lambda: now[0],
-    )
+    gov, now = clocked(calls=100, period=1.0, concurrency=1, start=2_000.0)
     lease = gov.try_acquire()
     assert isinstance(lease, Grant)
     gov.release(lease.lease_id, hold=3.0)  # timed out: NetSuite may still be running it
@@ -481,15 +473,7 @@ def test_a_call_given_up_on_keeps_its_slot_for_the_hold():
 
 def test_a_call_in_flight_keeps_counting_until_it_completes():
     """NetSuite may see a slow call arrive late: it never slides out of the window while in flight."""
-    now = [3_000.0]
-    gov = Governor(
-        fakeredis.FakeRedis(server=fakeredis.FakeServer()),
-        "FLY1",
-        RateLimit(1, 2.0),
-        2,
-        margin=0.0,
-        clock=lambda: now[0],
-    )
+    gov, now = clocked(calls=1, period=2.0, concurrency=2, start=3_000.0)
     slow = grant(gov.try_acquire())
     now[0] += 5.0  # long past the window, still waiting for NetSuite's answer
     assert isinstance(gov.try_acquire(), Denied)
