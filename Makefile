@@ -12,7 +12,7 @@ STATE_DIR := $(or $(NUE_NS_STATE_DIR),.nue-ns)
 .DEFAULT_GOAL := help
 
 .PHONY: chromium
-.PHONY: help venv demo test chaos bench lint format worker beat api sandbox flower stop clean distclean
+.PHONY: help venv schema demo test chaos bench lint format worker beat api sandbox flower stop clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z. -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ flower: $(STAMP)  ## Flower, behind basic auth (FLOWER_BASIC_AUTH=user:password)
 		echo "WARNING: FLOWER_BASIC_AUTH is not set; using admin:change-me. Set it before exposing Flower." >&2; \
 	fi
 	$(BIN)/celery -A nue_ns.tasks flower --basic-auth="$${FLOWER_BASIC_AUTH:-admin:change-me}"
+
+schema:  ## re-derive nue_ns/sandbox/schema/ from ../shared/netsuite's OpenAPI document
+	$(PYTHON) scripts/derive_netsuite_schema.py
 
 stop:  ## stop the embedded PostgreSQL and Redis
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m nue_ns.embedded stop; fi

@@ -31,7 +31,7 @@ from nue_ns.netsuite.auth import (
 )
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
-# Oracle's published TBA test vector (shared/netsuite/README.md, section_1534941088).
+# Oracle's published TBA test vector (docs/NETSUITE.md, section_1534941088).
 ORACLE = Credentials(
     consumer_key="ef40afdd8abaac111b13825dd5e5e2ddddb44f86d5a0dd6dcf38c20aae6b67e4",
     consumer_secret="d26ad321a4b2f23b0741c8d38392ce01c3e23e109df6c96eac6d099e9ab9e8b5",

@@ -30,7 +30,7 @@ ERROR_TYPE = "application/vnd.oracle.resource+json; type=error"
 
 
 def ns_error(status: int, code: str, detail: str, path: str | None = None) -> dict:
-    """A NetSuite error body as shared/netsuite/README.md describes it."""
+    """A NetSuite error body as docs/NETSUITE.md describes it."""
     item = {"detail": detail, "o:errorCode": code}
     if path:
         item["o:errorPath"] = path

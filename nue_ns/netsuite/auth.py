@@ -1,6 +1,6 @@
 """NetSuite authentication: token-based (OAuth 1.0a, HMAC-SHA256) and OAuth 2.0 client credentials.
 
-Facts in shared/netsuite/README.md "Authentication". Secrets never appear in a repr or an error.
+Facts in docs/NETSUITE.md "Authentication". Secrets never appear in a repr or an error.
 """
 
 from __future__ import annotations

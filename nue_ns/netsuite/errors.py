@@ -1,6 +1,6 @@
 """NetSuite failures, classified by what the connector must do about them.
 
-The classification follows shared/netsuite/README.md "Errors": transient failures are retried
+The classification follows docs/NETSUITE.md "Errors": transient failures are retried
 with backoff, throttling pauses the account, auth failures pause the account without blaming
 the record, everything else needs a person and is never retried in a loop.
 """

@@ -1,7 +1,7 @@
 """NetSuite REST emulator ("sandbox") for the demo, the end-to-end tests and the benchmarks.
 
 `python -m nue_ns.sandbox --host 127.0.0.1 --port 8900`, or `serve(...)`, or `create_app(state)`
-to mount it in-process. Behaviour follows shared/netsuite/README.md; see app.py for the endpoints.
+to mount it in-process. Behaviour follows docs/NETSUITE.md; see app.py for the endpoints.
 """
 
 from nue_ns.sandbox.app import create_app, default_state, serve

@@ -3,7 +3,7 @@
 Every change goes through one function per mutation (`create`, `upsert`, `update`, `delete` for the
 REST API; `record_user_payment`, `void_credit_memo` for what a NetSuite user does in the UI), each
 under the account's lock, so HTTP handlers, tests and later "user action" endpoints share one path.
-Behaviour follows shared/netsuite/README.md: externalIds unique per record group, sublist lines
+Behaviour follows docs/NETSUITE.md: externalIds unique per record group, sublist lines
 added unless `replace` names the sublist, `{"id": ...}` references checked, totals and open
 balances kept as payments and credits apply.
 """
@@ -48,7 +48,7 @@ _TRAN_PREFIX |= {"customerPayment": "PYMT", "customerRefund": "RFND", "deposit":
 
 # -- field allowlists ----------------------------------------------------------------------------
 # customer / invoice / creditMemo: the standard (non-custom) fields of the real OpenAPI document
-# (shared/netsuite/record-api-openapi-2025-09.json) plus the README's key fields; the other types:
+# (nue_ns/sandbox/schema/account-2025-09.json) plus the README's key fields; the other types:
 # the README's key fields (Oracle's 2026.1 REST API Browser).
 
 _CUSTOMER_FIELDS = """
