@@ -94,18 +94,22 @@ def invoice_from_order(
             )
         billed.add(nue.order_line_id)
         lines.append({k: v for k, v in sent.items() if k != "item"} | {"orderLine": ns["line"]})
-    later = set(invoice.order_lines_billed_later or ())
-    close: list[int] = []
     for nue_id, ns in by_nue.items():
-        if nue_id in billed or not is_open(ns):
-            continue
-        lines.append({"orderLine": ns["line"], "quantity": 0})  # not on this invoice
-        if nue_id not in later:
-            close.append(ns["line"])
+        if nue_id not in billed and is_open(ns):
+            lines.append({"orderLine": ns["line"], "quantity": 0})  # not on this invoice
     body["item"] = {"items": lines}
+    close = lines_to_close(invoice, order, ns_order)
     return TransformRequest(
-        "salesOrder", str(ns_order["id"]), "invoice", request.external_id, body, (), tuple(close)
+        "salesOrder", str(ns_order["id"]), "invoice", request.external_id, body, (), close
     )
+
+
+def lines_to_close(invoice: Invoice, order: Order, ns_order: dict[str, Any]) -> tuple[int, ...]:
+    """The order's open lines this invoice does not bill and Nue will not bill later."""
+    keep = {line.order_line_id for line in invoice.lines if line.order_line_id}
+    keep |= set(invoice.order_lines_billed_later or ())
+    by_nue = order_lines(order, ns_order)
+    return tuple(ns["line"] for nue_id, ns in by_nue.items() if nue_id not in keep and is_open(ns))
 
 
 def close_lines_body(lines: tuple[int, ...], config: IntegrationConfig) -> dict[str, Any]:
