@@ -26,7 +26,7 @@ from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import Attempt, Record, State
-from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig
+from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, InvoiceLink
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
@@ -127,7 +127,31 @@ def expected_income(product: dict) -> str:
     return CATEGORY_INCOME.get((product.get("category"), kind), INCOME[kind])
 
 
-def check_month(system: System, month: dict[str, list[dict]]) -> Ledger:
+def check_billing(system: System, month: dict[str, list[dict]], ledger: Ledger, link: InvoiceLink) -> None:
+    """Every order billed by exactly its invoices (transform), or closed (standalone): none left
+    pending billing, as SuiteQL shows NetSuite's order statuses."""
+    conn = system.ctx.connection(system.ctx.integration("default").id)
+    q = "SELECT externalid, status FROM transaction WHERE type = 'SalesOrd'"
+    statuses = {r["externalid"]: r["status"] for r in conn.client.suiteql(q)[0]["items"]}
+    assert len(statuses) == len(month["order"])
+    assert set(statuses.values()) == ({"G"} if link is InvoiceLink.transform else {"H"}), Counter(
+        statuses.values()
+    )
+    billed: dict[str, Decimal] = defaultdict(Decimal)
+    for inv in month["invoice"]:
+        for line in inv["lines"]:
+            if line.get("order_line_id"):
+                billed[line["order_line_id"]] += Decimal(line["quantity"])
+    for order in month["order"]:
+        for nue, ns in zip(order["lines"], ledger.body("order", order["id"])["item"]["items"], strict=True):
+            if link is InvoiceLink.transform:
+                assert Decimal(str(ns["quantityBilled"])) == billed[nue["id"]], (order["id"], nue["id"])
+            assert ns.get("isClosed", False) is (billed[nue["id"]] == 0 or link is InvoiceLink.standalone)
+
+
+def check_month(
+    system: System, month: dict[str, list[dict]], link: InvoiceLink = InvoiceLink.transform
+) -> Ledger:
     ledger = Ledger(system)
     for rtype, recs in month.items():
         if rtype == "product":
@@ -157,8 +181,13 @@ def check_month(system: System, month: dict[str, list[dict]]) -> Ledger:
             assert Decimal(str(body["total"])) == total
             if doc_type == "invoice":
                 open_amount[external_id("invoice", doc["id"])] = total
-                if doc.get("order_id"):
+                if doc.get("order_id") and link is InvoiceLink.transform:  # made from its order
                     assert ledger.eid_of(body["createdFrom"]) == external_id("order", doc["order_id"])
+                elif doc.get("order_id"):
+                    assert "createdFrom" not in body
+            if doc_type == "credit_memo" and doc.get("invoice_id"):  # made from its invoice
+                assert ledger.eid_of(body["createdFrom"]) == external_id("invoice", doc["invoice_id"])
+    check_billing(system, month, ledger, link)
 
     for cm in month["credit_memo"]:
         body = ledger.body("credit_memo", cm["id"])
@@ -196,8 +225,11 @@ def report_calls(system: System, n_records: int) -> dict[str, Any]:
     return stats | {"per_record": per_record}
 
 
-def run_month(system: System, month: dict[str, list[dict]], timeout: float) -> list[int]:
-    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
+def run_month(
+    system: System, month: dict[str, list[dict]], timeout: float, link: InvoiceLink = InvoiceLink.transform
+) -> list[int]:
+    config = CONFIG.model_copy(update={"invoice_link": link})
+    system.start(rate_limit="100/1s", concurrency=5, config=config, NUE_NS_BATCH_SWEEP_SECONDS="2")
     system.workers(2, concurrency=4)
     ids = enqueue_shuffled(month)
     n = sum(len(recs) for recs in month.values())
@@ -209,7 +241,25 @@ def run_month(system: System, month: dict[str, list[dict]], timeout: float) -> l
     return ids
 
 
-def test_a_month_in_scheduled_mode(system):
+def expected_calls(month: dict[str, list[dict]], link: InvoiceLink) -> tuple[int, int]:
+    """(writes, reads) a month costs when nothing fails: one write per record; in transform mode
+    one read of the order per invoice of an order and one PATCH where it closes order lines."""
+    n = sum(len(recs) for recs in month.values())
+    if link is InvoiceLink.standalone:
+        return n, 0
+    orders = {o["id"]: o for o in month["order"]}
+    linked = [i for i in month["invoice"] if i.get("order_id")]
+    closing = 0
+    for inv in linked:
+        billed = {line.get("order_line_id") for line in inv["lines"]} | set(
+            inv.get("order_lines_billed_later") or ()
+        )
+        closing += any(line["id"] not in billed for line in orders[inv["order_id"]]["lines"])
+    return n + closing, len(linked)
+
+
+@pytest.mark.parametrize("link", [InvoiceLink.transform, InvoiceLink.standalone])
+def test_a_month_in_scheduled_mode(system, link):
     month = sample.month()
     assert {k: len(v) for k, v in month.items()} == {
         "customer": 50,
@@ -222,13 +272,14 @@ def test_a_month_in_scheduled_mode(system):
     }
     assert {p["product_type"] for p in month["product"]} == set(ITEM_TYPES)
     assert {p.get("category") for p in month["product"]} == {None, "Enterprise", "SMB", "Training"}
-    ids = run_month(system, month, timeout=300)
-    check_month(system, month)
-    stats = report_calls(system, len(ids))
-    # One write per record and one SuiteQL check of the GL accounts: no retries, nothing doubled.
-    assert stats["writes"] == len(ids)
-    assert set(stats["writes_by_external_id"].values()) == {1}
-    assert stats["calls"] == stats["writes"] + 1
+    ids = run_month(system, month, timeout=300, link=link)
+    stats = report_calls(system, len(ids))  # before check_month's own SuiteQL query
+    check_month(system, month, link)
+    # The writes and reads each record needs and one SuiteQL check of the GL accounts: no retries,
+    # nothing doubled (the order a closing invoice comes from is written twice: created, closed).
+    writes, reads = expected_calls(month, link)
+    assert stats["writes"] == writes
+    assert stats["calls"] == writes + reads + 1
 
 
 def _versions(system: System, record_type: str, nue_id: str) -> list[str]:
