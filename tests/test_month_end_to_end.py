@@ -298,7 +298,8 @@ def test_changed_records_are_upserted_again_without_doubling_lines(system):
     run_month(system, month, timeout=120)
     paid = {a["invoice_id"] for p in month["payment"] for a in p["applications"]}
     paid |= {a["invoice_id"] for c in month["credit_memo"] for a in c.get("applications") or []}
-    invoice = next(i for i in month["invoice"] if i["id"] not in paid and len(i["lines"]) >= 1)
+    # An invoice of its own (no order): its lines are replaced. One made from its order: see below.
+    invoice = next(i for i in month["invoice"] if i["id"] not in paid and not i.get("order_id"))
     customer, product = month["customer"][0], month["product"][0]
     first = invoice["lines"][0]
     extra = first | {"id": f"{invoice['id']}-L9", "quantity": "1", "amount": first["unit_price"]}
@@ -321,6 +322,31 @@ def test_changed_records_are_upserted_again_without_doubling_lines(system):
     assert Decimal(str(ledger.body("invoice", invoice["id"])["total"])) == Decimal(changed_invoice["total"])
     puts = [c for c in system.log() if c.get("external_id") == external_id("invoice", invoice["id"])]
     assert [c["replace"] for c in puts] == [["item"], ["item"]]
+    # A billed order and an invoice made from it: lines are NetSuite's history now. Only the header
+    # changes; the line changes are named for a person, and nothing is doubled or dropped.
+    linked = next(i for i in month["invoice"] if i.get("order_id") and i["id"] not in paid)
+    order = next(o for o in month["order"] if o["id"] == linked["order_id"])
+    before = Ledger(system)
+    ns_lines = before.body("invoice", linked["id"])["item"]["items"]
+    new_order = order | {"order_number": order["order_number"] + "-R", "lines": order["lines"][:1]}
+    new_invoice = linked | {
+        "due_date": "2025-05-30",
+        "lines": linked["lines"][:1],
+        "total": linked["lines"][0]["amount"],
+    }
+    if len(linked["lines"]) == 1:
+        new_invoice["lines"] = [linked["lines"][0] | {"description": "renamed"}]
+    ids = [a.id for a in enqueue_many("order", [new_order])] + [
+        a.id for a in enqueue_many("invoice", [new_invoice])
+    ]
+    system.wait(ids, states=[State.FAILED], timeout=60, what="the linked documents")
+    after = Ledger(system)
+    assert after.body("invoice", linked["id"])["dueDate"] == "2025-05-30"
+    assert after.body("invoice", linked["id"])["item"]["items"] == ns_lines
+    assert after.body("order", order["id"])["tranId"] == new_order["order_number"]
+    assert len(after.body("order", order["id"])["item"]["items"]) == len(order["lines"])
+    assert "lines are linked in NetSuite, only its header was updated" in _reason(system, ids[1])
+    assert f"line {linked['lines'][-1]['id']}" in _reason(system, ids[1])
     # The hub keeps both versions and the outcome of each.
     for rtype, nue_id in (
         ("customer", customer["id"]),
@@ -471,3 +497,48 @@ def test_a_failed_account_check_is_retried_and_then_the_records_go(system):
     with session_scope(system.ctx.engine) as s:
         outcomes = s.scalars(select(Attempt.outcome).where(Attempt.url.like("%/suiteql%"))).all()
     assert sorted(outcomes) == ["transient", "validated"]
+
+
+def _lost_transforms(system: System, invoices: int, credit_memos: int) -> None:
+    """Transforms NetSuite commits but whose answer never arrives (the client times out at 3 s)."""
+    for ns_type, count in (("invoice", invoices), ("creditMemo", credit_memos)):
+        fault = {
+            "kind": "lost_after_commit",
+            "method": "POST",
+            "type": ns_type,
+            "count": count,
+            "delay_s": 3.5,
+        }
+        system.sandbox_post("faults", fault)
+
+
+def _check_exactly_once(system: System, month: dict[str, list[dict]], lost: int) -> None:
+    stats = report_calls(system, sum(len(recs) for recs in month.values()))  # no duplicates
+    assert sum(1 for c in system.log() if c["fault"] == "lost_after_commit") == lost
+    check_month(system, month)  # every document once, linked to its source, totals Nue's
+    found = [c for c in system.log() if c["method"] == "GET" and "/eid:" in c["path"] and c["status"] == 200]
+    assert len(found) >= lost  # each lost answer was resolved by reading the document
+    assert stats["duplicates"] == []
+
+
+def test_transforms_whose_answer_was_lost_make_each_document_once(system):
+    month = sample.month(**SMALL)
+    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
+    _lost_transforms(system, invoices=6, credit_memos=3)
+    system.workers(2, concurrency=4)
+    ids = enqueue_shuffled(month)
+    system.beat()
+    system.wait(ids, timeout=180, what="the month with lost answers")
+    _check_exactly_once(system, month, lost=9)
+
+
+@pytest.mark.slow
+def test_fifty_lost_transform_answers_in_a_month_make_no_duplicates(system):
+    month = sample.month()
+    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
+    _lost_transforms(system, invoices=40, credit_memos=10)
+    system.workers(2, concurrency=4)
+    ids = enqueue_shuffled(month)
+    system.beat()
+    system.wait(ids, timeout=600, what="the month with 50 lost answers")
+    _check_exactly_once(system, month, lost=50)
