@@ -216,8 +216,6 @@ async def _transform_call(acct: AccountData, call: Call, request: Request) -> tu
         raise NsError(405, "INVALID_REQUEST", f"{call.method} is not supported on this resource.")
     strict = request.headers.get("x-netsuite-propertynamevalidation", "").lower() == "error"
     body = await _request_json(request)
-    if isinstance(body, dict) and isinstance(body.get("externalId"), str):
-        call.new_external_id = body["externalId"]
     outcome = transforms.transform(
         acct, call.source or "", call.ref or "", call.type or "", body,
         replace=frozenset(call.replace or ()), strict=strict,
@@ -290,6 +288,8 @@ async def api(request: Request) -> Response:
         realm = acct.realm
         if not _admit(acct):
             raise ns.concurrency_exceeded()
+        if call.kind == "transform":  # logged by the externalId it makes, whatever happens to it
+            call.new_external_id = await _body_external_id(request)
         try:
             response, internal_id, fault = await _with_fault(sandbox, acct, call, request)
         finally:
@@ -319,6 +319,15 @@ async def api(request: Request) -> Response:
     }
     sandbox.log_call(entry)
     return response
+
+
+async def _body_external_id(request: Request) -> str | None:
+    try:
+        body = await _request_json(request)
+    except NsError:
+        return None
+    eid = body.get("externalId") if isinstance(body, dict) else None
+    return eid if isinstance(eid, str) else None
 
 
 def _claimed_realm(header: str) -> str | None:
