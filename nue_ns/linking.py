@@ -86,8 +86,15 @@ def transform(
         order = _order(ctx, rec, contract)
         ns_order = _read(ctx, conn, rec, "salesOrder", order_ns_id, expand=True)
         if made is None:
-            t = links.invoice_from_order(req, contract, order, ns_order)
-            made = _post(ctx, conn, rec, t)
+            try:
+                t = links.invoice_from_order(req, contract, order, ns_order)
+            except LinkRefused:
+                # Its lines already billed: by this invoice, if a worker died after making it?
+                made = _find(ctx, conn, rec, req)
+                if made is None:
+                    raise
+            else:
+                made = _post(ctx, conn, rec, t)
         close = links.lines_to_close(contract, order, ns_order)
         if close:
             body = links.close_lines_body(close, conn.config)

@@ -9,12 +9,13 @@ import pytest
 
 from nue_ns import linking, records
 from nue_ns.cli import changed_config
+from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
 from nue_ns.netsuite.client import WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
-from tests.test_mapping_documents import CREDIT_MEMO
+from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER
 
 TRANSFORM = links.TransformRequest(
     "invoice", "501", "creditMemo", "nue-cm-CM-1", {"externalId": "nue-cm-CM-1"}
@@ -81,3 +82,28 @@ def test_the_link_mode_is_set_from_the_command_line():
 def test_write_results_pair_with_their_exchange():
     result = WriteResult("1", Exchange("POST", "u"))
     assert linking._pair(result) == (result, result.exchange)
+
+
+def test_an_invoice_whose_order_lines_are_billed_already_is_looked_up_not_refused(direct, monkeypatch):
+    """A worker killed after the transform committed: the retry (no failed attempt counted) finds the
+    order billed; the invoice that billed it is this one."""
+    invoice = records.validate(
+        "invoice", INVOICE | {"lines": [LINES[0] | {"order_line_id": "L-1"}], "total": "1200.00"}
+    )
+    billed = {"id": "401", "item": {"items": [{"line": 1, "quantity": 12.0, "quantityBilled": 12.0,
+                                               "custcol_nue_line_id": "L-1"}]}}  # fmt: skip
+    client = FakeClient({"nue-inv-I-1": "901"})
+    client.get = lambda ns_type, ref, expand=False: (  # type: ignore[method-assign]
+        (billed, Exchange("GET", ref)) if ns_type == "salesOrder" else FakeClient.get(client, ns_type, ref)
+    )
+    monkeypatch.setattr(
+        linking, "_order", lambda ctx, rec, inv: records.validate("order", ORDER | {"lines": [LINES[0]]})
+    )
+    conn = SimpleNamespace(client=client, config=IntegrationConfig())
+    plan = linking.Plan(NsRequest("invoice", "nue-inv-I-1", {"item": {"items": [{}]}}), "invoice")
+    resolved = {Ref("order", "O-1"): "401"}
+    assert linking.transform(None, conn, SimpleNamespace(attempts=0), plan, invoice, resolved) == "901"
+    assert ("POST", ("salesOrder", "401", "invoice")) not in client.calls
+    client.existing.clear()
+    with pytest.raises(links.LinkRefused, match="closed or billed in full"):
+        linking.transform(None, conn, SimpleNamespace(attempts=0), plan, invoice, resolved)
