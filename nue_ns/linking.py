@@ -22,11 +22,11 @@ from nue_ns.context import Connection, Context
 from nue_ns.hub import links as hub_links
 from nue_ns.hub import store
 from nue_ns.hub.models import Record
-from nue_ns.hub.store import Ref
 from nue_ns.integration import InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
 from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 LinkRefused = links.LinkRefused
 

@@ -9,12 +9,12 @@ import pytest
 
 from nue_ns import linking, records
 from nue_ns.cli import changed_config
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
 from nue_ns.netsuite.client import WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.refs import Ref
 from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER
 
 TRANSFORM = links.TransformRequest(
