@@ -25,7 +25,8 @@ from nue_ns.hub.models import Record
 from nue_ns.integration import InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
-from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.netsuite.client import WriteResult
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.refs import Ref
 
 LinkRefused = links.LinkRefused
@@ -112,7 +113,8 @@ def transform(
     return _post(ctx, conn, rec, t)
 
 
-def _pair(result):  # a WriteResult as the gateway's (value, exchange)
+def _pair(result: WriteResult) -> tuple[WriteResult, Exchange]:
+    """A write's result as the gateway's (value, exchange)."""
     return result, result.exchange
 
 
