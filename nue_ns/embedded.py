@@ -93,8 +93,12 @@ def resolve_urls(settings: Settings) -> tuple[str, str]:
         database_url = normalize_database_url(settings.database_url)
     else:
         database_url = ensure_database_url(settings.state_dir)
-    redis_url = settings.redis_url or ensure_redis_url(settings.state_dir)
-    return database_url, redis_url
+    return database_url, resolve_redis_url(settings)
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """The configured Redis URL, else the embedded Redis's, started on demand."""
+    return settings.redis_url or ensure_redis_url(settings.state_dir)
 
 
 def _libpq_url(url: str) -> str:

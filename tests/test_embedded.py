@@ -255,3 +255,25 @@ def test_binaries_out_of_reach_are_copied_into_the_state_dir(open_dir: Path, mon
         stop_embedded(state)
     assert (state / "pgsql" / "pgserver" / "pginstall" / "bin" / "postgres").exists() == (os.geteuid() == 0)
     assert _modes(_ancestors(hidden)) == before
+
+
+def test_importing_the_configuration_starts_no_server(open_dir: Path) -> None:
+    """Only an entry point that needs a server starts one: importing settings, Celery's configuration
+    or the tasks module starts nothing; Celery's first use of its configuration starts Redis."""
+    state = open_dir / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUE_NS_DATABASE_URL", "NUE_NS_REDIS_URL")}
+    env["NUE_NS_STATE_DIR"] = str(state)
+    code = (
+        "import os, sys; import nue_ns.config, celeryconfig, nue_ns.tasks;"
+        "print(os.path.exists(sys.argv[1]));"
+        "print(nue_ns.tasks.app.conf.broker_url)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(state)], env=env, cwd=_REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    created_at_import, broker = proc.stdout.split()
+    assert created_at_import == "False"
+    assert broker == (state / "redis" / "url").read_text().strip()
+    assert "started embedded Redis" in proc.stderr
+    assert running_embedded(state) == ["redis"]
