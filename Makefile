@@ -48,7 +48,7 @@ $(FLOWER): pyproject.toml $(RUN)
 venv .venv: $(DEV)  ## create .venv and install nue-ns with its dev tools
 
 demo: $(RUN)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summary
-	$(BIN)/nue-ns demo
+	@$(BIN)/nue-ns demo
 
 test: $(DEV) chromium  ## the test suite, without the slow chaos suites
 	$(BIN)/pytest -q -m "not slow"
