@@ -203,8 +203,11 @@ def _install_tree() -> list[Path]:
     return [*_ancestors(install), *install.rglob("*")]
 
 
-def test_starting_embedded_servers_changes_no_permission_outside_the_state_dir(open_dir: Path) -> None:
-    """Root or not, the folders above the state dir and the PostgreSQL install keep their modes."""
+def test_starting_embedded_servers_changes_no_permission_outside_the_state_dir(
+    open_dir: Path, capsys
+) -> None:
+    """Root or not, the folders above the state dir and the PostgreSQL install keep their modes; each
+    server started says so in one line on stderr (a command after `make stop` never restarts silently)."""
     state = open_dir / "state"
     watched = [*_ancestors(open_dir), *_install_tree()]
     before = _modes(watched)
@@ -212,6 +215,15 @@ def test_starting_embedded_servers_changes_no_permission_outside_the_state_dir(o
         url = ensure_database_url(state)
         assert _select(url, "SELECT current_database()") == "nue_ns"
         ensure_redis_url(state)
+        said = capsys.readouterr().err.splitlines()
+        until = "it keeps running until `make stop`"
+        assert said == [
+            f"nue-ns: started embedded PostgreSQL in {state / 'postgres'}; {until}",
+            f"nue-ns: started embedded Redis in {state / 'redis'}; {until}",
+        ]
+        ensure_database_url(state)
+        ensure_redis_url(state)
+        assert capsys.readouterr().err == ""  # reused: nothing to say
         if os.geteuid() == 0:  # PostgreSQL refuses root: it ran as its own OS user, named in the README
             owner = (state / "postgres").stat().st_uid
             assert owner == embedded.pwd.getpwnam(embedded._PG_OS_USER).pw_uid
