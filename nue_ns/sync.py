@@ -65,7 +65,7 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         return Outcome(held)
 
     try:
-        request = mapping.build(rec.record_type, contract, conn.config, resolved)
+        request = mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
     except mapping.MappingIncomplete as exc:
         store.wait_for(
             ctx.engine,
