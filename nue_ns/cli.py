@@ -98,9 +98,9 @@ def enqueue(
     from nue_ns.producer import InvalidBatch, enqueue_many
     from nue_ns.records import CONTRACTS
 
-    if record_type not in CONTRACTS:
-        err.print(f"[red]error:[/red] unknown record type {record_type!r}; one of: {', '.join(CONTRACTS)}")
-        raise typer.Exit(2)
+    if record_type not in CONTRACTS and not as_json:  # --json: refused per record below, field "type"
+        err.print(f"[red]refused:[/red] unknown record type {record_type!r}; one of: {', '.join(CONTRACTS)}")
+        raise typer.Exit(1)
     try:
         items, lines = read_records_file(file)
     except ValueError as exc:

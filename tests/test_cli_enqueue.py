@@ -23,7 +23,7 @@ def test_unknown_record_type_is_named(tmp_path: Path) -> None:
     path = tmp_path / "invoices.jsonl"
     path.write_text("{}\n")
     result = _enqueue("invoce", str(path))
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # refused, as any invalid input (2: the file could not be read)
     assert f"unknown record type 'invoce'; one of: {', '.join(CONTRACTS)}" in result.output
     assert "invalid record" not in result.output
 
