@@ -175,8 +175,8 @@ def _pg_runtime(data_dir: Path) -> tuple[Path, str | None]:
 
     As root, PostgreSQL runs as `_PG_OS_USER`. Nothing outside the state folder (the data dir's
     parent) changes permissions: that user is given the data dir (chown), may traverse the state
-    folder (o+x, without reading its listing), and when it cannot reach
-    the binaries inside .venv (e.g. a clone under a private home), they are copied into the state
+    folder (o+x, without reading its listing), and when it cannot reach the binaries inside .venv
+    (NUE_NS_STATE_DIR set outside a private home holding the clone), they are copied into the state
     folder. When it cannot reach the state folder itself, the error says what to do instead.
     """
     install = _pg_install()
