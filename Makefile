@@ -16,7 +16,7 @@ FLOWER := $(VENV)/.installed-flower
 .DEFAULT_GOAL := help
 
 .PHONY: chromium
-.PHONY: help venv schema demo test chaos bench lint format worker beat api sandbox flower stop clean distclean
+.PHONY: help venv schema demo test test-unit chaos bench lint format worker beat api sandbox flower stop clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z. -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ demo: $(RUN)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summary
 
 test: $(DEV) chromium  ## the test suite, without the slow chaos suites
 	$(BIN)/pytest -q -m "not slow"
+
+test-unit: $(DEV)  ## the tests that need no server (in-memory fakes), under a minute
+	$(BIN)/pytest -q -m "unit and not slow"
 
 # The hub UI is tested in a real browser driven headless by Playwright (which never downloads one of its
 # own): chromium or Google Chrome from PATH; only when there is none, and we are root on Debian/Ubuntu,
