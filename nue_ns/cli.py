@@ -36,26 +36,55 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def read_records_file(path: Path) -> list[Any]:
-    """A JSON object, a JSON array, or JSON lines."""
-    text = path.read_text(encoding="utf-8") if str(path) != "-" else sys.stdin.read()
+def read_records_file(path: Path) -> tuple[list[Any], list[int] | None]:
+    """The records of a JSON object, a JSON array, or JSON lines; for JSON lines also each record's
+    line number (1-based), so that errors point at the line."""
+    try:
+        text = path.read_text(encoding="utf-8") if str(path) != "-" else sys.stdin.read()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not a file") from None
+    except PermissionError:
+        raise ValueError(f"{path}: not allowed to read it (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     stripped = text.strip()
     if not stripped:
         raise ValueError(f"{path}: the file is empty")
     try:
         data = json.loads(stripped)
-        return data if isinstance(data, list) else [data]
+        return (data if isinstance(data, list) else [data]), None
     except json.JSONDecodeError as whole:
-        items = []
-        for n, line in enumerate(stripped.splitlines(), 1):
+        items, lines = [], []
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     items.append(json.loads(line))
+                    lines.append(n)
                 except json.JSONDecodeError as exc:
-                    if n == 1:
+                    if not items:
                         raise ValueError(f"{path}: not JSON ({whole.msg} at line {whole.lineno})") from None
                     raise ValueError(f"{path}: line {n} is not JSON ({exc.msg})") from None
-        return items
+        return items, lines
+
+
+def _refusal(exc: Any, lines: list[int] | None) -> str:
+    """An InvalidBatch for a person: records counted from 1, and the line of each in a JSON-lines file."""
+    shown = []
+    for problem in exc.problems[:20]:
+        where = problem.record_type
+        if problem.index is not None:
+            where += f" #{problem.index + 1}"
+            if lines is not None and problem.index < len(lines):
+                where += f" (line {lines[problem.index]})"
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in problem.errors[:10])
+        shown.append(f"  {where}: {reasons}")
+    if len(exc.problems) > 20:
+        shown.append(f"  ... and {len(exc.problems) - 20} more")
+    return f"{len(exc.problems)} invalid record(s), nothing stored:\n" + "\n".join(shown)
 
 
 @app.command()
@@ -67,10 +96,14 @@ def enqueue(
 ) -> None:
     """Validate records and make them durable in the hub (all or nothing)."""
     from nue_ns.producer import InvalidBatch, enqueue_many
+    from nue_ns.records import CONTRACTS
 
+    if record_type not in CONTRACTS and not as_json:  # --json: refused per record below, field "type"
+        err.print(f"[red]refused:[/red] unknown record type {record_type!r}; one of: {', '.join(CONTRACTS)}")
+        raise typer.Exit(1)
     try:
-        items = read_records_file(file)
-    except (OSError, ValueError) as exc:
+        items, lines = read_records_file(file)
+    except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     ctx = _ctx()
@@ -80,7 +113,7 @@ def enqueue(
         if as_json:
             _print_json({"accepted": 0, "errors": exc.as_json()})
         else:
-            err.print(f"[red]refused:[/red] {exc}")
+            err.print(f"[red]refused:[/red] {_refusal(exc, lines)}", highlight=False)
         raise typer.Exit(1) from None
     except LookupError as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -328,7 +328,7 @@ class InvalidRecord(ValueError):
         self.record_type = record_type
         self.errors = errors
         self.index = index
-        where = f"{record_type} #{index}" if index is not None else record_type
+        where = f"{record_type} #{index + 1}" if index is not None else record_type  # people count from 1
         reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:10])
         super().__init__(f"invalid {where}: {reasons}")
 
