@@ -21,7 +21,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.producer import InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
-from tests.bad_input_corpus import CASES, CUSTOMER, HTML_INJECTION, PRODUCT, Case
+from tests.bad_input_corpus import ACCEPTED, CASES, CUSTOMER, HTML_INJECTION, PRODUCT, Case
 from tests.harness import System
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -241,3 +241,8 @@ def test_records_netsuite_refuses_need_a_person_and_are_sent_once(system):
         "nue-pay-PAY-OVER": 1,
         "nue-pay-PAY-OTHER": 1,
     }
+
+
+@pytest.mark.parametrize("name,record_type,data", ACCEPTED, ids=[a[0] for a in ACCEPTED])
+def test_edge_cases_the_rules_must_not_refuse(name, record_type, data):
+    records.validate(record_type, data)
