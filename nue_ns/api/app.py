@@ -29,7 +29,8 @@ Hand billing records to nue-ns and run the Transaction Hub.
 
 Authenticate with an API key (`nue-ns apikey create --role producer|operator`) sent as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`. A **producer** key may only enqueue records;
-an **operator** key may do everything. Errors answer `{"detail": ..., "errors": [{"field", "reason"}]}`.
+an **operator** key may do everything. A batch holds at most 10,000 records.
+Errors answer `{"detail": ..., "errors": [{"field", "reason"}]}`.
 """
 
 

@@ -11,12 +11,10 @@ from nue_ns.api.auth import producer
 from nue_ns.api.common import Problem
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
-from nue_ns.producer import InvalidBatch, enqueue_many
+from nue_ns.producer import MAX_BATCH, InvalidBatch, enqueue_many
 from nue_ns.records import RecordType
 
 router = APIRouter(prefix="/v1", tags=["producers"])
-
-MAX_BATCH = 10_000
 
 _EXAMPLES = {
     "one": {
@@ -64,7 +62,12 @@ def enqueue(
     is stored once (`created: false` the second time)."""
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_BATCH:
-        raise Problem(413, f"a batch holds at most {MAX_BATCH} records; split it")
+        reason = f"holds {len(items)} records; a batch holds at most {MAX_BATCH}: split it"
+        raise Problem(
+            413,
+            f"a batch holds at most {MAX_BATCH} records; split it",
+            [{"field": "(batch)", "reason": reason}],
+        )
     try:
         accepted = enqueue_many(record_type, items, integration=integration, ctx=get_context())
     except InvalidBatch as exc:

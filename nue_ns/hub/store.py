@@ -26,9 +26,13 @@ from nue_ns.records import TYPE_ORDER, _Record
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
 
 
+def _canonical(record: _Record) -> str:
+    """The record's one serialisation: what is hashed is what is stored."""
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
 def version_hash(record: _Record) -> str:
-    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(record).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -74,29 +78,39 @@ def accept(
     latest: dict[str, _Record] = {}
     for rec in records:  # within one batch the last version of a record wins
         latest[rec.id] = rec
-    rows = [
-        {
-            "integration_id": integration.id,
-            "record_type": record_type,
-            "type_rank": TYPE_ORDER[record_type],
-            "nue_id": rec.id,
-            "source_updated_at": getattr(rec, "updated_at", None),
-            "version_hash": version_hash(rec),
-            "payload": rec.model_dump(mode="json"),
-            "state": initial.value,
-            "reason": "waiting for the scheduled batch" if scheduled else None,
-            "next_attempt_at": now,
-            "attempts": 0,
-        }
-        for rec in latest.values()
-    ]
+    # Set-based: the batch travels as one array per column (a handful of bind parameters
+    # whatever its size; PostgreSQL allows 65,535 per statement), each record serialised once.
+    texts = {nue_id: _canonical(rec) for nue_id, rec in latest.items()}
+    hashes = {nue_id: hashlib.sha256(t.encode()).hexdigest() for nue_id, t in texts.items()}
+    params = {
+        "i": integration.id,
+        "t": record_type,
+        "rank": TYPE_ORDER[record_type],
+        "state": initial.value,
+        "reason": "waiting for the scheduled batch" if scheduled else None,
+        "now": now,
+        "nue_ids": list(latest),
+        "upd": [getattr(rec, "updated_at", None) for rec in latest.values()],
+        "hashes": list(hashes.values()),
+        "payloads": list(texts.values()),
+    }
     results: dict[str, Accepted] = {}
     with session_scope(engine) as s:
         inserted = s.execute(
-            insert(Record)
-            .values(rows)
-            .on_conflict_do_nothing(constraint="uq_record_version")
-            .returning(Record.id, Record.nue_id, Record.source_updated_at)
+            text(
+                """
+                INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
+                                         version_hash, payload, state, reason, next_attempt_at, attempts)
+                SELECT :i, :t, :rank, n.nue_id, n.upd, n.hash, CAST(n.payload AS jsonb), :state, :reason,
+                       :now, 0
+                FROM unnest(CAST(:nue_ids AS text[]), CAST(:upd AS timestamptz[]), CAST(:hashes AS text[]),
+                            CAST(:payloads AS text[])) WITH ORDINALITY AS n(nue_id, upd, hash, payload, ord)
+                ORDER BY n.ord
+                ON CONFLICT ON CONSTRAINT uq_record_version DO NOTHING
+                RETURNING id, nue_id, source_updated_at
+                """
+            ),
+            params,
         ).all()
         new_ids = {r.nue_id: r for r in inserted}
         for row in inserted:
@@ -106,20 +120,34 @@ def accept(
         missing = [rid for rid in latest if rid not in new_ids]
         if missing:
             for row in s.execute(
-                select(Record.id, Record.nue_id, Record.state).where(
-                    Record.integration_id == integration.id,
-                    Record.record_type == record_type,
-                    Record.nue_id.in_(missing),
-                    Record.version_hash.in_([version_hash(latest[m]) for m in missing]),
-                )
+                text(
+                    """
+                    SELECT r.id, r.nue_id, r.state FROM hub_records r
+                    JOIN unnest(CAST(:nue_ids AS text[]), CAST(:hashes AS text[])) AS m(nue_id, hash)
+                      ON r.nue_id = m.nue_id AND r.version_hash = m.hash
+                    WHERE r.integration_id = :i AND r.record_type = :t
+                    """
+                ),
+                {
+                    "i": integration.id,
+                    "t": record_type,
+                    "nue_ids": missing,
+                    "hashes": [hashes[m] for m in missing],
+                },
             ):
                 results[row.nue_id] = Accepted(row.id, record_type, row.nue_id, False, row.state)
-        stale = s.execute(
-            select(Record.id, Record.state).where(Record.id.in_([r.id for r in inserted]))
-        ).all()
-        for row in stale:
-            if row.state == State.SUPERSEDED:
-                nue_id = next(k for k, v in results.items() if v.id == row.id)
+        if new_ids:
+            by_id = {row.id: row.nue_id for row in inserted}
+            for row in s.execute(
+                text(
+                    """
+                    SELECT id FROM hub_records
+                    WHERE id = ANY(CAST(:ids AS bigint[])) AND state = 'superseded'
+                    """
+                ),
+                {"ids": list(by_id)},
+            ):
+                nue_id = by_id[row.id]
                 results[nue_id] = Accepted(row.id, record_type, nue_id, True, State.SUPERSEDED.value)
     return [results[rid] for rid in latest if rid in results]
 
