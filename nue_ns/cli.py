@@ -42,19 +42,23 @@ def read_records_file(path: Path) -> list[Any]:
     stripped = text.strip()
     if not stripped:
         raise ValueError(f"{path}: the file is empty")
+    from nue_ns.strict_json import BadJson, loads  # duplicate keys and deep nesting refused
+
     try:
-        data = json.loads(stripped)
+        data = loads(stripped)
         return data if isinstance(data, list) else [data]
-    except json.JSONDecodeError as whole:
+    except BadJson as whole:
+        if not whole.syntax:
+            raise ValueError(f"{path}: {whole}") from None
         items = []
         for n, line in enumerate(stripped.splitlines(), 1):
             if line.strip():
                 try:
-                    items.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    if n == 1:
-                        raise ValueError(f"{path}: not JSON ({whole.msg} at line {whole.lineno})") from None
-                    raise ValueError(f"{path}: line {n} is not JSON ({exc.msg})") from None
+                    items.append(loads(line))
+                except BadJson as exc:
+                    if n == 1 and exc.syntax:
+                        raise ValueError(f"{path}: not JSON ({whole.reason})") from None
+                    raise ValueError(f"{path}: line {n}: {exc}") from None
         return items
 
 

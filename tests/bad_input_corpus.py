@@ -376,3 +376,39 @@ ACCEPTED += [
         {**INVOICE, "invoice_date": "1900-01-01", "due_date": "2199-12-31"},
     ),
 ]
+
+# Bodies that are JSON only to a lenient parser: (name, record type, raw text, field named).
+# Python's json keeps the last of two equal keys; these must be refused, never "last one wins".
+RAW_BODIES: list[tuple[str, str, str, str]] = [
+    ("duplicate id", "customer", '{"id": "C-1", "name": "Acme", "id": "C-2"}', "id"),
+    (
+        "duplicate total",
+        "invoice",
+        '{"id": "I-1", "invoice_number": "INV-1", "customer_id": "C-1", "status": "Active", '
+        '"invoice_date": "2025-03-02", "currency": "USD", "total": "20.00", "total": "2000.00", '
+        '"lines": [{"id": "L1", "product_id": "P-1", "quantity": "2", "unit_price": "10.00", '
+        '"amount": "20.00"}]}',
+        "total",
+    ),
+    (
+        "duplicate key inside a line",
+        "invoice",
+        '{"id": "I-1", "lines": [{"id": "L1", "amount": "1.00", "amount": "9.00"}]}',
+        "lines[0].amount",
+    ),
+    (
+        "duplicate key in the second record",
+        "customer",
+        '[{"id": "C-1"}, {"id": "C-2", "name": "a", "name": "b"}]',
+        "[1].name",
+    ),
+    (
+        "duplicate key differently escaped",
+        "customer",
+        '{"id": "C-1", "name": "a", "n\\u0061me": "b"}',
+        "name",
+    ),
+    ("nested 10,000 levels (arrays)", "customer", "[" * 10_000 + "]" * 10_000, "(body)"),
+    ("nested 10,000 levels (objects)", "customer", '{"a":' * 10_000 + "1" + "}" * 10_000, "(body)"),
+    ("nested 100,000 levels, unclosed", "customer", "[" * 100_000, "(body)"),
+]

@@ -5,6 +5,7 @@ pass validation but that NetSuite refuses: needs a person, one call each, never 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.producer import InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
-from tests.bad_input_corpus import ACCEPTED, CASES, CUSTOMER, HTML_INJECTION, PRODUCT, Case
+from tests.bad_input_corpus import ACCEPTED, CASES, CUSTOMER, HTML_INJECTION, PRODUCT, RAW_BODIES, Case
 from tests.harness import System
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -246,3 +247,31 @@ def test_records_netsuite_refuses_need_a_person_and_are_sent_once(system):
 @pytest.mark.parametrize("name,record_type,data", ACCEPTED, ids=[a[0] for a in ACCEPTED])
 def test_edge_cases_the_rules_must_not_refuse(name, record_type, data):
     records.validate(record_type, data)
+
+
+@pytest.mark.parametrize("name,record_type,raw,field", RAW_BODIES, ids=[b[0] for b in RAW_BODIES])
+def test_http_api_refuses_duplicate_keys_and_deep_nesting(hub, client, name, record_type, raw, field):
+    headers = bearer(key("producer")) | {"content-type": "application/json"}
+    r = client.post(f"/v1/records/{record_type}", content=raw, headers=headers)
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["errors"] == [{"field": field, "reason": r.json()["errors"][0]["reason"]}], r.text[:300]
+    assert len(r.content) < MAX_MESSAGE
+    assert hub_rows() == 0
+
+
+def test_cli_refuses_duplicate_keys_and_deep_nesting(hub, tmp_path):
+    for name, record_type, raw, field in RAW_BODIES:
+        path = tmp_path / "body.json"
+        path.write_text(raw)
+        out = subprocess.run(
+            [sys.executable, "-m", "nue_ns.cli", "enqueue", record_type, str(path)],
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 2, (name, out.stdout[:300], out.stderr[-500:])
+        named = field if field != "(body)" else "nested deeper than"
+        assert named in out.stderr and "Traceback" not in out.stderr, (name, out.stderr[-500:])
+        assert len(out.stderr) < MAX_MESSAGE
+    assert hub_rows() == 0

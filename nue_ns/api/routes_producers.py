@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from nue_ns.api.auth import producer
 from nue_ns.api.common import Problem
@@ -13,6 +12,7 @@ from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
 from nue_ns.producer import MAX_BATCH, InvalidBatch, enqueue_many
 from nue_ns.records import RecordType
+from nue_ns.strict_json import BadJson, loads
 
 router = APIRouter(prefix="/v1", tags=["producers"])
 
@@ -44,15 +44,29 @@ class Accepted(BaseModel):
     records: list[AcceptedRecord]
 
 
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": "one record (object) or a batch (array) of at most 10,000; a key given twice "
+        "in one object is refused",
+        "content": {"application/json": {"schema": {}, "examples": _EXAMPLES}},
+    }
+}
+
+
 @router.post(
     "/records/{record_type}",
     status_code=202,
     response_model=Accepted,
-    responses={422: {"description": "invalid records (each bad field named); nothing was stored"}},
+    responses={
+        413: {"description": "more than 10,000 records in one batch"},
+        422: {"description": "invalid JSON or invalid records (each bad field named); nothing was stored"},
+    },
+    openapi_extra=_BODY_DOC,
 )
-def enqueue(
+async def enqueue(
     record_type: RecordType,
-    body: Any = Body(..., openapi_examples=_EXAMPLES, description="one record (object) or a batch (array)"),
+    request: Request,
     integration: str = Query("default", max_length=64),
     _: Principal = Depends(producer),
 ) -> Accepted:
@@ -60,6 +74,17 @@ def enqueue(
 
     A batch is all-or-nothing: one invalid record and none is stored. The same version sent twice
     is stored once (`created: false` the second time)."""
+    raw = await request.body()
+    # Parsing, validating and storing are CPU and database work: in the threadpool, so the event
+    # loop keeps answering (/health, other callers) during a burst of large batches.
+    return await run_in_threadpool(_enqueue, record_type, raw, integration)
+
+
+def _enqueue(record_type: str, raw: bytes, integration: str) -> Accepted:
+    try:
+        body = loads(raw)
+    except BadJson as exc:
+        raise Problem(422, "invalid request", [{"field": exc.field, "reason": exc.reason}]) from None
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_BATCH:
         reason = f"holds {len(items)} records; a batch holds at most {MAX_BATCH}: split it"
