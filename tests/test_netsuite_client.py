@@ -364,8 +364,9 @@ def test_large_answer_is_returned_whole_but_logged_truncated(
     server.answer(200, {"items": items, "count": 1000, "hasMore": True})
     page, exchange = client.suiteql("SELECT id, acctname FROM account")
     assert page["items"] == items
-    assert isinstance(exchange.response_body, str) and len(exchange.response_body) < MAX_LOGGED_BODY + 20
-    assert exchange.response_body.endswith("[truncated]")
+    assert isinstance(exchange.response_body, str) and len(exchange.response_body) <= MAX_LOGGED_BODY
+    raw = len(json.dumps({"items": items, "count": 1000, "hasMore": True}))
+    assert exchange.response_body.endswith(f"[truncated: {raw} characters]")  # the raw length noted
 
 
 # -- failures: classification, one attempt, no secrets ------------------------------------------------

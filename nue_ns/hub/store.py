@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
-from nue_ns.netsuite.errors import Exchange, NetSuiteError
+from nue_ns.netsuite.errors import Exchange, NetSuiteError, clip, clip_json
 from nue_ns.records import TYPE_ORDER, _Record
 
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
@@ -313,10 +313,12 @@ def release_batch(engine: Engine) -> list[int]:
         )
 
 
-def recover_leases(engine: Engine) -> list[int]:
-    """Records whose worker died mid-transfer go back to PENDING, due now."""
+def recover_leases(engine: Engine, max_attempts: int | None = None) -> list[int]:
+    """Records whose worker died mid-transfer go back to PENDING, due now; their call (if one was
+    made) is closed in the attempt log as `lost` and counted, so a record that keeps killing its
+    worker ends as needing a person after `max_attempts`."""
     with session_scope(engine) as s:
-        return list(
+        ids = list(
             s.scalars(
                 update(Record)
                 .where(Record.state == State.IN_FLIGHT, Record.lease_expires_at < func.now())
@@ -330,6 +332,73 @@ def recover_leases(engine: Engine) -> list[int]:
                 .returning(Record.id)
             )
         )
+        called = _close_attempts(s, ids, "lost", "the worker was lost before the answer was recorded")
+        if called:
+            s.execute(update(Record).where(Record.id.in_(called)).values(attempts=Record.attempts + 1))
+            if max_attempts is not None:
+                s.execute(
+                    update(Record)
+                    .where(Record.id.in_(called), Record.attempts >= max_attempts)
+                    .values(
+                        state=State.FAILED,
+                        error_kind="transient",
+                        reason=f"needs a person: gave up after {max_attempts} attempts "
+                        "(the worker was lost during the last one)",
+                    )
+                )
+        return ids
+
+
+def _close_attempts(s, record_ids: Sequence[int], outcome: str, detail: str) -> list[int]:
+    """End the attempt rows these records left in flight; returns the records that had one."""
+    if not record_ids:
+        return []
+    return sorted(
+        set(
+            s.scalars(
+                update(Attempt)
+                .where(Attempt.record_id.in_(list(record_ids)), Attempt.outcome == "in_flight")
+                .values(
+                    outcome=outcome,
+                    detail=detail,
+                    # Its end is unknown: counted as ending now, so the governor's re-seeding
+                    # (recent_calls) counts it once, never for ever.
+                    elapsed_ms=func.extract("epoch", func.now() - Attempt.started_at) * 1000,
+                )
+                .returning(Attempt.record_id)
+            )
+        )
+    )
+
+
+def abandon(engine: Engine, record_id: int, reason: str, *, max_attempts: int, delay: float = 30.0) -> str:
+    """An attempt that broke on our side (a bug, an answer we could not store): counted like a
+    transient failure, its attempt row closed, and needs a person after `max_attempts`."""
+    with session_scope(engine) as s:
+        _close_attempts(s, [record_id], "error", reason)
+        attempts = s.scalar(
+            update(Record)
+            .where(Record.id == record_id, Record.state == State.IN_FLIGHT)
+            .values(attempts=Record.attempts + 1)
+            .returning(Record.attempts)
+        )
+        if attempts is None:
+            return "gone"
+        if attempts >= max_attempts:
+            s.execute(
+                update(Record)
+                .where(Record.id == record_id)
+                .values(
+                    state=State.FAILED,
+                    lease_expires_at=None,
+                    leased_by=None,
+                    error_kind="transient",
+                    reason=f"needs a person: gave up after {attempts} attempts: {reason}",
+                )
+            )
+            return State.FAILED
+        _to_pending(s, record_id, delay, f"{reason}; retrying (attempt {attempts} of {max_attempts})")
+        return State.PENDING
 
 
 # ---------------------------------------------------------------- worker side
@@ -633,7 +702,7 @@ def log_attempt(
                 started_at=started_at,
                 elapsed_ms=exchange.elapsed_ms,
                 method=exchange.method,
-                url=exchange.url[:1000],
+                url=clip(exchange.url, 1000),
                 request_body=_jsonable(exchange.request_body),
                 status=exchange.status,
                 response_body=_jsonable(exchange.response_body),
@@ -663,7 +732,7 @@ def start_attempt(
             account_id=account_id,
             started_at=utcnow(),
             method=method,
-            url=url[:1000],
+            url=clip(url, 1000),
             request_body=request_body,
             outcome="in_flight",
             worker=worker,
@@ -759,8 +828,9 @@ def _error_fields(error: NetSuiteError) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> dict[str, Any] | None:
+    """What a jsonb column of the attempt log may hold: NUL-free, bounded (see errors.clip)."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return value
-    return {"text": str(value)[:20000]}
+        return clip_json(value)
+    return {"text": clip(str(value), 20000)}

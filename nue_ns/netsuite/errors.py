@@ -9,9 +9,45 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# What the hub keeps of NetSuite's own words (its columns: error_code 64, error_path 200).
+CODE_CHARS = 64
+PATH_CHARS = 200
+DETAIL_CHARS = 2000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """NetSuite's (or anyone's) text made safe to store and show: control characters and NUL
+    escaped (PostgreSQL refuses NUL; terminals run escapes), lone surrogates escaped, and cut to
+    `limit` characters noting the raw length."""
+    if text is None:
+        return None
+    text = str(text)
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        text = "".join(
+            f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
+            for ch in text
+        )
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > limit:
+        note = f"... [truncated: {len(text)} characters]"
+        text = text[: max(0, limit - len(note))] + note
+    return text
+
+
+def clip_json(value: Any, limit: int = 20_000) -> Any:
+    """A JSON value made safe for a jsonb column: every string and key clipped, NUL escaped."""
+    if isinstance(value, dict):
+        return {clip(str(k), 200): clip_json(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip_json(v, limit) for v in value]
+    if isinstance(value, str):
+        return clip(value, limit)
+    return value
 
 
 class Kind(StrEnum):
@@ -43,6 +79,10 @@ class NetSuiteError(Exception):
     exchange: Exchange | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # Bounded and escaped once, here: everything downstream (hub columns, logs, CLI, UI) is safe.
+        self.detail = clip(self.detail, DETAIL_CHARS) or ""
+        self.code = clip(self.code, CODE_CHARS)
+        self.path = clip(self.path, PATH_CHARS)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -71,11 +111,14 @@ def parse_error_body(text: str | None) -> tuple[str | None, str | None, str | No
     if not isinstance(body, dict):
         return None, str(body)[:500], None
     details = body.get("o:errorDetails") or []
-    first = details[0] if details and isinstance(details[0], dict) else {}
+    first = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
     code = first.get("o:errorCode") or body.get("o:errorCode")
     detail = first.get("detail") or body.get("title") or body.get("detail")
     path = first.get("o:errorPath")
-    return code, detail, path
+    # Any of them may be a number, an object or a list in a malformed answer: kept as text.
+    return tuple(
+        None if v is None else v if isinstance(v, str) else json.dumps(v) for v in (code, detail, path)
+    )
 
 
 def classify_response(status: int, text: str | None, exchange: Exchange | None = None) -> NetSuiteError:
