@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(no_args_is_help=True, help="Keep Nue billing and NetSuite's general ledger in step.")
 hub_app = typer.Typer(no_args_is_help=True, help="The Transaction Hub: status, listings, retries.")
@@ -17,8 +18,30 @@ integration_app = typer.Typer(no_args_is_help=True, help="Integrations: NetSuite
 app.add_typer(hub_app, name="hub")
 app.add_typer(integration_app, name="integration")
 
-console = Console()
-err = Console(stderr=True)
+# Markup off: everything printed may hold data (NetSuite's error details, webhook replies, names),
+# and data is never read as rich markup ("[/x]" would crash, "[link=...]" would become a link).
+# Styles are given as arguments (see _error), never inside the text.
+# Control characters (a terminal escape in a NetSuite detail) are shown escaped, not run, and
+# ":name:" is not made an emoji.
+
+
+class _DataConsole(Console):
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(_visible(text), **kwargs)
+
+
+def _visible(text: str) -> str:
+    from nue_ns.safe_text import clip
+
+    return clip(text, len(text) + 100) or ""
+
+
+console = _DataConsole(markup=False, highlight=False, emoji=False)
+err = _DataConsole(stderr=True, markup=False, highlight=False, emoji=False)
+
+
+def _error(message: str, label: str = "error:", style: str = "red", **kwargs: Any) -> None:
+    err.print(Text.assemble((label, style), " ", _visible(message)), **kwargs)
 
 
 def _ctx():
@@ -75,7 +98,7 @@ def enqueue(
     try:
         items = read_records_file(file)
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     ctx = _ctx()
     try:
@@ -84,10 +107,10 @@ def enqueue(
         if as_json:
             _print_json({"accepted": 0, "errors": exc.as_json()})
         else:
-            err.print(f"[red]refused:[/red] {exc}")
+            _error(f"{exc}", "refused:")
         raise typer.Exit(1) from None
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     new = sum(a.created for a in accepted)
     if as_json:
@@ -163,7 +186,7 @@ def hub_list(
             ),
         )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     views = [record_view(r) for r in rows]
     if as_json:
@@ -190,7 +213,7 @@ def hub_show(record_id: int, as_json: bool = typer.Option(False, "--json")) -> N
 
     found = get_record(_ctx().engine, record_id)
     if found is None:
-        err.print(f"[red]error:[/red] no record {record_id}")
+        _error(f"no record {record_id}")
         raise typer.Exit(2)
     rec, attempts = found
     view = record_view(rec) | {"payload": rec.payload, "attempts_log": [attempt_view(a) for a in attempts]}
@@ -208,7 +231,7 @@ def hub_retry(
     from nue_ns.hub import store
 
     if not record_ids and not all_failed:
-        err.print("[red]error:[/red] give record ids or --all-failed")
+        _error("give record ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     integ_id = ctx.integration(integration).id if integration else None
@@ -245,7 +268,7 @@ def integration_show(
     try:
         view = public_view(_ctx().integration(name))
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     _print_json(view)
 
@@ -325,7 +348,7 @@ def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
 
 def _print_problems(verdict: dict) -> None:
     for problem in verdict["problems"]:
-        err.print(f"  ✗ {problem}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"  ✗ {problem}", soft_wrap=True)
 
 
 def _release_waiting(ctx: Any, integration_id: int) -> int:
@@ -375,7 +398,7 @@ def integration_set(
             subsidiary=subsidiary,
         )
     except (LookupError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     verdict = current_verdict(config)
     if verdict is None:
@@ -383,15 +406,11 @@ def integration_set(
             verdict = _check_accounts(ctx, integ.id, config)
         except RuntimeError as exc:
             if not force:
-                err.print(
-                    f"[red]error:[/red] {exc}; nothing saved (--force saves it unchecked)", soft_wrap=True
-                )
+                _error(f"{exc}; nothing saved (--force saves it unchecked)", soft_wrap=True)
                 raise typer.Exit(2) from None
-            err.print(
-                f"[yellow]warning:[/yellow] {exc}; saved unchecked: workers check it first", soft_wrap=True
-            )
+            _error(f"{exc}; saved unchecked: workers check it first", "warning:", "yellow", soft_wrap=True)
     if verdict is not None and not verdict["valid"]:
-        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _error(f"for integration {name!r}:", "GL accounts rejected")
         _print_problems(verdict)
         if not force:
             err.print(
@@ -416,7 +435,7 @@ def integration_validate(
         integ = ctx.integration(name)
         verdict = _check_accounts(ctx, integ.id, config_of(integ))
     except (LookupError, RuntimeError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     save_verdict(ctx.engine, integ.id, integ.settings, verdict)
     woken = _release_waiting(ctx, integ.id) if verdict["valid"] else 0
@@ -425,7 +444,7 @@ def integration_validate(
     elif verdict["valid"]:
         console.print(f"GL accounts of integration {name!r} are valid; {woken} waiting record(s) released")
     else:
-        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _error(f"for integration {name!r}:", "GL accounts rejected")
         _print_problems(verdict)
     if not verdict["valid"]:
         raise typer.Exit(1)
@@ -533,7 +552,7 @@ def inbound_poll(
     try:
         results = [poll(ctx, ctx.integration(integration).id)] if integration else poll_all(ctx)
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     if as_json:
         _print_json([r.as_json() for r in results])
@@ -567,7 +586,7 @@ def inbound_list(
     try:
         views = _inbound_views(state=state, kind=kind, integration=integration, limit=limit, after_id=after)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     _print_inbound(views, as_json)
 
@@ -582,7 +601,7 @@ def inbound_retry(
     from nue_ns.webhook import deliver_due
 
     if not event_ids and not all_failed:
-        err.print("[red]error:[/red] give event ids or --all-failed")
+        _error("give event ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     ids = retry_events(ctx.engine, event_ids or None, all_failed=all_failed)
@@ -631,7 +650,7 @@ def hub_verify(
     try:
         when = dt.datetime.fromisoformat(since) if since else None
     except ValueError:
-        err.print(f"[red]error:[/red] --since {since!r}: expected an ISO date or time such as 2025-01-31")
+        _error(f"--since {since!r}: expected an ISO date or time such as 2025-01-31")
         raise typer.Exit(2) from None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -646,7 +665,7 @@ def hub_verify(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except (LookupError, AuditError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     if as_json:
         _print_json(report.as_json())
@@ -663,7 +682,7 @@ def hub_verify(
                 )
             console.print(table)
         else:
-            console.print("[green]NetSuite agrees with the hub[/green]")
+            console.print("NetSuite agrees with the hub", style="green")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -679,7 +698,7 @@ def apikey_create(
     try:
         key, row = create_key(_ctx().engine, name, role)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc} (role: producer or operator)")
+        _error(f"{exc} (role: producer or operator)")
         raise typer.Exit(2) from None
     if as_json:
         _print_json({"id": row.id, "name": row.name, "role": row.role, "key": key})
@@ -722,7 +741,7 @@ def apikey_revoke(key_id: int) -> None:
     from nue_ns.api.keys import revoke
 
     if not revoke(_ctx().engine, key_id):
-        err.print(f"[red]error:[/red] no live API key {key_id}")
+        _error(f"no live API key {key_id}")
         raise typer.Exit(2)
     console.print(f"API key {key_id} revoked")
 

@@ -31,6 +31,7 @@ from nue_ns.context import Context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Integration
 from nue_ns.hub.models_inbound import EventState, InboundEvent
+from nue_ns.safe_text import clip
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def _post(session: requests.Session, url: str, event: InboundEvent, secret: str,
         return _Answer(None, f"{type(exc).__name__} posting to the webhook")
     if 200 <= response.status_code < 300:
         return _Answer(response.status_code, None)
-    excerpt = response.text[:_BODY_EXCERPT].strip()
+    excerpt = clip(response.text.strip(), _BODY_EXCERPT)  # a receiver's reply may hold NUL or escapes
     return _Answer(response.status_code, f"webhook answered {response.status_code}: {excerpt}".rstrip(": "))
 
 

@@ -6,6 +6,10 @@ the raw length noted), counted as an attempt, ends as needing a person after NUE
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import requests
 from sqlalchemy import select
@@ -16,7 +20,9 @@ from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State, utcnow
+from nue_ns.hub.models_inbound import InboundEvent
 from nue_ns.producer import enqueue_many
+from nue_ns.sandbox.malformed import HOSTILE_TEXT
 from tests.api_support import set_record, transfer_all
 from tests.bad_input_corpus import CUSTOMER
 
@@ -153,3 +159,51 @@ def test_a_lost_worker_closes_its_attempt_and_counts(ns):
         set_record(acc.id, state=State.IN_FLIGHT)
         store.start_attempt(ns.engine, rec, "ACCT", "PUT", "https://x/record/v1/customer/eid:x", {}, "w-lost")
     assert rec.state == State.FAILED and rec.attempts == MAX_ATTEMPTS
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"COLUMNS": "400", "TERM": "xterm-256color"}
+    return subprocess.run(
+        [sys.executable, "-m", "nue_ns.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_prints_netsuite_and_webhook_text_verbatim_never_as_markup(ns, sandbox_base):
+    """`[/x]` once crashed `hub list` (MarkupError), `[link=...]` became a terminal link and the
+    "[field PATH]" of failed rows was swallowed as a markup tag."""
+    _fault(sandbox_base, "nul_detail")
+    (acc,) = enqueue_many("customer", [CUSTOMER], ctx=ns, dispatch_now=False)
+    assert _send_until_settled(ns, acc.id).state == State.FAILED
+    with session_scope(ns.engine) as s:
+        s.add(
+            InboundEvent(
+                integration_id=s.scalar(select(Record.integration_id).where(Record.id == acc.id)),
+                kind="payment_received",
+                ns_type="customerPayment",
+                ns_internal_id="7",
+                lastmodified=utcnow().replace(tzinfo=None),
+                sequence=1,
+                idempotency_key="evt-markup",
+                content_hash="0" * 64,
+                payload={},
+                state="failed",
+                attempts=1,
+                last_status=422,
+                last_error=f"webhook answered 422: {HOSTILE_TEXT}",
+            )
+        )
+    for args in (
+        ("hub", "list"),
+        ("hub", "list", "--state", "failed"),
+        ("inbound", "list"),
+        ("hub", "show", str(acc.id)),
+    ):
+        out = _cli(*args)
+        assert out.returncode == 0, (args, out.stderr[-1500:])
+        assert "[/x]" in out.stdout and "[link=http://evil.example]click[/link]" in out.stdout, (
+            args,
+            out.stdout,
+        )
+        assert "\x1b]8;" not in out.stdout and "\x1b[2J" not in out.stdout  # no terminal link, no escape run
+    listed = _cli("hub", "list").stdout
+    assert "[field entity\\x00[/x]" in listed  # the field at fault is shown

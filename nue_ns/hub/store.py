@@ -20,8 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
-from nue_ns.netsuite.errors import Exchange, NetSuiteError, clip, clip_json
+from nue_ns.netsuite.errors import Exchange, NetSuiteError
 from nue_ns.records import TYPE_ORDER, _Record
+from nue_ns.safe_text import clip, clip_json
 
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
 

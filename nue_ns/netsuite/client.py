@@ -20,15 +20,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from nue_ns.netsuite.auth import rest_base_url
-from nue_ns.netsuite.errors import (
-    Exchange,
-    Kind,
-    NetSuiteError,
-    classify_response,
-    clip,
-    clip_json,
-    transient,
-)
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError, classify_response, transient
+from nue_ns.safe_text import clip, clip_json
 
 MAX_LOGGED_BODY = 20 * 1024  # characters of a response body kept in an Exchange
 POOL_SIZE = 64  # connections per host: many worker threads share one client
