@@ -17,6 +17,7 @@ import pytest
 import redis
 import requests
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from nue_ns import sample
@@ -329,3 +330,29 @@ def test_the_scanner_finds_whole_and_truncated_secrets():
     assert leaks("x", f"token={secret}") == ["token secret in x"]
     assert leaks("x", f"...{secret[7:29]}...") == ["token secret in x"]
     assert leaks("x", demo.DEMO_TOKEN_ID + demo.DEMO_CONSUMER_KEY) == []  # public ids are no secret
+
+
+def test_logout_ends_the_session_server_side_so_a_copied_cookie_stops_working(hub, client):
+    (acc,) = enqueue_many("customer", [{"id": "C-1", "name": "Acme"}], ctx=hub, dispatch_now=False)
+    with hub.engine.begin() as conn:
+        conn.execute(text("UPDATE hub_records SET state = 'failed' WHERE id = :i"), {"i": acc.id})
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    cookie = client.cookies.get(SESSION_COOKIE)
+    page = client.get(f"/ui/records/{acc.id}")
+    assert page.status_code == 200
+    csrf = _csrf(page.text)
+    r = client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and "logged-out" in r.headers["location"]
+    with TestClient(create_app()) as thief:  # the cookie, copied before the logout
+        thief.cookies.set(SESSION_COOKIE, cookie)
+        r = thief.get("/ui/", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+        r = thief.post(f"/ui/records/{acc.id}/retry", data={"csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+    with hub.engine.connect() as conn:
+        assert conn.scalar(text("SELECT state FROM hub_records WHERE id = :i"), {"i": acc.id}) == "failed"
+    # A new login works as before.
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    assert client.get("/ui/", follow_redirects=False).status_code == 200

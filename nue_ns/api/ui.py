@@ -103,7 +103,7 @@ def login(
 def logout(csrf: str = Form(""), session: UiSession = Depends(ui_session)) -> Response:
     check_csrf(session, csrf)
     response = _see_other("/ui/login?notice=logged-out")
-    auth.end_session(response)
+    auth.end_session(response, session)
     return response
 
 
