@@ -12,12 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nue_ns import metrics
 from nue_ns.api import routes_governor, routes_hub, routes_integrations, routes_producers, ui, ui_settings
 from nue_ns.api.auth import LoginRequired, current_session
 from nue_ns.api.common import Problem
+from nue_ns.api.guard import RequestGuard, out_of_range
 from nue_ns.api.templating import render
 from nue_ns.context import get_context
 from nue_ns.records import _field_path
@@ -76,6 +78,13 @@ def create_app() -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail))
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unholdable(request: Request, exc: Exception) -> Response:
+        # A value PostgreSQL (or datetime) cannot hold that no route check caught: the caller's
+        # fault, answered in the documented shape, never a 500.
+        return _error(request, 422, "invalid request", out_of_range(exc))
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/ui/login?next={quote(exc.next_url)}", status_code=303)
@@ -84,6 +93,7 @@ def create_app() -> FastAPI:
     for module in (routes_hub, routes_producers, routes_integrations, routes_governor, ui, ui_settings):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestGuard)
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:
