@@ -690,18 +690,23 @@ def hub_verify(
 def apikey_create(
     role: str = typer.Option(..., "--role", help="producer (enqueue only) or operator (everything)"),
     name: str = typer.Option(..., "--name", help="who or what uses it"),
+    integrations: list[str] = typer.Option(
+        None, "--integration", "-i", help="a producer key serves only these integrations (repeat it)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an API key. It is shown once; the hub keeps only its hash."""
     from nue_ns.api.keys import create_key
 
     try:
-        key, row = create_key(_ctx().engine, name, role)
+        key, row = create_key(_ctx().engine, name, role, integrations or None)
     except ValueError as exc:
         _error(f"{exc} (role: producer or operator)")
         raise typer.Exit(2) from None
     if as_json:
-        _print_json({"id": row.id, "name": row.name, "role": row.role, "key": key})
+        _print_json(
+            {"id": row.id, "name": row.name, "role": row.role, "integrations": row.integrations, "key": key}
+        )
     else:
         console.print(f"API key {row.id} ({row.role}) for {row.name}; store it now, it is not shown again:")
         sys.stdout.write(key + "\n")

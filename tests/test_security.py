@@ -434,3 +434,26 @@ def test_api_key_in_the_url_is_refused_and_never_logged(hub, tmp_path):
     log = server.log_path.read_text()
     assert "/v1/records?" in log and "redacted" in log  # the access log has the lines ...
     assert real not in log and real[:20] not in log  # ... without the key
+
+
+def test_producer_keys_are_scoped_to_the_integrations_they_serve(hub, client):
+    from nue_ns.api.keys import create_key
+
+    scoped = create_key(hub.engine, "billing eu", "producer", ["default"])[0]
+    body = {"id": "C-1", "name": "Acme"}
+    headers = {"Authorization": f"Bearer {scoped}"}
+    assert client.post("/v1/records/customer", json=body, headers=headers).status_code == 202
+    for other in ("other", "Default", "default "):
+        r = client.post(f"/v1/records/customer?integration={other}", json=body, headers=headers)
+        assert r.status_code == 403 and other in r.json()["detail"], r.text
+        assert (
+            r.json()["errors"][0]["field"] == "integration" and "default" in r.json()["errors"][0]["reason"]
+        )
+    with hub.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM hub_records")) == 1
+    with pytest.raises(ValueError, match="only a producer key"):
+        create_key(hub.engine, "ops", "operator", ["default"])
+    # Unscoped producer keys keep writing anywhere they name (404 for an integration that is not there).
+    unscoped = {"Authorization": f"Bearer {key('producer')}"}
+    r = client.post("/v1/records/customer?integration=other", json=body, headers=unscoped)
+    assert r.status_code == 404

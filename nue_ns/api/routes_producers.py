@@ -68,12 +68,20 @@ async def enqueue(
     record_type: RecordType,
     request: Request,
     integration: str = Query("default", max_length=64),
-    _: Principal = Depends(producer),
+    principal: Principal = Depends(producer),
 ) -> Accepted:
     """Validate and store records durably in the hub, then hand them to the workers.
 
     A batch is all-or-nothing: one invalid record and none is stored. The same version sent twice
     is stored once (`created: false` the second time)."""
+    if not principal.serves(integration):
+        served = ", ".join(principal.integrations or ())
+        reason = f"the key '{principal.name}' serves only: {served}"
+        raise Problem(
+            403,
+            f"this key may not write into integration '{integration}'",
+            [{"field": "integration", "reason": reason}],
+        )
     raw = await request.body()
     # Parsing, validating and storing are CPU and database work: in the threadpool, so the event
     # loop keeps answering (/health, other callers) during a burst of large batches.
