@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from nue_ns.api.auth import producer
 from nue_ns.api.common import Problem
@@ -83,12 +86,26 @@ async def enqueue(
             [{"field": "integration", "reason": reason}],
         )
     raw = await request.body()
-    # Parsing, validating and storing are CPU and database work: in the threadpool, so the event
-    # loop keeps answering (/health, other callers) during a burst of large batches.
-    return await run_in_threadpool(_enqueue, record_type, raw, integration)
+    return await anyio.to_thread.run_sync(_enqueue, record_type, raw, integration, limiter=_limiter())
 
 
-def _enqueue(record_type: str, raw: bytes, integration: str) -> Accepted:
+# Parsing, validating and storing are CPU work under the GIL. Run by the default threadpool's 40
+# threads at once during a burst, they starved the event loop (and /health) of the GIL for
+# seconds; a few threads store as fast (PostgreSQL commits are the bottleneck) and leave the loop
+# its turn. Measured in bench/burst.py (docs/BENCHMARKS.md).
+ENQUEUE_THREADS = 4
+_limiters: dict[int, anyio.CapacityLimiter] = {}
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    # One per event loop (a limiter belongs to the loop it was made on; tests make several).
+    loop = id(asyncio.get_running_loop())
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(ENQUEUE_THREADS)
+    return _limiters[loop]
+
+
+def _enqueue(record_type: str, raw: bytes, integration: str) -> JSONResponse:
     try:
         body = loads(raw)
     except BadJson as exc:
@@ -107,5 +124,7 @@ def _enqueue(record_type: str, raw: bytes, integration: str) -> Accepted:
         raise Problem(422, f"{len(exc.problems)} invalid record(s), nothing stored", exc.as_json()) from None
     except LookupError as exc:
         raise Problem(404, str(exc)) from None
-    records = [AcceptedRecord(id=a.id, nue_id=a.nue_id, created=a.created, state=a.state) for a in accepted]
-    return Accepted(accepted=len(records), new=sum(r.created for r in records), records=records)
+    records = [{"id": a.id, "nue_id": a.nue_id, "created": a.created, "state": a.state} for a in accepted]
+    # Serialised here, in the threadpool (an async route's response model is built on the loop).
+    body = {"accepted": len(records), "new": sum(a.created for a in accepted), "records": records}
+    return JSONResponse(body, status_code=202)
