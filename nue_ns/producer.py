@@ -63,6 +63,7 @@ def enqueue_many(
     if unready:
         raise InvalidBatch(unready)
     config = config_of(integ)
+    _check_currencies(record_type, valid, config)
     if record_type == "payment" and config.collection is Collection.netsuite:
         raise InvalidBatch(
             [
@@ -82,6 +83,21 @@ def enqueue_many(
     if dispatch_now and not config.scheduled_mode:
         dispatch.dispatch(ctx, integ.id)
     return accepted
+
+
+def _check_currencies(record_type: str, valid: list[records._Record], config) -> None:
+    """A currency the integration maps to no NetSuite currency would wait for the mapping for ever:
+    refused at the door once the integration has a currency map at all."""
+    accepted = set(config.currency_ids) or None
+    if accepted is None:
+        return  # no map yet: records wait for the mapping, named, until an operator sets one
+    bad = [
+        records.InvalidRecord(record_type, [{"field": "currency", "reason": problem}], i)
+        for i, rec in enumerate(valid)
+        if (code := getattr(rec, "currency", None)) and (problem := records.currency_problem(code, accepted))
+    ]
+    if bad:
+        raise InvalidBatch(bad)
 
 
 def too_big(record_type: str, n: int) -> records.InvalidRecord:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Collection
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -77,10 +78,19 @@ ISO_4217 = frozenset(
 )
 
 
-def known_currency(code: str) -> str:
-    """A currency the hub can send: an ISO 4217 code."""
+def currency_problem(code: str, accepted: Collection[str] | None = None) -> str | None:
+    """The one currency rule: why `code` cannot be sent, or None. `accepted` narrows it to what the
+    integration (its currency map, or the currencies read from its NetSuite account) holds."""
     if code not in ISO_4217:
-        raise ValueError(f"{code} is not an ISO 4217 currency code")
+        return f"{code} is not an ISO 4217 currency code"
+    if accepted is not None and code not in accepted:
+        return f"{code} is not one of the integration's currencies ({', '.join(sorted(accepted))})"
+    return None
+
+
+def known_currency(code: str) -> str:
+    if problem := currency_problem(code):
+        raise ValueError(problem)
     return code
 
 

@@ -275,3 +275,27 @@ def test_cli_refuses_duplicate_keys_and_deep_nesting(hub, tmp_path):
         assert named in out.stderr and "Traceback" not in out.stderr, (name, out.stderr[-500:])
         assert len(out.stderr) < MAX_MESSAGE
     assert hub_rows() == 0
+
+
+def test_a_currency_the_integration_does_not_map_is_refused_at_the_door(hub, client):
+    """ISO 4217 but not in the integration's currency map: it could only wait for the mapping."""
+    from nue_ns.hub.integrations import config_of, save_config
+
+    jpy = CUSTOMER | {"currency": "JPY"}
+    with pytest.raises(InvalidBatch) as caught:
+        enqueue_many("customer", [CUSTOMER, jpy])
+    (problem,) = caught.value.problems
+    assert problem.index == 1 and problem.errors[0]["field"] == "currency"
+    assert (
+        "JPY is not one of the integration's currencies (CAD, EUR, GBP, USD)" in problem.errors[0]["reason"]
+    )
+    r = client.post("/v1/records/customer", json=jpy, headers=bearer(key("producer")))
+    assert r.status_code == 422 and r.json()["errors"][0]["errors"][0]["field"] == "currency"
+    assert hub_rows() == 0
+    ctx = get_context()
+    config = config_of(ctx.integration("default"))
+    save_config(
+        ctx.engine, "default", config.model_copy(update={"currency_ids": config.currency_ids | {"JPY": "9"}})
+    )
+    reset_context()
+    assert enqueue_many("customer", [jpy], dispatch_now=False)[0].created
