@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 from sqlalchemy import Engine, select
 
+from nue_ns.account_profile import AccountProfile
 from nue_ns.config import RateLimit, Settings, get_settings
 from nue_ns.embedded import resolve_urls
 from nue_ns.governor import Governor, Seed
@@ -37,6 +38,7 @@ class Connection:
     config: IntegrationConfig
     client: NetSuiteClient
     governor: Governor
+    profile: AccountProfile | None = None  # None until the account was read
 
 
 class Context:
@@ -96,7 +98,9 @@ class Context:
             rest_url=rest_url,
             timeout=self.settings.netsuite_timeout,
         )
-        return Connection(integ, IntegrationConfig.load(integ.settings), client, self.governor(integ))
+        profile = AccountProfile.model_validate(integ.profile) if integ.profile else None
+        config = IntegrationConfig.load(integ.settings)
+        return Connection(integ, config, client, self.governor(integ), profile)
 
     def governor(self, integ: Integration) -> Governor:
         rate = RateLimit.parse(integ.rate_limit)

@@ -147,7 +147,9 @@ def test_a_lost_worker_closes_its_attempt_and_counts(ns):
     (acc,) = enqueue_many("customer", [CUSTOMER], ctx=ns, dispatch_now=False)
     store.dispatch_candidates(ns.engine, window=10)
     rec = store.claim(ns.engine, acc.id, "w-lost", 60)
-    store.start_attempt(ns.engine, rec, "ACCT", "PUT", "https://x/record/v1/customer/eid:x", {}, "w-lost")
+    store.start_attempt(
+        ns.engine, rec.integration_id, "ACCT", "PUT", "https://x/r", {}, "w-lost", record_id=rec.id
+    )
     for n in range(1, MAX_ATTEMPTS + 1):
         set_record(acc.id, lease_expires_at=utcnow())
         assert store.recover_leases(ns.engine, MAX_ATTEMPTS) == [acc.id]
@@ -157,7 +159,9 @@ def test_a_lost_worker_closes_its_attempt_and_counts(ns):
         if rec.state == State.FAILED:
             break
         set_record(acc.id, state=State.IN_FLIGHT)
-        store.start_attempt(ns.engine, rec, "ACCT", "PUT", "https://x/record/v1/customer/eid:x", {}, "w-lost")
+        store.start_attempt(
+            ns.engine, rec.integration_id, "ACCT", "PUT", "https://x/r", {}, "w-lost", record_id=rec.id
+        )
     assert rec.state == State.FAILED and rec.attempts == MAX_ATTEMPTS
 
 

@@ -717,24 +717,26 @@ def log_attempt(
 
 def start_attempt(
     engine: Engine,
-    record: Record,
+    integration_id: int,
     account_id: str,
     method: str,
     url: str,
-    request_body: dict[str, Any],
+    request_body: Any,
     worker: str | None,
+    *,
+    record_id: int | None = None,
 ) -> int:
     """Log a call before it is made: if Redis loses the governor's memory while the call is in
     flight, the re-seeding still counts it (see recent_calls)."""
     with session_scope(engine) as s:
         attempt = Attempt(
-            record_id=record.id,
-            integration_id=record.integration_id,
+            record_id=record_id,
+            integration_id=integration_id,
             account_id=account_id,
             started_at=utcnow(),
             method=method,
             url=clip(url, 1000),
-            request_body=request_body,
+            request_body=_jsonable(request_body),
             outcome="in_flight",
             worker=worker,
         )
@@ -749,7 +751,10 @@ def finish_attempt(
     exchange: Exchange | None,
     outcome: str,
     error: NetSuiteError | None = None,
+    *,
+    detail: str | None = None,
 ) -> None:
+    """The attempt's outcome and NetSuite's answer; `detail` says why a call ended without one."""
     values: dict[str, Any] = {"outcome": outcome}
     if exchange is not None:
         values |= {
@@ -757,8 +762,13 @@ def finish_attempt(
             "response_body": _jsonable(exchange.response_body),
             "elapsed_ms": exchange.elapsed_ms,
         }
+    if exchange is None or exchange.elapsed_ms is None:
+        # Ended now: without an end, recent_calls would count the call as "now" for ever.
+        values["elapsed_ms"] = func.extract("epoch", func.now() - Attempt.started_at) * 1000
     if error is not None:
         values |= {"error_code": error.code, "detail": str(error)[:4000]}
+    elif detail is not None:
+        values["detail"] = clip(detail, 4000)
     with session_scope(engine) as s:
         s.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
 

@@ -82,6 +82,11 @@ def item_line(line: Line, resolved: Resolved) -> dict[str, Any]:
     return out
 
 
+# Line fields an account may lack (mapping/fit.py drops them there): nue-ns's custom line-id column
+# and the revenue recognition dates of Advanced Revenue Management.
+OPTIONAL_LINE_FIELDS = frozenset({"item.custcol_nue_line_id", "item.revRecStartDate", "item.revRecEndDate"})
+
+
 def item_sublist(lines: Iterable[Line], resolved: Resolved) -> dict[str, list[dict[str, Any]]]:
     return {"items": [item_line(line, resolved) for line in lines]}
 
