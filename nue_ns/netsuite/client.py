@@ -263,7 +263,7 @@ class NetSuiteClient:
     def _json_object(response: requests.Response, exchange: Exchange) -> dict[str, Any]:
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the stack
             data = None
         if not isinstance(data, dict):
             detail = f"{_where(exchange)} answered {response.status_code} without a JSON object"

@@ -77,7 +77,7 @@ def parse_error_body(text: str | None) -> tuple[str | None, str | None, str | No
         return None, None, None
     try:
         body = json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested past the stack
         return None, text.strip()[:500] or None, None
     if not isinstance(body, dict):
         return None, str(body)[:500], None
