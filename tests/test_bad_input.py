@@ -299,3 +299,24 @@ def test_a_currency_the_integration_does_not_map_is_refused_at_the_door(hub, cli
     )
     reset_context()
     assert enqueue_many("customer", [jpy], dispatch_now=False)[0].created
+
+
+@pytest.mark.parametrize(
+    "method,path,raw,field",
+    [
+        ("POST", "/v1/records/retry", '{"state": "failed", "state": "transferred"}', "state"),
+        ("POST", "/v1/inbound/retry", '{"all_failed": false, "all_failed": true}', "all_failed"),
+        (
+            "PUT",
+            "/v1/integrations/default",
+            '{"gl": {"subscription_income": "1", "subscription_income": "2"}}',
+            "gl.subscription_income",
+        ),
+        ("POST", "/v1/records/retry", "[" * 5000 + "]" * 5000, "(body)"),
+    ],
+    ids=["retry filter", "inbound retry", "integration mapping", "deep"],
+)
+def test_every_json_route_refuses_duplicate_keys(hub, client, method, path, raw, field):
+    headers = bearer(key("operator")) | {"content-type": "application/json"}
+    r = client.request(method, path, content=raw, headers=headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text[:300]

@@ -5,23 +5,30 @@ cannot hold: always the documented error shape `{"detail", "errors": [{"field", 
   request before anything logs the URL: uvicorn's access log reads the same request scope.
 - A control character (NUL above all: PostgreSQL cannot hold it) in the path or a query parameter
   is refused naming the parameter.
+- A JSON body with a key given twice in one object, or nested past any record, is refused naming
+  the key's path (nue_ns/strict_json.py), on every route: FastAPI's own parser would keep the
+  last of two equal keys. The parsed body is handed on (scope state `strict_json`), not re-parsed.
 - A value PostgreSQL cannot hold that slipped through (a number beyond bigint, a timestamp past
   year 9999 in UTC) answers 422, never 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import unicodedata
+import weakref
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, unquote
 
+import anyio
 from fastapi import Path
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nue_ns.api.keys import PREFIX
+from nue_ns.strict_json import BadJson, loads
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL's bigint: the largest id the hub has
 HubId = Annotated[int, Path(ge=0, le=BIGINT_MAX, description="a hub id")]
@@ -29,6 +36,24 @@ HubId = Annotated[int, Path(ge=0, le=BIGINT_MAX, description="a hub id")]
 _KEY_PARAMS = re.compile(
     r"^(api[_-]?key|key|token|access[_-]?token|auth|authorization|x-api-key|secret)$", re.I
 )
+
+
+# Parsing, validating and storing records are CPU work under the GIL. Run by the default threadpool's 40
+# threads at once during a burst, they starved the event loop (and /health) of the GIL for
+# seconds; a few threads store as fast (PostgreSQL commits are the bottleneck) and leave the loop
+# its turn. Measured in bench/burst.py (docs/BENCHMARKS.md).
+CPU_THREADS = 4
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cpu_limiter() -> anyio.CapacityLimiter:
+    # One per event loop (a limiter belongs to the loop it was made on; tests make several).
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(CPU_THREADS)
+    return _limiters[loop]
 
 
 def problem(status: int, detail: str, errors: list[dict[str, str]]) -> JSONResponse:
@@ -77,7 +102,53 @@ class RequestGuard:
         if errors:
             await problem(422, "invalid request", errors)(scope, receive, send)
             return
+        if scope.get("method") in ("POST", "PUT", "PATCH") and _json_content(scope):
+            body = await _read_body(receive)
+            if body is None:
+                return  # the client went away
+            if body.strip():
+                try:  # a big batch is CPU work: off the event loop
+                    value = await anyio.to_thread.run_sync(loads, body, limiter=cpu_limiter())
+                    scope.setdefault("state", {})["strict_json"] = value
+                except BadJson as exc:
+                    if not exc.syntax:  # not JSON at all: FastAPI names it as before
+                        error = [{"field": exc.field, "reason": exc.reason}]
+                        await problem(422, "invalid request", error)(scope, receive, send)
+                        return
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+def _json_content(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return False
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body, read once here, handed to the app as if it came from the client."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _redacted(query: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from nue_ns.api.auth import producer
 from nue_ns.api.common import Problem
+from nue_ns.api.guard import cpu_limiter
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
 from nue_ns.producer import MAX_BATCH, InvalidBatch, enqueue_many
@@ -85,29 +86,16 @@ async def enqueue(
             f"this key may not write into integration '{integration}'",
             [{"field": "integration", "reason": reason}],
         )
-    raw = await request.body()
-    return await anyio.to_thread.run_sync(_enqueue, record_type, raw, integration, limiter=_limiter())
+    parsed = getattr(request.state, "strict_json", None)  # api/guard.py parsed it already
+    raw = b"" if parsed is not None else await request.body()
+    return await anyio.to_thread.run_sync(
+        _enqueue, record_type, raw, parsed, integration, limiter=cpu_limiter()
+    )
 
 
-# Parsing, validating and storing are CPU work under the GIL. Run by the default threadpool's 40
-# threads at once during a burst, they starved the event loop (and /health) of the GIL for
-# seconds; a few threads store as fast (PostgreSQL commits are the bottleneck) and leave the loop
-# its turn. Measured in bench/burst.py (docs/BENCHMARKS.md).
-ENQUEUE_THREADS = 4
-_limiters: dict[int, anyio.CapacityLimiter] = {}
-
-
-def _limiter() -> anyio.CapacityLimiter:
-    # One per event loop (a limiter belongs to the loop it was made on; tests make several).
-    loop = id(asyncio.get_running_loop())
-    if loop not in _limiters:
-        _limiters[loop] = anyio.CapacityLimiter(ENQUEUE_THREADS)
-    return _limiters[loop]
-
-
-def _enqueue(record_type: str, raw: bytes, integration: str) -> JSONResponse:
+def _enqueue(record_type: str, raw: bytes, parsed: Any, integration: str) -> JSONResponse:
     try:
-        body = loads(raw)
+        body = parsed if parsed is not None else loads(raw)
     except BadJson as exc:
         raise Problem(422, "invalid request", [{"field": exc.field, "reason": exc.reason}]) from None
     items = body if isinstance(body, list) else [body]
