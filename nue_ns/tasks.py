@@ -109,7 +109,7 @@ def recover_leases() -> dict:
         if not mine:
             return {"skipped": True}
         ctx = get_context()
-        recovered = store.recover_leases(ctx.engine)
+        recovered = store.recover_leases(ctx.engine, ctx.settings.max_attempts)
         if recovered:
             log.warning("recovered %d record(s) from lost workers", len(recovered))
         return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}

@@ -47,7 +47,7 @@ def test_bad_json_line_is_counted_from_one(tmp_path: Path) -> None:
     path.write_text(f"{good}\n\n{{not json\n")
     result = _enqueue("customer", str(path))
     assert result.exit_code == 2
-    assert "line 3 is not JSON" in result.output
+    assert "line 3: is not valid JSON" in result.output
 
 
 def test_invalid_array_record_is_numbered_from_one(env, tmp_path: Path) -> None:
