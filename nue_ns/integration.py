@@ -6,7 +6,7 @@ Stored as JSON in `integrations.settings`; this model is the one place that says
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,8 @@ class GlAccounts(BaseModel):
     clearing: AccountId | None = None
     inventory_asset: AccountId | None = None  # inventory items' asset account
     cogs: AccountId | None = None  # inventory items' cost of goods sold account
+    # The account of the tax item (tax_item_id) in an account without SuiteTax: a liability.
+    tax_liability: AccountId | None = None
 
 
 # What type each GL account must have in NetSuite (account.accttype).
@@ -55,7 +57,11 @@ EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
     "clearing": ("Bank", "OthCurrAsset"),
     "inventory_asset": ("OthCurrAsset", "FixedAsset", "OthAsset"),
     "cogs": ("COGS",),
+    "tax_liability": ("OthCurrLiab",),  # tax collected is owed, never revenue
 }
+
+# Nue record types that become NetSuite transactions with a number (tranId) of their own.
+TranType = Literal["order", "invoice", "credit_memo", "payment", "refund"]
 
 
 def _default_item_types() -> dict[ProductType, ItemType]:
@@ -80,6 +86,19 @@ class IntegrationConfig(BaseModel):
     currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
         default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
     )
+    # Tax. With SuiteTax (the account profile shows tax details) Nue's tax goes as the document's
+    # tax details, each line's tax code looked up by name (tax_code_default where Nue gives none).
+    # Without SuiteTax it goes as lines of this item, whose account is gl.tax_liability.
+    tax_item_id: AccountId | None = None
+    tax_code_default: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    # Accounts with Advanced Taxes refuse items without a tax schedule.
+    tax_schedule_id: AccountId | None = None
+    # Numbering. NetSuite numbers transactions itself; a number sent as tranId is kept only for the
+    # types whose "Allow Override" is checked in the account (Setup > Company > Auto-Generated
+    # Numbers). Elsewhere the Nue number goes to `number_field` (a custom body field's script id)
+    # or else to memo.
+    tran_id_override: set[TranType] = Field(default_factory=set)
+    number_field: Annotated[str, Field(pattern=r"^custbody[a-z0-9_]{1,90}$")] | None = None
     # Where this integration's inbound events go (else NUE_NS_WEBHOOK_URL).
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
     # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).

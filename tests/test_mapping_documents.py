@@ -141,7 +141,7 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
     assert (req.ns_type, req.external_id, req.replace) == ("salesOrder", "nue-so-O-1", ("item",))
     assert req.body == {
         "entity": {"id": "201"},
-        "tranId": "ORD-0001",
+        "memo": "ORD-0001",  # NetSuite numbers the order (no Allow Override configured)
         "tranDate": "2025-03-01",
         "currency": {"id": "1"},
         "item": {"items": BODY_LINES},
@@ -158,7 +158,7 @@ def test_invoice_body_is_valid_netsuite_and_comes_from_its_order():
     assert (req.ns_type, req.external_id, req.replace) == ("invoice", "nue-inv-I-1", ("item",))
     assert req.body == {
         "entity": {"id": "201"},
-        "tranId": "INV-0001",
+        "memo": "INV-0001",
         "tranDate": "2025-03-02",
         "currency": {"id": "2"},
         "createdFrom": {"id": "401"},
@@ -185,7 +185,8 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     req = _build("credit_memo", CREDIT_MEMO)
     assert (req.ns_type, req.external_id) == ("creditMemo", "nue-cm-CM-1")
     assert req.replace == ("item", "apply")  # a re-send replaces both, never doubles them
-    assert req.body["createdFrom"] == {"id": "501"} and req.body["tranId"] == "CM-0001"
+    assert req.body["createdFrom"] == {"id": "501"} and req.body["memo"] == "CM-0001"
+    assert "autoApply" not in req.body  # sent only where the profile shows the account has it
     assert req.body["item"] == {"items": [BODY_LINES[1]]}
     assert req.body["apply"] == {
         "items": [
@@ -221,8 +222,8 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         "payment": 1250.0,
         "tranDate": "2025-03-05",
         "currency": {"id": "1"},
-        "undepFunds": False,
         "account": {"id": "4"},
+        "autoApply": False,
         "memo": "stripe: ch_3Ox",
         "apply": {
             "items": [

@@ -16,9 +16,11 @@ from nue_ns.mapping.customer import map_customer
 from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
+from nue_ns.mapping.numbering import place_number
 from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
+from nue_ns.mapping.tax import add_tax
 from nue_ns.records import _Record
 
 __all__ = ["MappingIncomplete", "NsRequest", "build", "external_id", "not_ready", "requirements"]
@@ -61,8 +63,13 @@ def build(
     resolved: Resolved,
     profile: AccountProfile | None = None,
 ) -> NsRequest:
-    """The request for `record`, fitted to the account's schema when its profile is known."""
-    return fit(_BUILDERS[record_type](record, config, resolved), profile)
+    """The request for `record`: Nue's tax in the account's shape, Nue's number where the account
+    keeps it, fitted to the account's schema when its profile is known."""
+    request = _BUILDERS[record_type](record, config, resolved)
+    lines = getattr(record, "lines", None)
+    if lines is not None:
+        request = add_tax(request, lines, config, profile)
+    return fit(place_number(record_type, request, config), profile)
 
 
 def not_ready(record_type: str, record: _Record) -> dict[str, str] | None:

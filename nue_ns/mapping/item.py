@@ -27,6 +27,8 @@ def map_item(p: Product, config: IntegrationConfig) -> NsRequest:
     }
     if config.subsidiary_id:
         body["subsidiary"] = {"items": [ref(config.subsidiary_id)]}
+    if config.tax_schedule_id:  # required on items in accounts with Advanced Taxes
+        body["taxSchedule"] = ref(config.tax_schedule_id)
     if item_type is ItemType.inventory:
         body["assetAccount"] = ref(_account(config, "inventory_asset", p.category))
         body["cogsAccount"] = ref(_account(config, "cogs", p.category))

@@ -67,8 +67,9 @@ def item_line(line: Line, resolved: Resolved) -> dict[str, Any]:
     out: dict[str, Any] = {
         "item": ref(netsuite_id(resolved, "product", line.product_id)),
         "quantity": number(line.quantity),
-        "rate": money(line.unit_price),
-        # Sent as well as the rate: the Nue amount (discounts, proration) is what is billed.
+        # The unit price as given (up to 8 decimals); the amount is Nue's, in cents, never
+        # recomputed from quantity x rate: the Nue amount (discounts, proration) is what is billed.
+        "rate": number(line.unit_price),
         "amount": money(line.amount),
         "custcol_nue_line_id": line.id,
     }

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from nue_ns.sandbox import autoapply, numbering, tax
 from nue_ns.sandbox.chart import CHART, CURRENCIES, SUBSIDIARIES, GlAccount
 
 # -- record types ------------------------------------------------------------------------------
@@ -90,11 +91,12 @@ itemSubtype itemType line linked location marginal matrixType minQty options oqp
 orderLine price printItems processedByRevCommit quantity quantityAvailable quantityCommitted
 quantityOnHand rate rateSchedule refName revrec_recurrencetype subsidiary units vsoeAllocation
 vsoeAmount vsoeDelivered vsoeIsEstimate vsoePermitDiscount vsoePrice vsoeSOPGroup
-custcol_nue_line_id revRecStartDate revRecEndDate
+custcol_nue_line_id revRecStartDate revRecEndDate taxDetailsReference
 """
 _APPLY_LINE_FIELDS = "amount apply applyDate createdFrom currency doc due line refName refNum total type"
 _ITEM_FIELDS = """itemId displayName subsidiary incomeAccount deferredRevenueAccount revenueRecognitionRule
-isInactive externalId description salesDescription id refName lastModifiedDate"""
+isInactive externalId description salesDescription id refName lastModifiedDate taxSchedule"""
+_TAX = " ".join(tax.TAX_FIELDS)  # SuiteTax accounts only (sandbox/tax.py refuses them elsewhere)
 
 
 def _names(*blocks: str) -> frozenset[str]:
@@ -108,12 +110,13 @@ FIELDS: dict[str, frozenset[str]] = {
     "inventoryItem": _names(_ITEM_FIELDS, "assetAccount cogsAccount"),
     "salesOrder": _names(
         "entity tranDate tranId externalId subsidiary currency account memo dueDate createdFrom",
-        "otherRefNum item id refName status total lastModifiedDate createdDate",
+        "otherRefNum item id refName status total lastModifiedDate createdDate subtotal",
+        _TAX,
     ),
-    "invoice": _names(_SALES_FIELDS, _INVOICE_ONLY),
-    "creditMemo": _names(_SALES_FIELDS, "applied apply salesReturn unapplied"),
+    "invoice": _names(_SALES_FIELDS, _INVOICE_ONLY, _TAX),
+    "creditMemo": _names(_SALES_FIELDS, "applied apply salesReturn unapplied", _TAX),
     "customerPayment": _names(
-        "customer payment tranDate account undepFunds arAcct currency externalId memo tranId apply",
+        "customer payment tranDate account undepFunds arAcct currency externalId memo tranId apply autoApply",
         "subsidiary id refName status total applied unapplied lastModifiedDate createdDate",
     ),
     "customerRefund": _names(
@@ -130,6 +133,7 @@ LINE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("invoice", "item"): _names(_SALES_LINE_FIELDS, "billVarianceStatus excludeFromRateRequest"),
     ("creditMemo", "item"): _names(_SALES_LINE_FIELDS),
     ("creditMemo", "apply"): _names(_APPLY_LINE_FIELDS),
+    **{(t, "taxDetails"): tax.DETAIL_FIELDS for t in SALES_TYPES},
     ("customerPayment", "apply"): _names(_APPLY_LINE_FIELDS),
     ("customerRefund", "apply"): _names(_APPLY_LINE_FIELDS),
     ("deposit", "payment"): _names("id deposit paymentAmount docNumber line"),
@@ -143,7 +147,7 @@ for _type, _sublist in LINE_FIELDS:
 # Fields the server computes or owns: accepted by name, their values never taken from a request.
 _SERVER_FIELDS = frozenset(
     "id refName links lastModifiedDate createdDate dateCreated total subtotal amountPaid amountRemaining "
-    "amountRemainingTotalBox status applied unapplied balance".split()
+    "amountRemainingTotalBox status applied unapplied balance taxTotal".split()
 )
 _SERVER_FIELDS_BY_TYPE = {"customerRefund": _SERVER_FIELDS - {"total"}}
 
@@ -158,7 +162,8 @@ CREATED_FROM_TYPES = {"invoice": ("salesOrder",), "creditMemo": ("invoice",), "s
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER_FIELDS = frozenset({"quantity", "rate", "amount", "payment", "total", "paymentAmount"})
-_BOOL_FIELDS = frozenset({"isPerson", "isInactive", "apply", "deposit"})
+_NUMBER_FIELDS |= {"taxBasis", "taxRate", "taxAmount"}
+_BOOL_FIELDS = frozenset({"isPerson", "isInactive", "apply", "deposit", "taxDetailsOverride", "autoApply"})
 _DATE_FIELDS = frozenset({"tranDate", "dueDate", "startDate", "endDate", "revRecStartDate", "revRecEndDate"})
 _CENT = Decimal("0.01")
 
@@ -295,6 +300,13 @@ class AccountData:
     nonce_times: deque[tuple[float, str]] = field(default_factory=deque, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     sql_cache: Any = field(default=None, repr=False)
+    tax: tax.TaxSettings = field(default_factory=tax.TaxSettings)
+    # Numbering (sandbox/numbering.py): the types whose "Allow Override" is on, and whether a
+    # tranId sent for another type is refused (True) or ignored (False).
+    tran_id_override: frozenset[str] = frozenset()
+    tran_id_refused: bool = False
+    # Whether a payment sent without autoApply is auto-applied (sandbox/autoapply.py).
+    auto_apply_default: bool = False
 
     def clear_data(self) -> None:
         with self.lock:
@@ -614,6 +626,8 @@ class _Checker:
             raise missing_values(*missing)
         self.record("customer", b["customer"], ("customer",))
         self.common_transaction()
+        if isinstance(b.get("undepFunds"), bool):  # a reference in the REST browser, not a boolean
+            raise invalid_value(b["undepFunds"], "undepFunds")
         if _undeposited(b):
             if b.get("account") is not None:
                 self.gl("account", b["account"], ("Bank", "OthCurrAsset"))
@@ -625,7 +639,23 @@ class _Checker:
         amount = _num(b["payment"])
         if amount <= 0:
             raise invalid_value(b["payment"], "payment")
+        if autoapply.wanted(self.acct, b):
+            b["apply"] = {"items": autoapply.apply_lines(self.open_invoices(), amount)}
         self.apply_lines(amount)
+
+    def open_invoices(self) -> list[tuple[str, str, Decimal]]:
+        """(tranDate, id, open amount) of this customer's open invoices, for Auto Apply."""
+        customer = _ref_id(self.body.get("customer"))
+        previous = _applications(self.type, self.acct.records[self.rid].body) if self.rid else {}
+        return [
+            (
+                str(r.body.get("tranDate", "")),
+                r.id,
+                _open_amount(self.acct, r) + previous.get(r.id, Decimal(0)),
+            )
+            for r in self.acct.records.values()
+            if r.type == "invoice" and not r.voided and _ref_id(r.body.get("entity")) == customer
+        ]
 
     def refund(self) -> None:
         b = self.body
@@ -691,6 +721,7 @@ class _Checker:
             raise user_error("The total amount applied exceeds the amount available to apply.", "apply")
 
     def run(self) -> None:
+        tax.check(self.acct.tax, self.type, self.body)
         kind = GROUP[self.type]
         if kind == "entity":
             self.customer()
@@ -709,11 +740,12 @@ _ANY_POSTING += ("OthExpense", "COGS", "DeferRevenue", "OthCurrLiab", "LongTermL
 
 
 def _undeposited(body: dict[str, Any]) -> bool:
-    """undepFunds as a boolean, "T"/"F" or a {"id": "T"} reference (its shape is UNVERIFIED)."""
+    """undepFunds as a {"id": "T"} reference, the type NetSuite's REST browser gives it
+    (docs/NETSUITE.md "Payments"; a boolean is refused by `_Checker.payment`)."""
     value = body.get("undepFunds")
     if isinstance(value, dict):
         value = value.get("id")
-    return value is True or value == "T"
+    return value == "T"
 
 
 def _line_amount(line: dict[str, Any]) -> Decimal:
@@ -775,6 +807,7 @@ def _derive_own(acct: AccountData, rec: Record) -> None:
         for line in _lines(b, "item"):
             line["amount"] = float(_line_amount(line))
         d["total"] = float(sum((_num(line["amount"]) for line in _lines(b, "item")), Decimal(0)))
+        tax.derive(acct.tax, rec.type, b, d)  # SuiteTax: tax details and their total
         if rec.type == "salesOrder":
             d["status"] = _status("salesOrder", "B")
     elif rec.type == "customerPayment":
@@ -851,6 +884,12 @@ class WriteOutcome:
     ignored_fields: tuple[str, ...] = ()  # unknown names dropped (no strict validation)
 
 
+def _unknown_field(ns_type: str, path: str) -> NsError:
+    name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
+    detail = f"{_ACCESS}Invalid field name: the field '{name}' does not exist on record type {ns_type}."
+    return NsError(400, "INVALID_CONTENT", detail, path)
+
+
 def _prepare(ns_type: str, body: Any, strict: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
     if ns_type not in WRITABLE_TYPES:
         raise NsError(405, "INVALID_REQUEST", f"Record type '{ns_type}' cannot be written.")
@@ -858,9 +897,7 @@ def _prepare(ns_type: str, body: Any, strict: bool) -> tuple[dict[str, Any], tup
         raise NsError(400, "INVALID_REQUEST", "Invalid request body: a JSON object is expected.")
     unknown = unknown_fields(ns_type, body)
     if unknown and strict:
-        name = re.sub(r"\[\d+\]", "", unknown[0]).rsplit(".", 1)[-1]
-        detail = f"{_ACCESS}Invalid field name: the field '{name}' does not exist on record type {ns_type}."
-        raise NsError(400, "INVALID_CONTENT", detail, unknown[0])
+        raise _unknown_field(ns_type, unknown[0])
     body = drop_fields(body, unknown) if unknown else body
     _check_shape(ns_type, body)
     return body, tuple(unknown)
@@ -877,7 +914,11 @@ def _store(
 ) -> Record:
     """Merge, validate and commit one write; nothing changes when a check fails."""
     old_body = existing.body if existing else {}
+    unknown = tax.unknown_fields(acct.tax, ns_type, request)
+    if unknown:
+        raise _unknown_field(ns_type, unknown[0])
     body = _merge(ns_type, old_body, request, replace)
+    numbering.settle(acct, ns_type, old_body, request, body)
     if external_id is not None:
         body["externalId"] = external_id
     group = GROUP[ns_type]
