@@ -7,7 +7,8 @@ possibly failed by an injected fault, answered, and logged.
 NetSuite API (TBA-signed): /services/rest/record/v1/{type}[/{id}|/eid:{externalId}] (GET, POST,
 PUT, PATCH, DELETE), POST /services/rest/query/v1/suiteql, GET /services/rest/system/v1/governanceLimits.
 Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/accounts;
-GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset;
+GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset,
+/_sandbox/switches;
 GET /_sandbox/log?account=&since=, /_sandbox/records?account=&type=, /_sandbox/stats?account=&period=&limit=.
 """
 
@@ -30,7 +31,7 @@ from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
 from nue_ns.sandbox import state as ns
-from nue_ns.sandbox import suiteql
+from nue_ns.sandbox import suiteql, switches
 from nue_ns.sandbox.demo import startup_accounts
 from nue_ns.sandbox.state import AccountData, NsError, SandboxState
 
@@ -403,6 +404,19 @@ async def config(request: Request) -> Response:
     return JSONResponse({"account_id": acct.realm, "concurrency_limit": limit})
 
 
+async def account_switches(request: Request) -> Response:
+    """POST {"account": ..., switch: value, ...}: set an account's switches (sandbox/switches.py)."""
+    sandbox = _sandbox(request)
+    try:
+        data = await _control_body(request)
+        acct = sandbox.account(ns.realm_of(str(data.get("account") or "")))
+        if acct is None:
+            return _bad("unknown account", 404)
+        return JSONResponse(switches.apply(acct, data))
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+
+
 async def reset(request: Request) -> Response:
     _sandbox(request).reset()
     return JSONResponse({"status": "reset"})
@@ -528,6 +542,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/latency", latency, methods=["POST"]),
         Route("/_sandbox/config", config, methods=["POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/switches", account_switches, methods=["POST"]),
         Route("/_sandbox/log", call_log, methods=["GET"]),
         Route("/_sandbox/records", records, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
