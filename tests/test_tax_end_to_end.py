@@ -1,0 +1,155 @@
+"""A month with taxed and untaxed lines end to end (real PostgreSQL, Redis, worker processes and
+HTTP to the sandbox) in a SuiteTax account and in one without SuiteTax: every record Transferred,
+every NetSuite total equal to Nue's to the cent, tax posted the account's way, NetSuite numbering
+the documents, payments applied only where Nue applied them, one write per record."""
+
+from __future__ import annotations
+
+import copy
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from nue_ns import sample
+from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.integrations import save_config
+from nue_ns.hub.models import Integration
+from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.mapping.base import external_id
+from nue_ns.records import validate
+from nue_ns.sandbox import tax as sandbox_tax
+from nue_ns.sandbox.state import FIELDS, LINE_FIELDS
+from tests.harness import ACCOUNT, System
+from tests.test_month_end_to_end import Ledger, applied, enqueue_shuffled, nue_applied
+
+CENT = Decimal("0.01")
+RATE = Decimal("8.25")
+SMALL = {"n_customers": 6, "n_products": 5, "n_orders": 6, "n_invoices": 10, "n_payments": 8}
+SMALL |= {"n_refunds": 2, "n_credit_memos": 3}
+DOCS = ("order", "invoice", "credit_memo")
+
+
+@pytest.fixture
+def system(env, tmp_path, monkeypatch):
+    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    yield sys_
+    sys_.stop()
+
+
+def taxed_month() -> dict[str, list[dict[str, Any]]]:
+    """The sample month with tax on every other line (the first of each document) and one usage
+    line priced at $0.0015 a unit; totals grow by the tax, so every application stays valid."""
+    month = copy.deepcopy(sample.month(**SMALL))
+    first = month["invoice"][0]
+    first["lines"].append(
+        {"id": f"{first['id']}-U", "product_id": first["lines"][0]["product_id"]}
+        | {"quantity": "1000", "unit_price": "0.0015", "amount": "1.50"}
+    )
+    first["total"] = str(Decimal(first["total"]) + Decimal("1.50"))
+    for doc_type in DOCS:
+        for doc in month[doc_type]:
+            for line in doc["lines"][::2]:
+                tax = (Decimal(line["amount"]) * RATE / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+                line |= {"tax_amount": str(tax), "tax_rate": str(RATE), "tax_code": "US-STANDARD"}
+                if "total" in doc:
+                    doc["total"] = str(Decimal(doc["total"]) + tax)
+    return month
+
+
+def sandbox_profile(suitetax: bool) -> AccountProfile:
+    """What the sandbox account has (its field tables), as a profile: with or without SuiteTax."""
+    records = {}
+    for ns_type in ("salesOrder", "invoice", "creditMemo", "customerPayment", "customerRefund"):
+        fields = {f for f in FIELDS[ns_type] if suitetax or f not in sandbox_tax.TAX_FIELDS}
+        sublists = {
+            sub: SublistSchema(
+                fields=dict.fromkeys(
+                    (f for f in names if suitetax or f not in sandbox_tax.TAX_LINE_FIELDS), "x"
+                ),
+            )
+            for (t, sub), names in LINE_FIELDS.items()
+            if t == ns_type and sub in fields
+        }
+        records[ns_type] = RecordSchema(fields=dict.fromkeys(fields, "x"), sublists=sublists)
+    codes = {name: code for code, name in sandbox_tax.TAX_CODES.items()}
+    return AccountProfile(records=records, tax_codes=codes if suitetax else {})
+
+
+def run(system: System, suitetax: bool, month: dict[str, list[dict[str, Any]]]) -> list[int]:
+    system.start(rate_limit="100/1s", concurrency=5)
+    switched = system.sandbox_post(
+        "switches", {"account": ACCOUNT, "suitetax": suitetax, "seed_tax_item": True}
+    )
+    config = IntegrationConfig(
+        gl=SANDBOX_GL.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT}),
+        subsidiary_id="1",
+        tax_item_id=switched["tax_item_id"],
+    )
+    save_config(system.ctx.engine, "default", config)
+    with session_scope(system.ctx.engine) as s:
+        integ = s.scalars(select(Integration).where(Integration.name == "default")).one()
+        integ.profile = sandbox_profile(suitetax).model_dump(mode="json")
+    system.workers(2, concurrency=4)
+    ids = enqueue_shuffled(month)
+    system.wait(ids, timeout=240, what="the taxed month")
+    return ids
+
+
+def nue_total(doc_type: str, doc: dict[str, Any]) -> Decimal:
+    return validate(doc_type, doc).total  # lines and their tax
+
+
+def check(system: System, month: dict[str, list[dict[str, Any]]], suitetax: bool, tax_item: str) -> None:
+    ledger = Ledger(system)
+    taxed_lines = 0
+    open_amount: dict[str, Decimal] = {}
+    for doc_type in DOCS:
+        for doc in month[doc_type]:
+            rec = ledger.by_eid[external_id(doc_type, doc["id"])]
+            body = rec["body"]
+            total = nue_total(doc_type, doc)
+            assert Decimal(str(body["total"])) == total, (doc["id"], body["total"], total)  # to the cent
+            number = doc.get("order_number") or doc.get("invoice_number") or doc.get("credit_memo_number")
+            assert body["memo"] == number and body["tranId"] != number  # NetSuite numbered it
+            taxes = [Decimal(line["tax_amount"]) for line in doc["lines"] if "tax_amount" in line]
+            taxed_lines += len(taxes)
+            items = body["item"]["items"]
+            if suitetax:
+                assert body["taxDetailsOverride"] is True
+                assert Decimal(str(body["taxTotal"])) == sum(taxes, Decimal(0))
+                assert len(items) == len(doc["lines"])
+            else:
+                assert "taxDetails" not in body and "taxTotal" not in body
+                tax_lines = [i for i in items if i["item"]["id"] == tax_item]
+                assert [Decimal(str(i["amount"])) for i in tax_lines] == taxes
+                assert len(items) == len(doc["lines"]) + len(taxes)
+            if doc_type == "invoice":
+                open_amount[rec["externalId"]] = total
+    assert taxed_lines > 10
+    usage = ledger.body("invoice", month["invoice"][0]["id"])["item"]["items"]
+    assert any(line["rate"] == 0.0015 and line["amount"] == 1.5 for line in usage)
+    for cm in month["credit_memo"]:
+        for eid, amount in nue_applied(cm.get("applications") or []).items():
+            open_amount[eid] -= amount
+    for pay in month["payment"]:
+        body = ledger.body("payment", pay["id"])
+        assert body["autoApply"] is False and "undepFunds" not in body
+        assert applied(body["apply"]["items"], ledger) == nue_applied(pay["applications"])
+        for eid, amount in nue_applied(pay["applications"]).items():
+            open_amount[eid] -= amount
+    for eid, remaining in open_amount.items():
+        assert Decimal(str(ledger.by_eid[eid]["body"]["amountRemaining"])) == remaining, eid
+
+
+@pytest.mark.parametrize("suitetax", [True, False], ids=["suitetax", "tax-item"])
+def test_a_taxed_month_posts_nue_totals_to_the_cent(system, suitetax):
+    month = taxed_month()
+    ids = run(system, suitetax, month)
+    tax_item = [r for r in system.ns_records("nonInventorySaleItem") if r["externalId"] is None][0]["id"]
+    check(system, month, suitetax, tax_item)
+    stats = system.stats()
+    assert stats["writes"] == len(ids)  # one write per record: tax and numbering cost no call
+    assert set(stats["writes_by_external_id"].values()) == {1}
