@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from nue_ns import sample
+from nue_ns import audit, sample
 from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import save_config
-from nue_ns.hub.models import Integration
+from nue_ns.hub.models import Integration, Record
+from nue_ns.hub.queries import record_view
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.base import external_id
 from nue_ns.records import validate
@@ -153,3 +154,14 @@ def test_a_taxed_month_posts_nue_totals_to_the_cent(system, suitetax):
     stats = system.stats()
     assert stats["writes"] == len(ids)  # one write per record: tax and numbering cost no call
     assert set(stats["writes_by_external_id"].values()) == {1}
+    # The audit agrees (tax in totals, tax-item lines counted) and reads NetSuite's numbers back.
+    report = audit.verify(system.ctx, "default")
+    assert report.ok, report.as_json()
+    ledger = Ledger(system)
+    with session_scope(system.ctx.engine) as s:
+        invoices = s.scalars(select(Record).where(Record.id.in_(ids), Record.record_type == "invoice")).all()
+        views = [record_view(r) for r in invoices]
+    assert len(views) == len(month["invoice"])
+    for view in views:
+        in_netsuite = ledger.by_eid[view["netsuite"]["external_id"]]["body"]["tranId"]
+        assert view["netsuite"]["tran_id"] == in_netsuite and view["number"].startswith("INV-")
