@@ -56,6 +56,8 @@ def _price(value: Decimal) -> Decimal:
         raise ValueError("unit price must be a finite number")
     if value != value.quantize(PRICE_STEP):
         raise ValueError("unit price has more than 8 decimal places")
+    if len(value.normalize().as_tuple().digits) > 15:  # NetSuite's rate is a double
+        raise ValueError("unit price has more than 15 significant digits")
     if abs(value) >= Decimal("1e13"):
         raise ValueError("unit price is too large")
     return value

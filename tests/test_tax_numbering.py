@@ -120,6 +120,10 @@ def test_unit_prices_take_eight_decimals_amounts_stay_in_cents() -> None:
         "field": "lines[1].unit_price",
         "reason": "unit price has more than 8 decimal places",
     }
+    bad["lines"][1]["unit_price"] = "12345678.12345678"  # 16 digits: more than a double keeps
+    with pytest.raises(records.InvalidRecord) as err:
+        records.validate("invoice", bad)
+    assert err.value.errors[0]["reason"] == "unit price has more than 15 significant digits"
 
 
 # -- tax in a SuiteTax account ------------------------------------------------------------------
