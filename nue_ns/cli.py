@@ -322,6 +322,8 @@ def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
 def _print_problems(verdict: dict) -> None:
     for problem in verdict["problems"]:
         err.print(f"  ✗ {problem}", markup=False, highlight=False, soft_wrap=True)
+    for warning in verdict.get("warnings", []):  # tax and numbering setup (nue_ns/validation.py)
+        err.print(f"  ! {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _release_waiting(ctx: Any, integration_id: int) -> int:
@@ -420,6 +422,7 @@ def integration_validate(
         _print_json(verdict | {"records_released": woken})
     elif verdict["valid"]:
         console.print(f"GL accounts of integration {name!r} are valid; {woken} waiting record(s) released")
+        _print_problems(verdict)  # the setup warnings, if any
     else:
         err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
         _print_problems(verdict)

@@ -22,7 +22,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping import accounts
+from nue_ns.mapping import accounts, numbering, tax
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
 # Records whose mapping puts GL accounts on the NetSuite record.
@@ -50,7 +50,7 @@ def check(
     Raises NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
     ids = accounts.account_ids(config)
     if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
-        return accounts.verdict(config, [], utcnow())
+        return _with_setup(accounts.verdict(config, [], utcnow()), config, ctx, integration_id)
     conn = ctx.connection(integration_id)
     grant = conn.governor.acquire(max_wait)
     if isinstance(grant, Denied):
@@ -78,7 +78,19 @@ def check(
     store.log_attempt(
         ctx.engine, record, integration_id, account, exchange, "validated", started, ctx.worker_name
     )
-    return accounts.verdict(config, page.get("items") or [], utcnow())
+    return _with_setup(
+        accounts.verdict(config, page.get("items") or [], utcnow()), config, ctx, integration_id
+    )
+
+
+def _with_setup(
+    verdict: dict[str, Any], config: IntegrationConfig, ctx: Context, integration_id: int
+) -> dict:
+    """The verdict with what the account's setup lacks for tax and numbering, as warnings: they
+    hold only the records that need the missing piece (those wait naming it), not the GL gate."""
+    profile = ctx.connection(integration_id).profile
+    warnings = tax.problems(config, profile) + numbering.problems(config, profile)
+    return verdict | ({"warnings": warnings} if warnings else {})
 
 
 def save_verdict(engine: Engine, integration_id: int, judged: dict[str, Any] | None, verdict: dict) -> bool:

@@ -6,6 +6,7 @@ the documents, payments applied only where Nue applied them, one write per recor
 from __future__ import annotations
 
 import copy
+import time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ from nue_ns.records import validate
 from nue_ns.sandbox import tax as sandbox_tax
 from nue_ns.sandbox.state import FIELDS, LINE_FIELDS
 from tests.harness import ACCOUNT, System
-from tests.test_month_end_to_end import Ledger, applied, enqueue_shuffled, nue_applied
+from tests.test_month_end_to_end import Ledger, _cli, applied, enqueue_shuffled, nue_applied
 
 CENT = Decimal("0.01")
 RATE = Decimal("8.25")
@@ -165,3 +166,37 @@ def test_a_taxed_month_posts_nue_totals_to_the_cent(system, suitetax):
     for view in views:
         in_netsuite = ledger.by_eid[view["netsuite"]["external_id"]]["body"]["tranId"]
         assert view["netsuite"]["tran_id"] == in_netsuite and view["number"].startswith("INV-")
+
+
+def test_validate_names_the_tax_setup_and_taxed_documents_wait_for_it(system):
+    system.start(rate_limit="50/1s")
+    config = IntegrationConfig(gl=SANDBOX_GL.model_copy(update={"tax_liability": "5"}), subsidiary_id="1")
+    save_config(system.ctx.engine, "default", config)
+    with session_scope(system.ctx.engine) as s:
+        integ = s.scalars(select(Integration).where(Integration.name == "default")).one()
+        integ.profile = sandbox_profile(False).model_dump(mode="json")
+    out = _cli(system, "integration", "validate")
+    assert out.returncode == 1, out.stderr
+    assert "tax_liability: account 5 (4000 Subscription Income) is of type Income (expected OthCurrLiab)" in (
+        " ".join(out.stderr.split())
+    )
+    assert "tax_item_id: not configured and the account has no SuiteTax" in " ".join(out.stderr.split())
+    # With a valid mapping but still no tax item, a taxed invoice waits naming it; untaxed ones go.
+    save_config(system.ctx.engine, "default", config.model_copy(update={"gl": SANDBOX_GL}))
+    system.workers(1)
+    month = taxed_month()
+    invoices = [i for i in month["invoice"] if not i.get("order_id")]
+    taxed = next(i for i in invoices if any("tax_amount" in line for line in i["lines"]))
+    deps = {"customer": month["customer"], "product": month["product"], "invoice": [taxed]}
+    ids = enqueue_shuffled(deps)
+    with session_scope(system.ctx.engine) as s:
+        rec_id = s.scalars(select(Record.id).where(Record.id.in_(ids), Record.record_type == "invoice")).one()
+    system.wait([i for i in ids if i != rec_id], timeout=60)
+    reason = None
+    deadline = time.monotonic() + 20
+    while reason is None and time.monotonic() < deadline:
+        with session_scope(system.ctx.engine) as s:
+            reason = s.get(Record, rec_id).reason
+        time.sleep(0.2)
+    assert reason is not None and "configure tax_item_id" in reason, reason
+    assert system.ns_records("invoice") == []

@@ -285,3 +285,38 @@ def test_apply_lines_use_the_sublist_key_of_the_account() -> None:
     assert key == ["doc", "line"]
     line = build("credit_memo", CREDIT_MEMO).body["apply"]["items"][0]
     assert set(key) - {"line"} <= set(line)  # doc (line is the doc's line, for journal lines only)
+
+
+# -- what validate names before anything is sent -------------------------------------------------
+
+
+def test_validate_names_the_missing_tax_setup() -> None:
+    from nue_ns.mapping import numbering, tax
+
+    bare = IntegrationConfig(gl=SANDBOX_GL)
+    assert tax.problems(bare, None) == []  # nothing known of the account
+    assert tax.problems(bare, real_profile()) == [
+        "tax_item_id: not configured and the account has no SuiteTax: taxed documents will wait "
+        "(create an item posting to the tax liability account, or enable SuiteTax)"
+    ]
+    assert tax.problems(CONFIG, real_profile()) == []
+    assert tax.problems(CONFIG.model_copy(update={"gl": SANDBOX_GL}), None) == [
+        "tax_liability: not configured (the tax item's account, checked to be a liability)"
+    ]
+    assert tax.problems(bare, suitetax_profile()) == []
+    wrong_code = bare.model_copy(update={"tax_code_default": "GB-VAT"})
+    assert tax.problems(wrong_code, suitetax_profile()) == [
+        "tax_code_default: 'GB-VAT' is not a tax code of the NetSuite account"
+    ]
+    with_schedules = real_profile()
+    with_schedules.records["serviceSaleItem"] = with_schedules.records["customer"].model_copy(
+        update={"fields": {"itemId": "string", "taxSchedule": "ref"}}
+    )
+    assert "tax_schedule_id: not configured" in tax.problems(CONFIG, with_schedules)[0]
+    assert tax.problems(CONFIG.model_copy(update={"tax_schedule_id": "1"}), with_schedules) == []
+    numbered = CONFIG.model_copy(update={"number_field": "custbody_nue_number"})
+    assert numbering.problems(numbered, real_profile()) == [
+        "number_field: the account has no custom body field custbody_nue_number on invoice, creditMemo: "
+        "create it (applied to those transactions) or clear number_field"
+    ]
+    assert numbering.problems(numbered, None) == [] and numbering.problems(CONFIG, real_profile()) == []

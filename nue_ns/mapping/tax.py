@@ -143,3 +143,29 @@ def add_tax(
     if any(line.tax_amount is not None for line in lines):
         return _tax_lines(request, lines, config)
     return request
+
+
+def problems(config: IntegrationConfig, profile: AccountProfile | None) -> list[str]:
+    """What the account's setup lacks for Nue's tax, one sentence each (nothing known without a
+    profile; records that need a missing piece also wait naming it, from `add_tax`)."""
+    out = []
+    if config.tax_item_id and not config.gl.tax_liability:
+        out.append("tax_liability: not configured (the tax item's account, checked to be a liability)")
+    if profile is None:
+        return out
+    if profile.suitetax:
+        code = config.tax_code_default
+        if code is not None and code not in profile.tax_codes:
+            out.append(f"tax_code_default: {code!r} is not a tax code of the NetSuite account")
+    elif not config.tax_item_id:
+        out.append(
+            "tax_item_id: not configured and the account has no SuiteTax: taxed documents will wait "
+            "(create an item posting to the tax liability account, or enable SuiteTax)"
+        )
+    schedules = [t for t, schema in profile.records.items() if "taxSchedule" in schema.fields]
+    if schedules and not config.tax_schedule_id:
+        out.append(
+            f"tax_schedule_id: not configured and the account's items have a tax schedule "
+            f"({', '.join(sorted(schedules))}): with Advanced Taxes NetSuite refuses items without one"
+        )
+    return out
