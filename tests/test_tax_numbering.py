@@ -320,3 +320,16 @@ def test_validate_names_the_missing_tax_setup() -> None:
         "create it (applied to those transactions) or clear number_field"
     ]
     assert numbering.problems(numbered, None) == [] and numbering.problems(CONFIG, real_profile()) == []
+
+
+def test_tax_details_follow_item_lines_by_line_id_whatever_their_order() -> None:
+    from dataclasses import replace
+
+    from nue_ns.mapping.invoice import map_invoice
+    from nue_ns.mapping.tax import add_tax
+
+    invoice = records.validate("invoice", INVOICE)
+    plain = map_invoice(invoice, CONFIG, RESOLVED)  # before tax
+    plain = replace(plain, body=plain.body | {"item": {"items": plain.body["item"]["items"][::-1]}})
+    body = add_tax(plain, invoice.lines, CONFIG, suitetax_profile()).body
+    assert [i.get("taxDetailsReference") for i in body["item"]["items"]] == [None, "nue-L-1"]

@@ -80,7 +80,7 @@ def _tax_details(
     body = dict(request.body)
     items = [dict(item) for item in body["item"]["items"]]
     details: list[dict[str, Any]] = []
-    for item, line in zip(items, lines, strict=True):
+    for item, line in _pairs(items, lines):
         if line.tax_amount is None:
             continue
         item["taxDetailsReference"] = reference(line)
@@ -97,6 +97,15 @@ def _tax_details(
     body["taxDetailsOverride"] = True
     body["taxDetails"] = {"items": details}
     return replace(request, body=body, replace=(*request.replace, "taxDetails"))
+
+
+def _pairs(items: list[dict[str, Any]], lines: list[Line]) -> list[tuple[dict[str, Any], Line]]:
+    """Each item line with its Nue line: by nue-ns's line-id column where every line has it (a
+    builder may order or key lines its own way), else in order."""
+    by_id = {line.id: line for line in lines}
+    if items and all(item.get("custcol_nue_line_id") in by_id for item in items):
+        return [(item, by_id[item["custcol_nue_line_id"]]) for item in items]
+    return list(zip(items, lines, strict=True))
 
 
 def _tax_lines(request: NsRequest, lines: list[Line], config: IntegrationConfig) -> NsRequest:
