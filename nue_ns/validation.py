@@ -16,6 +16,7 @@ from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
 from nue_ns import gateway
+from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Connection, Context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
@@ -41,23 +42,18 @@ def check(
 
     Raises gateway.NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
     ids = accounts.account_ids(config)
-    if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
-        return _with_setup(accounts.verdict(config, [], utcnow()), config, ctx, integration_id)
     conn = ctx.connection(integration_id)
+    if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
+        return _with_setup(accounts.verdict(config, [], utcnow()), config, conn.profile)
     page = gateway.suiteql(
         ctx, conn, accounts.query(ids), outcome="validated", record=record, max_wait=max_wait
     )
-    return _with_setup(
-        accounts.verdict(config, page.get("items") or [], utcnow()), config, ctx, integration_id
-    )
+    return _with_setup(accounts.verdict(config, page.get("items") or [], utcnow()), config, conn.profile)
 
 
-def _with_setup(
-    verdict: dict[str, Any], config: IntegrationConfig, ctx: Context, integration_id: int
-) -> dict:
+def _with_setup(verdict: dict[str, Any], config: IntegrationConfig, profile: AccountProfile | None) -> dict:
     """The verdict with what the account's setup lacks for tax and numbering, as warnings: they
     hold only the records that need the missing piece (those wait naming it), not the GL gate."""
-    profile = ctx.connection(integration_id).profile
     warnings = tax.problems(config, profile) + numbering.problems(config, profile)
     return verdict | ({"warnings": warnings} if warnings else {})
 
