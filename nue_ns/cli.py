@@ -462,11 +462,22 @@ def beat(loglevel: str = typer.Option("INFO", "--loglevel")) -> None:
 
 @app.command()
 def sandbox(
-    host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8900, "--port")
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8900, "--port"),
+    kind: str | None = typer.Option(
+        None, "--kind", help="account kind: real-2025-09, arm, suitetax or full (NUE_NS_SANDBOX_KIND)"
+    ),
 ) -> None:
     """Serve the NetSuite REST emulator."""
-    from nue_ns.sandbox.app import serve
+    import os
 
+    from nue_ns.sandbox.app import serve
+    from nue_ns.sandbox.kinds import KIND_ENV
+    from nue_ns.sandbox.kinds import kind as account_kind
+
+    if kind:
+        account_kind(kind)  # refuse an unknown kind before serving
+        os.environ[KIND_ENV] = kind
     serve(host, port)
 
 
