@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nue_ns import dispatch, validation
+from nue_ns import dispatch, profile, validation
 from nue_ns.api.common import Problem
 from nue_ns.context import Context
 from nue_ns.hub import store
@@ -82,6 +82,7 @@ def save(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[st
             problems_by_setting(verdict),
         )
     save_config(ctx.engine, integ.name, config.model_copy(update={"validation": verdict}))
+    profile.forget(ctx, integ.id)  # read again for the new mapping
     if store.wake_mapping(ctx.engine, integ.id):
         dispatch.dispatch(ctx, integ.id)
     return verdict
