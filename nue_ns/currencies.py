@@ -95,8 +95,9 @@ def cross_currency(
                         {
                             "field": f"applications[{j}].{key}",
                             "reason": f"{doc_type.replace('_', ' ')} {getattr(a, key)} is in "
-                            f"{doc.get('currency')}: a {_LABEL[record_type]} in {rec.currency} applies only to documents in "
-                            f"{rec.currency} (NetSuite lists no other on its apply sublist)",
+                            f"{doc.get('currency')}: a {_LABEL[record_type]} in {rec.currency} applies "
+                            f"only to documents in {rec.currency} (NetSuite lists no other on its "
+                            "apply sublist)",
                         }
                     )
         if errors:
