@@ -549,10 +549,9 @@ def latest_payloads(engine: Engine, integration_id: int, refs: Sequence[Ref]) ->
                     Record.nue_id.in_(list(ids)),
                     Record.state != State.SUPERSEDED,
                 )
-                .order_by(Record.nue_id, Record.id.desc())
-                .distinct(Record.nue_id)
+                .order_by(Record.id)
             )
-            out |= {Ref(rtype, row.nue_id): row.payload for row in rows}
+            out |= {Ref(rtype, row.nue_id): row.payload for row in rows}  # the last version wins
     return out
 
 

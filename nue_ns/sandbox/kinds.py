@@ -97,6 +97,7 @@ class AccountKind:
     currencies: dict[str, str]  # internal id -> ISO code (the first is the base currency)
     subsidiaries: dict[str, tuple[str, str | None]]  # internal id -> (name, parent id)
     schemas: dict[str, Any] = field(repr=False, default_factory=dict)
+    tax_codes: dict[str, str] = field(default_factory=dict)  # SuiteTax tax codes: internal id -> name
 
     @property
     def base_currency(self) -> str:
@@ -190,6 +191,8 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, st
     ),
 }
 KIND_NAMES = tuple(_SPECS)
+# Tax codes of the SuiteTax kinds (salesTaxItem records, article_0814121722).
+TAX_CODES = {"21": "S-GB", "22": "Z-GB", "23": "S-DE", "24": "EXEMPT"}
 
 
 @cache
@@ -197,7 +200,8 @@ def kind(name: str) -> AccountKind:
     if name not in _SPECS:
         raise ValueError(f"unknown sandbox account kind {name!r}: expected one of {', '.join(_SPECS)}")
     features, currencies, subsidiaries = _SPECS[name]
-    return AccountKind(name, features, currencies, subsidiaries, _build(name, features))
+    tax_codes = TAX_CODES if "suitetax" in features else {}
+    return AccountKind(name, features, currencies, subsidiaries, _build(name, features), tax_codes)
 
 
 def default_kind(environ: dict[str, str] | None = None) -> AccountKind:

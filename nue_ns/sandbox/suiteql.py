@@ -37,6 +37,7 @@ _TABLES = {
     "isinactive TEXT",
     "subsidiary": "id INTEGER, name TEXT, parent INTEGER, isinactive TEXT",
     "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT",
+    "salestaxitem": "id INTEGER, name TEXT, isinactive TEXT",
     "customer": "id INTEGER, entityid TEXT, companyname TEXT, firstname TEXT, lastname TEXT, isperson TEXT, "
     "externalid TEXT, email TEXT, subsidiary INTEGER, currency INTEGER, isinactive TEXT, "
     "lastmodifieddate NSDATE, datecreated NSDATE",
@@ -185,6 +186,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     ]
     base = acct.kind.base_currency
     rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
+    rows["salestaxitem"] = [(int(i), name, "F") for i, name in acct.kind.tax_codes.items()]
     for rec in acct.records.values():
         b = rec.body
         stamps = (_ts(rec.last_modified), _ts(rec.date_created))
