@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
+from nue_ns import validation
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.governor import Denied
@@ -118,7 +119,9 @@ def _active(row: dict[str, Any]) -> bool:
 def read(
     ctx: Context, integration_id: int, *, record: Record | None = None, max_wait: float | None = None
 ) -> AccountProfile:
-    """Read the account's profile with governed calls. Raises NoCallSlot or NetSuiteError."""
+    """Read the account's profile with governed calls. Raises NoCallSlot or NetSuiteError. The GL
+    accounts the mapping names are judged on the way (validation's verdict, stored unless the
+    mapping changed meanwhile)."""
     conn = ctx.connection(integration_id)
     kw: dict[str, Any] = {
         "record": record,
@@ -146,10 +149,12 @@ def read(
         n = 1
     calls += n
     ids = accounts.account_ids(conn.config)
-    if ids:
+    if ids:  # the GL check's own query: its verdict is stored with the profile (one call, not two)
         rows, n = _rows(ctx, conn, accounts.query(ids), **kw)
         calls += n
         profile.accounts = {str(r["id"]): str(r.get("accttype") or "") for r in rows if _active(r)}
+        verdict = accounts.verdict(conn.config, rows, utcnow())
+        validation.save_verdict(ctx.engine, integration_id, conn.integration.settings, verdict)
     if profile.suitetax:
         rows, n = _rows(ctx, conn, TAX_CODE_QUERY, **kw)
         calls += n

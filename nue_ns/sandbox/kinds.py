@@ -4,7 +4,7 @@ their reference data (currencies, subsidiaries).
 Every kind starts from a real account's schema (schema/account-2025-09.json, plus the hand-written
 types of schema_extra.py) and adds what its features bring:
 - `real-2025-09`: exactly that account: no Advanced Revenue Management, no SuiteTax, no nue-ns
-  custom line column; GBP base currency with USD, EUR, CAD; one subsidiary.
+  custom line column; USD base currency with GBP, EUR, CAD; one subsidiary.
 - `arm`: + revenue recognition (items' deferredRevenueAccount, revenueRecognitionRule; item lines'
   revRecStartDate/revRecEndDate) + the custom column custcol_nue_line_id; three subsidiaries
   (a parent and two children); USD base.
@@ -171,12 +171,12 @@ def _build(name: str, features: tuple[str, ...]) -> dict[str, Any]:
 _SPECS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, str | None]]]] = {
     "real-2025-09": (
         (),
-        {"1": "GBP", "2": "USD", "3": "EUR", "4": "CAD"},
+        {"1": "USD", "2": "GBP", "3": "EUR", "4": "CAD"},
         {"1": ("Parent Company", None)},
     ),
     "arm": (
         ("arm", "line_id_column"),
-        {"1": "USD", "2": "GBP", "3": "EUR", "5": "CAD"},
+        {"1": "USD", "2": "GBP", "3": "EUR", "5": "CAD"},  # CAD as 5: ids are the account's
         {"1": ("Parent Company", None), "2": ("EMEA", "1"), "3": ("Americas", "1")},
     ),
     "suitetax": (
