@@ -170,14 +170,14 @@ def test_currencies_the_account_lacks_and_cross_currency_applications_are_refuse
 
 def test_a_currency_added_in_netsuite_releases_the_records_that_waited_for_it(system):
     system.start(rate_limit="50/1s", config=CONFIG, kind="suitetax")  # no CAD
-    system.workers(1)
     month = sample.month(
         n_customers=1, n_products=3, n_orders=0, n_invoices=1, n_payments=0, n_refunds=0, n_credit_memos=0
     )
     invoice = month["invoice"][0] | {"currency": "CAD"}  # enqueued while no profile is stored
     ids = [a.id for rtype in ("customer", "product") for a in enqueue_many(rtype, month[rtype])]
-    system.wait(ids, timeout=60)
     ids += [a.id for a in enqueue_many("invoice", [invoice])]
+    system.workers(1)
+    system.wait(ids[:-1], timeout=60)
     system.wait(ids[-1:], states=[State.WAITING], timeout=30)
     with session_scope(system.ctx.engine) as s:
         customer = s.scalars(
