@@ -310,8 +310,9 @@ def changed_config(
 
 def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
     """The verdict on `config`'s GL accounts from NetSuite; exits 2 when NetSuite gives none."""
+    from nue_ns.gateway import NoCallSlot
     from nue_ns.netsuite.errors import NetSuiteError
-    from nue_ns.validation import NoCallSlot, check
+    from nue_ns.validation import check
 
     try:
         return check(ctx, integration_id, config, max_wait=_CLI_MAX_WAIT)
@@ -405,8 +406,8 @@ def integration_set(
 def _account_findings(ctx: Any, integration_id: int, config: Any, refresh: bool) -> Any:
     """What the NetSuite account lacks for the mapping (its profile read if none is stored)."""
     from nue_ns import profile
+    from nue_ns.gateway import NoCallSlot
     from nue_ns.netsuite.errors import NetSuiteError
-    from nue_ns.validation import NoCallSlot
 
     try:
         return profile.findings(ctx, integration_id, config, refresh=refresh, max_wait=_CLI_MAX_WAIT)[1]
@@ -463,8 +464,8 @@ def integration_discover(name: str = typer.Argument("default")) -> None:
     account types, tax codes) with governed calls, store it, and show it."""
     from nue_ns import profile
     from nue_ns.account_profile import summary
+    from nue_ns.gateway import NoCallSlot
     from nue_ns.netsuite.errors import NetSuiteError
-    from nue_ns.validation import NoCallSlot
 
     ctx = _ctx()
     try:

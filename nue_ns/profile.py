@@ -23,16 +23,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
-from nue_ns import validation
+from nue_ns import gateway, validation
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
+from nue_ns.gateway import NoCallSlot
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
@@ -40,10 +39,8 @@ from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import accounts, setup
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
-from nue_ns.validation import NoCallSlot
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # The NetSuite record types nue-ns writes besides the items (which the mapping's item types name).
 WRITTEN_TYPES = ("customer", "salesOrder", "invoice", "creditMemo", "customerPayment", "customerRefund")
@@ -61,42 +58,7 @@ def record_types(config: IntegrationConfig) -> list[str]:
     return [WRITTEN_TYPES[0], *items, *WRITTEN_TYPES[1:]]
 
 
-# -- the governed calls ---------------------------------------------------------------------------
-
-
-def _governed(
-    ctx: Context,
-    conn: Connection,
-    send: Callable[[], tuple[T, Exchange]],
-    *,
-    record: Record | None,
-    max_wait: float,
-    summary: Callable[[T], Any] | None = None,
-) -> T:
-    """One governed call: a governor token, the call, the attempt-log row, the token back.
-    Raises NoCallSlot or NetSuiteError. (The boundary the lead's gateway replaces.)"""
-    grant = conn.governor.acquire(max_wait)
-    if isinstance(grant, Denied):
-        raise NoCallSlot(grant)
-    started, account = utcnow(), conn.integration.account_id
-    try:
-        value, exchange = send()
-    except NetSuiteError as err:
-        unanswered = err.status is None and err.kind is Kind.TRANSIENT
-        conn.governor.release(grant.lease_id, hold=ctx.settings.netsuite_timeout if unanswered else 0.0)
-        if err.exchange is not None:
-            store.log_attempt(
-                ctx.engine, record, conn.integration.id, account, err.exchange, err.kind.value, started,
-                ctx.worker_name, err,
-            )  # fmt: skip
-        raise
-    conn.governor.release(grant.lease_id)
-    if summary is not None:  # the metadata document is large: the log keeps what it held
-        exchange.response_body = summary(value)
-    store.log_attempt(
-        ctx.engine, record, conn.integration.id, account, exchange, "profile", started, ctx.worker_name
-    )
-    return value
+# -- the governed calls (nue_ns/gateway.py) --------------------------------------------------------
 
 
 def _rows(ctx: Context, conn: Connection, query: str, **kw: Any) -> tuple[list[dict[str, Any]], int]:
@@ -104,7 +66,7 @@ def _rows(ctx: Context, conn: Connection, query: str, **kw: Any) -> tuple[list[d
     rows: list[dict[str, Any]] = []
     offset, calls = 0, 0
     while True:
-        page = _governed(ctx, conn, lambda o=offset: conn.client.suiteql(query, offset=o), **kw)
+        page = gateway.suiteql(ctx, conn, query, offset=offset, outcome="profile", keep_rows=False, **kw)
         calls += 1
         rows += page.get("items") or []
         if not page.get("hasMore"):
@@ -129,10 +91,14 @@ def read(
     }
     types = record_types(conn.config)
 
-    def schemas_held(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"schemas": len(doc.get("components", {}).get("schemas", {}))}
+    def catalog() -> tuple[dict[str, Any], Exchange]:
+        doc, exchange = conn.client.metadata(types)
+        # The document is large: the attempt log keeps what it held, not all of it.
+        exchange.response_body = {"schemas": len(doc.get("components", {}).get("schemas", {}))}
+        return doc, exchange
 
-    doc = _governed(ctx, conn, lambda: conn.client.metadata(types), summary=schemas_held, **kw)
+    url = f"{conn.client.base_url}/record/v1/metadata-catalog?select={','.join(types)}"
+    doc = gateway.call(ctx, conn, "GET", url, None, catalog, outcome="profile", **kw)
     calls = 1
     profile = AccountProfile(records={t: s for t in types if (s := record_schema(doc, t)) is not None})
     rows, n = _rows(ctx, conn, CURRENCY_QUERY, **kw)

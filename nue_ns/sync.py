@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from nue_ns import currencies, mapping, profile, records, validation
-from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
+from nue_ns import currencies, gateway, mapping, profile, records, validation
+from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.models import Record, State
 from nue_ns.hub.store import Ref
 from nue_ns.logging import bound
-from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.netsuite.client import WriteResult
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 
 log = logging.getLogger(__name__)
 
@@ -81,35 +81,28 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         )
         return Outcome.WAITING
 
-    grant = conn.governor.acquire(ctx.settings.governor_max_wait)
-    if isinstance(grant, Denied):
-        # Back shortly before the token frees: the next worker's brief wait covers the rest.
-        due = max(0.0, grant.retry_after - ctx.settings.governor_max_wait)
-        if grant.reason != "concurrency":
-            store.hold_dispatch(ctx.engine, rec.integration_id, due)
-        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({grant.reason})")
-        return Outcome.DEFERRED
-
     url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
-    try:
-        attempt = store.start_attempt(
-            ctx.engine, rec, conn.integration.account_id, "PUT", url, request.body, ctx.worker_name
-        )
-    except Exception:
-        conn.governor.release(grant.lease_id)
-        raise
-    try:
+
+    def upsert() -> tuple[WriteResult, Exchange]:
         result = conn.client.upsert(
             request.ns_type, request.external_id, request.body, replace=request.replace
         )
+        return result, result.exchange
+
+    try:
+        result = gateway.call(ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec)
+    except gateway.NoCallSlot as exc:
+        # Back shortly before the token frees: the next worker's brief wait covers the rest.
+        due = max(0.0, exc.denied.retry_after - ctx.settings.governor_max_wait)
+        if exc.denied.reason != "concurrency":
+            store.hold_dispatch(ctx.engine, rec.integration_id, due)
+        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({exc.denied.reason})")
+        return Outcome.DEFERRED
     except NetSuiteError as err:
-        # No answer (timeout, dropped connection): NetSuite may still be working on the call.
-        unanswered = err.status is None and err.kind is Kind.TRANSIENT
-        conn.governor.release(grant.lease_id, hold=ctx.settings.netsuite_timeout if unanswered else 0.0)
-        store.finish_attempt(ctx.engine, attempt, err.exchange, err.kind.value, err)
-        return _failed(ctx, conn, rec, err)
-    conn.governor.release(grant.lease_id)
-    store.finish_attempt(ctx.engine, attempt, result.exchange, "transferred")
+        field = profile.unknown_field(err)  # the account changed since its profile was read
+        if field is not None and profile.refresh_once(ctx, conn, rec, field):
+            return Outcome.DEFERRED
+        return _failed(ctx, rec, err)
     store.complete(ctx.engine, rec, request.ns_type, request.external_id, result.internal_id)
     if rec.record_type == "customer":  # its currencies are now on its NetSuite record
         refs = mapping.customer_currencies(contract)
@@ -145,22 +138,15 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     return Outcome.WAITING
 
 
-def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
+def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
+    """The record's side of a failed call (the gateway already paused the account where due)."""
     s = ctx.settings
     if err.kind is Kind.THROTTLED:
-        conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
-        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_429)
         store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
         return Outcome.DEFERRED
-    if err.kind is Kind.AUTH:
-        # No record is at fault: pause the whole account and keep the record as it was.
-        conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
-        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_auth)
+    if err.kind is Kind.AUTH:  # no record is at fault: keep it as it was
+        log.error("integration %s: NetSuite authentication failed; account paused", rec.integration_id)
         store.defer(ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}")
-        log.error("integration %s: NetSuite authentication failed; account paused", conn.integration.name)
-        return Outcome.DEFERRED
-    field = profile.unknown_field(err)
-    if field is not None and profile.refresh_once(ctx, conn, rec, field):
         return Outcome.DEFERRED
     if err.kind is Kind.TRANSIENT:
         state = store.retry_later(

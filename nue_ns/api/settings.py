@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nue_ns import dispatch, profile, validation
+from nue_ns import dispatch, gateway, profile, validation
 from nue_ns.account_profile import summary
 from nue_ns.api.common import Problem
 from nue_ns.context import Context
@@ -57,7 +57,7 @@ def check(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[s
     """NetSuite's verdict on the config's GL accounts: {valid, problems, hash, checked_at}."""
     try:
         return validation.check(ctx, integ.id, config, max_wait=MAX_WAIT)
-    except validation.NoCallSlot as exc:
+    except gateway.NoCallSlot as exc:
         raise Problem(
             503, f"NetSuite is busy ({exc.denied.reason}); try again in {exc.denied.retry_after:.0f}s"
         ) from None
@@ -69,7 +69,7 @@ def discover(ctx: Context, integ: Integration) -> dict[str, Any]:
     """Read the NetSuite account's profile again (governed calls) and store it; its summary."""
     try:
         read = profile.discover(ctx, integ.id, max_wait=MAX_WAIT)
-    except validation.NoCallSlot as exc:
+    except gateway.NoCallSlot as exc:
         raise Problem(
             503, f"NetSuite is busy ({exc.denied.reason}); try again in {exc.denied.retry_after:.0f}s"
         ) from None
