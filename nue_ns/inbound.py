@@ -32,6 +32,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Integration, NetSuiteLink
 from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent, InboundWatermark
 from nue_ns.integration import Collection
+from nue_ns.mapping.lines import currency_ids
 from nue_ns.netsuite.errors import NetSuiteError
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
     refs |= {("customer", c.row["entity"]) for c in changes if "entity" in c.row}
     refs |= {("invoice", inv) for apps in applied.values() for inv, _ in apps}
     links = _links(reader.ctx.engine, conn.integration.id, refs)
-    currencies = {ns_id: code for code, ns_id in conn.config.currency_ids.items()}
+    currencies = {ns_id: code for code, ns_id in currency_ids(conn.config, conn.profile).items()}
     out: dict[int, dict[str, Any] | None] = {}
     for c in changes:
         if c.type == "CustCred":

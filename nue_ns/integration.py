@@ -83,9 +83,16 @@ class IntegrationConfig(BaseModel):
     )
     collection: Collection = Collection.stripe
     subsidiary_id: AccountId | None = None  # needed in OneWorld accounts
-    currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
-        default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
-    )
+    # Items are sold in these subsidiaries (else only in subsidiary_id), and in their children
+    # with item_include_children; list every subsidiary the integration's customers use.
+    item_subsidiaries: list[AccountId] = Field(default_factory=list)
+    item_include_children: bool = False
+    # Currency internal ids come from the account profile by ISO code; set one here only to
+    # override the profile (validate checks it against the account).
+    currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(default_factory=dict)
+    # Script id of the transaction-line custom column that holds the Nue line id (sent where the
+    # account has it; docs/NETSUITE_SETUP.md).
+    line_id_field: Annotated[str, Field(pattern=r"^custcol[a-z0-9_]{1,60}$")] = "custcol_nue_line_id"
     # Tax. With SuiteTax (the account profile shows tax details) Nue's tax goes as the document's
     # tax details, each line's tax code looked up by name (tax_code_default where Nue gives none).
     # Without SuiteTax it goes as lines of this item, whose account is gl.tax_liability.
@@ -117,6 +124,10 @@ class IntegrationConfig(BaseModel):
     def load(cls, settings: dict | None) -> IntegrationConfig:
         return cls.model_validate(settings or {})
 
+
+# Currency ids of the sandbox's `full` account kind (nue_ns/sandbox/kinds.py), for tests that map
+# without reading an account profile; a real integration takes its account's ids from the profile.
+SANDBOX_CURRENCIES = {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
 
 # The demo and the tests run against the sandbox's chart of accounts (nue_ns/sandbox/chart.py).
 SANDBOX_GL = GlAccounts(

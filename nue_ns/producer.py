@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nue_ns import dispatch, mapping, records
+from nue_ns import currencies, dispatch, mapping, profile, records
 from nue_ns.context import Context, get_context
 from nue_ns.hub import store
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
@@ -57,6 +57,10 @@ def enqueue_many(
     if unready:
         raise InvalidBatch(unready)
     config = config_of(integ)
+    refused = currencies.unknown_currencies(record_type, valid, integ, config, profile.load(integ.profile))
+    refused += currencies.cross_currency(ctx, integ, record_type, valid)
+    if refused:
+        raise InvalidBatch(sorted(refused, key=lambda p: p.index or 0))
     if record_type == "payment" and config.collection is Collection.netsuite:
         raise InvalidBatch(
             [

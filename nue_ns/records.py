@@ -106,6 +106,9 @@ class Customer(_Record):
     first_name: Annotated[str, Field(max_length=32)] | None = None
     last_name: Annotated[str, Field(max_length=32)] | None = None
     currency: Currency | None = None
+    # Other currencies the customer transacts in (NetSuite's currency list). nue-ns adds one, as a
+    # new version of the customer, when a transaction in a new currency is to be sent.
+    currencies: list[Currency] = Field(default_factory=list, max_length=200)
     subsidiary_id: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = None
     updated_at: dt.datetime | None = None
 

@@ -16,14 +16,13 @@ from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
 from nue_ns import gateway
-from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Connection, Context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping import accounts, numbering, tax
+from nue_ns.mapping import accounts
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
 # Records whose mapping puts GL accounts on the NetSuite record.
@@ -42,20 +41,13 @@ def check(
 
     Raises gateway.NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
     ids = accounts.account_ids(config)
-    conn = ctx.connection(integration_id)
     if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
-        return _with_setup(accounts.verdict(config, [], utcnow()), config, conn.profile)
+        return accounts.verdict(config, [], utcnow())
+    conn = ctx.connection(integration_id)
     page = gateway.suiteql(
         ctx, conn, accounts.query(ids), outcome="validated", record=record, max_wait=max_wait
     )
-    return _with_setup(accounts.verdict(config, page.get("items") or [], utcnow()), config, conn.profile)
-
-
-def _with_setup(verdict: dict[str, Any], config: IntegrationConfig, profile: AccountProfile | None) -> dict:
-    """The verdict with what the account's setup lacks for tax and numbering, as warnings: they
-    hold only the records that need the missing piece (those wait naming it), not the GL gate."""
-    warnings = tax.problems(config, profile) + numbering.problems(config, profile)
-    return verdict | ({"warnings": warnings} if warnings else {})
+    return accounts.verdict(config, page.get("items") or [], utcnow())
 
 
 def save_verdict(engine: Engine, integration_id: int, judged: dict[str, Any] | None, verdict: dict) -> bool:

@@ -16,7 +16,7 @@ from nue_ns.mapping.lines import apply_sublist, money, number
 from tests.test_tax_numbering import CONFIG as TAX_CONFIG
 from tests.test_tax_numbering import real_profile, suitetax_profile
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1")
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids={"USD": "1"})
 CENTS = st.integers(min_value=1, max_value=10**12 - 1)  # up to 9,999,999,999.99 in cents
 
 

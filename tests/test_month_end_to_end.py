@@ -30,6 +30,8 @@ from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
+from nue_ns.sandbox import kinds
+from nue_ns.sandbox.kinds import DEFAULT_KIND
 from tests.harness import System
 
 NS_TYPE = {
@@ -127,8 +129,22 @@ def expected_income(product: dict) -> str:
     return CATEGORY_INCOME.get((product.get("category"), kind), INCOME[kind])
 
 
-def check_month(system: System, month: dict[str, list[dict]]) -> Ledger:
+def check_month(system: System, month: dict[str, list[dict]], kind: str = DEFAULT_KIND) -> Ledger:
+    """Every record once, where and in the currency Nue says; on an account `kind` without the
+    line-id column or ARM, lines carry neither (the sandbox refuses what its schema lacks)."""
+    account = kinds.kind(kind)
+    column, arm = "line_id_column" in account.features, "arm" in account.features
     ledger = Ledger(system)
+    for rtype in ("order", "invoice", "credit_memo", "payment", "refund"):
+        for doc in month[rtype]:
+            body = ledger.body(rtype, doc["id"])
+            # Posted in its own currency: the account's id for the Nue code, never a guessed one.
+            assert body["currency"]["id"] == account.currency_id(doc["currency"]), (rtype, doc["id"])
+            for line in body.get("apply", {}).get("items", []):  # applied to same-currency documents
+                assert ledger.by_id[line["doc"]["id"]]["body"]["currency"] == body["currency"], doc["id"]
+            customer = ledger.body("customer", doc["customer_id"])
+            listed = {line["currency"]["id"] for line in customer.get("currencyList", {}).get("items", [])}
+            assert body["currency"]["id"] in listed | {customer["currency"]["id"]}, doc["id"]
     for rtype, recs in month.items():
         if rtype == "product":
             continue
@@ -145,14 +161,15 @@ def check_month(system: System, month: dict[str, list[dict]]) -> Ledger:
             body = ledger.body(doc_type, doc["id"])
             assert body["entity"]["id"] == ledger.by_eid[external_id("customer", doc["customer_id"])]["id"]
             lines = body["item"]["items"]
-            assert [line["custcol_nue_line_id"] for line in lines] == [line["id"] for line in doc["lines"]]
+            line_ids = [line.get("custcol_nue_line_id") for line in lines]
+            assert line_ids == ([line["id"] for line in doc["lines"]] if column else [None] * len(lines))
             for sent, line in zip(lines, doc["lines"], strict=True):
                 assert Decimal(str(sent["amount"])) == Decimal(line["amount"])
                 item = ledger.by_id[sent["item"]["id"]]
                 product = products[line["product_id"]]
                 assert item["externalId"] == external_id("product", product["id"])
                 assert item["body"]["incomeAccount"]["id"] == expected_income(product), (doc["id"], product)
-                assert sent.get("revRecStartDate") == line.get("start_date")
+                assert sent.get("revRecStartDate") == (line.get("start_date") if arm else None)
             total = sum((Decimal(line["amount"]) for line in doc["lines"]), Decimal(0))
             assert Decimal(str(body["total"])) == total
             if doc_type == "invoice":
@@ -196,8 +213,14 @@ def report_calls(system: System, n_records: int) -> dict[str, Any]:
     return stats | {"per_record": per_record}
 
 
-def run_month(system: System, month: dict[str, list[dict]], timeout: float) -> list[int]:
-    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
+def run_month(
+    system: System,
+    month: dict[str, list[dict]],
+    timeout: float,
+    config: IntegrationConfig = CONFIG,
+    kind: str | None = None,
+) -> list[int]:
+    system.start(rate_limit="100/1s", concurrency=5, config=config, kind=kind, NUE_NS_BATCH_SWEEP_SECONDS="2")
     system.workers(2, concurrency=4)
     ids = enqueue_shuffled(month)
     n = sum(len(recs) for recs in month.values())
@@ -225,10 +248,58 @@ def test_a_month_in_scheduled_mode(system):
     ids = run_month(system, month, timeout=300)
     check_month(system, month)
     stats = report_calls(system, len(ids))
-    # One write per record and one SuiteQL check of the GL accounts: no retries, nothing doubled.
+    # One write per record and the account profile's read (which checks the GL accounts too):
+    # no retries, nothing doubled.
     assert stats["writes"] == len(ids)
     assert set(stats["writes_by_external_id"].values()) == {1}
-    assert stats["calls"] == stats["writes"] + 1
+    assert stats["calls"] == stats["writes"] + profile_calls(system)
+
+
+def profile_calls(system: System) -> int:
+    """What reading the account profile cost (it is read once, by the first transfer)."""
+    stored = system.ctx.integration("default").profile
+    assert stored is not None and stored["read_at"]
+    return stored["calls"]
+
+
+# Each kind of account with the subsidiaries its customers use and how items reach them.
+KINDS = {
+    "real-2025-09": ((), {}),
+    "arm": (("2", "3"), {"item_subsidiaries": ["1"], "item_include_children": True}),
+    "suitetax": (("1", "2"), {"item_subsidiaries": ["1", "2"]}),
+}
+CURRENCIES = ("USD", "EUR", "GBP")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_month_in_several_currencies_on_each_kind_of_account(system, kind):
+    subsidiaries, items = KINDS[kind]
+    month = sample.month(
+        n_customers=15, n_products=9, n_orders=25, n_invoices=40, n_payments=30, n_refunds=6,
+        n_credit_memos=8, currencies=CURRENCIES, subsidiaries=subsidiaries,
+    )  # fmt: skip
+    ids = run_month(system, month, timeout=240, config=CONFIG.model_copy(update=items), kind=kind)
+    ledger = check_month(system, month, kind)
+    stats = report_calls(system, len(ids))
+    # A customer transacting in a currency besides its primary one was sent once more, with it
+    # on its currency list, before those transactions; nothing else was sent twice.
+    extra = {
+        c["id"]: {
+            d["currency"] for t in NS_TYPE if t != "customer" for d in month[t] if d["customer_id"] == c["id"]
+        }
+        - {c["currency"]}
+        for c in month["customer"]
+    }
+    assert sum(map(len, extra.values())) > 0
+    for c in month["customer"]:
+        listed = ledger.body("customer", c["id"]).get("currencyList", {}).get("items", [])
+        codes = {kinds.kind(kind).currencies[line["currency"]["id"]] for line in listed}
+        assert codes == extra[c["id"]], c["id"]
+    resent = {e: n for e, n in stats["writes_by_external_id"].items() if n > 1}
+    assert set(resent) <= {external_id("customer", c) for c, more in extra.items() if more}
+    assert stats["writes"] == len(ids) + sum(n - 1 for n in resent.values())
+    assert stats["by_status"].keys() <= {"200", "204"}  # nothing refused: no field the account lacks
+    assert stats["calls"] == stats["writes"] + profile_calls(system)
 
 
 def _versions(system: System, record_type: str, nue_id: str) -> list[str]:
@@ -329,7 +400,8 @@ def test_misconfigured_accounts_block_sending_until_the_mapping_is_fixed(system)
     # Customers do not depend on GL accounts; nothing else reached NetSuite.
     assert {r["type"] for r in system.ns_records()} == {"customer"}
     suiteql = [c for c in system.log() if c["path"].endswith("/suiteql")]
-    assert len(suiteql) == 1  # one check per mapping, not one per record
+    # The account profile's queries (one of them the GL check) once per mapping, not per record.
+    assert len(suiteql) == profile_calls(system) - 1
 
     out = _cli(system, "integration", "validate")
     assert out.returncode == 1 and "account 15 (6000 Office Expense)" in out.stderr
@@ -416,7 +488,10 @@ def test_a_failed_account_check_is_retried_and_then_the_records_go(system):
     ids = [a.id for a in enqueue_many("product", products)]
     system.wait(ids, timeout=60)
     checks = [c["status"] for c in system.log() if c["path"].endswith("/suiteql")]
-    assert checks == [500, 200]  # NetSuite's fault was retried once, then one check served all
+    # NetSuite's fault on the account profile's first query was retried once, then one read of
+    # the profile (the GL check among its queries) served all.
+    queries = profile_calls(system) - 1
+    assert checks == [500] + [200] * queries
     with session_scope(system.ctx.engine) as s:
         outcomes = s.scalars(select(Attempt.outcome).where(Attempt.url.like("%/suiteql%"))).all()
-    assert sorted(outcomes) == ["transient", "validated"]
+    assert sorted(outcomes) == ["profile"] * queries + ["transient"]

@@ -13,9 +13,18 @@ from nue_ns.sandbox.state import NsError, SandboxState
 _names = itertools.count()
 
 
+def account(kind: str | None = None) -> state.AccountData:
+    return SandboxState().register_account(f"TAX{next(_names)}", "ck", "cs", "ti", "ts", kind=kind)
+
+
 @pytest.fixture
 def acct() -> state.AccountData:
-    return SandboxState().register_account(f"TAX{next(_names)}", "ck", "cs", "ti", "ts")
+    return account()  # the default kind (`full`: every feature, SuiteTax's engine at 0%)
+
+
+@pytest.fixture
+def suitetax() -> state.AccountData:
+    return account("suitetax")  # SuiteTax, its engine charging 10%
 
 
 def customer(acct: state.AccountData) -> str:
@@ -46,12 +55,13 @@ def line(itm: str, amount: float, **extra: Any) -> dict[str, Any]:
 # -- SuiteTax ------------------------------------------------------------------------------------
 
 
-def test_suitetax_engine_adds_its_own_tax_unless_the_override_is_set(acct) -> None:
-    switches.apply(acct, {"suitetax": True, "engine_rate": "10"})
+def test_suitetax_engine_adds_its_own_tax_unless_the_override_is_set(suitetax) -> None:
+    acct = suitetax
+    assert switches.describe(acct)["engine_rate"] == "10"
     cust, itm = customer(acct), item(acct)
     lines = [line(itm, 100.0, taxDetailsReference="nue-L1"), line(itm, 1.5)]
     # Nue charged 8.25 on the first line and nothing on the second: total 109.75.
-    detail = {"taxDetailsReference": {"id": "nue-L1"}, "taxCode": {"id": "901"}, "taxBasis": 100.0}
+    detail = {"taxDetailsReference": {"id": "nue-L1"}, "taxCode": {"id": "21"}, "taxBasis": 100.0}
     detail |= {"taxRate": 8.25, "taxAmount": 8.25}
     without = write(acct, "invoice", "a", invoice_body(cust, lines, taxDetails={"items": [detail]}))
     assert (without["subtotal"], without["taxTotal"], without["total"]) == (101.5, 10.15, 111.65)
@@ -65,11 +75,11 @@ def test_suitetax_engine_adds_its_own_tax_unless_the_override_is_set(acct) -> No
     assert overridden["taxDetails"]["items"] == [detail]
 
 
-def test_suitetax_override_details_must_tie_to_a_line_and_a_known_tax_code(acct) -> None:
-    switches.apply(acct, {"suitetax": True})
+def test_suitetax_override_details_must_tie_to_a_line_and_a_known_tax_code(suitetax) -> None:
+    acct = suitetax
     cust, itm = customer(acct), item(acct)
     lines = [line(itm, 100.0, taxDetailsReference="nue-L1")]
-    detail = {"taxDetailsReference": {"id": "nue-L9"}, "taxCode": {"id": "901"}, "taxAmount": 1.0}
+    detail = {"taxDetailsReference": {"id": "nue-L9"}, "taxCode": {"id": "21"}, "taxAmount": 1.0}
     body = invoice_body(cust, lines, taxDetailsOverride=True, taxDetails={"items": [detail]})
     with pytest.raises(NsError) as err:
         write(acct, "invoice", "x", body)
@@ -81,7 +91,8 @@ def test_suitetax_override_details_must_tie_to_a_line_and_a_known_tax_code(acct)
     assert acct.records == {k: v for k, v in acct.records.items() if v.type != "invoice"}  # nothing stored
 
 
-def test_without_suitetax_tax_details_are_unknown_fields_and_tax_item_lines_are_ordinary(acct) -> None:
+def test_without_suitetax_tax_details_are_unknown_fields_and_tax_item_lines_are_ordinary() -> None:
+    acct = account("real-2025-09")
     cust, itm = customer(acct), item(acct)
     with pytest.raises(NsError) as err:
         write(acct, "invoice", "x", invoice_body(cust, [line(itm, 10.0)], taxDetailsOverride=True))
@@ -134,8 +145,8 @@ def test_allow_override_keeps_the_supplied_number(acct) -> None:
     ] == ("INV-0003")
     with pytest.raises(ValueError, match="tran_id_override must list"):
         switches.apply(acct, {"tran_id_override": ["journal"]})
-    with pytest.raises(ValueError, match="suitetax must be true or false"):
-        switches.apply(acct, {"suitetax": "yes"})
+    with pytest.raises(ValueError, match="auto_apply_default must be true or false"):
+        switches.apply(acct, {"auto_apply_default": "yes"})
 
 
 # -- payments ------------------------------------------------------------------------------------

@@ -14,16 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from nue_ns import audit, sample
-from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import save_config
-from nue_ns.hub.models import Integration, Record
+from nue_ns.hub.models import Record
 from nue_ns.hub.queries import record_view
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.base import external_id
 from nue_ns.records import validate
 from nue_ns.sandbox import tax as sandbox_tax
-from nue_ns.sandbox.state import FIELDS, LINE_FIELDS
 from tests.harness import ACCOUNT, System
 from tests.test_month_end_to_end import Ledger, _cli, applied, enqueue_shuffled, nue_applied
 
@@ -55,45 +53,22 @@ def taxed_month() -> dict[str, list[dict[str, Any]]]:
         for doc in month[doc_type]:
             for line in doc["lines"][::2]:
                 tax = (Decimal(line["amount"]) * RATE / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-                line |= {"tax_amount": str(tax), "tax_rate": str(RATE), "tax_code": "US-STANDARD"}
+                line |= {"tax_amount": str(tax), "tax_rate": str(RATE), "tax_code": "S-GB"}
                 if "total" in doc:
                     doc["total"] = str(Decimal(doc["total"]) + tax)
     return month
 
 
-def sandbox_profile(suitetax: bool) -> AccountProfile:
-    """What the sandbox account has (its field tables), as a profile: with or without SuiteTax."""
-    records = {}
-    for ns_type in ("salesOrder", "invoice", "creditMemo", "customerPayment", "customerRefund"):
-        fields = {f for f in FIELDS[ns_type] if suitetax or f not in sandbox_tax.TAX_FIELDS}
-        sublists = {
-            sub: SublistSchema(
-                fields=dict.fromkeys(
-                    (f for f in names if suitetax or f not in sandbox_tax.TAX_LINE_FIELDS), "x"
-                ),
-            )
-            for (t, sub), names in LINE_FIELDS.items()
-            if t == ns_type and sub in fields
-        }
-        records[ns_type] = RecordSchema(fields=dict.fromkeys(fields, "x"), sublists=sublists)
-    codes = {name: code for code, name in sandbox_tax.TAX_CODES.items()}
-    return AccountProfile(records=records, tax_codes=codes if suitetax else {})
-
-
-def run(system: System, suitetax: bool, month: dict[str, list[dict[str, Any]]]) -> list[int]:
-    system.start(rate_limit="100/1s", concurrency=5)
-    switched = system.sandbox_post(
-        "switches", {"account": ACCOUNT, "suitetax": suitetax, "seed_tax_item": True}
-    )
+def run(system: System, kind: str, month: dict[str, list[dict[str, Any]]]) -> list[int]:
+    """The month on a sandbox account of `kind`; nue-ns reads the account's profile itself."""
+    system.start(rate_limit="100/1s", concurrency=5, kind=kind)
+    switched = system.sandbox_post("switches", {"account": ACCOUNT, "seed_tax_item": True})
     config = IntegrationConfig(
         gl=SANDBOX_GL.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT}),
         subsidiary_id="1",
         tax_item_id=switched["tax_item_id"],
     )
     save_config(system.ctx.engine, "default", config)
-    with session_scope(system.ctx.engine) as s:
-        integ = s.scalars(select(Integration).where(Integration.name == "default")).one()
-        integ.profile = sandbox_profile(suitetax).model_dump(mode="json")
     system.workers(2, concurrency=4)
     ids = enqueue_shuffled(month)
     system.wait(ids, timeout=240, what="the taxed month")
@@ -146,10 +121,11 @@ def check(system: System, month: dict[str, list[dict[str, Any]]], suitetax: bool
         assert Decimal(str(ledger.by_eid[eid]["body"]["amountRemaining"])) == remaining, eid
 
 
-@pytest.mark.parametrize("suitetax", [True, False], ids=["suitetax", "tax-item"])
-def test_a_taxed_month_posts_nue_totals_to_the_cent(system, suitetax):
+@pytest.mark.parametrize("kind", ["suitetax", "real-2025-09"])
+def test_a_taxed_month_posts_nue_totals_to_the_cent(system, kind):
+    suitetax = kind == "suitetax"
     month = taxed_month()
-    ids = run(system, suitetax, month)
+    ids = run(system, kind, month)
     tax_item = [r for r in system.ns_records("nonInventorySaleItem") if r["externalId"] is None][0]["id"]
     check(system, month, suitetax, tax_item)
     stats = system.stats()
@@ -169,12 +145,9 @@ def test_a_taxed_month_posts_nue_totals_to_the_cent(system, suitetax):
 
 
 def test_validate_names_the_tax_setup_and_taxed_documents_wait_for_it(system):
-    system.start(rate_limit="50/1s")
+    system.start(rate_limit="50/1s", kind="real-2025-09")
     config = IntegrationConfig(gl=SANDBOX_GL.model_copy(update={"tax_liability": "5"}), subsidiary_id="1")
     save_config(system.ctx.engine, "default", config)
-    with session_scope(system.ctx.engine) as s:
-        integ = s.scalars(select(Integration).where(Integration.name == "default")).one()
-        integ.profile = sandbox_profile(False).model_dump(mode="json")
     out = _cli(system, "integration", "validate")
     assert out.returncode == 1, out.stderr
     assert "tax_liability: account 5 (4000 Subscription Income) is of type Income (expected OthCurrLiab)" in (

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest
 
@@ -26,19 +25,3 @@ def place_number(record_type: str, request: NsRequest, config: IntegrationConfig
     field = config.number_field or "memo"
     body[field] = f"{nue_number} ({body[field]})" if body.get(field) else nue_number
     return replace(request, body=body)
-
-
-DOCUMENT_TYPES = ("salesOrder", "invoice", "creditMemo")
-
-
-def problems(config: IntegrationConfig, profile: AccountProfile | None) -> list[str]:
-    """The configured number field, where the account's profile shows documents without it."""
-    if profile is None or config.number_field is None:
-        return []
-    lacking = [t for t in DOCUMENT_TYPES if profile.has(t, config.number_field) is False]
-    if not lacking:
-        return []
-    return [
-        f"number_field: the account has no custom body field {config.number_field} on "
-        f"{', '.join(lacking)}: create it (applied to those transactions) or clear number_field"
-    ]

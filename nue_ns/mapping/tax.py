@@ -171,10 +171,4 @@ def problems(config: IntegrationConfig, profile: AccountProfile | None) -> list[
             "tax_item_id: not configured and the account has no SuiteTax: taxed documents will wait "
             "(create an item posting to the tax liability account, or enable SuiteTax)"
         )
-    schedules = [t for t, schema in profile.records.items() if "taxSchedule" in schema.fields]
-    if schedules and not config.tax_schedule_id:
-        out.append(
-            f"tax_schedule_id: not configured and the account's items have a tax schedule "
-            f"({', '.join(sorted(schedules))}): with Advanced Taxes NetSuite refuses items without one"
-        )
     return out

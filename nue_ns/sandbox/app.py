@@ -5,7 +5,10 @@ account's concurrency limit (held for the whole call, injected latency included)
 possibly failed by an injected fault, answered, and logged.
 
 NetSuite API (TBA-signed): /services/rest/record/v1/{type}[/{id}|/eid:{externalId}] (GET, POST,
-PUT, PATCH, DELETE), POST /services/rest/query/v1/suiteql, GET /services/rest/system/v1/governanceLimits.
+PUT, PATCH, DELETE), GET /services/rest/record/v1/metadata-catalog[?select=] (OpenAPI 3.0 with
+Accept: application/swagger+json), POST /services/rest/query/v1/suiteql,
+GET /services/rest/system/v1/governanceLimits. Each account is of a kind (kinds.py): its schema,
+currencies and subsidiaries; NUE_NS_SANDBOX_KIND chooses the kind of the accounts made at start.
 Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/accounts;
 GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset,
 /_sandbox/switches;
@@ -115,7 +118,7 @@ class Call:
 
     method: str
     path: str
-    kind: str  # record | suiteql | governance | unknown
+    kind: str  # record | metadata | suiteql | governance | unknown
     type: str | None = None
     ref: str | None = None
     replace: list[str] | None = None
@@ -133,6 +136,8 @@ def _parse_call(request: Request) -> Call:
     method, path = request.method.upper(), request.url.path
     parts = path.removeprefix("/services/rest/").strip("/").split("/")
     replace = [s.strip() for s in request.query_params.get("replace", "").split(",") if s.strip()] or None
+    if parts[:3] == ["record", "v1", "metadata-catalog"]:
+        return Call(method, path, "metadata", ref=parts[3] if len(parts) == 4 else None)
     if parts[:2] == ["record", "v1"] and len(parts) in (3, 4):
         return Call(method, path, "record", parts[2], parts[3] if len(parts) == 4 else None, replace)
     if parts == ["query", "v1", "suiteql"]:
@@ -187,6 +192,31 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
     return Response(status_code=204, headers=headers), outcome.record.id
 
 
+def metadata_catalog(acct: AccountData, call: Call, request: Request) -> Response:
+    """`GET /record/v1/metadata-catalog[/{type}]`: the record types (JSON), or with
+    `Accept: application/swagger+json` their OpenAPI 3.0 schemas, restricted by `?select=a,b`
+    (section_1540810174, section_1545126526). A selected name the account lacks is refused [U]."""
+    names = [n.strip() for n in request.query_params.get("select", "").split(",") if n.strip()]
+    names += [call.ref] if call.ref else []
+    if not names:
+        names = [t for t in sorted(ns.WRITABLE_TYPES | ns.READ_ONLY_TYPES) if acct.kind.type_name(t)]
+    types = []
+    for name in names:
+        found = acct.kind.type_name(name)
+        if found is None:
+            raise NsError(400, "INVALID_PARAMETER", f"Record type '{name}' does not exist.", "select")
+        types.append(found)
+    if "swagger+json" in request.headers.get("accept", ""):
+        return Response(json.dumps(acct.kind.document(types)), media_type="application/swagger+json")
+    base = f"{_origin(request)}/services/rest/record/v1/metadata-catalog"
+    items = [
+        {"name": t, "links": [{"rel": "alternate", "href": f"{base}/{t}", "mediaType": media}]}
+        for t in types
+        for media in ("application/swagger+json",)
+    ]
+    return _json({"items": items}, COLLECTION_TYPE)
+
+
 def _collection(acct: AccountData, call: Call, request: Request) -> Response:
     limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
     ids = ns.list_ids(acct, call.type or "")
@@ -200,6 +230,8 @@ def _collection(acct: AccountData, call: Call, request: Request) -> Response:
 async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Response, str | None]:
     if call.kind == "record":
         return await _record_call(acct, call, request)
+    if call.kind == "metadata" and call.method == "GET":
+        return metadata_catalog(acct, call, request), None
     if call.kind == "suiteql" and call.method == "POST":
         if "transient" not in request.headers.get("prefer", "").lower():
             raise NsError(400, "INVALID_PARAMETER", "The Prefer header must include 'transient' for SuiteQL.")
@@ -335,6 +367,7 @@ async def accounts(request: Request) -> Response:
     if request.method == "GET":
         rows = [
             {"account_id": a.realm, "concurrency_limit": a.concurrency_limit, "in_flight": a.in_flight}
+            | {"kind": a.kind.name}
             | {"max_in_flight": a.max_in_flight, "records": len(a.records)}
             for a in list(sandbox.accounts.values())
         ]
@@ -346,10 +379,11 @@ async def accounts(request: Request) -> Response:
         if missing:
             raise ValueError(f"missing: {', '.join(missing)}")
         limit = int(data.get("concurrency_limit") or 5)
-        acct = sandbox.register_account(*(data[n] for n in names), concurrency_limit=limit)
+        kind = str(data["kind"]) if data.get("kind") else None
+        acct = sandbox.register_account(*(data[n] for n in names), concurrency_limit=limit, kind=kind)
     except (ValueError, TypeError) as exc:
         return _bad(str(exc))
-    answer = {"account_id": acct.realm, "concurrency_limit": acct.concurrency_limit}
+    answer = {"account_id": acct.realm, "concurrency_limit": acct.concurrency_limit, "kind": acct.kind.name}
     return JSONResponse(answer, status_code=201)
 
 

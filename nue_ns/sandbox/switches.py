@@ -1,6 +1,7 @@
-"""An account's switches for behaviours Oracle leaves open or features an account may lack:
-SuiteTax and its engine rate, Advanced Taxes' tax schedules, Allow Override per transaction type
-and what happens to a tranId without it, Auto Apply by default (POST /_sandbox/switches)."""
+"""An account's switches for behaviours Oracle leaves open or settings an account may have: the
+SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
+what happens to a tranId without it, Auto Apply by default (POST /_sandbox/switches). Features
+(SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from typing import Any
 from nue_ns.sandbox import tax
 from nue_ns.sandbox.numbering import TRANSACTION_TYPES
 
-_BOOLS = {"suitetax": "tax", "tax_schedule_required": "tax", "tran_id_refused": None}
-_BOOLS |= {"auto_apply_default": None}
+_BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 
 
 def describe(acct: Any) -> dict[str, Any]:
     return {
-        "suitetax": acct.tax.suitetax,
-        "engine_rate": str(acct.tax.engine_rate),
-        "tax_codes": dict(acct.tax.tax_codes),
+        "kind": acct.kind.name,
+        "suitetax": tax.suitetax(acct),
+        "engine_rate": str(tax.engine_rate(acct)),
+        "tax_codes": dict(acct.kind.tax_codes),
         "tax_schedule_required": acct.tax.tax_schedule_required,
         "tran_id_override": sorted(acct.tran_id_override),
         "tran_id_refused": acct.tran_id_refused,

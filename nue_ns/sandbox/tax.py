@@ -1,44 +1,49 @@
 """The sandbox account's tax: SuiteTax tax details and its tax engine, tax schedules on items.
 
-An account starts without SuiteTax (`TaxSettings.suitetax`); REST takes tax only with SuiteTax
-[article_0814121722], so a non-SuiteTax account refuses tax-details fields like any field it lacks,
-and tax there is ordinary item lines of a tax item. With SuiteTax every sales transaction gets
-tax details: the sandbox's engine computes them at `engine_rate` on every item line, unless the
-request sets `taxDetailsOverride` (then the details sent are kept, each tied to an item line by
-its taxDetailsReference) [REST API Browser: taxDetailsOverride, taxDetails; section_1548673608].
+Whether an account has SuiteTax, and its tax codes, come from its kind (kinds.py: the schema of a
+SuiteTax kind has the tax-details fields; elsewhere strict validation refuses them like any field
+the account lacks, and tax is ordinary item lines of a tax item). REST takes tax only with SuiteTax
+[article_0814121722]. In a SuiteTax account every sales transaction gets tax details: the
+sandbox's engine computes them at `engine_rate` on every item line, unless the request sets
+`taxDetailsOverride` (then the details sent are kept, each tied to an item line by its
+taxDetailsReference) [REST API Browser: taxDetailsOverride, taxDetails; section_1548673608].
 Totals: subtotal (the item lines) + taxTotal (the details) = total.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-TAX_FIELDS = frozenset({"taxDetails", "taxDetailsOverride", "taxTotal"})
-TAX_LINE_FIELDS = frozenset({"taxDetailsReference"})
-DETAIL_FIELDS = frozenset(
-    "taxDetailsReference taxCode taxType taxBasis taxRate taxAmount netAmount lineType lineName "
-    "calcDetail".split()
-)
 SALES_TYPES = ("salesOrder", "invoice", "creditMemo")
 ITEM_TYPES = ("nonInventorySaleItem", "serviceSaleItem", "inventoryItem")
 _CENT = Decimal("0.01")
 
-# Tax codes (salesTaxItem internal id -> name) and tax schedules of a sandbox account.
-TAX_CODES: dict[str, str] = {"901": "US-STANDARD", "902": "US-REDUCED", "903": "EXEMPT"}
 TAX_SCHEDULES: dict[str, str] = {"1": "Taxable", "2": "Non-Taxable"}
 TAX_LIABILITY_ACCOUNT = "18"  # chart: Sales Tax Payable (OthCurrLiab)
 
 
 @dataclass
 class TaxSettings:
-    suitetax: bool = False
-    engine_rate: Decimal = Decimal("10")  # percent the engine charges when not overridden
-    engine_code: str = "901"
-    tax_codes: dict[str, str] = field(default_factory=lambda: dict(TAX_CODES))
+    # Percent the engine charges on every line when the override is not set; None: the kind's
+    # default (ENGINE_RATE in a `suitetax` kind, 0 in `full`, whose tests predate tax).
+    engine_rate: Decimal | None = None
     # Advanced Taxes: items need a tax schedule ("Please enter value(s) for: Tax Schedule").
     tax_schedule_required: bool = False
+
+
+ENGINE_RATE = Decimal("10")
+
+
+def suitetax(acct: Any) -> bool:
+    return "suitetax" in acct.kind.features
+
+
+def engine_rate(acct: Any) -> Decimal:
+    if acct.tax.engine_rate is not None:
+        return acct.tax.engine_rate
+    return ENGINE_RATE if acct.kind.name == "suitetax" else Decimal(0)
 
 
 def _lines(body: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
@@ -60,58 +65,50 @@ def _ref(value: Any) -> str | None:
     return None
 
 
-def unknown_fields(settings: TaxSettings, ns_type: str, body: dict[str, Any]) -> list[str]:
-    """Tax-details field paths a non-SuiteTax account lacks (they exist only with SuiteTax)."""
-    if settings.suitetax or ns_type not in SALES_TYPES:
-        return []
-    unknown = [name for name in body if name in TAX_FIELDS]
-    for i, line in enumerate(_lines(body, "item")):
-        unknown += [f"item.items[{i}].{k}" for k in line if k in TAX_LINE_FIELDS]
-    return unknown
-
-
-def check(settings: TaxSettings, ns_type: str, body: dict[str, Any]) -> None:
+def check(acct: Any, ns_type: str, body: dict[str, Any]) -> None:
     """Tax rules of a record about to be stored."""
     from nue_ns.sandbox import state as errors  # state imports this module
 
     if ns_type in ITEM_TYPES:
         schedule = body.get("taxSchedule")
-        if schedule is None and settings.tax_schedule_required:
+        if schedule is None and acct.tax.tax_schedule_required:
             raise errors.missing_values("Tax Schedule")
         if schedule is not None and _ref(schedule) not in TAX_SCHEDULES:
             raise errors.invalid_value(schedule, "taxSchedule")
         return
-    if ns_type not in SALES_TYPES or not settings.suitetax or body.get("taxDetailsOverride") is not True:
+    if ns_type not in SALES_TYPES or not suitetax(acct) or body.get("taxDetailsOverride") is not True:
         return
     references = {line.get("taxDetailsReference") for line in _lines(body, "item")} - {None}
     for i, detail in enumerate(_lines(body, "taxDetails")):
         path = f"taxDetails.items[{i}]"
         if _ref(detail.get("taxDetailsReference")) not in references:
             raise errors.invalid_value(detail.get("taxDetailsReference"), f"{path}.taxDetailsReference")
-        if _ref(detail.get("taxCode")) not in settings.tax_codes:
+        if _ref(detail.get("taxCode")) not in acct.kind.tax_codes:
             raise errors.invalid_value(detail.get("taxCode"), f"{path}.taxCode")
         if detail.get("taxAmount") is None:
             raise errors.missing_values("Tax Amount")
 
 
-def derive(settings: TaxSettings, ns_type: str, body: dict[str, Any], derived: dict[str, Any]) -> None:
+def derive(acct: Any, ns_type: str, body: dict[str, Any], derived: dict[str, Any]) -> None:
     """Tax details (the engine's unless overridden) and subtotal/taxTotal/total of a sales record
     whose item line amounts are final."""
-    if ns_type not in SALES_TYPES or not settings.suitetax:
+    if ns_type not in SALES_TYPES or not suitetax(acct):
         return
     items = _lines(body, "item")
     if body.get("taxDetailsOverride") is not True:
+        rate = engine_rate(acct)
+        code = next(iter(acct.kind.tax_codes), None)
         details = []
         for line in items:
             reference = line.setdefault("taxDetailsReference", f"TD{line.get('line')}")
             amount = _num(line.get("amount"))
-            tax = (amount * settings.engine_rate / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+            tax = (amount * rate / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
             details.append(
                 {
                     "taxDetailsReference": {"id": reference},
-                    "taxCode": {"id": settings.engine_code},
+                    "taxCode": {"id": code},
                     "taxBasis": float(amount),
-                    "taxRate": float(settings.engine_rate),
+                    "taxRate": float(rate),
                     "taxAmount": float(tax),
                 }
             )
