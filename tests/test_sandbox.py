@@ -32,6 +32,8 @@ from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.kinds import kind
 from nue_ns.sandbox.state import AccountData, SandboxState
 
+pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
+
 REPO = Path(__file__).resolve().parents[1]
 ERROR_TYPE = "application/vnd.oracle.resource+json; type=error"
 INVALID_LOGIN = {

@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from nue_ns.account_profile import AccountProfile
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, ref
 from nue_ns.records import Line
+from nue_ns.refs import Ref
 
 CENT = Decimal("0.01")
 # The default script id of nue-ns's line-id custom column (docs/NETSUITE_SETUP.md).

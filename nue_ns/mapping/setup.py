@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from nue_ns import records, sample
 from nue_ns.account_profile import AccountProfile
-from nue_ns.hub.store import Ref
+from nue_ns.refs import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import tax
 from nue_ns.mapping.base import MappingIncomplete
