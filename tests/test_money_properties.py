@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nue_ns import mapping, records
-from nue_ns.refs import Ref
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.lines import apply_sublist, money, number
+from nue_ns.refs import Ref
 from tests.test_tax_numbering import CONFIG as TAX_CONFIG
 from tests.test_tax_numbering import real_profile, suitetax_profile
 

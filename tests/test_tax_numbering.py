@@ -8,9 +8,9 @@ import pytest
 
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile, SublistSchema, record_schema
-from nue_ns.refs import Ref
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete
+from nue_ns.refs import Ref
 from nue_ns.sandbox.account_schema import openapi_document
 from tests.openapi import check_body
 

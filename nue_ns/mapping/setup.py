@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from nue_ns import records, sample
 from nue_ns.account_profile import AccountProfile
-from nue_ns.refs import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import tax
 from nue_ns.mapping.base import MappingIncomplete
 from nue_ns.mapping.lines import currency_ids
+from nue_ns.refs import Ref
 
 SALES = ("salesOrder", "invoice", "creditMemo")
 EXPAND_ACCOUNT_LISTS = (
