@@ -28,7 +28,7 @@ from typing import Any
 from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
-from nue_ns import gateway, validation
+from nue_ns import dispatch, gateway, validation
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.gateway import NoCallSlot
@@ -149,7 +149,8 @@ def save(engine: Engine, integration_id: int, profile: AccountProfile | None) ->
 def discover(ctx: Context, integration_id: int, *, max_wait: float) -> AccountProfile:
     """Read and store the profile now (CLI, API, settings page, a saved mapping)."""
     profile = read(ctx, integration_id, max_wait=max_wait)
-    save(ctx.engine, integration_id, profile)
+    if save(ctx.engine, integration_id, profile):
+        dispatch.dispatch(ctx, integration_id)  # the records it released go now
     return profile
 
 
