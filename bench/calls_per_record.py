@@ -3,8 +3,8 @@
 Cold: a month of every record type enqueued at once into a new account, so orders, invoices,
 payments, refunds and credit memos find their customers and items missing at first (they wait and
 are woken), the account profile was never read nor the GL accounts checked. Warm: new versions
-of the customers and products and a second month of documents under new ids, all prerequisites already in NetSuite.
-Calls are what the sandbox NetSuite logged, attributed to a record type by externalId.
+of the customers and products and a second month of documents under new ids, all prerequisites
+already in NetSuite. Calls are what the sandbox NetSuite logged, attributed to a record type by externalId.
 """
 
 from __future__ import annotations
