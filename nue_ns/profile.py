@@ -164,7 +164,8 @@ def load(data: dict[str, Any] | None) -> AccountProfile | None:
 def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
     """None when the integration has a profile (read now if it had none); else the outcome
     ('deferred' or 'waiting') `rec` was left in. Like validation.gate: one worker per integration
-    reads, the others come back in a moment."""
+    reads, the others come back in a moment. A NetSuiteError other than one that needs a person
+    (which parks the record as waiting for the mapping) is raised for sync to handle."""
     if conn.profile is not None:
         return None
     s = ctx.settings
@@ -195,11 +196,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
                 )
                 store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
                 return "waiting"
-            delay = s.pause_on_429 if err.kind is Kind.THROTTLED else min(s.backoff_max, 30.0)
-            store.defer(
-                ctx.engine, rec.id, delay, f"could not read the NetSuite account profile, retrying: {err}"
-            )
-            return "deferred"
+            raise  # throttled, refused login, transient: the record's side as for a write (sync)
         save(ctx.engine, rec.integration_id, profile)
         log.info("integration %s: account profile read with %d calls", conn.integration.name, profile.calls)
         return None
