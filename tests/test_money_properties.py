@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from nue_ns import mapping, records
 from nue_ns.hub.store import Ref
-from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.lines import apply_sublist, money
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1")
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 CENTS = st.integers(min_value=1, max_value=10**12 - 1)  # up to 9,999,999,999.99 in cents
 
 
