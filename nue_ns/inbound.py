@@ -56,8 +56,11 @@ def changes_query(payments: bool) -> str:
     after = f"TO_DATE(?, '{SUITEQL_TIME}')"
     return (
         "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, "
+        # The ISO code from the account itself (currency.symbol): internal ids are the account's.
+        "c.symbol AS currencycode, "
         f"TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, TO_CHAR(t.lastmodifieddate, '{SUITEQL_TIME}') "
-        f"AS lastmodified FROM transaction t WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
+        "AS lastmodified FROM transaction t LEFT JOIN currency c ON c.id = t.currency "
+        f"WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
         f"OR (t.lastmodifieddate = {after} AND t.id > ?)) ORDER BY t.lastmodifieddate, t.id"
     )
 
@@ -131,7 +134,7 @@ def payment_content(
     return {
         "payment": {
             "amount": _money(str(total)),
-            "currency": currencies.get(r.get("currency", "")),
+            "currency": r.get("currencycode") or currencies.get(r.get("currency", "")),
             "tran_date": r.get("trandate"),
             "tran_id": r.get("tranid"),
             "customer": {"netsuite_id": customer, "nue_id": links.nue_id("customer", customer)},

@@ -28,7 +28,7 @@ from typing import Any
 from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
-from nue_ns import gateway, validation
+from nue_ns import dispatch, gateway, validation
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.gateway import NoCallSlot
@@ -149,7 +149,8 @@ def save(engine: Engine, integration_id: int, profile: AccountProfile | None) ->
 def discover(ctx: Context, integration_id: int, *, max_wait: float) -> AccountProfile:
     """Read and store the profile now (CLI, API, settings page, a saved mapping)."""
     profile = read(ctx, integration_id, max_wait=max_wait)
-    save(ctx.engine, integration_id, profile)
+    if save(ctx.engine, integration_id, profile):
+        dispatch.dispatch(ctx, integration_id)  # the records it released go now
     return profile
 
 
@@ -163,7 +164,8 @@ def load(data: dict[str, Any] | None) -> AccountProfile | None:
 def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
     """None when the integration has a profile (read now if it had none); else the outcome
     ('deferred' or 'waiting') `rec` was left in. Like validation.gate: one worker per integration
-    reads, the others come back in a moment."""
+    reads, the others come back in a moment. A NetSuiteError other than one that needs a person
+    (which parks the record as waiting for the mapping) is raised for sync to handle."""
     if conn.profile is not None:
         return None
     s = ctx.settings
@@ -194,11 +196,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
                 )
                 store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
                 return "waiting"
-            delay = s.pause_on_429 if err.kind is Kind.THROTTLED else min(s.backoff_max, 30.0)
-            store.defer(
-                ctx.engine, rec.id, delay, f"could not read the NetSuite account profile, retrying: {err}"
-            )
-            return "deferred"
+            raise  # throttled, refused login, transient: the record's side as for a write (sync)
         save(ctx.engine, rec.integration_id, profile)
         log.info("integration %s: account profile read with %d calls", conn.integration.name, profile.calls)
         return None

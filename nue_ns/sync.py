@@ -60,7 +60,10 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
     if missing:
         return _wait(ctx, rec, missing)
 
-    held = profile.gate(ctx, conn, rec)  # the account's schema and facts, read once
+    try:
+        held = profile.gate(ctx, conn, rec)  # the account's schema and facts, read once
+    except NetSuiteError as err:
+        return _failed(ctx, rec, err)
     if held is not None:
         return Outcome(held)
     if conn.profile is None:  # just read: take the integration as it is now

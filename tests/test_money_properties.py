@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nue_ns import mapping, records
-from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.lines import apply_sublist, money, number
 from nue_ns.refs import Ref
 from tests.test_tax_numbering import CONFIG as TAX_CONFIG
 from tests.test_tax_numbering import real_profile, suitetax_profile
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids={"USD": "1"})
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 CENTS = st.integers(min_value=1, max_value=10**12 - 1)  # up to 9,999,999,999.99 in cents
 
 

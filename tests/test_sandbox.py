@@ -772,3 +772,102 @@ def test_state_registers_and_resets() -> None:
     assert acct.records == {} and sandbox.account("TSTDRV1") is acct
     with pytest.raises(ValueError):
         sandbox.add_fault("meltdown")
+
+
+# -- kinds of account: schema, metadata catalog, currencies, subsidiaries -----------------------------
+
+
+def _kind_account(kind_name: str) -> AccountData:
+    return AccountData("K1", "ck", "cs", "tid", "ts", kind=kind(kind_name))
+
+
+def _invoice(acct: AccountData, line: dict[str, Any], currency: str = "1") -> state.WriteOutcome:
+    cust = state.upsert(acct, "customer", "c1", {"companyName": "A", "subsidiary": {"id": "1"}}, strict=True)
+    itm = state.upsert(acct, "nonInventorySaleItem", "i1", {"itemId": "I1", "incomeAccount": {"id": "5"}})
+    body = {"entity": {"id": cust.record.id}, "currency": {"id": currency}}
+    body["item"] = {"items": [{"item": {"id": itm.record.id}, "quantity": 1, "rate": 10.0} | line]}
+    return state.upsert(acct, "invoice", "inv1", body, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("kind_name", "accepted"),
+    [("real-2025-09", False), ("arm", True), ("suitetax", True), ("full", True)],
+)
+def test_the_line_id_column_exists_only_where_the_kind_has_it(kind_name: str, accepted: bool) -> None:
+    acct = _kind_account(kind_name)
+    if accepted:
+        assert _invoice(acct, {"custcol_nue_line_id": "L1"}).record.body["item"]["items"][0][
+            "custcol_nue_line_id"
+        ]
+        return
+    with pytest.raises(state.NsError) as exc:
+        _invoice(acct, {"custcol_nue_line_id": "L1"})
+    assert (exc.value.status, exc.value.code, exc.value.path) == (
+        400,
+        "INVALID_CONTENT",
+        "item.items[0].custcol_nue_line_id",
+    )
+
+
+def test_arm_fields_are_refused_without_arm_and_the_accounts_own_custom_columns_are_accepted() -> None:
+    with pytest.raises(state.NsError, match="revRecStartDate"):
+        _invoice(_kind_account("suitetax"), {"revRecStartDate": "2025-01-01"})
+    assert _invoice(_kind_account("arm"), {"revRecStartDate": "2025-01-01"}).created
+    assert _invoice(_kind_account("real-2025-09"), {"custcol3": "x"}).created  # that account's column
+
+
+def test_a_customer_transacts_only_in_its_currencies_and_applies_only_same_currency_documents() -> None:
+    acct = _kind_account("full")
+    with pytest.raises(state.NsError) as exc:
+        _invoice(acct, {}, currency="2")  # EUR; the customer is in USD (the base currency)
+    assert exc.value.path == "currency"
+    listed = {"currencyList": {"items": [{"currency": {"id": "2"}}]}}
+    state.upsert(acct, "customer", "c1", listed, strict=True)
+    state.upsert(acct, "customer", "c1", listed, strict=True)  # keyed by currency: never doubled
+    assert len(acct.find("customer", "eid:c1").body["currencyList"]["items"]) == 1
+    eur = _invoice(acct, {}, currency="2").record
+    cust = acct.find("customer", "eid:c1").id
+    payment = {"customer": {"id": cust}, "payment": 10.0, "account": {"id": "4"}, "apply": applying(eur.id)}
+    with pytest.raises(state.NsError) as exc:
+        state.upsert(acct, "customerPayment", "p1", payment | {"currency": {"id": "1"}}, strict=True)
+    assert exc.value.path == "apply.items[0].doc"
+    assert state.upsert(
+        acct, "customerPayment", "p1", payment | {"currency": {"id": "2"}}, strict=True
+    ).created
+
+
+def test_items_are_sold_only_in_their_subsidiaries_or_their_children() -> None:
+    acct = _kind_account("arm")  # 1 Parent, 2 EMEA and 3 Americas under it
+    cust = state.upsert(acct, "customer", "c2", {"companyName": "B", "subsidiary": {"id": "2"}}, strict=True)
+    only_parent = {"itemId": "I2", "incomeAccount": {"id": "5"}, "subsidiary": {"items": [{"id": "1"}]}}
+    itm = state.upsert(acct, "nonInventorySaleItem", "i2", only_parent, strict=True).record
+    body = {"entity": {"id": cust.record.id}, "item": {"items": [{"item": {"id": itm.id}, "rate": 1.0}]}}
+    with pytest.raises(state.NsError) as exc:
+        state.upsert(acct, "invoice", "inv2", body, strict=True)
+    assert exc.value.path == "item.items[0].item"
+    state.upsert(acct, "nonInventorySaleItem", "i2", only_parent | {"includeChildren": True}, strict=True)
+    assert state.upsert(acct, "invoice", "inv2", body, strict=True).created
+    assert len(acct.find("nonInventorySaleItem", "eid:i2").body["subsidiary"]["items"]) == 1
+
+
+def test_the_metadata_catalog_serves_the_accounts_schema(base: str) -> None:
+    swagger = {"Accept": "application/swagger+json"}
+    r = call(base, "GET", "/record/v1/metadata-catalog?select=invoice,salesorder", headers=swagger)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["openapi"] == "3.0.1" and set(doc["paths"]) == {"/invoice", "/salesOrder"}
+    schemas = doc["components"]["schemas"]
+    assert "custcol_nue_line_id" in schemas["invoice-itemElement"]["properties"]  # the default kind: full
+    assert schemas["salesOrder-itemElement"]["x-ns-sublistkey"]["value"]["new"] == ["line"]
+    assert "vendorBill" not in schemas and "creditMemo" not in schemas  # only what they refer to
+    listed = call(base, "GET", "/record/v1/metadata-catalog?select=customer").json()
+    assert [i["name"] for i in listed["items"]] == ["customer"]
+    bad = call(base, "GET", "/record/v1/metadata-catalog?select=nosuchtype", headers=swagger)
+    assert bad.status_code == 400 and error_of(bad)["o:errorCode"] == "INVALID_PARAMETER"
+    currencies = suiteql(base, "SELECT id, symbol FROM currency ORDER BY id").json()["items"]
+    assert [(c["id"], c["symbol"]) for c in currencies] == [
+        ("1", "USD"),
+        ("2", "EUR"),
+        ("3", "GBP"),
+        ("4", "CAD"),
+    ]
