@@ -324,3 +324,12 @@ def test_tax_details_follow_item_lines_by_line_id_whatever_their_order() -> None
     plain = replace(plain, body=plain.body | {"item": {"items": plain.body["item"]["items"][::-1]}})
     body = add_tax(plain, invoice.lines, CONFIG, suitetax_profile()).body
     assert [i.get("taxDetailsReference") for i in body["item"]["items"]] == [None, "nue-L-1"]
+
+
+def test_validate_names_a_number_field_the_account_lacks() -> None:
+    from nue_ns.mapping import setup
+
+    numbered = CONFIG.model_copy(update={"number_field": "custbody_nue_number"})
+    found = setup.judge(numbered, real_profile())
+    assert any("create the custom field custbody_nue_number" in p for p in found.problems), found.problems
+    assert not any("custbody" in p for p in setup.judge(CONFIG, real_profile()).problems)
