@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -24,15 +24,17 @@ from sqlalchemy import select
 from nue_ns import sample
 from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import upsert_integration
+from nue_ns.hub.integrations import save_config, upsert_integration
 from nue_ns.hub.models import Attempt, Record, State
 from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
+from nue_ns.records import validate
 from nue_ns.sandbox import kinds
+from nue_ns.sandbox import tax as sandbox_tax
 from nue_ns.sandbox.kinds import DEFAULT_KIND
-from tests.harness import System
+from tests.harness import ACCOUNT, System
 
 NS_TYPE = {
     "customer": "customer",
@@ -50,6 +52,8 @@ ITEM_TYPES = {
 INCOME = {"subscription": "5", "entitlement": "6", "asset": "7"}
 CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscription"): "16"}
 CLEARING = "4"
+CENT = Decimal("0.01")
+TAX_RATE = Decimal("8.25")
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
     subsidiary_id="1",
@@ -129,12 +133,33 @@ def expected_income(product: dict) -> str:
     return CATEGORY_INCOME.get((product.get("category"), kind), INCOME[kind])
 
 
+def add_tax(month: dict[str, list[dict]], rate: Decimal = TAX_RATE) -> dict[str, list[dict]]:
+    """Tax on every other line (the first of each) of orders, invoices and credit memos; totals grow
+    by it, so every application stays within what is open."""
+    for doc_type in ("order", "invoice", "credit_memo"):
+        for doc in month[doc_type]:
+            for line in doc["lines"][::2]:
+                tax = (Decimal(line["amount"]) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+                line |= {"tax_amount": str(tax), "tax_rate": str(rate), "tax_code": "S-GB"}
+                if "total" in doc:
+                    doc["total"] = str(Decimal(doc["total"]) + tax)
+    return month
+
+
+def tax_item(ledger: Ledger) -> str | None:
+    """The tax item a NetSuite user made (no externalId): tax lines of accounts without SuiteTax."""
+    made = [r["id"] for r in ledger.records if r["type"] == "nonInventorySaleItem" and not r["externalId"]]
+    return made[0] if made else None
+
+
 def check_month(system: System, month: dict[str, list[dict]], kind: str = DEFAULT_KIND) -> Ledger:
-    """Every record once, where and in the currency Nue says; on an account `kind` without the
-    line-id column or ARM, lines carry neither (the sandbox refuses what its schema lacks)."""
+    """Every record once, where and in the currency Nue says, totals equal to Nue's to the cent
+    (tax included); on an account `kind` without the line-id column or ARM, lines carry neither
+    (the sandbox refuses what its schema lacks)."""
     account = kinds.kind(kind)
     column, arm = "line_id_column" in account.features, "arm" in account.features
     ledger = Ledger(system)
+    taxes = tax_item(ledger)
     for rtype in ("order", "invoice", "credit_memo", "payment", "refund"):
         for doc in month[rtype]:
             body = ledger.body(rtype, doc["id"])
@@ -160,7 +185,7 @@ def check_month(system: System, month: dict[str, list[dict]], kind: str = DEFAUL
         for doc in month[doc_type]:
             body = ledger.body(doc_type, doc["id"])
             assert body["entity"]["id"] == ledger.by_eid[external_id("customer", doc["customer_id"])]["id"]
-            lines = body["item"]["items"]
+            lines = [line for line in body["item"]["items"] if line["item"]["id"] != taxes]
             line_ids = [line.get("custcol_nue_line_id") for line in lines]
             assert line_ids == ([line["id"] for line in doc["lines"]] if column else [None] * len(lines))
             for sent, line in zip(lines, doc["lines"], strict=True):
@@ -170,8 +195,16 @@ def check_month(system: System, month: dict[str, list[dict]], kind: str = DEFAUL
                 assert item["externalId"] == external_id("product", product["id"])
                 assert item["body"]["incomeAccount"]["id"] == expected_income(product), (doc["id"], product)
                 assert sent.get("revRecStartDate") == (line.get("start_date") if arm else None)
-            total = sum((Decimal(line["amount"]) for line in doc["lines"]), Decimal(0))
-            assert Decimal(str(body["total"])) == total
+            total = validate(doc_type, doc).total  # its lines and their tax
+            assert Decimal(str(body["total"])) == total, (doc["id"], body["total"], total)
+            tax = sum((Decimal(line.get("tax_amount") or 0) for line in doc["lines"]), Decimal(0))
+            if "suitetax" in account.features:
+                assert Decimal(str(body.get("taxTotal") or 0)) == tax, doc["id"]
+            else:
+                posted = [
+                    Decimal(str(i["amount"])) for i in body["item"]["items"] if i["item"]["id"] == taxes
+                ]
+                assert sum(posted, Decimal(0)) == tax, doc["id"]
             if doc_type == "invoice":
                 open_amount[external_id("invoice", doc["id"])] = total
                 if doc.get("order_id"):
@@ -219,8 +252,13 @@ def run_month(
     timeout: float,
     config: IntegrationConfig = CONFIG,
     kind: str | None = None,
+    taxed: bool = False,
 ) -> list[int]:
     system.start(rate_limit="100/1s", concurrency=5, config=config, kind=kind, NUE_NS_BATCH_SWEEP_SECONDS="2")
+    if taxed:  # the tax item a NetSuite user set up, and its liability account, in the mapping
+        made = system.sandbox_post("switches", {"account": ACCOUNT, "seed_tax_item": True})["tax_item_id"]
+        gl = config.gl.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT})
+        save_config(system.ctx.engine, "default", config.model_copy(update={"gl": gl, "tax_item_id": made}))
     system.workers(2, concurrency=4)
     ids = enqueue_shuffled(month)
     n = sum(len(recs) for recs in month.values())
@@ -274,11 +312,12 @@ CURRENCIES = ("USD", "EUR", "GBP")
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_a_month_in_several_currencies_on_each_kind_of_account(system, kind):
     subsidiaries, items = KINDS[kind]
-    month = sample.month(
+    month = add_tax(sample.month(
         n_customers=15, n_products=9, n_orders=25, n_invoices=40, n_payments=30, n_refunds=6,
         n_credit_memos=8, currencies=CURRENCIES, subsidiaries=subsidiaries,
-    )  # fmt: skip
-    ids = run_month(system, month, timeout=240, config=CONFIG.model_copy(update=items), kind=kind)
+    ))  # fmt: skip
+    config = CONFIG.model_copy(update=items)
+    ids = run_month(system, month, timeout=240, config=config, kind=kind, taxed=True)
     ledger = check_month(system, month, kind)
     stats = report_calls(system, len(ids))
     # A customer transacting in a currency besides its primary one was sent once more, with it

@@ -871,3 +871,36 @@ def test_the_metadata_catalog_serves_the_accounts_schema(base: str) -> None:
         ("3", "GBP"),
         ("4", "CAD"),
     ]
+
+
+def test_switches_where_oracle_is_silent_on_items_without_subsidiaries() -> None:
+    acct = _kind_account("arm")
+    cust = state.upsert(acct, "customer", "c3", {"companyName": "C", "subsidiary": {"id": "3"}}, strict=True)
+    bare = state.upsert(acct, "nonInventorySaleItem", "i3", {"itemId": "I3", "incomeAccount": {"id": "5"}})
+    body = {
+        "entity": {"id": cust.record.id},
+        "item": {"items": [{"item": {"id": bare.record.id}, "rate": 1.0}]},
+    }
+    with pytest.raises(state.NsError):  # default: a bare item is sold in the parent only
+        state.upsert(acct, "invoice", "inv3", body, strict=True)
+    acct.items_everywhere_without_list = True
+    assert state.upsert(acct, "invoice", "inv3", body, strict=True).created
+
+
+def test_switch_where_oracle_is_silent_on_a_catalog_select_naming_an_unknown_type(base: str) -> None:
+    swagger = {"Accept": "application/swagger+json"}
+    path = "/record/v1/metadata-catalog?select=customer,nosuchtype"
+    assert call(base, "GET", path, headers=swagger).status_code == 400
+    control(
+        base, "POST", "switches", json={"account": DEMO["account_id"], "catalog_ignores_unknown_types": True}
+    )
+    try:
+        doc = call(base, "GET", path, headers=swagger).json()
+        assert set(doc["paths"]) == {"/customer"}
+    finally:
+        control(
+            base,
+            "POST",
+            "switches",
+            json={"account": DEMO["account_id"], "catalog_ignores_unknown_types": False},
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from nue_ns.mapping.base import external_id
 from nue_ns.records import validate
 from nue_ns.sandbox import tax as sandbox_tax
 from tests.harness import ACCOUNT, System
-from tests.test_month_end_to_end import Ledger, _cli, applied, enqueue_shuffled, nue_applied
+from tests.test_month_end_to_end import Ledger, _cli, add_tax, applied, enqueue_shuffled, nue_applied
 
 CENT = Decimal("0.01")
 RATE = Decimal("8.25")
@@ -49,14 +49,7 @@ def taxed_month() -> dict[str, list[dict[str, Any]]]:
         | {"quantity": "1000", "unit_price": "0.0015", "amount": "1.50"}
     )
     first["total"] = str(Decimal(first["total"]) + Decimal("1.50"))
-    for doc_type in DOCS:
-        for doc in month[doc_type]:
-            for line in doc["lines"][::2]:
-                tax = (Decimal(line["amount"]) * RATE / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-                line |= {"tax_amount": str(tax), "tax_rate": str(RATE), "tax_code": "S-GB"}
-                if "total" in doc:
-                    doc["total"] = str(Decimal(doc["total"]) + tax)
-    return month
+    return add_tax(month, RATE)
 
 
 def run(system: System, kind: str, month: dict[str, list[dict[str, Any]]]) -> list[int]:

@@ -203,6 +203,8 @@ def metadata_catalog(acct: AccountData, call: Call, request: Request) -> Respons
     types = []
     for name in names:
         found = acct.kind.type_name(name)
+        if found is None and acct.catalog_ignores_unknown_types:
+            continue
         if found is None:
             raise NsError(400, "INVALID_PARAMETER", f"Record type '{name}' does not exist.", "select")
         types.append(found)

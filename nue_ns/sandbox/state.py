@@ -217,6 +217,11 @@ class AccountData:
     tran_id_refused: bool = False
     # Whether a payment sent without autoApply is auto-applied (sandbox/autoapply.py).
     auto_apply_default: bool = False
+    # Where Oracle is silent (sandbox/switches.py): a metadata-catalog `select` naming a type the
+    # account lacks is refused (False) or left out of the answer (True); an item without a
+    # subsidiary list is sold in the parent subsidiary only (False) or in every one (True).
+    catalog_ignores_unknown_types: bool = False
+    items_everywhere_without_list: bool = False
 
     def clear_data(self) -> None:
         with self.lock:
@@ -699,8 +704,12 @@ def _customer_currencies(acct: AccountData, customer: Record) -> set[str]:
 def _available(acct: AccountData, item: Record, subsidiary: str) -> bool:
     """An item is sold in the subsidiaries on its list, and their children where includeChildren
     is set (the item record's Subsidiary / Include Children fields, as on `account` in the real
-    schema). An item without a list is available in the parent subsidiary only [J]."""
-    listed = {s for line in _lines(item.body, "subsidiary") if (s := _ref_id(line))} or {"1"}
+    schema). An item without a list is sold in the parent subsidiary only, or everywhere [U: a
+    switch]."""
+    listed = {s for line in _lines(item.body, "subsidiary") if (s := _ref_id(line))}
+    if not listed and acct.items_everywhere_without_list:
+        return True
+    listed = listed or {"1"}
     if subsidiary in listed:
         return True
     if item.body.get("includeChildren") is True:

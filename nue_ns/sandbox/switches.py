@@ -12,6 +12,7 @@ from nue_ns.sandbox import tax
 from nue_ns.sandbox.numbering import TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
+_BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -24,6 +25,8 @@ def describe(acct: Any) -> dict[str, Any]:
         "tran_id_override": sorted(acct.tran_id_override),
         "tran_id_refused": acct.tran_id_refused,
         "auto_apply_default": acct.auto_apply_default,
+        "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
+        "items_everywhere_without_list": acct.items_everywhere_without_list,
     }
 
 
