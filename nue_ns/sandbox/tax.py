@@ -131,6 +131,8 @@ def seed_tax_item(acct: Any) -> str:
         acct.next_id += 1
         stamp = state.now_iso()
         body = {"itemId": "Sales Tax (Nue)", "incomeAccount": {"id": TAX_LIABILITY_ACCOUNT}}
+        # Sold wherever the customers are: the parent subsidiary and its children.
+        body |= {"subsidiary": {"items": [{"id": "1"}]}, "includeChildren": True}
         acct.records[rid] = state.Record("nonInventorySaleItem", rid, body, "user", stamp, stamp)
         acct.version += 1
         return rid
