@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from nue_ns.account_profile import summary
 from nue_ns.config import RateLimit, Settings
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Integration
@@ -100,4 +101,5 @@ def public_view(integ: Integration) -> dict[str, Any]:
         "concurrency": integ.concurrency,
         "credentials": "stored encrypted" if integ.credentials else "from environment",
         "config": config_of(integ).model_dump(mode="json"),
+        "profile": summary(integ.profile),
     }
