@@ -23,6 +23,7 @@ from typing import Any
 from nue_ns.sandbox import autoapply, kinds, numbering, tax
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
+from nue_ns.sandbox.malformed import MALFORMED_KINDS
 
 # -- record types ------------------------------------------------------------------------------
 
@@ -1120,7 +1121,10 @@ def _stamp(last_modified: str | None) -> str | None:
 
 # -- the sandbox: accounts, injected faults, call log ------------------------------------------------
 
-FAULT_KINDS = frozenset({"429", "500", "503", "timeout", "lost_after_commit", "locked", "invalid_login"})
+FAULT_KINDS = (
+    frozenset({"429", "500", "503", "timeout", "lost_after_commit", "locked", "invalid_login"})
+    | MALFORMED_KINDS
+)  # answers no NetSuite should give, that the client must survive
 
 
 def realm_of(account_id: str) -> str:
