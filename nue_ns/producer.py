@@ -63,7 +63,10 @@ def enqueue_many(
     if unready:
         raise InvalidBatch(unready)
     config = config_of(integ)
-    refused = currencies.unknown_currencies(record_type, valid, integ, config, profile.load(integ.profile))
+    known = profile.load(integ.profile)
+    if known is None:  # before the account's profile is read, an explicit currency map rules
+        _check_currencies(record_type, valid, config)
+    refused = currencies.unknown_currencies(record_type, valid, integ, config, known)
     refused += currencies.cross_currency(ctx, integ, record_type, valid)
     if refused:
         raise InvalidBatch(sorted(refused, key=lambda p: p.index or 0))
