@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
+from nue_ns.hub.batch_store import BATCHING_SQL
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
@@ -183,14 +184,15 @@ def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]
 def dispatch_candidates(
     engine: Engine, integration_id: int | None = None, window: int | None = None
 ) -> list[int]:
-    """Move due records to QUEUED, at most `window` queued + in flight per integration.
+    """Move due records to QUEUED, at most `window` queued + in flight per integration (not those of
+    integrations that send in batches: hub/batch_store.py takes theirs).
 
     One query serves every integration at once (round robin: each gets its own window), so one
     account's backlog never crowds out another's. Returns the ids to hand to Redis.
     """
     params: dict[str, Any] = {"only": integration_id, "window": window}
     sql = text(
-        """
+        f"""
         WITH busy AS (
             SELECT integration_id, count(*) AS n FROM hub_records
             WHERE state IN ('queued', 'in_flight') GROUP BY integration_id
@@ -200,6 +202,7 @@ def dispatch_candidates(
             FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id
             WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
               AND (i.not_before IS NULL OR i.not_before <= now())
+              AND NOT {BATCHING_SQL}
         )
         SELECT c.id FROM room
         CROSS JOIN LATERAL (
