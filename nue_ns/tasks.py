@@ -103,11 +103,9 @@ def batch_sweep() -> dict:
 
 @app.task(name="nue_ns.batch_work", ignore_result=True)
 def batch_work(integration_id: int, record_type: str | None = None) -> dict:
-    """Advance and form one integration's NetSuite batches; comes back when its next one is due."""
-    run = batches.work(get_context(), int(integration_id), record_type)
-    if run.next_due:
-        batch_work.apply_async((integration_id, record_type), countdown=max(0.05, min(run.next_due)))
-    return run.as_json()
+    """Advance and form one integration's NetSuite batches. No countdown: a batch's next poll is a
+    due time in the hub, and the retry sweep sends this task again."""
+    return batches.work(get_context(), int(integration_id), record_type).as_json()
 
 
 @app.task(name="nue_ns.recover_leases", ignore_result=True)
