@@ -20,7 +20,7 @@ OPEN = (BatchState.PREPARED, BatchState.SUBMITTED)
 # account has not answered that it cannot take them. dispatch_candidates leaves their records alone.
 BATCHING_SQL = """(COALESCE((i.settings ->> 'scheduled_mode')::boolean, false)
      AND COALESCE((i.settings ->> 'batches')::boolean, true)
-     AND i.settings -> 'batches_unsupported' IS NULL)"""
+     AND (i.settings ->> 'batches_unsupported') IS NULL)"""
 
 
 def batching_integrations(engine: Engine) -> list[int]:
@@ -36,7 +36,7 @@ def burst_types(engine: Engine, threshold: int) -> list[tuple[int, str]]:
         FROM hub_records r JOIN integrations i ON i.id = r.integration_id
         WHERE r.state = 'pending' AND r.next_attempt_at <= now() AND NOT {BATCHING_SQL}
           AND COALESCE((i.settings ->> 'batches')::boolean, true)
-          AND i.settings -> 'batches_unsupported' IS NULL
+          AND (i.settings ->> 'batches_unsupported') IS NULL
         GROUP BY r.integration_id, r.record_type HAVING count(*) > :t
         """
     )
