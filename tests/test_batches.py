@@ -32,27 +32,44 @@ def test_a_repeated_key_answers_the_earlier_job_400_as_documented_and_409():
     loc = "https://x.suitetalk.api.netsuite.com/services/rest/async/v1/job/77"
     assert batch_shapes.duplicate_key_job(400, body, loc) == "77"
     assert batch_shapes.duplicate_key_job(409, body, loc) == "77"
-    assert batch_shapes.duplicate_key_job(400, {"o:errorDetails": [{"o:errorCode": "USER_ERROR"}]}, loc) is None
+    assert (
+        batch_shapes.duplicate_key_job(400, {"o:errorDetails": [{"o:errorCode": "USER_ERROR"}]}, loc) is None
+    )
     assert batch_shapes.duplicate_key_job(202, body, loc) is None
 
 
 def test_record_results_read_an_id_a_self_link_or_an_error_with_its_path():
-    ok = batch_shapes.record_result(200, {"links": [{"rel": "self", "href": "/services/rest/record/v1/customer/812"}]}, None)
+    ok = batch_shapes.record_result(
+        200, {"links": [{"rel": "self", "href": "/services/rest/record/v1/customer/812"}]}, None
+    )
     assert ok is not None and ok.internal_id == "812" and ok.error is None
-    assert batch_shapes.record_result(204, None, "https://h/services/rest/record/v1/invoice/9").internal_id == "9"
+    assert (
+        batch_shapes.record_result(204, None, "https://h/services/rest/record/v1/invoice/9").internal_id
+        == "9"
+    )
     bad = {
         "status": 400,
-        "o:errorDetails": [{"detail": "Invalid Field Value 77", "o:errorCode": "INVALID_CONTENT", "o:errorPath": "entity"}],
+        "o:errorDetails": [
+            {"detail": "Invalid Field Value 77", "o:errorCode": "INVALID_CONTENT", "o:errorPath": "entity"}
+        ],
     }
     err = batch_shapes.record_result(200, bad, None).error
     assert err.kind is Kind.NEEDS_PERSON and err.path == "entity" and "77" in err.detail
-    locked = {"status": 400, "o:errorDetails": [{"detail": "This record has been changed", "o:errorCode": "USER_ERROR"}]}
+    locked = {
+        "status": 400,
+        "o:errorDetails": [{"detail": "This record has been changed", "o:errorCode": "USER_ERROR"}],
+    }
     assert batch_shapes.record_result(200, locked, None).error.kind is Kind.TRANSIENT
     assert batch_shapes.record_result(200, {"nothing": 1}, None) is None
 
 
 def test_one_task_lists_every_record_in_request_order():
-    body = {"items": [{"id": "5"}, {"status": 500, "o:errorDetails": [{"detail": "x", "o:errorCode": "UNEXPECTED_ERROR"}]}]}
+    body = {
+        "items": [
+            {"id": "5"},
+            {"status": 500, "o:errorDetails": [{"detail": "x", "o:errorCode": "UNEXPECTED_ERROR"}]},
+        ]
+    }
     results = batch_shapes.one_task_results(body, 3)
     assert results[0].internal_id == "5" and results[1].error.kind is Kind.TRANSIENT and results[2] is None
     assert batch_shapes.is_one_task(1, 3) and not batch_shapes.is_one_task(3, 3)
@@ -60,7 +77,9 @@ def test_one_task_lists_every_record_in_request_order():
 
 def test_only_an_answer_about_batches_switches_the_account_to_single_upserts():
     assert batch_shapes.batches_unsupported(NetSuiteError(Kind.NEEDS_PERSON, "no", status=405))
-    said = NetSuiteError(Kind.NEEDS_PERSON, "Batch requests are not supported", status=400, code="INVALID_REQUEST")
+    said = NetSuiteError(
+        Kind.NEEDS_PERSON, "Batch requests are not supported", status=400, code="INVALID_REQUEST"
+    )
     assert batch_shapes.batches_unsupported(said)
     other = NetSuiteError(Kind.NEEDS_PERSON, "Invalid Field Value", status=400, code="INVALID_CONTENT")
     assert not batch_shapes.batches_unsupported(other)
@@ -86,7 +105,9 @@ def ns(sandbox_base) -> Iterator[NetSuiteClient]:
                   "batches": "supported", "lost_job_probability": 0}, timeout=5).raise_for_status()  # fmt: skip
     acct = demo.demo_account()
     creds = Credentials(acct["consumer_key"], acct["consumer_secret"], acct["token_id"], acct["token_secret"])
-    client = NetSuiteClient(acct["account_id"], tba_auth(creds, acct["account_id"]), f"{sandbox_base}/services/rest")
+    client = NetSuiteClient(
+        acct["account_id"], tba_auth(creds, acct["account_id"]), f"{sandbox_base}/services/rest"
+    )
     client.sandbox = sandbox_base  # type: ignore[attr-defined]
     yield client
     client.close()
@@ -99,7 +120,10 @@ def _switch(client: NetSuiteClient, **switches) -> None:
 
 
 def _customers(n: int, bad: int | None = None) -> list[dict]:
-    items = [{"externalId": f"nue-cust-B{i}", "companyName": f"Batch {i}", "subsidiary": {"id": "1"}} for i in range(n)]
+    items = [
+        {"externalId": f"nue-cust-B{i}", "companyName": f"Batch {i}", "subsidiary": {"id": "1"}}
+        for i in range(n)
+    ]
     if bad is not None:
         items[bad]["subsidiary"] = {"id": "999"}
     return items
@@ -215,7 +239,9 @@ def test_a_month_in_scheduled_mode_goes_in_batches_exactly_once_despite_lost_ans
     system.start(rate_limit="20/1s", config=CONFIG, **FAST)
     system.sandbox_post("async", {"result_shape": shape, "lost_job_probability": 0.2, "seed": 3})
     system.sandbox_post("faults", {"kind": "lost_after_commit", "type": "batch", "count": 1, "delay_s": 4})
-    system.sandbox_post("faults", {"kind": "lost_after_commit", "type": "batch", "probability": 0.1, "delay_s": 4})
+    system.sandbox_post(
+        "faults", {"kind": "lost_after_commit", "type": "batch", "probability": 0.1, "delay_s": 4}
+    )
     ids = _enqueue(_month())
     system.workers(1, concurrency=4)
     system.beat()
@@ -272,4 +298,3 @@ def test_an_account_that_refuses_batches_falls_back_to_single_upserts(system):
     integ = system.ctx.integration(1)
     assert "405" in json.dumps(integ.settings["batches_unsupported"])
     assert batch_store.batching_integrations(system.ctx.engine) == []
-
