@@ -101,8 +101,9 @@ def ns(sandbox_base) -> Iterator[NetSuiteClient]:
     import requests
 
     requests.post(f"{sandbox_base}/_sandbox/reset", timeout=5).raise_for_status()
-    requests.post(f"{sandbox_base}/_sandbox/async", json={"result_shape": "one_task", "duplicate_key": "400",
-                  "batches": "supported", "lost_job_probability": 0}, timeout=5).raise_for_status()  # fmt: skip
+    default = {"result_shape": "one_task", "duplicate_key": "400", "batches": "supported"}
+    default["lost_job_probability"] = 0
+    requests.post(f"{sandbox_base}/_sandbox/async", json=default, timeout=5).raise_for_status()
     acct = demo.demo_account()
     creds = Credentials(acct["consumer_key"], acct["consumer_secret"], acct["token_id"], acct["token_secret"])
     client = NetSuiteClient(

@@ -131,13 +131,30 @@ def test_scheduled_mode_parks_until_the_batch_sweep(ctx):
         "sched",
         account_id="SCHED",
         credentials=CREDS,
-        config=IntegrationConfig(scheduled_mode=True),
+        config=IntegrationConfig(scheduled_mode=True, batches=False),
     )
     accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
     assert {a.state for a in accepted} == {State.PARKED}
     assert store.dispatch_candidates(ctx.engine) == []
     store.release_batch(ctx.engine)
     assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+
+
+def test_scheduled_mode_with_batches_leaves_records_to_the_batcher(ctx):
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(
+        ctx.engine, ctx.settings, "sched", account_id="SCHED", credentials=CREDS,
+        config=IntegrationConfig(scheduled_mode=True),
+    )  # fmt: skip
+    accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
+    assert batch_store.take(ctx.engine, integ.id, "t", 60) == []  # not released yet
+    store.release_batch(ctx.engine)
+    assert store.dispatch_candidates(ctx.engine) == []  # never one by one
+    taken = batch_store.take(ctx.engine, integ.id, "t", 60)
+    assert [r.id for r in taken] == sorted(a.id for a in accepted) and {r.state for r in taken} == {
+        State.IN_FLIGHT
+    }
 
 
 def test_payments_refused_when_collecting_in_netsuite(ctx):
