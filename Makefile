@@ -51,7 +51,7 @@ chaos: $(STAMP)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
 bench: $(STAMP)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.
 	$(BIN)/python -m bench
 
-BENCHES := calls_per_record governor fairness scale ingestion sweep overhead
+BENCHES := calls_per_record governor fairness scale ingestion sweep overhead batches
 .PHONY: $(addprefix bench-,$(BENCHES))
 $(addprefix bench-,$(BENCHES)): bench-%: $(STAMP)  # bench-calls_per_record, bench-governor, bench-fairness, ...
 	$(BIN)/python -m bench $*
