@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -273,3 +275,16 @@ def test_no_dispatch_while_the_account_has_no_token(ctx):
     assert store.dispatch_candidates(ctx.engine) == []
     upsert_integration(ctx.engine, ctx.settings, "default", account_id="TEST1", rate_limit="10/60s")
     assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+
+
+def test_a_real_time_burst_above_the_threshold_is_found_for_a_batch(ctx):
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(ctx.engine, ctx.settings, "rt", account_id="RT", credentials=CREDS)
+    enqueue_many("customer", sample.customers(5), integration="rt", ctx=ctx, dispatch_now=False)
+    enqueue_many("product", sample.products(2), integration="rt", ctx=ctx, dispatch_now=False)
+    time.sleep(0.1)  # due at acceptance, by the hub's clock
+    assert batch_store.burst_types(ctx.engine, 4) == [(integ.id, "customer")]
+    assert batch_store.burst_types(ctx.engine, 5) == []
+    taken = batch_store.take(ctx.engine, integ.id, "t", 60, record_type="customer")
+    assert len(taken) == 5 and {r.record_type for r in taken} == {"customer"}
