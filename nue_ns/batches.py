@@ -339,13 +339,14 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     open_types = batch_store.open_ranks(ctx.engine, integ.id)
     hold_above = min((TYPE_ORDER[t] for t in open_types), default=math.inf)
     worker = f"{ctx.worker_name}:batcher"
-    recs = batch_store.take(ctx.engine, integ.id, worker, s.lease_seconds, record_type=record_type)
+    # Types above an open batch's type wait for it: its answer releases their prerequisites together
+    # (one full batch later instead of many partial ones). Customers and products never wait.
+    recs = batch_store.take(
+        ctx.engine, integ.id, worker, s.lease_seconds, record_type=record_type, limit=room * s.batch_size,
+        max_rank=None if hold_above == math.inf else int(hold_above), roots=sorted(ROOTS),
+    )  # fmt: skip
     if not recs:
         return False
-    held = [r.id for r in recs if r.record_type not in ROOTS and r.type_rank > hold_above]
-    if held:  # their prerequisites may be in an open batch: its answer releases them together
-        batch_store.requeue(ctx.engine, held, "waiting for the batch of its prerequisites")
-    recs = [r for r in recs if r.id not in set(held)]
     linked, _ = store.resolve(ctx.engine, integ.id, [Ref(r.record_type, r.nue_id) for r in recs])
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []

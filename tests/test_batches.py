@@ -246,7 +246,7 @@ def test_a_month_in_scheduled_mode_goes_in_batches_exactly_once_despite_lost_ans
     ids = _enqueue(_month())
     system.workers(1, concurrency=4)
     system.beat()
-    system.wait(ids, timeout=90)
+    system.wait(ids, timeout=240)
     stats = system.stats()
     assert stats["duplicates"] == []
     calls = system.log()

@@ -52,22 +52,27 @@ def take(
     *,
     record_type: str | None = None,
     limit: int = 1000,
+    max_rank: int | None = None,
+    roots: Sequence[str] = (),
 ) -> list[Record]:
     """Claim the records ready to go in a batch (a crashed batcher's records come back by lease).
 
     Ready: parked and released by the batch sweep, or pending and due; lowest prerequisite rank
-    first. With `record_type`, only that type (the real-time burst)."""
+    first. With `record_type`, only that type (the real-time burst); with `max_rank`, only types of
+    that prerequisite rank or lower, or one of `roots`."""
     sql = text(
         """
         SELECT r.id FROM hub_records r JOIN integrations i ON i.id = r.integration_id
         WHERE r.integration_id = :i AND (CAST(:t AS text) IS NULL OR r.record_type = :t)
+          AND (CAST(:m AS integer) IS NULL OR r.type_rank <= :m OR r.record_type = ANY(:roots))
           AND ((r.state = 'pending' AND r.next_attempt_at <= now())
                OR (r.state = 'parked' AND r.created_at <= i.batch_released_at))
         ORDER BY r.type_rank, r.next_attempt_at, r.id LIMIT :n FOR UPDATE OF r SKIP LOCKED
         """
     )
     with session_scope(engine) as s:
-        ids = [row[0] for row in s.execute(sql, {"i": integration_id, "t": record_type, "n": limit})]
+        params = {"i": integration_id, "t": record_type, "n": limit, "m": max_rank, "roots": list(roots)}
+        ids = [row[0] for row in s.execute(sql, params)]
         if not ids:
             return []
         rows = s.scalars(
