@@ -13,10 +13,10 @@ from nue_ns import gateway, mapping, records, validation
 from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.models import Record, State
-from nue_ns.hub.store import Ref
 from nue_ns.logging import bound
 from nue_ns.netsuite.client import WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 log = logging.getLogger(__name__)
 

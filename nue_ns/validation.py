@@ -20,10 +20,10 @@ from nue_ns.context import Connection, Context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import accounts
 from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 # Records whose mapping puts GL accounts on the NetSuite record.
 GATED = frozenset({"product", "payment", "refund"})

@@ -23,6 +23,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
 from nue_ns.records import TYPE_ORDER, _Record
+from nue_ns.refs import Ref  # noqa: F401 - re-exported: callers name it store.Ref
 
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
 
@@ -39,20 +40,6 @@ class Accepted:
     nue_id: str
     created: bool  # False: this exact version was already in the hub
     state: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A prerequisite: the Nue record of `type` with `id` must exist in NetSuite first."""
-
-    type: str
-    id: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"type": self.type, "id": self.id}
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.id}"
 
 
 # ---------------------------------------------------------------- producers

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from nue_ns.account_profile import AccountProfile
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id
 from nue_ns.mapping.credit_memo import credit_memo_requirements, map_credit_memo
@@ -20,6 +19,7 @@ from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
 from nue_ns.records import _Record
+from nue_ns.refs import Ref
 
 __all__ = ["MappingIncomplete", "NsRequest", "build", "external_id", "not_ready", "requirements"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
 from nue_ns.mapping.lines import (
@@ -15,6 +14,7 @@ from nue_ns.mapping.lines import (
     netsuite_id,
 )
 from nue_ns.records import CreditMemo
+from nue_ns.refs import Ref
 
 
 def credit_memo_requirements(c: CreditMemo) -> list[Ref]:

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, ref
 from nue_ns.records import Line
+from nue_ns.refs import Ref
 
 CENT = Decimal("0.01")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import OPTIONAL_LINE_FIELDS, Resolved, header, item_sublist, line_requirements
 from nue_ns.records import Order
+from nue_ns.refs import Ref
 
 
 def order_requirements(o: Order) -> list[Ref]:

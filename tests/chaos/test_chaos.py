@@ -16,6 +16,8 @@ from nue_ns.hub.db import dispose_engines, migrate
 from tests.chaos.chaos import Figures, Plan, assert_sound, run
 from tests.harness import System
 
+pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
+
 
 def show(figures: Figures, capsys) -> None:
     """The figures on the terminal, passed or failed (they go into docs/RELIABILITY.md)."""
