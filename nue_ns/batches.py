@@ -39,11 +39,11 @@ from nue_ns import gateway, mapping, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, store
 from nue_ns.hub.models import Batch, BatchState, Record, utcnow
-from nue_ns.refs import Ref
 from nue_ns.netsuite import batch_shapes
 from nue_ns.netsuite.batch_shapes import ItemResult
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 from nue_ns.records import TYPE_ORDER
+from nue_ns.refs import Ref
 
 log = logging.getLogger(__name__)
 
