@@ -119,6 +119,9 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
         except gateway.NoCallSlot as exc:
             batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
             raise
+        except NetSuiteError as err:  # reading a finished job's results failed: read them again later
+            delay = _backoff(ctx, batch.polls + 1)
+            batch_store.set_state(ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay)
 
 
 def _spend(run: Run) -> None:
