@@ -217,14 +217,15 @@ def _finish(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
     tally = {"ok": 0, "failed": 0, "retried": 0}
     creates = [m for m in members if info[m.id][1]["created"]]
     found = _read_ids(ctx, conn, run, batch.ns_type, [info[m.id][1]["external_id"] for m in creates])
-    rest = []
+    rest, done = [], []
     for rec in members:
         eid = info[rec.id][1]["external_id"]
         if info[rec.id][1]["created"] and eid in found:
-            store.complete(ctx.engine, rec, batch.ns_type, eid, found[eid])
-            tally["ok"] += 1
+            done.append((rec, batch.ns_type, eid, found[eid]))
         else:
             rest.append(rec)
+    store.complete_many(ctx.engine, done)  # one transaction for the batch's answer
+    tally["ok"] += len(done)
     if rest:
         results = _job_results(ctx, conn, run, batch, [info[r.id][0] for r in rest])
         for rec in rest:
@@ -314,14 +315,15 @@ def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: s
     members = batch_store.members(ctx.engine, batch)
     items = {item["record_id"]: item for item in batch.items}
     found = _read_ids(ctx, conn, run, batch.ns_type, [items[m.id]["external_id"] for m in members])
-    ok, again = 0, []
+    done, again = [], []
     for rec in members:
         item = items[rec.id]
         if item["created"] and item["external_id"] in found:
-            store.complete(ctx.engine, rec, batch.ns_type, item["external_id"], found[item["external_id"]])
-            ok += 1
+            done.append((rec, batch.ns_type, item["external_id"], found[item["external_id"]]))
         else:  # not there, or an update we cannot confirm: a later batch upserts it again
             again.append(rec.id)
+    store.complete_many(ctx.engine, done)
+    ok = len(done)
     batch_store.requeue(ctx.engine, again, f"batch {batch.id}: {why}; sent again in a later batch")
     batch_store.set_state(
         ctx.engine, batch.id, state=BatchState.DONE, succeeded=ok, retried=len(again), progress="lost",
