@@ -352,11 +352,21 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     )  # fmt: skip
     if not recs:
         return False
-    linked, _ = store.resolve(ctx.engine, integ.id, [Ref(r.record_type, r.nue_id) for r in recs])
+    contracts: dict[int, Any] = {}
+    for rec in recs:
+        try:
+            contracts[rec.id] = records.validate(rec.record_type, rec.payload)
+        except records.InvalidRecord as exc:  # only if the rules tightened since it was accepted
+            store.fail(ctx.engine, rec, str(exc))
+    recs = [r for r in recs if r.id in contracts]
+    # Every prerequisite, and whether each record is in NetSuite already, in one read of the links.
+    needed = {r.id: mapping.requirements(r.record_type, contracts[r.id]) for r in recs}
+    selves = [Ref(r.record_type, r.nue_id) for r in recs]
+    linked, _ = store.resolve(ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)}))
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []
     for rec in recs:
-        request = _prepare(ctx, conn, rec)
+        request = _prepare(ctx, conn, rec, contracts[rec.id], needed[rec.id], linked)
         if request is None:
             continue
         created = Ref(rec.record_type, rec.nue_id) not in linked
@@ -384,18 +394,14 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     return formed > 0
 
 
-def _prepare(ctx: Context, conn: Connection, rec: Record) -> mapping.NsRequest | None:
+def _prepare(
+    ctx: Context, conn: Connection, rec: Record, contract: Any, needed: list[Ref], linked: dict[Ref, str]
+) -> mapping.NsRequest | None:
     """The record's request, checked as a single transfer checks it; None when it was parked."""
     from nue_ns.sync import _wait  # one rule: a record waits for its prerequisites as in sync
 
-    try:
-        contract = records.validate(rec.record_type, rec.payload)
-    except records.InvalidRecord as exc:
-        store.fail(ctx.engine, rec, str(exc))
-        return None
-    resolved, missing = store.resolve(
-        ctx.engine, rec.integration_id, mapping.requirements(rec.record_type, contract)
-    )
+    resolved = {ref: linked[ref] for ref in needed if ref in linked}
+    missing = [ref for ref in needed if ref not in linked]
     if missing:
         _wait(ctx, rec, missing)
         return None
