@@ -90,7 +90,8 @@ def work(ctx: Context, integration_id: int, record_type: str | None = None) -> R
         conn = ctx.connection(integration_id)
         try:
             _advance(ctx, conn, run)
-            if _form(ctx, conn, run, record_type):
+            # Real-time integrations form a batch only for a burst of one type.
+            if (record_type is not None or batching(conn)) and _form(ctx, conn, run, record_type):
                 _advance(ctx, conn, run)
         except gateway.NoCallSlot as exc:
             run.next_due.append(exc.denied.retry_after)
@@ -102,6 +103,12 @@ def work(ctx: Context, integration_id: int, record_type: str | None = None) -> R
         except Exception:  # expired: nothing to release
             pass
     return run
+
+
+def batching(conn: Connection) -> bool:
+    """Does this integration send in batches (the same rule as hub/batch_store.BATCHING_SQL)?"""
+    c = conn.config
+    return c.scheduled_mode and c.batches and c.batches_unsupported is None
 
 
 # ---------------------------------------------------------------- advancing open batches

@@ -54,7 +54,9 @@ def dispatch_batches(ctx: Context) -> int:
     from nue_ns.hub import batch_store
     from nue_ns.tasks import batch_work
 
-    jobs: list[tuple[int, str | None]] = [(i, None) for i in batch_store.batching_integrations(ctx.engine)]
+    # Integrations that batch, and any other with a batch due (a real-time burst's job to poll).
+    every = set(batch_store.batching_integrations(ctx.engine)) | set(batch_store.with_due_batches(ctx.engine))
+    jobs: list[tuple[int, str | None]] = [(i, None) for i in sorted(every)]
     if ctx.settings.batch_burst_threshold:
         jobs += batch_store.burst_types(ctx.engine, ctx.settings.batch_burst_threshold)
     sent = 0

@@ -288,3 +288,19 @@ def test_a_real_time_burst_above_the_threshold_is_found_for_a_batch(ctx):
     assert batch_store.burst_types(ctx.engine, 5) == []
     taken = batch_store.take(ctx.engine, integ.id, "t", 60, record_type="customer")
     assert len(taken) == 5 and {r.record_type for r in taken} == {"customer"}
+
+
+def test_a_real_time_integration_forms_no_batch_without_a_burst(ctx):
+    from nue_ns import batches
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(ctx.engine, ctx.settings, "rt2", account_id="RT2", credentials=CREDS)
+    ids = [
+        a.id
+        for a in enqueue_many("customer", sample.customers(3), integration="rt2", ctx=ctx, dispatch_now=False)
+    ]
+    time.sleep(0.1)
+    assert batches.work(ctx, integ.id).formed == 0
+    assert batch_store.open_count(ctx.engine, integ.id) == 0
+    with session_scope(ctx.engine) as s:
+        assert {r.state for r in s.scalars(select(Record).where(Record.id.in_(ids)))} == {State.PENDING}
