@@ -59,7 +59,9 @@ def test_short_chaos_run_in_scheduled_mode_with_batches(env, tmp_path, monkeypat
     )
     system = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
     try:
-        plan = Plan(data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=240, batches=True)
+        # A batch run makes few calls (about 50): each fault kind needs a higher chance to fire.
+        plan = Plan(data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=240, batches=True,
+                    fault_probability=0.08)  # fmt: skip
         figures = run(system, plan)
     finally:
         system.stop()
