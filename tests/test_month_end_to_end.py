@@ -54,10 +54,12 @@ CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscript
 CLEARING = "4"
 CENT = Decimal("0.01")
 TAX_RATE = Decimal("8.25")
+# Scheduled mode one record per call (batches: tests/test_batches.py): these tests count single writes.
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
     subsidiary_id="1",
     scheduled_mode=True,
+    batches=False,
     category_overrides={
         "Enterprise": GlAccounts(subscription_income="12", subscription_revenue="13"),
         "Training": GlAccounts(subscription_income="16", subscription_revenue="17"),
