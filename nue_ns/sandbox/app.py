@@ -186,7 +186,7 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
         href = f"{_origin(request)}/services/rest/record/v1/{call.type}/{view['id']}"
         if request.query_params.get("expandSubResources", "").lower() != "true":
             # Sublists are links unless expanded [section_1545141947].
-            for name in ns.SUBLISTS.get(call.type, ()):
+            for name in acct.kind.sublists(call.type):
                 if name in view:
                     view[name] = {"links": [{"rel": "self", "href": f"{href}/{name}"}]}
         return _json({"links": [{"rel": "self", "href": href}], **view}), view["id"]
