@@ -49,6 +49,10 @@ def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
 
 def _transfer(ctx: Context, rec: Record) -> Outcome:
     conn = ctx.connection(rec.integration_id)
+    if not conn.integration.enabled:  # dispatch skips it; this one was queued before it was disabled
+        reason = f"integration {conn.integration.name!r} is disabled: the record stays until it is enabled"
+        store.defer(ctx.engine, rec.id, 0.0, reason)
+        return Outcome.DEFERRED
     try:
         contract = records.validate(rec.record_type, rec.payload)
     except records.InvalidRecord as exc:  # cannot happen for rows the hub accepted, unless rules tightened
@@ -74,6 +78,12 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
             f"waiting for the integration mapping: {exc}",
         )
         return Outcome.WAITING
+
+    if conn.bearer is not None:  # OAuth 2.0: the token first, on its own governor token, never nested
+        try:
+            conn.bearer.keeper.ensure(ctx.settings.governor_max_wait)
+        except NetSuiteError as err:
+            return _no_token(ctx, conn, rec, err)
 
     grant = conn.governor.acquire(ctx.settings.governor_max_wait)
     if isinstance(grant, Denied):
@@ -129,8 +139,23 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     return Outcome.WAITING
 
 
+def _no_token(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
+    if err.kind is Kind.AUTH:  # NetSuite refused the token request: the integration's setup is wrong
+        return _failed(ctx, conn, rec, err)
+    store.defer(
+        ctx.engine, rec.id, ctx.settings.governor_max_wait, f"waiting for an OAuth 2.0 access token: {err}"
+    )
+    return Outcome.DEFERRED
+
+
 def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
     s = ctx.settings
+    if err.kind is Kind.AUTH and err.status == 401 and conn.bearer is not None and conn.bearer.unauthorized():
+        # The shared token was refused (expired early, revoked): one new token before pausing.
+        store.defer(
+            ctx.engine, rec.id, 0.0, "NetSuite refused the access token; sending again with a new one"
+        )
+        return Outcome.DEFERRED
     if err.kind is Kind.THROTTLED:
         conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
         store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_429)

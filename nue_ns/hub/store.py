@@ -200,6 +200,7 @@ def dispatch_candidates(
             FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id
             WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
               AND (i.not_before IS NULL OR i.not_before <= now())
+              AND i.enabled  -- a disabled integration's records stay in the hub, unsent
         )
         SELECT c.id FROM room
         CROSS JOIN LATERAL (
