@@ -48,7 +48,7 @@ redis.call('del', KEYS[1])
 redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
 """
-SAFETY_S = 5.0  # a token this close to its expiry is not handed out: the call could arrive late
+SAFETY_S = 5.0  # a token this close to its expiry (at most a tenth of its life) is not handed out
 POLL_S = 0.05
 
 
@@ -60,7 +60,8 @@ def fingerprint(token: str) -> str:
 class Entry:
     token: str
     expires_at: float  # epoch seconds
-    refresh_at: float
+    refresh_at: float  # one process renews it from then on
+    use_until: float  # not handed out after this: a call could reach NetSuite after the expiry
     after_401: bool  # fetched because NetSuite refused the previous token
 
     def __repr__(self) -> str:
@@ -114,7 +115,7 @@ class TokenKeeper:
                 "the shared OAuth 2.0 token in Redis is unreadable (another secret key?); fetching anew"
             )
             return None
-        entry = Entry(plain["token"], plain["expires_at"], plain["refresh_at"], plain["after_401"])
+        entry = Entry(**plain)
         self._cache = (raw, entry)
         return entry
 
@@ -130,7 +131,7 @@ class TokenKeeper:
             now = time.time()
             if entry is not None and now < entry.refresh_at:
                 return entry.token
-            usable = entry is not None and now < entry.expires_at - SAFETY_S
+            usable = entry is not None and now < entry.use_until
             lock = self._lock()
             if lock is not None:
                 try:
@@ -178,16 +179,18 @@ class TokenKeeper:
         after_401 = bool(self.redis.delete(self.invalidated_key))
         now = time.time()
         ahead = min(self.refresh_ahead, lifetime / 5)
+        safety = min(SAFETY_S, lifetime / 10)
         plain = {
             "token": token,
             "expires_at": now + lifetime,
             "refresh_at": now + lifetime - ahead,
+            "use_until": now + lifetime - safety,
             "after_401": after_401,
         }
         value = json.dumps(
             {"fp": fingerprint(token), "enc": self._fernet.encrypt(json.dumps(plain).encode()).decode()}
         )
-        ttl_ms = max(1, int((lifetime - SAFETY_S) * 1000))
+        ttl_ms = max(1, int((lifetime - safety) * 1000))
         self.redis.set(self.key, value, px=ttl_ms)
         return token
 

@@ -1,0 +1,77 @@
+"""OAuth 2.0 test material: keys and self-signed x.509 certificates as NetSuite accepts them
+(subsect_162755332391), and mapping one in the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import requests
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+
+from nue_ns.processes import free_port
+
+
+@lru_cache(maxsize=None)
+def keypair(kind: str = "rsa", seq: int = 0) -> tuple[str, str]:
+    """(private key PEM, certificate PEM); kind rsa (3072 bits, PS256), ec (P-256, ES256), ec384,
+    rsa2048 (too short for NetSuite). `seq` gives distinct keys of one kind."""
+    if kind.startswith("rsa"):
+        bits = int(kind[3:] or 3072)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    else:
+        key = ec.generate_private_key(ec.SECP384R1() if kind == "ec384" else ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"nue-ns test {kind} {seq}")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def map_certificate(base: str, account_id: str, client_id: str, certificate_id: str, cert_pem: str) -> None:
+    r = requests.post(
+        f"{base}/_sandbox/oauth/certificates",
+        json={
+            "account_id": account_id,
+            "client_id": client_id,
+            "certificate_id": certificate_id,
+            "certificate": cert_pem,
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    """The app on a local port in a thread (the in-process state stays reachable)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
