@@ -7,7 +7,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 
 import requests
 import uvicorn
@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from nue_ns.processes import free_port
 
 
-@lru_cache(maxsize=None)
+@cache
 def keypair(kind: str = "rsa", seq: int = 0) -> tuple[str, str]:
     """(private key PEM, certificate PEM); kind rsa (3072 bits, PS256), ec (P-256, ES256), ec384,
     rsa2048 (too short for NetSuite). `seq` gives distinct keys of one kind."""
