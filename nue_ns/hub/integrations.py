@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete, func, select
 
 from nue_ns.config import RateLimit, Settings
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record
+from nue_ns.hub.models import OPEN_STATES, Attempt, Integration, NetSuiteLink, Record
 from nue_ns.hub.models_inbound import InboundEvent, InboundWatermark
 from nue_ns.integration import IntegrationConfig
 from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials, load_private_key
@@ -336,14 +336,35 @@ def rotate_certificates(
         return integ
 
 
+def held(engine: Engine, name: str) -> tuple[int, int, int]:
+    """(hub records, of them still open, inbound events) of the integration."""
+    with session_scope(engine) as s:
+        integ = _get(s, name)
+        return _held(s, integ.id)
+
+
+def _held(s: Any, integration_id: int) -> tuple[int, int, int]:
+    mine = Record.integration_id == integration_id
+    records = s.scalar(select(func.count()).select_from(Record).where(mine)) or 0
+    still_open = (
+        s.scalar(select(func.count()).select_from(Record).where(mine, Record.state.in_(OPEN_STATES))) or 0
+    )
+    events = (
+        s.scalar(
+            select(func.count())
+            .select_from(InboundEvent)
+            .where(InboundEvent.integration_id == integration_id)
+        )
+        or 0
+    )
+    return int(records), int(still_open), int(events)
+
+
 def remove_integration(engine: Engine, name: str) -> None:
     """Refused (IntegrationInUse, with the count) while the hub holds any of its records."""
     with session_scope(engine) as s:
         integ = _get(s, name)
-        records = s.scalar(select(func.count()).select_from(Record).where(Record.integration_id == integ.id))
-        events = s.scalar(
-            select(func.count()).select_from(InboundEvent).where(InboundEvent.integration_id == integ.id)
-        )
+        records, _, events = _held(s, integ.id)
         if records or events:
             raise IntegrationInUse(
                 f"integration {name!r} has {records} record(s) and {events} inbound event(s) in the hub; "
