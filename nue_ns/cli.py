@@ -384,7 +384,7 @@ def integration_create(
             enabled=not disabled,
         )
     except (ValueError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}; nothing saved", soft_wrap=True, markup=False)
+        err.print(f"error: {exc}; nothing saved", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
     if integ.auth_method == "tba":
         err.print("note: NetSuite creates no new TBA integrations from 2027.1; prefer --auth oauth2")

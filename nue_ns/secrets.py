@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,19 @@ def fernet(settings: Settings) -> Fernet:
         return Fernet(settings.secret_key.get_secret_value().encode())
     path = Path(settings.state_dir) / "secret.key"
     if not path.exists():
+        # Written aside, then linked into place: of processes racing here one key wins, and
+        # nobody reads a half-written file.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".secret.key.{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(Fernet.generate_key())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
     return Fernet(path.read_bytes().strip())
 
 

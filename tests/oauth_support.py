@@ -20,10 +20,14 @@ from starlette.applications import Starlette
 from nue_ns.processes import free_port
 
 
-@cache
 def keypair(kind: str = "rsa", seq: int = 0) -> tuple[str, str]:
     """(private key PEM, certificate PEM); kind rsa (3072 bits, PS256), ec (P-256, ES256), ec384,
     rsa2048 (too short for NetSuite). `seq` gives distinct keys of one kind."""
+    return _keypair(kind, seq)
+
+
+@cache
+def _keypair(kind: str, seq: int) -> tuple[str, str]:
     if kind.startswith("rsa"):
         bits = int(kind[3:] or 3072)
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -75,3 +79,37 @@ def serving(app: Starlette) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+DEMO_CLIENT = "nue-ns-demo-client"
+DEMO_CERT = "DEMO-CERT-1"
+
+
+def oauth2_env(work_dir, certificate_id: str = DEMO_CERT, kind: str = "rsa") -> dict[str, str]:
+    """NETSUITE_* variables that make the default integration use OAuth 2.0 (key in a file)."""
+    key_file = work_dir / f"{certificate_id}.pem"
+    key_file.write_text(keypair(kind)[0])
+    key_file.chmod(0o600)
+    return {
+        "NETSUITE_AUTH_METHOD": "oauth2",
+        "NETSUITE_CLIENT_ID": DEMO_CLIENT,
+        "NETSUITE_CERTIFICATE_ID": certificate_id,
+        "NETSUITE_PRIVATE_KEY_FILE": str(key_file),
+    }
+
+
+def token_log(base: str, client_id: str = DEMO_CLIENT) -> list[dict]:
+    r = requests.get(f"{base}/_sandbox/oauth/tokens", params={"client_id": client_id}, timeout=10)
+    r.raise_for_status()
+    return r.json()["log"]
+
+
+def assert_one_token_per_lifetime(log: list[dict], lifetime: float, duration: float) -> list[float]:
+    """Each token was asked for once its predecessor was due for renewal (a fifth of its life
+    ahead), never twice at once; returns the issue times."""
+    issued = [e["t"] for e in log if e["status"] == 200]
+    assert issued, "no token was issued"
+    gaps = [b - a for a, b in zip(issued, issued[1:], strict=False)]
+    assert all(g >= lifetime * 0.8 - 0.3 for g in gaps), gaps
+    assert len(issued) <= duration / (lifetime * 0.8) + 1, (len(issued), duration)
+    return issued

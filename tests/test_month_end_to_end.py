@@ -30,7 +30,15 @@ from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
-from tests.harness import System
+from tests.harness import ACCOUNT, System
+from tests.oauth_support import (
+    DEMO_CLIENT,
+    assert_one_token_per_lifetime,
+    keypair,
+    map_certificate,
+    oauth2_env,
+    token_log,
+)
 
 NS_TYPE = {
     "customer": "customer",
@@ -48,6 +56,7 @@ ITEM_TYPES = {
 INCOME = {"subscription": "5", "entitlement": "6", "asset": "7"}
 CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscription"): "16"}
 CLEARING = "4"
+TOKEN_LIFETIME = 4.0  # seconds a sandbox access token lives in the OAuth 2.0 month
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
     subsidiary_id="1",
@@ -196,9 +205,14 @@ def report_calls(system: System, n_records: int) -> dict[str, Any]:
     return stats | {"per_record": per_record}
 
 
-def run_month(system: System, month: dict[str, list[dict]], timeout: float) -> list[int]:
-    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2")
-    system.workers(2, concurrency=4)
+def run_month(
+    system: System, month: dict[str, list[dict]], timeout: float, workers: int = 2, **env: str
+) -> list[int]:
+    system.start(rate_limit="100/1s", concurrency=5, config=CONFIG, NUE_NS_BATCH_SWEEP_SECONDS="2", **env)
+    if env.get("NETSUITE_AUTH_METHOD") == "oauth2":  # map the certificate, as an administrator does
+        map_certificate(system.base, ACCOUNT, DEMO_CLIENT, env["NETSUITE_CERTIFICATE_ID"], keypair()[1])
+        system.sandbox_post("oauth/config", {"token_lifetime_s": TOKEN_LIFETIME})
+    system.workers(workers, concurrency=4)
     ids = enqueue_shuffled(month)
     n = sum(len(recs) for recs in month.values())
     assert system.counts(ids) == {State.PARKED: n}  # scheduled: nothing leaves before the batch sweep
@@ -229,6 +243,25 @@ def test_a_month_in_scheduled_mode(system):
     assert stats["writes"] == len(ids)
     assert set(stats["writes_by_external_id"].values()) == {1}
     assert stats["calls"] == stats["writes"] + 1
+
+
+def test_a_month_with_oauth2_and_one_shared_token_per_lifetime(system):
+    """As above with OAuth 2.0 client credentials and three worker processes; the sandbox's tokens
+    live TOKEN_LIFETIME seconds, so the month needs several, each asked for exactly once."""
+    month = sample.month()
+    started = time.time()
+    ids = run_month(system, month, timeout=300, workers=3, **oauth2_env(system.work_dir))
+    check_month(system, month)
+    stats = report_calls(system, len(ids))
+    assert stats["writes"] == len(ids) and set(stats["writes_by_external_id"].values()) == {1}
+    assert stats["calls"] == stats["writes"] + 1
+    log = token_log(system.base)
+    assert [e["status"] for e in log if e["status"] != 200] == []
+    issued = assert_one_token_per_lifetime(log, TOKEN_LIFETIME, time.time() - started)
+    assert len(issued) >= 2  # the month outlived a token: it was renewed
+    print(f"{len(issued)} OAuth 2.0 token requests for the month")
+    with session_scope(system.ctx.engine) as s:  # not one call was refused for its token
+        assert s.scalars(select(Attempt.id).where(Attempt.status == 401)).all() == []
 
 
 def _versions(system: System, record_type: str, nue_id: str) -> list[str]:
