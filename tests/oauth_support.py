@@ -113,3 +113,28 @@ def assert_one_token_per_lifetime(log: list[dict], lifetime: float, duration: fl
     assert all(g >= lifetime * 0.8 - 0.3 for g in gaps), gaps
     assert len(issued) <= duration / (lifetime * 0.8) + 1, (len(issued), duration)
     return issued
+
+
+def oauth_secrets(base: str, private_key_pem: str, client_id: str = DEMO_CLIENT) -> dict[str, str]:
+    """What must appear nowhere the system writes: the private key's body and every access token
+    the sandbox issued."""
+    r = requests.get(
+        f"{base}/_sandbox/oauth/tokens", params={"client_id": client_id, "reveal": "1"}, timeout=10
+    )
+    r.raise_for_status()
+    tokens = [e["token"] for e in r.json()["log"] if e["status"] == 200]
+    assert tokens, "no access token was issued"
+    body = "".join(line for line in private_key_pem.splitlines() if not line.startswith("-----"))
+    return {"private key": body} | {f"access token {n}": t for n, t in enumerate(tokens, 1)}
+
+
+def secret_leaks(where: str, blob: str, secrets: dict[str, str]) -> list[str]:
+    """Which secret (or a 20-character piece of one: a truncated copy leaks too) the text holds;
+    PEM line breaks, real or escaped, do not hide a key."""
+    flat = blob.replace("\\n", "").replace("\n", "").replace("\\r", "").replace("\r", "")
+    found = []
+    for name, secret in secrets.items():
+        pieces = {secret[i : i + 20] for i in range(len(secret) - 19)}
+        if any(p in blob or p in flat for p in pieces):
+            found.append(f"{name} in {where}")
+    return found

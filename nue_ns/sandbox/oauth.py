@@ -199,7 +199,13 @@ class OAuthState:
             with self.lock:
                 self.requests.append(entry)
             raise
-        entry |= {"status": 200, "error": None, "reason": None, "expires_at": issued.expires_at}
+        entry |= {
+            "status": 200,
+            "error": None,
+            "reason": None,
+            "expires_at": issued.expires_at,
+            "token": token,
+        }
         with self.lock:
             self.tokens[token] = issued
             self.requests.append(entry)
@@ -289,10 +295,13 @@ class OAuthState:
                 return None
         return issued.realm if "rest_webservices" in issued.scope else None
 
-    def stats(self, realm: str | None = None, client_id: str | None = None) -> dict[str, Any]:
+    def stats(
+        self, realm: str | None = None, client_id: str | None = None, reveal: bool = False
+    ) -> dict[str, Any]:
+        """Token requests; `reveal` adds the issued tokens themselves (for the tests' secret scans)."""
         with self.lock:
             rows = [
-                r
+                r if reveal else {k: v for k, v in r.items() if k != "token"}
                 for r in self.requests
                 if (realm is None or r["account"] == realm)
                 and (client_id is None or r["client_id"] == client_id)

@@ -6,7 +6,8 @@ Controls (unauthenticated, local): POST /_sandbox/oauth/certificates {account_id
 certificate_id, certificate (x.509 PEM)}: map a certificate; POST /_sandbox/oauth/revoke
 {certificate_id}; POST /_sandbox/oauth/expire {account_id?}: issued tokens expire now;
 GET|POST /_sandbox/oauth/config (the UNVERIFIED switches, token lifetime); GET
-/_sandbox/oauth/tokens?account=&client_id=: every token request, issued and refused.
+/_sandbox/oauth/tokens?account=&client_id=&reveal=: every token request, issued and refused
+(reveal=1 adds the tokens, for the tests' secret scans).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ async def config(request: Request) -> Response:
 
 async def tokens(request: Request) -> Response:
     q = request.query_params
-    return JSONResponse(_oauth(request).stats(q.get("account"), q.get("client_id")))
+    reveal = q.get("reveal", "").lower() in ("1", "true")
+    return JSONResponse(_oauth(request).stats(q.get("account"), q.get("client_id"), reveal))
 
 
 ROUTES = [
