@@ -175,7 +175,7 @@ def public_view(integ: Integration) -> dict[str, Any]:
 # ---------------------------------------------------------------- operator changes
 
 
-def _check_connection(
+def check_connection(
     account_id: str | None, rest_url: str | None, rate_limit: str | None, concurrency: int | None
 ) -> None:
     if account_id is not None and not _ACCOUNT.match(account_id):
@@ -228,7 +228,7 @@ def create_integration(
     TBA integrations from 2027.1 (section_0525020842)."""
     if not _NAME.match(name or ""):
         raise ValueError(f"name {name!r}: expected 1-64 of A-Z a-z 0-9 _ - (starting with a letter or digit)")
-    _check_connection(account_id, rest_url, rate_limit, concurrency)
+    check_connection(account_id, rest_url, rate_limit, concurrency)
     with session_scope(engine) as s:
         if s.scalars(select(Integration.id).where(Integration.name == name)).first() is not None:
             raise ValueError(f"name: an integration named {name!r} exists already")
@@ -264,7 +264,7 @@ def change_integration(
 ) -> Integration:
     """Change what is given (None: unchanged; "" unsets rest_url / webhook_url). Workers pick the
     change up on their next record (context.py re-reads an integration whose row changed)."""
-    _check_connection(account_id, rest_url, rate_limit, concurrency)
+    check_connection(account_id, rest_url, rate_limit, concurrency)
     with session_scope(engine) as s:
         integ = _get(s, name)
         if account_id is not None:
