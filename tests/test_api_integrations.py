@@ -85,3 +85,48 @@ def test_integrations_over_the_api(client):
     client.post("/v1/integrations", json=_body(name="spare"), headers=op)
     assert client.delete("/v1/integrations/spare", headers=op).status_code == 204
     assert "PRIVATE" not in json.dumps(client.get("/v1/integrations", headers=op).json())
+
+
+def test_integrations_from_the_ui_settings_page(client):
+    from tests.test_ui import _csrf, _login
+
+    assert _login(client, key("operator")).status_code == 303
+    page = client.get("/ui/integrations/")
+    assert page.status_code == 200 and 'id="connect"' in page.text
+    form = {
+        "csrf": _csrf(page.text),
+        "name": "latam",
+        "account_id": "5550001",
+        "rate_limit": "4/60s",
+        "concurrency": "2",
+        "auth_method": "oauth2",
+        "client_id": "cid-latam",
+        "certificate_id": "L1",
+        "private_key": keypair("ec")[0],
+    }
+    bad = client.post("/ui/integrations/", data=form | {"rate_limit": "soon"}, follow_redirects=False)
+    assert bad.status_code == 422 and "rate_limit" in bad.text
+    assert "BEGIN PRIVATE KEY" not in bad.text and "cid-latam" not in bad.text  # never echoed
+    r = client.post("/ui/integrations/", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/integrations/latam?notice=connected"
+    settings = client.get("/ui/integrations/latam")
+    assert 'id="connection"' in settings.text and "L1" in settings.text
+    assert "BEGIN PRIVATE KEY" not in settings.text and "cid-latam" not in settings.text
+
+    csrf = _csrf(settings.text)
+    rotate = {
+        "csrf": csrf,
+        "action": "save",
+        "add_certificate_id": "L2",
+        "add_private_key": keypair("ec", 1)[0],
+    }
+    r = client.post("/ui/integrations/latam/connection", data=rotate | {"activate_certificate": "L2"})
+    assert r.status_code == 200 and "Connection saved" in r.text
+    ctx = get_context()
+    assert decrypt(ctx.integration("latam").credentials, ctx.settings).active == "L2"
+    r = client.post("/ui/integrations/latam/connection", data={"csrf": csrf, "action": "disable"})
+    assert 'id="disabled"' in r.text and ctx.integration("latam").enabled is False
+    r = client.post("/ui/integrations/latam/connection", data={"csrf": "forged", "action": "remove"})
+    assert r.status_code == 403 and ctx.integration("latam")  # CSRF: nothing removed
+    r = client.post("/ui/integrations/latam/connection", data={"csrf": csrf, "action": "remove"})
+    assert r.status_code == 200 and "Integration removed" in r.text
