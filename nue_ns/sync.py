@@ -17,6 +17,7 @@ from nue_ns.hub.models import Record, State
 from nue_ns.hub.store import Ref
 from nue_ns.logging import bound
 from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.tokens import from_token_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,13 @@ def _no_token(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -
 
 def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
     s = ctx.settings
-    if err.kind is Kind.AUTH and err.status == 401 and conn.bearer is not None and conn.bearer.unauthorized():
+    if (
+        err.kind is Kind.AUTH
+        and err.status == 401
+        and conn.bearer is not None
+        and not from_token_endpoint(err)  # the token request itself refused: no token to drop
+        and conn.bearer.unauthorized()
+    ):
         # The shared token was refused (expired early, revoked): one new token before pausing.
         store.defer(
             ctx.engine, rec.id, 0.0, "NetSuite refused the access token; sending again with a new one"

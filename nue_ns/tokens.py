@@ -30,6 +30,7 @@ import requests
 from cryptography.fernet import Fernet, InvalidToken
 
 from nue_ns.governor import Denied, Governor
+from nue_ns.netsuite.auth import TOKEN_PATH
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError, transient
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class TokenKeeper:
             raise NetSuiteError(
                 Kind.TRANSIENT,
                 f"no NetSuite call slot for the OAuth 2.0 token request ({grant.reason})",
-                exchange=Exchange("POST", "oauth2 token"),
+                exchange=Exchange("POST", TOKEN_PATH),
             )
         hold = 0.0
         try:
@@ -202,11 +203,15 @@ class TokenKeeper:
         entry = self.current()
         if entry is None or entry.token != token:
             return True  # someone already replaced it: the next call uses the new one
-        if entry.after_401:
-            return False
+        # Dropped either way: after the pause a new token is tried (one per pause, never a loop).
         ttl_ms = int(max(60.0, entry.expires_at - time.time()) * 1000)
         self._drop_token(keys=[self.key, self.invalidated_key], args=[fingerprint(token), ttl_ms])
-        return True
+        return not entry.after_401
+
+
+def from_token_endpoint(err: NetSuiteError) -> bool:
+    """The error came from the token request, not from a call that carried a token."""
+    return err.exchange is not None and err.exchange.url.endswith(TOKEN_PATH)
 
 
 class SharedBearer(requests.auth.AuthBase):

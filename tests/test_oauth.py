@@ -20,7 +20,7 @@ from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 from nue_ns.sandbox import create_app, default_state
 from nue_ns.sandbox.demo import DEMO_ACCOUNT_ID
-from nue_ns.tokens import SharedBearer, TokenKeeper
+from nue_ns.tokens import SharedBearer, TokenKeeper, from_token_endpoint
 from tests.oauth_support import keypair, map_certificate, serving
 
 CLIENT = "oauth-test-client"
@@ -281,8 +281,23 @@ def test_a_401_means_one_refresh_then_a_pause(shared, base):
     requests.post(f"{base}/_sandbox/oauth/expire", json={}, timeout=5)
     with pytest.raises(NetSuiteError):
         client.governance_limits()
-    assert bearer.unauthorized() is False  # the new token failed too: pause, no third token
+    assert bearer.unauthorized() is False  # the new token failed too: pause, no third token now
     assert tokens(base)["issued"] == 2
+    assert k.current() is None  # after the pause one new token is tried, again "after a 401"
+    client.governance_limits()
+    assert k.current().after_401 and tokens(base)["issued"] == 3
+
+
+def test_a_refused_token_request_is_told_apart_from_a_refused_call(base):
+    with pytest.raises(NetSuiteError) as refused:
+        signer(base, client_id="nobody").fetch()
+    assert from_token_endpoint(refused.value)
+    client = rest(base, signer(base))
+    client.governance_limits()
+    requests.post(f"{base}/_sandbox/oauth/expire", json={}, timeout=5)
+    with pytest.raises(NetSuiteError) as call:
+        client.governance_limits()
+    assert call.value.status == 401 and not from_token_endpoint(call.value)
 
 
 def test_a_paused_account_asks_for_no_token(shared, base):
