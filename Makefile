@@ -12,7 +12,7 @@ STATE_DIR := $(or $(NUE_NS_STATE_DIR),.nue-ns)
 .DEFAULT_GOAL := help
 
 .PHONY: chromium
-.PHONY: help venv schema demo test chaos bench lint format worker beat api sandbox flower stop clean distclean
+.PHONY: help venv schema demo test test-unit chaos bench lint format worker beat api sandbox flower stop clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z. -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ demo: $(STAMP)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summa
 
 test: $(STAMP) chromium  ## the test suite, without the slow chaos suites
 	$(BIN)/pytest -q -m "not slow"
+
+test-unit: $(STAMP)  ## the tests that need no server (in-memory fakes), under a minute
+	$(BIN)/pytest -q -m "unit and not slow"
 
 # The hub UI is tested in a real browser: Debian's chromium, driven headless by Playwright (which
 # never downloads a browser of its own). Installed with apt when missing and we are root.

@@ -20,11 +20,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
-from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
+from nue_ns.hub.models import NetSuiteLink, Record, State
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
@@ -184,42 +183,27 @@ def compare(exp: _Expected, row: dict[str, Any] | None, customer_ns_id: str | No
 
 
 def _governed_query(ctx: Context, conn: Connection, sql: str, timeout: float) -> list[dict[str, Any]]:
-    """One SuiteQL page, paid for with a governor token; waits out rate limits and 429 pauses."""
+    """One SuiteQL page, paid for with a governor token; waits out rate limits and 429 pauses.
+    The attempt log keeps the call (the governor re-seeds from it) but not the result rows."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AuditError(f"no NetSuite call slot within {timeout:g}s (the account is busy or paused)")
-        grant = conn.governor.acquire(min(remaining, 5.0))
-        if isinstance(grant, Denied):
-            time.sleep(min(grant.retry_after, max(0.0, deadline - time.monotonic())))
-            continue
-        started = utcnow()
         try:
-            page, exchange = conn.client.suiteql(sql, limit=1000)
+            page = gateway.suiteql(
+                ctx, conn, sql, outcome="audit", max_wait=min(remaining, 5.0), keep_rows=False
+            )
+        except gateway.NoCallSlot as exc:
+            time.sleep(min(exc.denied.retry_after, max(0.0, deadline - time.monotonic())))
+            continue
         except NetSuiteError as err:
-            conn.governor.release(grant.lease_id)
-            _log(ctx, conn, err.exchange, err.kind.value, started, err)
             if err.kind is Kind.THROTTLED:
-                conn.governor.pause(ctx.settings.pause_on_429, "NetSuite answered 429 (concurrency limit)")
-                continue
+                continue  # the gateway paused the account: the next acquire waits it out
             raise AuditError(f"NetSuite refused the audit query: {err}") from None
-        conn.governor.release(grant.lease_id)
-        _log(ctx, conn, exchange, "audit", started, None)
         if page.get("hasMore"):
             raise AuditError("a SuiteQL page overflowed; lower the batch size")
         return list(page.get("items") or [])
-
-
-def _log(ctx: Context, conn: Connection, exchange, outcome: str, started, err) -> None:
-    """The attempt log holds every call (the governor re-seeds from it), but not the result rows."""
-    if exchange is None:
-        return
-    body = exchange.response_body
-    if isinstance(body, dict) and "items" in body:
-        exchange = dataclasses.replace(exchange, response_body={"count": body.get("count")})
-    integ = conn.integration
-    store.log_attempt(ctx.engine, None, integ.id, integ.account_id, exchange, outcome, started, None, err)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

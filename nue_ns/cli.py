@@ -571,8 +571,9 @@ def changed_config(
 
 def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
     """The verdict on `config`'s GL accounts from NetSuite; exits 2 when NetSuite gives none."""
+    from nue_ns.gateway import NoCallSlot
     from nue_ns.netsuite.errors import NetSuiteError
-    from nue_ns.validation import NoCallSlot, check
+    from nue_ns.validation import check
 
     try:
         return check(ctx, integration_id, config, max_wait=_CLI_MAX_WAIT)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import redis
 from sqlalchemy import Engine, select
 
+from nue_ns.account_profile import AccountProfile
 from nue_ns.config import RateLimit, Settings, get_settings
 from nue_ns.embedded import resolve_urls
 from nue_ns.governor import Governor, Seed
@@ -45,6 +46,7 @@ class Connection:
     config: IntegrationConfig
     client: NetSuiteClient
     governor: Governor
+    profile: AccountProfile | None = None  # None until the account was read
     bearer: SharedBearer | None = None  # OAuth 2.0: the integration's shared access token
 
 
@@ -111,7 +113,9 @@ class Context:
         client = NetSuiteClient(
             integ.account_id, auth, rest_url=rest_url, timeout=self.settings.netsuite_timeout
         )
-        return Connection(integ, IntegrationConfig.load(integ.settings), client, governor, bearer)
+        profile = AccountProfile.model_validate(integ.profile) if integ.profile else None
+        config = IntegrationConfig.load(integ.settings)
+        return Connection(integ, config, client, governor, profile, bearer)
 
     def token_keeper(
         self, integ: Integration, creds: OAuth2Credentials, rest_url: str | None, governor: Governor

@@ -26,14 +26,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
-from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Integration, NetSuiteLink, utcnow
+from nue_ns.hub.models import Integration, NetSuiteLink
 from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent, InboundWatermark
 from nue_ns.integration import Collection
-from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.netsuite.errors import NetSuiteError
 
 log = logging.getLogger(__name__)
 
@@ -180,31 +179,14 @@ class _Reader:
         self.calls = 0
 
     def query(self, q: str, params: list[Any], limit: int, offset: int = 0) -> dict[str, Any]:
-        ctx, conn, integ = self.ctx, self.conn, self.conn.integration
-        grant = conn.governor.acquire(ctx.settings.governor_max_wait)
-        if isinstance(grant, Denied):
-            raise PollStopped(f"no NetSuite call slot ({grant.reason}, free in {grant.retry_after:.1f}s)")
         self.calls += 1
-        started = utcnow()
         try:
-            page, exchange = conn.client.suiteql(q, params, limit=limit, offset=offset)
+            return gateway.suiteql(self.ctx, self.conn, q, params, limit=limit, offset=offset)
+        except gateway.NoCallSlot as exc:
+            self.calls -= 1  # no token, no call
+            raise PollStopped(str(exc)) from None
         except NetSuiteError as err:
-            conn.governor.release(grant.lease_id)
-            if err.exchange is not None:
-                store.log_attempt(
-                    ctx.engine, None, integ.id, integ.account_id, err.exchange, err.kind.value, started,
-                    ctx.worker_name, err,
-                )  # fmt: skip
-            if err.kind is Kind.THROTTLED:
-                conn.governor.pause(ctx.settings.pause_on_429, "NetSuite answered 429 (concurrency limit)")
-            elif err.kind is Kind.AUTH:
-                conn.governor.pause(ctx.settings.pause_on_auth, f"NetSuite refused the login: {err.detail}")
             raise PollStopped(f"SuiteQL failed: {err}") from err
-        conn.governor.release(grant.lease_id)
-        store.log_attempt(
-            ctx.engine, None, integ.id, integ.account_id, exchange, "queried", started, ctx.worker_name
-        )
-        return page
 
     def applications(self, payment_ids: list[int]) -> dict[str, list[tuple[str, str]]]:
         """{payment id: [(invoice id, amount)]}, every page of the answer."""

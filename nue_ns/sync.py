@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from nue_ns import mapping, records, validation
-from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
+from nue_ns import gateway, mapping, records, validation
+from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.models import Record, State
-from nue_ns.hub.store import Ref
 from nue_ns.logging import bound
-from nue_ns.netsuite.errors import Kind, NetSuiteError
-from nue_ns.tokens import from_token_endpoint
+from nue_ns.netsuite.client import WriteResult
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         return Outcome(held)
 
     try:
-        request = mapping.build(rec.record_type, contract, conn.config, resolved)
+        request = mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
     except mapping.MappingIncomplete as exc:
         store.wait_for(
             ctx.engine,
@@ -80,41 +79,25 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         )
         return Outcome.WAITING
 
-    if conn.bearer is not None:  # OAuth 2.0: the token first, on its own governor token, never nested
-        try:
-            conn.bearer.keeper.ensure(ctx.settings.governor_max_wait)
-        except NetSuiteError as err:
-            return _no_token(ctx, conn, rec, err)
-
-    grant = conn.governor.acquire(ctx.settings.governor_max_wait)
-    if isinstance(grant, Denied):
-        # Back shortly before the token frees: the next worker's brief wait covers the rest.
-        due = max(0.0, grant.retry_after - ctx.settings.governor_max_wait)
-        if grant.reason != "concurrency":
-            store.hold_dispatch(ctx.engine, rec.integration_id, due)
-        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({grant.reason})")
-        return Outcome.DEFERRED
-
     url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
-    try:
-        attempt = store.start_attempt(
-            ctx.engine, rec, conn.integration.account_id, "PUT", url, request.body, ctx.worker_name
-        )
-    except Exception:
-        conn.governor.release(grant.lease_id)
-        raise
-    try:
+
+    def upsert() -> tuple[WriteResult, Exchange]:
         result = conn.client.upsert(
             request.ns_type, request.external_id, request.body, replace=request.replace
         )
+        return result, result.exchange
+
+    try:
+        result = gateway.call(ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec)
+    except gateway.NoCallSlot as exc:
+        # Back shortly before the token frees: the next worker's brief wait covers the rest.
+        due = max(0.0, exc.denied.retry_after - ctx.settings.governor_max_wait)
+        if exc.denied.reason != "concurrency":
+            store.hold_dispatch(ctx.engine, rec.integration_id, due)
+        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({exc.denied.reason})")
+        return Outcome.DEFERRED
     except NetSuiteError as err:
-        # No answer (timeout, dropped connection): NetSuite may still be working on the call.
-        unanswered = err.status is None and err.kind is Kind.TRANSIENT
-        conn.governor.release(grant.lease_id, hold=ctx.settings.netsuite_timeout if unanswered else 0.0)
-        store.finish_attempt(ctx.engine, attempt, err.exchange, err.kind.value, err)
-        return _failed(ctx, conn, rec, err)
-    conn.governor.release(grant.lease_id)
-    store.finish_attempt(ctx.engine, attempt, result.exchange, "transferred")
+        return _failed(ctx, rec, err)
     store.complete(ctx.engine, rec, request.ns_type, request.external_id, result.internal_id)
     return Outcome.TRANSFERRED
 
@@ -140,40 +123,18 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     return Outcome.WAITING
 
 
-def _no_token(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
-    if err.kind is Kind.AUTH:  # NetSuite refused the token request: the integration's setup is wrong
-        return _failed(ctx, conn, rec, err)
-    store.defer(
-        ctx.engine, rec.id, ctx.settings.governor_max_wait, f"waiting for an OAuth 2.0 access token: {err}"
-    )
-    return Outcome.DEFERRED
-
-
-def _failed(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> Outcome:
+def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
+    """The record's side of a failed call (the gateway already paused the account where due)."""
     s = ctx.settings
-    if (
-        err.kind is Kind.AUTH
-        and err.status == 401
-        and conn.bearer is not None
-        and not from_token_endpoint(err)  # the token request itself refused: no token to drop
-        and conn.bearer.unauthorized()
-    ):
-        # The shared token was refused (expired early, revoked): one new token before pausing.
-        store.defer(
-            ctx.engine, rec.id, 0.0, "NetSuite refused the access token; sending again with a new one"
-        )
+    if err.code == gateway.TOKEN_REFUSED:  # the shared token was dropped: again at once, with a new one
+        store.defer(ctx.engine, rec.id, 0.0, str(err))
         return Outcome.DEFERRED
     if err.kind is Kind.THROTTLED:
-        conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
-        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_429)
         store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
         return Outcome.DEFERRED
-    if err.kind is Kind.AUTH:
-        # No record is at fault: pause the whole account and keep the record as it was.
-        conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
-        store.hold_dispatch(ctx.engine, rec.integration_id, s.pause_on_auth)
+    if err.kind is Kind.AUTH:  # no record is at fault: keep it as it was
+        log.error("integration %s: NetSuite authentication failed; account paused", rec.integration_id)
         store.defer(ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}")
-        log.error("integration %s: NetSuite authentication failed; account paused", conn.integration.name)
         return Outcome.DEFERRED
     if err.kind is Kind.TRANSIENT:
         state = store.retry_later(

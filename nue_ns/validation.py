@@ -15,26 +15,18 @@ from typing import Any
 from redis.exceptions import LockError
 from sqlalchemy import Engine, text
 
+from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.governor import Denied
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import accounts
 from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 # Records whose mapping puts GL accounts on the NetSuite record.
 GATED = frozenset({"product", "payment", "refund"})
-
-
-class NoCallSlot(Exception):
-    """The governor gave no token in time; `denied` says how long to wait."""
-
-    def __init__(self, denied: Denied):
-        self.denied = denied
-        super().__init__(f"no NetSuite call slot ({denied.reason}, retry in {denied.retry_after:.1f}s)")
 
 
 def check(
@@ -47,36 +39,13 @@ def check(
 ) -> dict[str, Any]:
     """Judge `config`'s GL accounts with one governed SuiteQL call (logged in the attempt log).
 
-    Raises NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
+    Raises gateway.NoCallSlot when no token comes within `max_wait`, NetSuiteError when NetSuite fails."""
     ids = accounts.account_ids(config)
     if not ids:  # nothing configured, nothing to ask: a missing account is named at mapping time
         return accounts.verdict(config, [], utcnow())
     conn = ctx.connection(integration_id)
-    grant = conn.governor.acquire(max_wait)
-    if isinstance(grant, Denied):
-        raise NoCallSlot(grant)
-    started = utcnow()
-    account = conn.integration.account_id
-    try:
-        page, exchange = conn.client.suiteql(accounts.query(ids))
-    except NetSuiteError as err:
-        conn.governor.release(grant.lease_id)
-        if err.exchange is not None:
-            store.log_attempt(
-                ctx.engine,
-                record,
-                integration_id,
-                account,
-                err.exchange,
-                err.kind.value,
-                started,
-                ctx.worker_name,
-                err,
-            )
-        raise
-    conn.governor.release(grant.lease_id)
-    store.log_attempt(
-        ctx.engine, record, integration_id, account, exchange, "validated", started, ctx.worker_name
+    page = gateway.suiteql(
+        ctx, conn, accounts.query(ids), outcome="validated", record=record, max_wait=max_wait
     )
     return accounts.verdict(config, page.get("items") or [], utcnow())
 
@@ -145,13 +114,13 @@ def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] |
             return verdict
         try:
             verdict = check(ctx, rec.integration_id, fresh, max_wait=s.governor_max_wait, record=rec)
-        except NoCallSlot as exc:
+        except gateway.NoCallSlot as exc:
             reason = f"waiting for a NetSuite call slot to check the GL accounts ({exc.denied.reason})"
             store.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
             return "deferred"
         except NetSuiteError as err:
             if err.kind is not Kind.NEEDS_PERSON:
-                return _defer_after(ctx, conn, rec, err)
+                return _defer_after(ctx, rec, err)
             # E.g. the role may not read accounts: an invalid verdict, until a person acts.
             verdict = accounts.unchecked_verdict(
                 fresh, f"the GL accounts could not be checked: {err}", utcnow()
@@ -165,14 +134,13 @@ def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] |
             pass
 
 
-def _defer_after(ctx: Context, conn: Connection, rec: Record, err: NetSuiteError) -> str:
-    """A transient, throttled or refused check: try again later, pausing the account as sync does."""
+def _defer_after(ctx: Context, rec: Record, err: NetSuiteError) -> str:
+    """A transient, throttled or refused check: try again later (the gateway paused the account
+    where the answer called for it)."""
     s = ctx.settings
     if err.kind is Kind.THROTTLED:
-        conn.governor.pause(s.pause_on_429, "NetSuite answered 429 (concurrency limit)")
         delay = s.pause_on_429
     elif err.kind is Kind.AUTH:
-        conn.governor.pause(s.pause_on_auth, f"NetSuite refused the login: {err.detail}")
         delay = s.pause_on_auth
     else:
         delay = min(s.backoff_max, 30.0)

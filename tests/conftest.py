@@ -23,6 +23,32 @@ from nue_ns.hub.db import dispose_engines, get_engine, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A test needs servers when it asks for them through a fixture, or says it starts its own.
+SERVER_FIXTURES = frozenset({"server_urls", "database_url", "redis_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs no server `unit`, so `make test-unit` runs just those."""
+    for item in items:
+        if not SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker(
+            "servers"
+        ):
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_server(request, monkeypatch):
+    """A `unit` test that reaches for a server is a mistake: fail it instead of starting one."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a unit test tried to start or reach a server: ask for a server fixture")
+
+    for name in ("ensure_database_url", "ensure_redis_url"):
+        monkeypatch.setattr(f"nue_ns.embedded.{name}", refuse)
+
+
 @pytest.fixture(scope="session")
 def server_urls() -> tuple[str, str]:
     settings = Settings(NUE_NS_STATE_DIR=str(ROOT / ".nue-ns"))

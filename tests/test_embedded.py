@@ -26,6 +26,8 @@ from nue_ns.embedded import (
     stop_embedded,
 )
 
+pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
+
 _REPO = Path(__file__).resolve().parents[1]
 _START_BOTH = (
     "import json, sys; from nue_ns.embedded import ensure_database_url, ensure_redis_url;"

@@ -1,4 +1,4 @@
-"""The per-account governor against fakeredis (with Lua) and the real Redis on 127.0.0.1:6379.
+"""The per-account governor against fakeredis (with Lua) and the test session's real Redis.
 
 Most tests drive time through the governor's test clock so the answers are exact; a few run on
 Redis's own clock to show the production path. Real-Redis tests use a unique key prefix and
@@ -47,13 +47,14 @@ class Clock:
         self.us += round(seconds * 1e6)
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.servers)])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     prefix = f"test-gov-{uuid.uuid4().hex}"
     if request.param == "fake":
         yield fakeredis.FakeRedis(server=fakeredis.FakeServer()), prefix
         return
-    client = redis.Redis(host="127.0.0.1", port=6379)
+    # The session's own Redis (the configured one, or the embedded server): no fixed port.
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     yield client, prefix
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)

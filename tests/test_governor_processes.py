@@ -28,8 +28,10 @@ def _redis_now(client: redis.Redis) -> float:
     return seconds + micros / 1e6
 
 
-def _worker(prefix: str, ready: multiprocessing.Queue, go: Event, results: multiprocessing.Queue) -> None:
-    client = redis.Redis(host="127.0.0.1", port=6379)
+def _worker(
+    url: str, prefix: str, ready: multiprocessing.Queue, go: Event, results: multiprocessing.Queue
+) -> None:
+    client = redis.Redis.from_url(url)
     gov = Governor(client, "PROC1", RateLimit(CALLS, PERIOD), CONCURRENCY, key_prefix=prefix)
     ready.put(True)
     go.wait()
@@ -47,12 +49,14 @@ def _worker(prefix: str, ready: multiprocessing.Queue, go: Event, results: multi
     client.close()
 
 
-def test_eight_processes_share_one_governor() -> None:
+def test_eight_processes_share_one_governor(redis_url: str) -> None:
     prefix = f"test-gov-proc-{uuid.uuid4().hex}"
-    client = redis.Redis(host="127.0.0.1", port=6379)
+    client = redis.Redis.from_url(redis_url)
     ctx = multiprocessing.get_context("fork")  # starts in milliseconds even on a loaded machine
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(prefix, ready, go, results)) for _ in range(PROCESSES)]
+    procs = [
+        ctx.Process(target=_worker, args=(redis_url, prefix, ready, go, results)) for _ in range(PROCESSES)
+    ]
     try:
         for p in procs:
             p.start()

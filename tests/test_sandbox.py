@@ -31,6 +31,8 @@ from nue_ns.sandbox import demo, state
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.state import FIELDS, LINE_FIELDS, AccountData, SandboxState
 
+pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
+
 REPO = Path(__file__).resolve().parents[1]
 ERROR_TYPE = "application/vnd.oracle.resource+json; type=error"
 INVALID_LOGIN = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nue_ns import dispatch, validation
+from nue_ns import dispatch, gateway, validation
 from nue_ns.api.common import Problem
 from nue_ns.context import Context
 from nue_ns.hub import store
@@ -55,7 +55,7 @@ def check(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[s
     """NetSuite's verdict on the config's GL accounts: {valid, problems, hash, checked_at}."""
     try:
         return validation.check(ctx, integ.id, config, max_wait=MAX_WAIT)
-    except validation.NoCallSlot as exc:
+    except gateway.NoCallSlot as exc:
         raise Problem(
             503, f"NetSuite is busy ({exc.denied.reason}); try again in {exc.denied.retry_after:.0f}s"
         ) from None

@@ -80,6 +80,9 @@ class Integration(Base):
     # Nothing is dispatched for this integration before then: its account has no rate token (or
     # is paused) until that moment, so queueing records earlier would only bounce them back.
     not_before: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The account's schema and facts as last read from NetSuite (nue_ns/account_profile.py); None
+    # until the account is first read.
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -22,6 +22,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
 from nue_ns.records import TYPE_ORDER, _Record
+from nue_ns.refs import Ref  # noqa: F401 - re-exported: callers name it store.Ref
 
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
 
@@ -38,20 +39,6 @@ class Accepted:
     nue_id: str
     created: bool  # False: this exact version was already in the hub
     state: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A prerequisite: the Nue record of `type` with `id` must exist in NetSuite first."""
-
-    type: str
-    id: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"type": self.type, "id": self.id}
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.id}"
 
 
 # ---------------------------------------------------------------- producers
@@ -620,24 +607,26 @@ def log_attempt(
 
 def start_attempt(
     engine: Engine,
-    record: Record,
+    integration_id: int,
     account_id: str,
     method: str,
     url: str,
-    request_body: dict[str, Any],
+    request_body: Any,
     worker: str | None,
+    *,
+    record_id: int | None = None,
 ) -> int:
     """Log a call before it is made: if Redis loses the governor's memory while the call is in
     flight, the re-seeding still counts it (see recent_calls)."""
     with session_scope(engine) as s:
         attempt = Attempt(
-            record_id=record.id,
-            integration_id=record.integration_id,
+            record_id=record_id,
+            integration_id=integration_id,
             account_id=account_id,
             started_at=utcnow(),
             method=method,
             url=url[:1000],
-            request_body=request_body,
+            request_body=_jsonable(request_body),
             outcome="in_flight",
             worker=worker,
         )
@@ -652,7 +641,10 @@ def finish_attempt(
     exchange: Exchange | None,
     outcome: str,
     error: NetSuiteError | None = None,
+    *,
+    detail: str | None = None,
 ) -> None:
+    """The attempt's outcome and NetSuite's answer; `detail` says why a call ended without one."""
     values: dict[str, Any] = {"outcome": outcome}
     if exchange is not None:
         values |= {
@@ -662,6 +654,8 @@ def finish_attempt(
         }
     if error is not None:
         values |= {"error_code": error.code, "detail": str(error)[:4000]}
+    elif detail is not None:
+        values["detail"] = detail[:4000]
     with session_scope(engine) as s:
         s.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
 

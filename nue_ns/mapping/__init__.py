@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from nue_ns.hub.store import Ref
+from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id
 from nue_ns.mapping.credit_memo import credit_memo_requirements, map_credit_memo
 from nue_ns.mapping.customer import map_customer
+from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
 from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
 from nue_ns.records import _Record
+from nue_ns.refs import Ref
 
 __all__ = ["MappingIncomplete", "NsRequest", "build", "external_id", "not_ready", "requirements"]
 
@@ -52,8 +54,15 @@ def requirements(record_type: str, record: _Record) -> list[Ref]:
     return _REQUIREMENTS[record_type](record)
 
 
-def build(record_type: str, record: _Record, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
-    return _BUILDERS[record_type](record, config, resolved)
+def build(
+    record_type: str,
+    record: _Record,
+    config: IntegrationConfig,
+    resolved: Resolved,
+    profile: AccountProfile | None = None,
+) -> NsRequest:
+    """The request for `record`, fitted to the account's schema when its profile is known."""
+    return fit(_BUILDERS[record_type](record, config, resolved), profile)
 
 
 def not_ready(record_type: str, record: _Record) -> dict[str, str] | None:

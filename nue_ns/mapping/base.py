@@ -37,6 +37,9 @@ class NsRequest:
     external_id: str
     body: dict[str, Any]
     replace: tuple[str, ...] = field(default=())  # sublists the request replaces (never doubles)
+    # Fields left out where the account lacks them ("memo", or "item.revRecStartDate" for a line
+    # field); every other field is needed (mapping/fit.py).
+    optional: frozenset[str] = field(default=frozenset())
 
 
 class MappingIncomplete(ValueError):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
-from nue_ns.mapping.lines import Resolved, apply_sublist, header, item_sublist, line_requirements, netsuite_id
+from nue_ns.mapping.lines import (
+    OPTIONAL_LINE_FIELDS,
+    Resolved,
+    apply_sublist,
+    header,
+    item_sublist,
+    line_requirements,
+    netsuite_id,
+)
 from nue_ns.records import CreditMemo
+from nue_ns.refs import Ref
 
 
 def credit_memo_requirements(c: CreditMemo) -> list[Ref]:
@@ -29,4 +37,6 @@ def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved
         applied = [(netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in c.applications]
         body["apply"] = apply_sublist(applied)
         replace += ("apply",)
-    return NsRequest("creditMemo", external_id("credit_memo", c.id), body, replace=replace)
+    return NsRequest(
+        "creditMemo", external_id("credit_memo", c.id), body, replace=replace, optional=OPTIONAL_LINE_FIELDS
+    )

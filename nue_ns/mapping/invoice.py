@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
-from nue_ns.mapping.lines import Resolved, day, header, item_sublist, line_requirements, netsuite_id
+from nue_ns.mapping.lines import (
+    OPTIONAL_LINE_FIELDS,
+    Resolved,
+    day,
+    header,
+    item_sublist,
+    line_requirements,
+    netsuite_id,
+)
 from nue_ns.records import Invoice
+from nue_ns.refs import Ref
 
 
 def invoice_requirements(i: Invoice) -> list[Ref]:
@@ -22,4 +30,6 @@ def map_invoice(i: Invoice, config: IntegrationConfig, resolved: Resolved) -> Ns
         body["dueDate"] = day(i.due_date)
     # The total is NetSuite's sum of these lines, equal to the Nue total (the contract checks it).
     body["item"] = item_sublist(i.lines, resolved)
-    return NsRequest("invoice", external_id("invoice", i.id), body, replace=("item",))
+    return NsRequest(
+        "invoice", external_id("invoice", i.id), body, replace=("item",), optional=OPTIONAL_LINE_FIELDS
+    )

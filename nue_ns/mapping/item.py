@@ -30,4 +30,6 @@ def map_item(p: Product, config: IntegrationConfig) -> NsRequest:
     if item_type is ItemType.inventory:
         body["assetAccount"] = ref(_account(config, "inventory_asset", p.category))
         body["cogsAccount"] = ref(_account(config, "cogs", p.category))
-    return NsRequest(item_type.value, external_id("product", p.id), body)
+    return NsRequest(
+        item_type.value, external_id("product", p.id), body, optional=frozenset({"deferredRevenueAccount"})
+    )

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, ref
 from nue_ns.records import Line
+from nue_ns.refs import Ref
 
 CENT = Decimal("0.01")
 
@@ -80,6 +80,11 @@ def item_line(line: Line, resolved: Resolved) -> dict[str, Any]:
     if line.end_date:
         out["revRecEndDate"] = day(line.end_date)
     return out
+
+
+# Line fields an account may lack (mapping/fit.py drops them there): nue-ns's custom line-id column
+# and the revenue recognition dates of Advanced Revenue Management.
+OPTIONAL_LINE_FIELDS = frozenset({"item.custcol_nue_line_id", "item.revRecStartDate", "item.revRecEndDate"})
 
 
 def item_sublist(lines: Iterable[Line], resolved: Resolved) -> dict[str, list[dict[str, Any]]]:

@@ -6,11 +6,11 @@ account until the payout is deposited; the payment is applied to the invoices Nu
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import Collection, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id, ref
 from nue_ns.mapping.lines import Resolved, apply_sublist, currency, day, memo, money, netsuite_id
 from nue_ns.records import Payment
+from nue_ns.refs import Ref
 
 
 def clearing_account(config: IntegrationConfig) -> str:

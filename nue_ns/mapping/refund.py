@@ -3,12 +3,12 @@ applied to the payments (unapplied cash) or credit memos it returns."""
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
 from nue_ns.mapping.lines import Resolved, apply_sublist, currency, day, memo, money, netsuite_id
 from nue_ns.mapping.payment import clearing_account
 from nue_ns.records import Refund, RefundApplication
+from nue_ns.refs import Ref
 
 
 def _source(a: RefundApplication) -> Ref:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id
-from nue_ns.mapping.lines import Resolved, header, item_sublist, line_requirements
+from nue_ns.mapping.lines import OPTIONAL_LINE_FIELDS, Resolved, header, item_sublist, line_requirements
 from nue_ns.records import Order
+from nue_ns.refs import Ref
 
 
 def order_requirements(o: Order) -> list[Ref]:
@@ -19,4 +19,6 @@ def map_sales_order(o: Order, config: IntegrationConfig, resolved: Resolved) -> 
     # The activation date as the producer saw it (its own offset), which is the date Nue shows.
     body = header(config, resolved, o.customer_id, o.order_number, o.activated_at.date(), o.currency)
     body["item"] = item_sublist(o.lines, resolved)
-    return NsRequest("salesOrder", external_id("order", o.id), body, replace=("item",))
+    return NsRequest(
+        "salesOrder", external_id("order", o.id), body, replace=("item",), optional=OPTIONAL_LINE_FIELDS
+    )

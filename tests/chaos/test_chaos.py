@@ -18,6 +18,8 @@ from tests.harness import System
 from tests.oauth_support import keypair, oauth_secrets, secret_leaks
 from tests.test_security import _hub_dump, _redis_dump
 
+pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
+
 
 def show(figures: Figures, capsys) -> None:
     """The figures on the terminal, passed or failed (they go into docs/RELIABILITY.md)."""

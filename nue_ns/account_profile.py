@@ -1,0 +1,116 @@
+"""What nue-ns knows of one NetSuite account: its record schema and its facts (pure, no I/O).
+
+Accounts differ: features (SuiteTax, Advanced Revenue Management, multiple currencies), custom
+fields, currency ids, subsidiaries. NetSuite's metadata catalog describes each account's record
+types, "custom records and fields" included, as OpenAPI 3.0 (docs/NETSUITE.md "Metadata catalog"
+[section_1545126526]); `record_schema` reads that document into the small shape the mapping needs.
+The facts (currencies, subsidiaries, GL accounts, tax codes) come from SuiteQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SublistSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: list[str] = Field(default_factory=list)  # x-ns-sublistkey for new lines
+    fields: dict[str, str] = Field(default_factory=dict)  # name → kind (see _kind)
+
+
+class RecordSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, str] = Field(default_factory=dict)  # body field → kind
+    sublists: dict[str, SublistSchema] = Field(default_factory=dict)
+
+
+class AccountProfile(BaseModel):
+    """One account's schema and facts, kept in the hub with the moment it was read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    read_at: dt.datetime | None = None
+    records: dict[str, RecordSchema] = Field(default_factory=dict)  # by NetSuite record type
+    currencies: dict[str, str] = Field(default_factory=dict)  # ISO 4217 code → internal id
+    subsidiaries: dict[str, str] = Field(default_factory=dict)  # internal id → name
+    accounts: dict[str, str] = Field(default_factory=dict)  # GL account internal id → accttype
+    tax_codes: dict[str, str] = Field(default_factory=dict)  # tax code name → internal id (SuiteTax)
+    calls: int = 0  # NetSuite calls the last read cost
+
+    def has(self, ns_type: str, name: str, sublist: str | None = None) -> bool | None:
+        """Whether the account has this body (or sublist line) field; None when the type was not read."""
+        schema = self.records.get(ns_type)
+        if schema is None:
+            return None
+        if sublist is None:
+            return name in schema.fields
+        lines = schema.sublists.get(sublist)
+        return lines is not None and name in lines.fields
+
+    @property
+    def suitetax(self) -> bool:
+        """SuiteTax is on: transactions have tax details (REST supports tax only with SuiteTax,
+        article_0814121722)."""
+        return bool(self.has("invoice", "taxDetails"))
+
+    @property
+    def arm(self) -> bool:
+        """Advanced Revenue Management is on: item lines carry revenue recognition dates."""
+        return bool(self.has("invoice", "revRecStartDate", sublist="item"))
+
+
+# -- reading the metadata catalog's OpenAPI ------------------------------------------------------
+
+_REF = "#/components/schemas/"
+
+
+def _target(prop: dict[str, Any]) -> str | None:
+    """The schema name a property refers to (first alternative of a oneOf/anyOf), if any."""
+    if "$ref" in prop:
+        return prop["$ref"].removeprefix(_REF)
+    for alternatives in (prop.get("oneOf"), prop.get("anyOf"), prop.get("allOf")):
+        if alternatives:
+            return _target(alternatives[0])
+    return None
+
+
+def _kind(prop: dict[str, Any], schemas: dict[str, Any]) -> str:
+    """ref | sublist | object | string | date | date-time | number | integer | boolean | array."""
+    target = _target(prop)
+    if target is not None:
+        if target.endswith("Collection") and "items" in schemas.get(target, {}).get("properties", {}):
+            return "sublist"
+        if "id" in schemas.get(target, {}).get("properties", {}):
+            return "ref"  # a record reference: {"id": ...}
+        return "object"
+    kind = prop.get("type", "object")
+    if kind == "string" and prop.get("format") in ("date", "date-time"):
+        return prop["format"]
+    return kind
+
+
+def _fields(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, str]:
+    props = schema.get("properties", {})
+    return {name: _kind(prop, schemas) for name, prop in props.items() if name != "links"}
+
+
+def record_schema(document: dict[str, Any], ns_type: str) -> RecordSchema | None:
+    """The body fields and sublists of `ns_type` in a metadata-catalog OpenAPI document."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    schema = schemas.get(ns_type)
+    if schema is None:
+        return None
+    sublists: dict[str, SublistSchema] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if _kind(prop, schemas) != "sublist":
+            continue
+        element_name = _target(schemas[_target(prop) or ""]["properties"]["items"].get("items", {}))
+        element = schemas.get(element_name or "", {})
+        key = element.get("x-ns-sublistkey", {}).get("value", {}).get("new", [])
+        sublists[name] = SublistSchema(key=list(key), fields=_fields(element, schemas))
+    return RecordSchema(fields=_fields(schema, schemas), sublists=sublists)

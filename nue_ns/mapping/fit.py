@@ -1,0 +1,69 @@
+"""Fit a request body to one account's schema: send only the fields the account has.
+
+The mappings build the body they would send to an account with every feature; `fit` then drops
+the optional fields this account lacks (an account without Advanced Revenue Management has no
+revenue recognition dates, one without nue-ns's custom line column has no such column) and
+refuses a body whose needed field the account lacks, naming the field and what to enable.
+NetSuite refuses unknown fields under `X-NetSuite-PropertyNameValidation: error`
+(docs/NETSUITE.md "Record API"), so sending them anyway would fail every record one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from nue_ns.account_profile import AccountProfile
+from nue_ns.mapping.base import MappingIncomplete, NsRequest
+
+# What an administrator enables or creates when a needed field is missing (docs/NETSUITE_SETUP.md).
+FEATURE_HINT = {
+    "revRecStartDate": "enable Advanced Revenue Management",
+    "revRecEndDate": "enable Advanced Revenue Management",
+    "deferredRevenueAccount": "enable revenue recognition (Advanced Revenue Management)",
+    "taxDetails": "enable SuiteTax",
+    "taxDetailsOverride": "enable SuiteTax",
+}
+
+
+def _hint(name: str) -> str:
+    if name in FEATURE_HINT:
+        return FEATURE_HINT[name]
+    if name.startswith(("custbody", "custcol", "custentity", "custitem")):
+        return f"create the custom field {name}"
+    return "check the integration role's permissions and the account's features"
+
+
+def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
+    """The request with only the fields `profile`'s account has (unchanged without a profile or
+    when the record type was not read)."""
+    if profile is None or profile.records.get(request.ns_type) is None:
+        return request
+    body: dict[str, Any] = {}
+    for name, value in request.body.items():
+        sublist = isinstance(value, dict) and isinstance(value.get("items"), list)
+        if not profile.has(request.ns_type, name):
+            if name in request.optional:
+                continue
+            raise MappingIncomplete(
+                f"the NetSuite account has no field '{name}' on {request.ns_type}: {_hint(name)}"
+            )
+        if sublist and name in profile.records[request.ns_type].sublists:
+            value = {"items": [_fit_line(request, profile, name, line) for line in value["items"]]}
+        body[name] = value
+    return replace(request, body=body)
+
+
+def _fit_line(
+    request: NsRequest, profile: AccountProfile, sublist: str, line: dict[str, Any]
+) -> dict[str, Any]:
+    out = {}
+    for name, value in line.items():
+        if profile.has(request.ns_type, name, sublist=sublist):
+            out[name] = value
+        elif f"{sublist}.{name}" not in request.optional:
+            raise MappingIncomplete(
+                f"the NetSuite account has no field '{sublist}.{name}' on {request.ns_type} lines: "
+                f"{_hint(name)}"
+            )
+    return out
