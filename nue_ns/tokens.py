@@ -53,6 +53,15 @@ SAFETY_S = 5.0  # a token this close to its expiry (at most a tenth of its life)
 POLL_S = 0.05
 
 
+class TokenSlotDenied(Exception):
+    """No token yet: the governor gave the token request no call slot, or another process is
+    still fetching it. `denied` says why and how long to wait."""
+
+    def __init__(self, denied: Denied) -> None:
+        self.denied = denied
+        super().__init__(f"no OAuth 2.0 access token yet ({denied.reason})")
+
+
 def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
@@ -141,8 +150,8 @@ class TokenKeeper:
                     self._delete_if(keys=[self.lock_key], args=[lock])
             if usable:
                 return entry.token  # another process is renewing it
-            if time.monotonic() >= deadline:
-                raise transient("no OAuth 2.0 access token yet: another process is still fetching it", None)
+            if time.monotonic() >= deadline:  # another process is still fetching it
+                raise TokenSlotDenied(Denied(retry_after=POLL_S, reason="token being fetched"))
             time.sleep(POLL_S)
 
     def _lock(self) -> str | None:
@@ -161,11 +170,7 @@ class TokenKeeper:
         if isinstance(grant, Denied):
             if usable is not None:
                 return usable.token
-            raise NetSuiteError(
-                Kind.TRANSIENT,
-                f"no NetSuite call slot for the OAuth 2.0 token request ({grant.reason})",
-                exchange=Exchange("POST", TOKEN_PATH),
-            )
+            raise TokenSlotDenied(grant)
         hold = 0.0
         try:
             token, lifetime = self._fetch()
@@ -226,7 +231,10 @@ class SharedBearer(requests.auth.AuthBase):
         return f"SharedBearer({self.keeper!r})"
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        token = self.keeper.ensure(self.max_wait)
+        try:
+            token = self.keeper.ensure(self.max_wait)
+        except TokenSlotDenied as exc:  # the token vanished since the gateway made sure of it
+            raise transient(str(exc), Exchange("POST", TOKEN_PATH)) from None
         self._local.token = token
         r.headers["Authorization"] = f"Bearer {token}"
         return r
