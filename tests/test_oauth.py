@@ -20,7 +20,7 @@ from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 from nue_ns.sandbox import create_app, default_state
 from nue_ns.sandbox.demo import DEMO_ACCOUNT_ID
-from nue_ns.tokens import SharedBearer, TokenKeeper, from_token_endpoint
+from nue_ns.tokens import SharedBearer, TokenKeeper, TokenSlotDenied, from_token_endpoint
 from tests.oauth_support import keypair, map_certificate, serving
 
 CLIENT = "oauth-test-client"
@@ -304,7 +304,7 @@ def test_a_paused_account_asks_for_no_token(shared, base):
     r, keeper = shared
     k = keeper()
     k.governor.pause(30, "test")
-    with pytest.raises(NetSuiteError) as caught:
+    with pytest.raises(TokenSlotDenied) as caught:
         k.ensure(0.5)
-    assert caught.value.kind is Kind.TRANSIENT and "paused" in str(caught.value)
+    assert caught.value.denied.reason == "paused"
     assert tokens(base)["requests"] == 0
