@@ -6,8 +6,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 STATE_DIR := $(or $(NUE_NS_STATE_DIR),.nue-ns)
+INSTALL_LOG := $(STATE_DIR)/logs/install.log
+# Each stamp is newer than pyproject.toml once its part is installed; editing pyproject reinstalls.
+RUN := $(VENV)/.installed-run
+DEV := $(VENV)/.installed-dev
+FLOWER := $(VENV)/.installed-flower
 
 .DEFAULT_GOAL := help
 
@@ -17,69 +21,87 @@ STATE_DIR := $(or $(NUE_NS_STATE_DIR),.nue-ns)
 help:  ## list the targets
 	@grep -E '^[a-z. -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# The stamp is newer than pyproject.toml once its dependencies are installed; editing it reinstalls.
-$(STAMP): pyproject.toml
+# pip install, quietly: one line here, pip's output in $(INSTALL_LOG), shown only when it fails.
+define pip_install
+	@mkdir -p "$(dir $(INSTALL_LOG))"
+	@echo "installing $(2) into $(VENV) (pip log: $(INSTALL_LOG))"
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[$(1)]' >>"$(INSTALL_LOG)" 2>&1 \
+		|| { tail -n 40 "$(INSTALL_LOG)" >&2; echo "pip install failed; full log: $(INSTALL_LOG)" >&2; exit 1; }
+	@touch $@
+endef
+
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "nue-ns needs Python 3.11+: run make PYTHON=python3.11 ..." >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV) \
+	@$(PYTHON) -m venv $(VENV) \
 		|| { echo "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
-	$(BIN)/pip install -e '.[dev]'
-	@touch $@
 
-venv .venv: $(STAMP)  ## create .venv and install nue-ns with its dev tools
+$(RUN): pyproject.toml | $(VENV)/bin/python
+	$(call pip_install,embedded,nue-ns with what running needs (embedded PostgreSQL and Redis included))
 
-demo: $(STAMP)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summary
-	$(BIN)/nue-ns demo
+$(DEV): pyproject.toml $(RUN)
+	$(call pip_install,dev,the dev tools: pytest ruff playwright fakeredis hypothesis Flower ...)
 
-test: $(STAMP) chromium  ## the test suite, without the slow chaos suites
+$(FLOWER): pyproject.toml $(RUN)
+	$(call pip_install,flower,Flower)
+
+venv .venv: $(DEV)  ## create .venv and install nue-ns with its dev tools
+
+demo: $(RUN)  ## sandbox NetSuite + worker + beat, a sample batch, a hub summary
+	@$(BIN)/nue-ns demo
+
+test: $(DEV) chromium  ## the test suite, without the slow chaos suites
 	$(BIN)/pytest -q -m "not slow"
 
-test-unit: $(STAMP)  ## the tests that need no server (in-memory fakes), under a minute
+test-unit: $(DEV)  ## the tests that need no server (in-memory fakes), under a minute
 	$(BIN)/pytest -q -m "unit and not slow"
 
-# The hub UI is tested in a real browser: Debian's chromium, driven headless by Playwright (which
-# never downloads a browser of its own). Installed with apt when missing and we are root.
+# The hub UI is tested in a real browser driven headless by Playwright (which never downloads one of its
+# own): chromium or Google Chrome from PATH; only when there is none, and we are root on Debian/Ubuntu,
+# Debian's chromium is installed, without recommended packages (README: what `make test` installs).
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's chromium for the browser test"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+			echo "installing Debian's chromium for the browser test (apt-get, --no-install-recommends)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 		else \
-			echo "the browser test needs chromium on PATH (e.g. sudo apt-get install chromium)" >&2; exit 1; \
-		fi; }
+			echo "the browser test needs chromium or google-chrome on PATH (e.g. sudo apt-get install --no-install-recommends chromium)" >&2; exit 1; \
+		fi
 
-chaos: $(STAMP)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
+chaos: $(DEV)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
 	$(BIN)/pytest -q -m slow
 
-bench: $(STAMP)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.
+bench: $(DEV)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.
 	$(BIN)/python -m bench
 
-BENCHES := calls_per_record governor fairness scale ingestion sweep overhead
+BENCHES := calls_per_record governor fairness scale ingestion sweep overhead burst
 .PHONY: $(addprefix bench-,$(BENCHES))
-$(addprefix bench-,$(BENCHES)): bench-%: $(STAMP)  # bench-calls_per_record, bench-governor, bench-fairness, ...
+$(addprefix bench-,$(BENCHES)): bench-%: $(DEV)  # bench-calls_per_record, bench-governor, bench-fairness, ...
 	$(BIN)/python -m bench $*
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(DEV)  ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)  ## apply ruff fixes and formatting
+format: $(DEV)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-worker: $(STAMP)  ## a Celery worker
+worker: $(RUN)  ## a Celery worker
 	$(BIN)/nue-ns worker
 
-beat: $(STAMP)  ## celery beat (sweeps, inbound poll)
+beat: $(RUN)  ## celery beat (sweeps, inbound poll)
 	$(BIN)/nue-ns beat
 
-api: $(STAMP)  ## the producer API and the Transaction Hub web UI
+api: $(RUN)  ## the producer API and the Transaction Hub web UI
 	$(BIN)/nue-ns api
 
-sandbox: $(STAMP)  ## the NetSuite REST emulator
+sandbox: $(RUN)  ## the NetSuite REST emulator
 	$(BIN)/nue-ns sandbox
 
-flower: $(STAMP)  ## Flower, behind basic auth (FLOWER_BASIC_AUTH=user:password)
+flower: $(FLOWER)  ## Flower, behind basic auth (FLOWER_BASIC_AUTH=user:password)
 	@if [ -z "$${FLOWER_BASIC_AUTH:-}" ]; then \
 		echo "WARNING: FLOWER_BASIC_AUTH is not set; using admin:change-me. Set it before exposing Flower." >&2; \
 	fi

@@ -7,11 +7,12 @@ timeout and run twice).
 """
 
 from nue_ns.config import get_settings
-from nue_ns.embedded import resolve_urls
 
 _settings = get_settings()
 
-broker_url = resolve_urls(_settings)[1]
+# None without NUE_NS_REDIS_URL: importing this module starts nothing; the app fills in the embedded
+# Redis when it is configured (nue_ns/tasks.py), i.e. in a worker, beat or a process sending a task.
+broker_url = _settings.redis_url
 broker_connection_retry_on_startup = True
 broker_transport_options = {"visibility_timeout": 3600}
 task_ignore_result = True

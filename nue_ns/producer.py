@@ -16,6 +16,9 @@ from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
 from nue_ns.hub.store import Accepted
 from nue_ns.integration import Collection
 
+# The most records one call may carry (API, CLI and Python alike); docs/OPERATIONS.md says so.
+MAX_BATCH = 10_000
+
 
 class InvalidBatch(ValueError):
     """Some records of a batch are invalid; nothing of the batch was stored."""
@@ -44,11 +47,14 @@ def enqueue_many(
     ctx: Context | None = None,
     dispatch_now: bool = True,
 ) -> list[Accepted]:
+    items = list(items)
+    if len(items) > MAX_BATCH:
+        raise InvalidBatch([too_big(record_type, len(items))])
     ctx = ctx or get_context()
     if integration == DEFAULT:
         ensure_default(ctx.engine, ctx.settings)
     integ = ctx.integration(integration)
-    valid = validate_all(record_type, list(items))
+    valid = validate_all(record_type, items)
     unready = [
         records.InvalidRecord(record_type, [reason], i)
         for i, rec in enumerate(valid)
@@ -57,6 +63,7 @@ def enqueue_many(
     if unready:
         raise InvalidBatch(unready)
     config = config_of(integ)
+    _check_currencies(record_type, valid, config)
     if record_type == "payment" and config.collection is Collection.netsuite:
         raise InvalidBatch(
             [
@@ -76,6 +83,26 @@ def enqueue_many(
     if dispatch_now and not config.scheduled_mode:
         dispatch.dispatch(ctx, integ.id)
     return accepted
+
+
+def _check_currencies(record_type: str, valid: list[records._Record], config) -> None:
+    """A currency the integration maps to no NetSuite currency would wait for the mapping for ever:
+    refused at the door once the integration has a currency map at all."""
+    accepted = set(config.currency_ids) or None
+    if accepted is None:
+        return  # no map yet: records wait for the mapping, named, until an operator sets one
+    bad = [
+        records.InvalidRecord(record_type, [{"field": "currency", "reason": problem}], i)
+        for i, rec in enumerate(valid)
+        if (code := getattr(rec, "currency", None)) and (problem := records.currency_problem(code, accepted))
+    ]
+    if bad:
+        raise InvalidBatch(bad)
+
+
+def too_big(record_type: str, n: int) -> records.InvalidRecord:
+    reason = f"holds {n} records; a batch holds at most {MAX_BATCH}: split it"
+    return records.InvalidRecord(record_type, [{"field": "(batch)", "reason": reason}])
 
 
 def validate_all(record_type: str, items: Sequence[Any]) -> list[records._Record]:

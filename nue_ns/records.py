@@ -8,11 +8,14 @@ NetSuite externalId. Unknown fields are refused so that a typo is never silently
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
+from collections.abc import Collection
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,7 +32,69 @@ MAX_TEXT = 4000
 NueId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Name = Annotated[str, Field(min_length=1, max_length=250)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+# Dates NetSuite and the ledger can mean: a year 0001 or 9999 is a typo or an attack, never a
+# posting. NetSuite documents no range of its own (UNVERIFIED); this window is ours.
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
+# How far ahead of our clock a producer's `updated_at` may be. A later one would make every real
+# correction after it "stale" (see hub.store._supersede), so it is refused.
+CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def _in_window(value: dt.date) -> dt.date:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise ValueError(f"must be between {DATE_MIN} and {DATE_MAX}")
+    return value
+
+
+def _not_ahead(value: dt.datetime) -> dt.datetime:
+    _in_window(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if aware > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
+        raise ValueError(
+            "is in the future (more than 1 day ahead of the hub's clock): it would make every "
+            "later correction of this record look stale"
+        )
+    return value
+
+
+Date = Annotated[dt.date, AfterValidator(_in_window)]
+DateTime = Annotated[dt.datetime, AfterValidator(_in_window)]
+UpdatedAt = Annotated[dt.datetime, AfterValidator(_not_ahead)]
+
+# ISO 4217 active codes (2024). An account profile read from NetSuite (its currency records) can
+# narrow this: `known_currency` is the one place that decides.
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN
+    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
+    MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
+    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
+    TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW
+    ZWG ZWL""".split()
+)
+
+
+def currency_problem(code: str, accepted: Collection[str] | None = None) -> str | None:
+    """The one currency rule: why `code` cannot be sent, or None. `accepted` narrows it to what the
+    integration (its currency map, or the currencies read from its NetSuite account) holds."""
+    if code not in ISO_4217:
+        return f"{code} is not an ISO 4217 currency code"
+    if accepted is not None and code not in accepted:
+        return f"{code} is not one of the integration's currencies ({', '.join(sorted(accepted))})"
+    return None
+
+
+def known_currency(code: str) -> str:
+    if problem := currency_problem(code):
+        raise ValueError(problem)
+    return code
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(known_currency)]
 
 
 def _no_float(value: Any) -> Any:
@@ -60,15 +125,38 @@ class _Record(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _clean_text(cls, v: Any) -> Any:
-        # Refuse text NetSuite and PostgreSQL cannot store (NUL, lone surrogates).
-        if isinstance(v, str):
-            if "\x00" in v:
-                raise ValueError("text contains a NUL character")
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError("text is not valid Unicode") from exc
-        return v
+        return clean_text(v) if isinstance(v, str) else v
+
+
+# Characters nobody can see: format controls (zero-width, bidi embeddings and isolates, BOM),
+# separators and a few "blank" letters. Bidi controls reorder what a reader sees (Trojan Source),
+# control characters corrupt logs and terminals; a value made only of invisibles looks empty.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANK_LETTERS or unicodedata.category(ch) in ("Cf", "Cc", "Zs", "Zl", "Zp")
+
+
+def clean_text(v: str) -> str:
+    """The one rule for every text field: no NUL or other control characters (tab and newline
+    aside), no bidi controls, valid Unicode, and not made only of invisible characters."""
+    if "\x00" in v:
+        raise ValueError("text contains a NUL character")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text is not valid Unicode") from exc
+    for ch in v:
+        if ch in _BIDI:
+            raise ValueError(f"text contains a bidirectional control character (U+{ord(ch):04X})")
+        if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS:
+            raise ValueError(f"text contains a control character (U+{ord(ch):04X})")
+    if v and all(_invisible(ch) for ch in v) and not v.isspace():
+        raise ValueError("text is made only of invisible characters")
+    return v
 
 
 def _money_field(v: Decimal, *, positive: bool = False, non_negative: bool = False) -> Decimal:
@@ -90,7 +178,7 @@ class Customer(_Record):
     last_name: Annotated[str, Field(max_length=32)] | None = None
     currency: Currency | None = None
     subsidiary_id: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = None
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
     @model_validator(mode="after")
     def _person_names(self) -> Customer:
@@ -112,7 +200,7 @@ class Product(_Record):
     product_type: ProductType
     category: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     active: bool = True
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
 
 class Line(_Record):
@@ -121,8 +209,8 @@ class Line(_Record):
     quantity: Quantity
     unit_price: Money
     amount: Money
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: Date | None = None
+    end_date: Date | None = None
     description: Text | None = None
 
     @field_validator("unit_price", "amount")
@@ -159,19 +247,25 @@ class Order(_Record):
     order_number: Annotated[str, Field(min_length=1, max_length=45)]
     customer_id: NueId
     status: Annotated[str, Field(min_length=1, max_length=40)]
-    activated_at: dt.datetime | None = None
+    activated_at: DateTime | None = None
     currency: Currency
     lines: Annotated[list[Line], Field(min_length=1, max_length=1000)]
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Order:
         _unique_line_ids(self.lines)
+        if self.total < 0:
+            raise ValueError(f"lines total {self.total} is negative: {_NEGATIVE_DOCUMENT}")
         return self
 
     @property
     def total(self) -> Decimal:
         return _lines_total(self.lines)
+
+
+# Discount lines may be negative; a document may not. A credit is a credit memo.
+_NEGATIVE_DOCUMENT = "a credit is sent as a credit memo; only its discount lines may be negative"
 
 
 class Invoice(_Record):
@@ -180,14 +274,20 @@ class Invoice(_Record):
     customer_id: NueId
     order_id: NueId | None = None
     status: Annotated[str, Field(min_length=1, max_length=40)]
-    invoice_date: dt.date
-    due_date: dt.date | None = None
+    invoice_date: Date
+    due_date: Date | None = None
     currency: Currency
     total: Money
     lines: Annotated[list[Line], Field(min_length=1, max_length=1000)]
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
-    _total = field_validator("total")(classmethod(lambda cls, v: _money_field(v)))
+    @field_validator("total")
+    @classmethod
+    def _total(cls, v: Decimal) -> Decimal:
+        # Zero is allowed: a fully discounted invoice is a real document.
+        if _money_field(v) < 0:
+            raise ValueError(f"must not be negative: {_NEGATIVE_DOCUMENT}")
+        return _money_field(v)
 
     @model_validator(mode="after")
     def _check(self) -> Invoice:
@@ -218,11 +318,11 @@ class Payment(_Record):
     customer_id: NueId
     amount: Money
     currency: Currency
-    payment_date: dt.date
+    payment_date: Date
     collected_via: CollectedVia
     reference: Annotated[str, Field(max_length=100)] | None = None
     applications: Annotated[list[Application], Field(min_length=1, max_length=1000)]
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
     @field_validator("amount")
     @classmethod
@@ -262,11 +362,11 @@ class Refund(_Record):
     customer_id: NueId
     amount: Money
     currency: Currency
-    refund_date: dt.date
+    refund_date: Date
     refunded_via: Annotated[str, Field(min_length=1, max_length=40)]
     reference: Annotated[str, Field(max_length=100)] | None = None
     applications: Annotated[list[RefundApplication], Field(min_length=1, max_length=1000)]
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
     @field_validator("amount")
     @classmethod
@@ -287,14 +387,18 @@ class CreditMemo(_Record):
     customer_id: NueId
     invoice_id: NueId | None = None
     status: Annotated[str, Field(min_length=1, max_length=40)]
-    credit_memo_date: dt.date
+    credit_memo_date: Date
     currency: Currency
     total: Money
     lines: Annotated[list[Line], Field(min_length=1, max_length=1000)]
     applications: Annotated[list[Application], Field(max_length=1000)] | None = None
-    updated_at: dt.datetime | None = None
+    updated_at: UpdatedAt | None = None
 
-    _total = field_validator("total")(classmethod(lambda cls, v: _money_field(v)))
+    @field_validator("total")
+    @classmethod
+    def _total(cls, v: Decimal) -> Decimal:
+        # A credit memo of zero credits nothing; a negative one would be an invoice.
+        return _money_field(v, positive=True)
 
     @model_validator(mode="after")
     def _check(self) -> CreditMemo:
@@ -328,7 +432,7 @@ class InvalidRecord(ValueError):
         self.record_type = record_type
         self.errors = errors
         self.index = index
-        where = f"{record_type} #{index}" if index is not None else record_type
+        where = f"{record_type} #{index + 1}" if index is not None else record_type  # people count from 1
         reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:10])
         super().__init__(f"invalid {where}: {reasons}")
 

@@ -40,8 +40,9 @@ def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
             return _transfer(ctx, rec), rec.integration_id
         except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
             log.exception("transfer of record %s failed unexpectedly", rec.id)
-            try:
-                store.defer(ctx.engine, rec.id, 30.0, f"internal error, retrying: {type(exc).__name__}")
+            try:  # counted: a fault that recurs ends as needing a person, never loops
+                reason = f"internal error ({type(exc).__name__})"
+                store.abandon(ctx.engine, rec.id, reason, max_attempts=ctx.settings.max_attempts)
             except Exception:
                 log.exception("could not hand record %s back; lease recovery will", rec.id)
             return Outcome.DEFERRED, rec.integration_id

@@ -25,6 +25,17 @@ app = Celery("nue_ns")
 app.config_from_object("celeryconfig")
 
 
+@app.on_after_configure.connect
+def _embedded_broker(sender, source, **_kwargs) -> None:
+    # Celery reads its configuration on first use (a worker starting, a task sent), not at import:
+    # only then is the embedded Redis started, when no NUE_NS_REDIS_URL names one.
+    if not source.broker_url:
+        from nue_ns.config import get_settings
+        from nue_ns.embedded import resolve_redis_url
+
+        source.broker_url = resolve_redis_url(get_settings())
+
+
 @setup_logging.connect
 def _json_logs(loglevel=None, **_kwargs) -> None:
     # Structured JSON lines, with the hub id and integration bound during each transfer.
@@ -98,7 +109,7 @@ def recover_leases() -> dict:
         if not mine:
             return {"skipped": True}
         ctx = get_context()
-        recovered = store.recover_leases(ctx.engine)
+        recovered = store.recover_leases(ctx.engine, ctx.settings.max_attempts)
         if recovered:
             log.warning("recovered %d record(s) from lost workers", len(recovered))
         return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}

@@ -1,8 +1,11 @@
 """Delivering inbound events to Nue: a signed JSON POST per event, in order per NetSuite record.
 
-Receivers verify `X-Nue-NS-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body with the
-shared secret (NUE_NS_WEBHOOK_SECRET), and dedupe by `X-Nue-NS-Event-Id` (the event's idempotency
-key): delivery is at least once, so an answer lost on the way back means the same event again.
+Receivers verify `X-Nue-NS-Signature: t=<unix time>,v1=<hex>`: the HMAC-SHA256, with the shared
+secret (NUE_NS_WEBHOOK_SECRET), of `<t>.<event id>.<raw body>`. Signing the time and the event id
+with the body means a captured delivery cannot be replayed under a fresh event id, nor after the
+replay window (REPLAY_WINDOW: receivers refuse a `t` further than that from their clock). Receivers
+dedupe by `X-Nue-NS-Event-Id` (the event's idempotency key) within the window: delivery is at
+least once, so an answer lost on the way back means the same event again.
 
 An event goes only when every earlier event of its NetSuite record is delivered, and it is locked
 (`FOR UPDATE SKIP LOCKED`) while it is sent, so any number of deliverers keep that order. A 2xx
@@ -31,6 +34,7 @@ from nue_ns.context import Context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Integration
 from nue_ns.hub.models_inbound import EventState, InboundEvent
+from nue_ns.safe_text import clip
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +68,32 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+REPLAY_WINDOW = 300  # seconds; documented in README ("Inbound")
 
 
-def verify(body: bytes, secret: str, header: str | None) -> bool:
-    """What a receiver does: compare in constant time."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header)
+def _mac(secret: str, timestamp: int, event_id: str, body: bytes) -> str:
+    signed = f"{timestamp}.{event_id}.".encode() + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def sign(body: bytes, secret: str, event_id: str, timestamp: int | None = None) -> str:
+    """The signature header of one delivery attempt (signed afresh on every attempt)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    return f"t={t},v1={_mac(secret, t, event_id, body)}"
+
+
+def verify(
+    body: bytes, secret: str, header: str | None, event_id: str | None, *, now: float | None = None
+) -> bool:
+    """What a receiver does: a fresh timestamp, and the MAC compared in constant time."""
+    try:
+        parts = dict(p.split("=", 1) for p in (header or "").split(","))
+        t = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if not event_id or abs((time.time() if now is None else now) - t) > REPLAY_WINDOW:
+        return False
+    return hmac.compare_digest(_mac(secret, t, event_id, body), parts.get("v1", ""))
 
 
 def webhook_url_for(integration: Integration, settings: Settings) -> str | None:
@@ -112,7 +135,7 @@ def _post(session: requests.Session, url: str, event: InboundEvent, secret: str,
         "User-Agent": "nue-ns",
         EVENT_ID_HEADER: event.idempotency_key,
         EVENT_TYPE_HEADER: event.kind,
-        SIGNATURE_HEADER: sign(body, secret),
+        SIGNATURE_HEADER: sign(body, secret, event.idempotency_key),
     }
     try:
         response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
@@ -120,7 +143,7 @@ def _post(session: requests.Session, url: str, event: InboundEvent, secret: str,
         return _Answer(None, f"{type(exc).__name__} posting to the webhook")
     if 200 <= response.status_code < 300:
         return _Answer(response.status_code, None)
-    excerpt = response.text[:_BODY_EXCERPT].strip()
+    excerpt = clip(response.text.strip(), _BODY_EXCERPT)  # a receiver's reply may hold NUL or escapes
     return _Answer(response.status_code, f"webhook answered {response.status_code}: {excerpt}".rstrip(": "))
 
 

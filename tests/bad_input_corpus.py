@@ -7,6 +7,7 @@ Each case is one record of one type that the contracts (nue_ns.records) must ref
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,10 @@ VALID: dict[str, dict[str, Any]] = {
 SQL_INJECTION = "x'); DROP TABLE hub_records; --"
 HTML_INJECTION = "<script>alert('pwned')</script>"
 BIG_TEXT = "A" * (5 * 1024 * 1024)  # 5 MB in one field
+FAR_AHEAD = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).isoformat()
+
+# Edge cases that must still be ACCEPTED (the rules above must not over-reach).
+ACCEPTED: list[tuple[str, str, dict[str, Any]]] = []
 
 
 @dataclass(frozen=True)
@@ -246,7 +251,164 @@ CASES: list[Case] = [
     Case("phone with HTML", "customer", _with("customer", phone=HTML_INJECTION), "phone"),
     Case("subsidiary with SQL", "customer", _with("customer", subsidiary_id="1 OR 1=1"), "subsidiary_id"),
     Case("100k lines", "invoice", _many_lines(100_000), "lines"),
+    # -- negative documents (a credit is a credit memo; discount lines may be negative) ------------
+    Case("negative invoice", "invoice", _line(amount="-100.00", unit_price="-50.00"), "total"),
+    Case(
+        "negative credit memo",
+        "credit_memo",
+        _line("credit_memo", amount="-20.00", unit_price="-10.00"),
+        "total",
+    ),
+    Case("zero credit memo", "credit_memo", _line("credit_memo", amount="0.00", unit_price="0.00"), "total"),
+    Case("negative order", "order", _line("order", amount="-20.00", unit_price="-10.00"), "lines"),
+    Case(
+        "discount larger than the invoice",
+        "invoice",
+        _with(
+            "invoice",
+            lines=[LINE, LINE | {"id": "L2", "quantity": "1", "unit_price": "-30.00", "amount": "-30.00"}],
+            total="-10.00",
+        ),
+        "total",
+    ),
+    # -- dates outside any plausible ledger ------------------------------------------------------
+    Case("invoice in year 1", "invoice", _with("invoice", invoice_date="0001-01-01"), "invoice_date"),
+    Case("invoice in year 9999", "invoice", _with("invoice", invoice_date="9999-12-31"), "invoice_date"),
+    Case("due in year 9999", "invoice", _with("invoice", due_date="9999-12-31"), "due_date"),
+    Case("service end in 9999", "invoice", _line(end_date="9999-12-31"), "lines[0].end_date"),
+    Case("service start in year 1", "order", _line("order", start_date="0001-01-01"), "lines[0].start_date"),
+    Case("payment before 1900", "payment", _with("payment", payment_date="1899-12-31"), "payment_date"),
+    Case("refund after 2199", "refund", _with("refund", refund_date="2200-01-01"), "refund_date"),
+    Case(
+        "credit memo in 9999",
+        "credit_memo",
+        _with("credit_memo", credit_memo_date="9999-01-01"),
+        "credit_memo_date",
+    ),
+    Case(
+        "order activated in year 1",
+        "order",
+        _with("order", activated_at="0001-01-01T00:00:00Z"),
+        "activated_at",
+    ),
+    # -- updated_at ahead of the clock: would make every later correction "stale" ----------------
+    Case(
+        "updated_at in 9999", "customer", _with("customer", updated_at="9999-12-31T00:00:00Z"), "updated_at"
+    ),
+    Case("updated_at next week", "invoice", _with("invoice", updated_at=FAR_AHEAD), "updated_at"),
+    Case(
+        "updated_at in year 1", "product", _with("product", updated_at="0001-01-01T00:00:00Z"), "updated_at"
+    ),
+    Case(
+        "naive updated_at in 2150",
+        "payment",
+        _with("payment", updated_at="2150-01-01T00:00:00"),
+        "updated_at",
+    ),
+    # -- text nobody can see, or that takes over a terminal or reorders what a reader sees --------
+    Case("name only zero-width", "customer", _with("customer", name="\u200b\u200b"), "name"),
+    Case("name only zero-width joiners", "product", _with("product", name="\u200d\u2060\ufeff"), "name"),
+    Case("name only hangul filler", "customer", _with("customer", name="\u3164"), "name"),
+    Case("name only braille blank", "customer", _with("customer", name="\u2800 \u2800"), "name"),
+    Case("name only no-break spaces", "customer", _with("customer", name="\u00a0\u2007\u202f"), "name"),
+    Case("name with bidi override", "customer", _with("customer", name="Acme \u202eLtd"), "name"),
+    Case("name with bidi isolate", "product", _with("product", name="Plan \u2066x\u2069"), "name"),
+    Case("name with terminal escape", "customer", _with("customer", name="Acme\x1b[2J Ltd"), "name"),
+    Case("name with a bell", "customer", _with("customer", name="Acme\x07"), "name"),
+    Case("name with DEL", "product", _with("product", name="Plan\x7f"), "name"),
+    Case("sku only zero-width", "product", _with("product", sku="\u200b"), "sku"),
+    Case(
+        "invoice number only zero-width",
+        "invoice",
+        _with("invoice", invoice_number="\u200c"),
+        "invoice_number",
+    ),
+    Case("line text with C1 control", "invoice", _line(description="note \x9b31m"), "lines[0].description"),
+    Case("refund via zero-width", "refund", _with("refund", refunded_via="\u2063"), "refunded_via"),
+    Case("order status bidi mark", "order", _with("order", status="\u200f"), "status"),
+    # -- currencies no ledger holds --------------------------------------------------------------
+    Case("currency XYZ", "invoice", _with("invoice", currency="XYZ"), "currency"),
+    Case("currency AAA on a payment", "payment", _with("payment", currency="AAA"), "currency"),
+    Case("customer currency QQQ", "customer", _with("customer", currency="QQQ"), "currency"),
 ]
 
 # Hostile strings that are valid text: they must be stored and shown verbatim (escaped), never run.
 HOSTILE_NAMES = [SQL_INJECTION, HTML_INJECTION, '"><img src=x onerror=alert(1)>', "{{7*7}} ${7*7}"]
+
+ACCEPTED += [
+    (
+        "discount line on an invoice",
+        "invoice",
+        {
+            **INVOICE,
+            "total": "15.00",
+            "lines": [LINE, LINE | {"id": "L2", "quantity": "1", "unit_price": "-5.00", "amount": "-5.00"}],
+        },
+    ),
+    (
+        "zero-total invoice (fully discounted)",
+        "invoice",
+        {
+            **INVOICE,
+            "total": "0.00",
+            "lines": [LINE, LINE | {"id": "L2", "quantity": "1", "unit_price": "-20.00", "amount": "-20.00"}],
+        },
+    ),
+    (
+        "name with a zero-width joiner inside",
+        "customer",
+        {**CUSTOMER, "name": "Ma\u200dria \U0001f469\u200d\U0001f4bb"},
+    ),
+    (
+        "line text with newlines and tabs",
+        "invoice",
+        {**INVOICE, "lines": [LINE | {"description": "line 1\n\tline 2"}]},
+    ),
+    ("right-to-left name", "customer", {**CUSTOMER, "name": "\u05e9\u05dc\u05d5\u05dd Ltd"}),
+    (
+        "updated_at an hour ahead (clock skew)",
+        "customer",
+        {**CUSTOMER, "updated_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()},
+    ),
+    (
+        "dates at the window's edges",
+        "invoice",
+        {**INVOICE, "invoice_date": "1900-01-01", "due_date": "2199-12-31"},
+    ),
+]
+
+# Bodies that are JSON only to a lenient parser: (name, record type, raw text, field named).
+# Python's json keeps the last of two equal keys; these must be refused, never "last one wins".
+RAW_BODIES: list[tuple[str, str, str, str]] = [
+    ("duplicate id", "customer", '{"id": "C-1", "name": "Acme", "id": "C-2"}', "id"),
+    (
+        "duplicate total",
+        "invoice",
+        '{"id": "I-1", "invoice_number": "INV-1", "customer_id": "C-1", "status": "Active", '
+        '"invoice_date": "2025-03-02", "currency": "USD", "total": "20.00", "total": "2000.00", '
+        '"lines": [{"id": "L1", "product_id": "P-1", "quantity": "2", "unit_price": "10.00", '
+        '"amount": "20.00"}]}',
+        "total",
+    ),
+    (
+        "duplicate key inside a line",
+        "invoice",
+        '{"id": "I-1", "lines": [{"id": "L1", "amount": "1.00", "amount": "9.00"}]}',
+        "lines[0].amount",
+    ),
+    (
+        "duplicate key in the second record",
+        "customer",
+        '[{"id": "C-1"}, {"id": "C-2", "name": "a", "name": "b"}]',
+        "[1].name",
+    ),
+    (
+        "duplicate key differently escaped",
+        "customer",
+        '{"id": "C-1", "name": "a", "n\\u0061me": "b"}',
+        "name",
+    ),
+    ("nested 10,000 levels (arrays)", "customer", "[" * 10_000 + "]" * 10_000, "(body)"),
+    ("nested 10,000 levels (objects)", "customer", '{"a":' * 10_000 + "1" + "}" * 10_000, "(body)"),
+    ("nested 100,000 levels, unclosed", "customer", "[" * 100_000, "(body)"),
+]

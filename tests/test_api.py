@@ -521,3 +521,18 @@ def test_inbound_events_listed_and_retried_through_the_api(client, hub):
     retried = client.post("/v1/inbound/retry", json={"all_failed": True}, headers=op).json()["retried"]
     assert retried == [listed[0]["id"]]
     assert client.post("/v1/inbound/retry", json={}, headers=op).status_code == 422
+
+
+def test_health_answers_while_producers_hold_every_hub_connection(client):
+    """/health has a connection of its own: a burst of producers holding the whole main pool (as
+    1,000 concurrent enqueues do; see bench/burst.py) does not make it wait."""
+    engine = get_context().engine
+    held = [engine.connect() for _ in range(engine.pool.size() + engine.pool._max_overflow)]
+    try:
+        started = time.monotonic()
+        r = client.get("/health")
+        assert r.status_code == 200 and r.json()["database"] == "ok"
+        assert time.monotonic() - started < 1.0
+    finally:
+        for conn in held:
+            conn.close()

@@ -5,6 +5,7 @@ pass validation but that NetSuite refuses: needs a person, one call each, never 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.producer import InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
-from tests.bad_input_corpus import CASES, CUSTOMER, HTML_INJECTION, PRODUCT, Case
+from tests.bad_input_corpus import ACCEPTED, CASES, CUSTOMER, HTML_INJECTION, PRODUCT, RAW_BODIES, Case
 from tests.harness import System
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -241,3 +242,81 @@ def test_records_netsuite_refuses_need_a_person_and_are_sent_once(system):
         "nue-pay-PAY-OVER": 1,
         "nue-pay-PAY-OTHER": 1,
     }
+
+
+@pytest.mark.parametrize("name,record_type,data", ACCEPTED, ids=[a[0] for a in ACCEPTED])
+def test_edge_cases_the_rules_must_not_refuse(name, record_type, data):
+    records.validate(record_type, data)
+
+
+@pytest.mark.parametrize("name,record_type,raw,field", RAW_BODIES, ids=[b[0] for b in RAW_BODIES])
+def test_http_api_refuses_duplicate_keys_and_deep_nesting(hub, client, name, record_type, raw, field):
+    headers = bearer(key("producer")) | {"content-type": "application/json"}
+    r = client.post(f"/v1/records/{record_type}", content=raw, headers=headers)
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["errors"] == [{"field": field, "reason": r.json()["errors"][0]["reason"]}], r.text[:300]
+    assert len(r.content) < MAX_MESSAGE
+    assert hub_rows() == 0
+
+
+def test_cli_refuses_duplicate_keys_and_deep_nesting(hub, tmp_path):
+    for name, record_type, raw, field in RAW_BODIES:
+        path = tmp_path / "body.json"
+        path.write_text(raw)
+        out = subprocess.run(
+            [sys.executable, "-m", "nue_ns.cli", "enqueue", record_type, str(path)],
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 2, (name, out.stdout[:300], out.stderr[-500:])
+        named = field if field != "(body)" else "nested deeper than"
+        assert named in out.stderr and "Traceback" not in out.stderr, (name, out.stderr[-500:])
+        assert len(out.stderr) < MAX_MESSAGE
+    assert hub_rows() == 0
+
+
+def test_a_currency_the_integration_does_not_map_is_refused_at_the_door(hub, client):
+    """ISO 4217 but not in the integration's currency map: it could only wait for the mapping."""
+    from nue_ns.hub.integrations import config_of, save_config
+
+    jpy = CUSTOMER | {"currency": "JPY"}
+    with pytest.raises(InvalidBatch) as caught:
+        enqueue_many("customer", [CUSTOMER, jpy])
+    (problem,) = caught.value.problems
+    assert problem.index == 1 and problem.errors[0]["field"] == "currency"
+    assert (
+        "JPY is not one of the integration's currencies (CAD, EUR, GBP, USD)" in problem.errors[0]["reason"]
+    )
+    r = client.post("/v1/records/customer", json=jpy, headers=bearer(key("producer")))
+    assert r.status_code == 422 and r.json()["errors"][0]["errors"][0]["field"] == "currency"
+    assert hub_rows() == 0
+    ctx = get_context()
+    config = config_of(ctx.integration("default"))
+    save_config(
+        ctx.engine, "default", config.model_copy(update={"currency_ids": config.currency_ids | {"JPY": "9"}})
+    )
+    reset_context()
+    assert enqueue_many("customer", [jpy], dispatch_now=False)[0].created
+
+
+@pytest.mark.parametrize(
+    "method,path,raw,field",
+    [
+        ("POST", "/v1/records/retry", '{"state": "failed", "state": "transferred"}', "state"),
+        ("POST", "/v1/inbound/retry", '{"all_failed": false, "all_failed": true}', "all_failed"),
+        (
+            "PUT",
+            "/v1/integrations/default",
+            '{"gl": {"subscription_income": "1", "subscription_income": "2"}}',
+            "gl.subscription_income",
+        ),
+        ("POST", "/v1/records/retry", "[" * 5000 + "]" * 5000, "(body)"),
+    ],
+    ids=["retry filter", "inbound retry", "integration mapping", "deep"],
+)
+def test_every_json_route_refuses_duplicate_keys(hub, client, method, path, raw, field):
+    headers = bearer(key("operator")) | {"content-type": "application/json"}
+    r = client.request(method, path, content=raw, headers=headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text[:300]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,6 +16,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from nue_ns import embedded
 from nue_ns.config import Settings
 from nue_ns.embedded import (
     PostgresProcess,
@@ -23,6 +28,7 @@ from nue_ns.embedded import (
     normalize_database_url,
     redis_server_binary,
     resolve_urls,
+    running_embedded,
     stop_embedded,
 )
 
@@ -52,8 +58,20 @@ def _unreachable(url: str) -> bool:
     return False
 
 
-def test_embedded_servers_are_shared_between_processes_and_stop(tmp_path: Path) -> None:
-    state = tmp_path / "state"
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A fresh folder everyone may traverse, as a user's clone usually is. pytest's tmp_path is not
+    (/tmp/pytest-of-root is 0700), and as root PostgreSQL runs as its own OS user, which must reach it."""
+    folder = Path(tempfile.mkdtemp(prefix="nue-ns-test-"))
+    folder.chmod(0o755)
+    yield folder
+    for state in [folder, *folder.iterdir()]:
+        stop_embedded(state)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_embedded_servers_are_shared_between_processes_and_stop(open_dir: Path) -> None:
+    state = open_dir / "state"
     # Three processes start the pair at once: the lock makes them share one PostgreSQL and one Redis.
     procs = [
         subprocess.Popen(
@@ -79,7 +97,9 @@ def test_embedded_servers_are_shared_between_processes_and_stop(tmp_path: Path) 
         assert ensure_redis_url(state) == redis_url
         assert client.get("kept") == b"1"
 
+        assert running_embedded(state) == ["postgres", "redis"]
         assert sorted(stop_embedded(state)) == ["postgres", "redis"]
+        assert running_embedded(state) == []
         assert _unreachable(database_url)
         with pytest.raises(redis.ConnectionError):
             client.ping()
@@ -120,8 +140,8 @@ def test_redis_process_stop_refuses_connections(tmp_path: Path) -> None:
         client.ping()
 
 
-def test_postgres_process_survives_crash_and_restart(tmp_path: Path) -> None:
-    with PostgresProcess(tmp_path / "pg") as server:
+def test_postgres_process_survives_crash_and_restart(open_dir: Path) -> None:
+    with PostgresProcess(open_dir / "pg") as server:
         url = create_database(server.url, "chaos")
         assert url.endswith("/chaos")
         assert create_database(server.url, "chaos") == url  # idempotent
@@ -170,3 +190,104 @@ def test_normalize_database_url(given: str, expected: str) -> None:
 def test_redis_server_binary_is_executable() -> None:
     out = subprocess.run([redis_server_binary(), "--version"], capture_output=True, text=True, check=True)
     assert "Redis server" in out.stdout
+
+
+def _modes(paths: list[Path]) -> dict[str, str]:
+    return {str(p): oct(p.lstat().st_mode) for p in paths}
+
+
+def _ancestors(path: Path) -> list[Path]:
+    return [path, *path.parents]
+
+
+def _install_tree() -> list[Path]:
+    install = embedded._pg_install()
+    return [*_ancestors(install), *install.rglob("*")]
+
+
+def test_starting_embedded_servers_changes_no_permission_outside_the_state_dir(
+    open_dir: Path, capsys
+) -> None:
+    """Root or not, the folders above the state dir and the PostgreSQL install keep their modes; each
+    server started says so in one line on stderr (a command after `make stop` never restarts silently)."""
+    state = open_dir / "state"
+    watched = [*_ancestors(open_dir), *_install_tree()]
+    before = _modes(watched)
+    try:
+        url = ensure_database_url(state)
+        assert _select(url, "SELECT current_database()") == "nue_ns"
+        ensure_redis_url(state)
+        said = capsys.readouterr().err.splitlines()
+        until = "it keeps running until `make stop`"
+        assert said == [
+            f"nue-ns: started embedded PostgreSQL in {state / 'postgres'}; {until}",
+            f"nue-ns: started embedded Redis in {state / 'redis'}; {until}",
+        ]
+        ensure_database_url(state)
+        ensure_redis_url(state)
+        assert capsys.readouterr().err == ""  # reused: nothing to say
+        if os.geteuid() == 0:  # PostgreSQL refuses root: it ran as its own OS user, named in the README
+            owner = (state / "postgres").stat().st_uid
+            assert owner == embedded.pwd.getpwnam(embedded._PG_OS_USER).pw_uid
+    finally:
+        stop_embedded(state)
+    assert _modes(watched) == before
+
+
+def test_a_private_parent_is_never_opened(open_dir: Path) -> None:
+    """As root, a state dir below a private (0700) folder is refused with what to do; nothing opened.
+    As any other user PostgreSQL runs as that user, who may enter the folder: it simply starts."""
+    private = open_dir / "private"
+    private.mkdir(mode=0o700)
+    state = private / "state"
+    watched = [*_ancestors(private), *_install_tree()]
+    before = _modes(watched)
+    try:
+        if os.geteuid() == 0:
+            with pytest.raises(RuntimeError, match="NUE_NS_STATE_DIR") as exc:
+                ensure_database_url(state)
+            assert str(private) in str(exc.value) or str(state) in str(exc.value)
+        else:
+            assert _select(ensure_database_url(state), "SELECT 1") == 1
+    finally:
+        stop_embedded(state)
+    assert _modes(watched) == before
+
+
+def test_binaries_out_of_reach_are_copied_into_the_state_dir(open_dir: Path, monkeypatch) -> None:
+    """A clone under a private home: as root, the PostgreSQL binaries are copied into the state dir
+    rather than opening the home folder; as any other user they are used where they are."""
+    hidden = open_dir / "home"
+    hidden.mkdir(mode=0o700)
+    install = embedded.copy_pg_install(embedded._pg_install(), hidden / "site-packages")
+    monkeypatch.setattr(embedded, "_pg_install", lambda: install)
+    state = open_dir / "state"
+    before = _modes(_ancestors(hidden))
+    try:
+        assert _select(ensure_database_url(state), "SELECT 1") == 1
+    finally:
+        stop_embedded(state)
+    assert (state / "pgsql" / "pgserver" / "pginstall" / "bin" / "postgres").exists() == (os.geteuid() == 0)
+    assert _modes(_ancestors(hidden)) == before
+
+
+def test_importing_the_configuration_starts_no_server(open_dir: Path) -> None:
+    """Only an entry point that needs a server starts one: importing settings, Celery's configuration
+    or the tasks module starts nothing; Celery's first use of its configuration starts Redis."""
+    state = open_dir / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUE_NS_DATABASE_URL", "NUE_NS_REDIS_URL")}
+    env["NUE_NS_STATE_DIR"] = str(state)
+    code = (
+        "import os, sys; import nue_ns.config, celeryconfig, nue_ns.tasks;"
+        "print(os.path.exists(sys.argv[1]));"
+        "print(nue_ns.tasks.app.conf.broker_url)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(state)], env=env, cwd=_REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    created_at_import, broker = proc.stdout.split()
+    assert created_at_import == "False"
+    assert broker == (state / "redis" / "url").read_text().strip()
+    assert "started embedded Redis" in proc.stderr
+    assert running_embedded(state) == ["redis"]

@@ -86,7 +86,7 @@ def test_invalid_batch_stores_nothing_and_names_fields(ctx):
     with pytest.raises(InvalidBatch) as exc:
         enqueue_many("customer", [good[0], bad, good[2]], ctx=ctx)
     text = str(exc.value)
-    assert "customer #1" in text and "email" in text and "id:" in text
+    assert "customer #2" in text and "email" in text and "id:" in text  # the second record, counted from 1
     assert _rows(ctx) == []
 
 

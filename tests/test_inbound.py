@@ -54,8 +54,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 event_id = self.headers.get(webhook.EVENT_ID_HEADER, "")
-                expected = "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
-                signed = hmac.compare_digest(expected, self.headers.get(webhook.SIGNATURE_HEADER, ""))
+                header = self.headers.get(webhook.SIGNATURE_HEADER, "")
+                signed = webhook.verify(body, receiver.secret, header, event_id)
                 with receiver.lock:
                     status = receiver.answer if signed else 401
                     receiver.bad_signatures += not signed
@@ -453,12 +453,18 @@ def test_beat_and_a_worker_poll_and_deliver(system, receiver):
 def test_signature_and_webhook_url():
     body = webhook.body_of({"b": 1, "a": "é"})
     assert body == '{"a":"é","b":1}'.encode()
-    header = webhook.sign(body, SECRET)
-    assert header == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert webhook.verify(body, SECRET, header)
-    assert not webhook.verify(body + b" ", SECRET, header)
-    assert not webhook.verify(body, "another-secret", header)
-    assert not webhook.verify(body, SECRET, None)
+    header = webhook.sign(body, SECRET, "evt-1", timestamp=1_700_000_000)
+    mac = hmac.new(SECRET.encode(), b"1700000000.evt-1." + body, hashlib.sha256).hexdigest()
+    assert header == f"t=1700000000,v1={mac}"
+    now = 1_700_000_000 + 10
+    assert webhook.verify(body, SECRET, header, "evt-1", now=now)
+    assert not webhook.verify(body + b" ", SECRET, header, "evt-1", now=now)
+    assert not webhook.verify(body, "another-secret", header, "evt-1", now=now)
+    assert not webhook.verify(body, SECRET, None, "evt-1", now=now)
+    # A captured delivery replayed under a fresh event id, or after the window, is refused.
+    assert not webhook.verify(body, SECRET, header, "evt-2", now=now)
+    assert not webhook.verify(body, SECRET, header, "evt-1", now=now + webhook.REPLAY_WINDOW)
+    assert not webhook.verify(body, SECRET, header.replace("t=1700000000", f"t={int(now)}"), "evt-1", now=now)
     from nue_ns.config import Settings
 
     settings = Settings(NUE_NS_WEBHOOK_URL="https://nue.example/hooks")
@@ -473,3 +479,27 @@ def _cli(system: System, *args: str, **env: str) -> str:
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def test_the_receiver_sample_in_the_readme_verifies_and_refuses_replays():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = re.search(r"<!-- receiver-sample -->\n```python\n(.*?)```", readme, re.S).group(1)
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - our own README's sample
+    verify = scope["verify_nue_ns"]
+    body = webhook.body_of({"event_id": "evt-1", "kind": "payment_received"})
+    headers = {
+        webhook.SIGNATURE_HEADER: webhook.sign(body, SECRET, "evt-1"),
+        webhook.EVENT_ID_HEADER: "evt-1",
+    }
+    assert verify(body, headers, SECRET)
+    assert not verify(body + b" ", headers, SECRET)
+    assert not verify(body, headers | {webhook.EVENT_ID_HEADER: "evt-2"}, SECRET)  # replayed, new id
+    assert not verify(body, headers, "another-secret")
+    stale = {**headers, webhook.SIGNATURE_HEADER: webhook.sign(body, SECRET, "evt-1", int(time.time()) - 301)}
+    assert not verify(body, stale, SECRET)
+    assert not verify(body, {webhook.EVENT_ID_HEADER: "evt-1"}, SECRET)
+    assert not verify(body, headers | {webhook.SIGNATURE_HEADER: "sha256=00"}, SECRET)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from nue_ns import mapping, records
@@ -355,6 +355,7 @@ def test_body_amounts_keep_the_exact_cents_and_total(values):
         for i, (amount, price, q) in enumerate(values)
     ]
     total = sum((amount for amount, _, _ in values), Decimal("0.00"))
+    assume(total >= 0)  # an invoice's total may not be negative (discount lines may)
     data = INVOICE | {"lines": lines, "total": str(total)}
     body = _build("invoice", data).body
     sent = body["item"]["items"]

@@ -67,7 +67,8 @@ def test_metrics_from_hub_attempt_log_and_redis(client, hub):
     for status, outcome, code in [
         (204, "transferred", None), (204, "transferred", None), (400, "needs_person", "INVALID_CONTENT"),
         (429, "throttled", "USER_ERROR"), (429, "throttled", "USER_ERROR"), (429, "throttled", "USER_ERROR"),
-        (200, "audit", None),
+        (200, "audit", None), (200, "queried", None), (200, "queried", None), (200, "validated", None),
+        (None, "in_flight", None), (None, "lost", None),
     ]:  # fmt: skip
         _attempt(ctx, integ, status, outcome, code)
 
@@ -85,6 +86,12 @@ def test_metrics_from_hub_attempt_log_and_redis(client, hub):
         return m[("nue_ns_errors_total", labels)]
 
     assert errors("INVALID_CONTENT", "needs_person") == 1 and errors("USER_ERROR", "throttled") == 3
+    assert errors("", "lost") == 1
+    # Successful SuiteQL polls, validations, audits and calls in flight are no errors.
+    assert {labels for (name, labels) in m if name == "nue_ns_errors_total"} == {
+        (("error_code", c), ("integration", "default"), ("outcome", o))
+        for c, o in [("INVALID_CONTENT", "needs_person"), ("USER_ERROR", "throttled"), ("", "lost")]
+    }
     assert m[("nue_ns_throttled_total", default)] == 3
     assert 3590 < m[("nue_ns_oldest_not_transferred_seconds", default)] < 3700
     assert m[("nue_ns_governor_waiting_records", default)] == 1

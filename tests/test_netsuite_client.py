@@ -364,8 +364,9 @@ def test_large_answer_is_returned_whole_but_logged_truncated(
     server.answer(200, {"items": items, "count": 1000, "hasMore": True})
     page, exchange = client.suiteql("SELECT id, acctname FROM account")
     assert page["items"] == items
-    assert isinstance(exchange.response_body, str) and len(exchange.response_body) < MAX_LOGGED_BODY + 20
-    assert exchange.response_body.endswith("[truncated]")
+    assert isinstance(exchange.response_body, str) and len(exchange.response_body) <= MAX_LOGGED_BODY
+    raw = len(json.dumps({"items": items, "count": 1000, "hasMore": True}))
+    assert exchange.response_body.endswith(f"[truncated: {raw} characters]")  # the raw length noted
 
 
 # -- failures: classification, one attempt, no secrets ------------------------------------------------
@@ -539,3 +540,46 @@ def test_concurrent_calls_share_one_client(client: NetSuiteClient, server: Scrip
         t.join(10)
     assert ids == ["same"] * 16
     assert sorted(int(r.path.rsplit("/", 1)[1]) for r in server.seen) == list(range(16))
+
+
+# ---------------------------------------------------------------- malformed answers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"o:errorDetails": [{"detail": {"nested": ["object"]}, "o:errorCode": 42, "o:errorPath": ["a"]}]},
+        {"o:errorDetails": "not a list", "title": "Bad"},
+        {"o:errorDetails": [None, 7]},
+        {"o:errorDetails": [{"detail": "x\x00y\x1b[2J", "o:errorCode": "C" * 500, "o:errorPath": "p" * 900}]},
+        "[" * 100_000,  # JSON-ish, nested past any stack
+        "\x00\x01 not json at all",
+    ],
+    ids=["values not text", "details not a list", "details not objects", "oversized, NUL", "deep", "binary"],
+)
+def test_a_malformed_error_body_becomes_a_bounded_escaped_error(client, server, body):
+    server.answer(400, body)
+    with pytest.raises(NetSuiteError) as caught:
+        client.upsert("customer", "nue-cust-1", {"companyName": "x"})
+    err = caught.value
+    assert err.kind is Kind.NEEDS_PERSON and err.status == 400
+    for text in (err.code, err.detail, err.path, str(err)):
+        assert text is None or ("\x00" not in text and "\x1b" not in text and len(text) <= 2100)
+    assert err.code is None or len(err.code) <= 64
+    assert err.path is None or len(err.path) <= 200
+
+
+@pytest.mark.parametrize("internal_id", ["9" * 21, "12a", "-5", "1%00", "[link=x]1"])
+def test_a_204_without_a_usable_internal_id_is_a_malformed_answer(client, server, internal_id):
+    server.answer(204, headers=location("customer", internal_id))
+    with pytest.raises(NetSuiteError) as caught:
+        client.upsert("customer", "nue-cust-1", {"companyName": "x"})
+    assert caught.value.kind is Kind.NEEDS_PERSON and caught.value.code == "MALFORMED_ANSWER"
+    assert "malformed answer" in caught.value.detail
+
+
+def test_a_deeply_nested_2xx_answer_is_transient_not_a_crash(client, server):
+    server.answer(200, "[" * 100_000, headers={"Content-Type": "application/json"})
+    with pytest.raises(NetSuiteError) as caught:
+        client.suiteql("SELECT id FROM account")
+    assert caught.value.kind is Kind.TRANSIENT

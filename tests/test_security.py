@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 import redis
 import requests
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from nue_ns import sample
@@ -27,7 +29,7 @@ from nue_ns.context import get_context, reset_context
 from nue_ns.hub.integrations import create_integration
 from nue_ns.hub.models import State
 from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials, tba_auth
-from nue_ns.processes import Child, free_port
+from nue_ns.processes import Child, free_port, nue_ns_argv
 from nue_ns.producer import enqueue_many
 from nue_ns.sandbox import demo
 from tests.api_support import key
@@ -382,6 +384,132 @@ def test_the_scanner_finds_whole_and_truncated_secrets():
     assert leaks("x", f"token={secret}") == ["token secret in x"]
     assert leaks("x", f"...{secret[7:29]}...") == ["token secret in x"]
     assert leaks("x", demo.DEMO_TOKEN_ID + demo.DEMO_CONSUMER_KEY) == []  # public ids are no secret
+
+
+def test_logout_ends_the_session_server_side_so_a_copied_cookie_stops_working(hub, client):
+    (acc,) = enqueue_many("customer", [{"id": "C-1", "name": "Acme"}], ctx=hub, dispatch_now=False)
+    with hub.engine.begin() as conn:
+        conn.execute(text("UPDATE hub_records SET state = 'failed' WHERE id = :i"), {"i": acc.id})
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    cookie = client.cookies.get(SESSION_COOKIE)
+    page = client.get(f"/ui/records/{acc.id}")
+    assert page.status_code == 200
+    csrf = _csrf(page.text)
+    r = client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and "logged-out" in r.headers["location"]
+    with TestClient(create_app()) as thief:  # the cookie, copied before the logout
+        thief.cookies.set(SESSION_COOKIE, cookie)
+        r = thief.get("/ui/", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+        r = thief.post(f"/ui/records/{acc.id}/retry", data={"csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+    with hub.engine.connect() as conn:
+        assert conn.scalar(text("SELECT state FROM hub_records WHERE id = :i"), {"i": acc.id}) == "failed"
+    # A new login works as before.
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    assert client.get("/ui/", follow_redirects=False).status_code == 200
+
+
+# Values PostgreSQL cannot hold, sent to routes: a 4xx in the documented shape, never a 500.
+UNHOLDABLE = [
+    ("GET", "/v1/records?nue_id=a%00b", "nue_id"),
+    ("GET", "/v1/records?integration=%00", "integration"),
+    ("GET", "/v1/status?integration=x%00y", "integration"),
+    ("GET", "/v1/records?error_code=%01", "error_code"),
+    ("GET", "/v1/records/99999999999999999999", "record_id"),
+    ("GET", "/v1/records/-1", "record_id"),
+    ("POST", "/v1/records/99999999999999999999/retry", "record_id"),
+    ("GET", "/v1/jobs/9223372036854775808", "job_id"),
+    ("GET", "/v1/records?cursor=99999999999999999999", "cursor"),
+    ("GET", "/v1/inbound?cursor=99999999999999999999", "cursor"),
+    ("GET", "/v1/records?since=9999-12-31T23:59:59-05:00", "since"),
+    ("GET", "/v1/records?until=9999-12-31T23:59:59-05:00", "until"),
+    ("GET", "/v1/records?since=0001-01-01T00:00:00%2B05:00", "since"),
+    ("GET", "/v1/records/1%00", "(path)"),
+]
+
+
+@pytest.mark.parametrize("method,path,field", UNHOLDABLE, ids=[u[1] for u in UNHOLDABLE])
+def test_values_postgres_cannot_hold_answer_4xx_naming_the_field(hub, client, method, path, field):
+    r = client.request(method, path, headers={"Authorization": f"Bearer {key('operator')}"})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+    body = r.json()
+    assert body["detail"] and any(field in e["field"] for e in body["errors"]), body
+
+
+def test_ui_filters_at_the_edge_of_time_do_not_fail(hub, client):
+    page = client.get("/ui/login")
+    client.post("/ui/login", data={"api_key": key("operator"), "csrf": _csrf(page.text)})
+    for query in (
+        "since=9999-12-31&until=9999-12-31",
+        "until=9999-12-31",
+        "since=0001-01-01",
+        "cursor=99999999999999999999",
+    ):
+        r = client.get(f"/ui/?{query}")
+        assert r.status_code in (200, 422), (query, r.status_code)
+    assert client.get("/ui/records/99999999999999999999").status_code == 422
+
+
+def test_api_key_in_the_url_is_refused_and_never_logged(hub, tmp_path):
+    """Keys are read from headers only; one sent in a query string is refused, and the access log
+    (uvicorn's, through our JSON logging) shows it blanked out."""
+    real = key("operator")
+    port = free_port()
+    env = os.environ | {"NUE_NS_STATE_DIR": str(tmp_path / "state"), "NUE_NS_LOG_LEVEL": "INFO"}
+    server = Child("api", nue_ns_argv("api", "--port", str(port)), env, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.alive, server.log_path.read_text()
+                time.sleep(0.2)
+        for query in (
+            f"api_key={real}",
+            f"key={real}",
+            f"token={real}",
+            f"q={real}",
+            f"access_token=x&a={real}",
+        ):
+            r = requests.get(f"{base}/v1/records?{query}", timeout=10)
+            assert r.status_code == 400 and r.json()["errors"], (query, r.text)
+            assert real not in r.text
+        # Sent properly, the key works.
+        assert requests.get(f"{base}/v1/records", headers={"X-API-Key": real}, timeout=10).status_code == 200
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert "/v1/records?" in log and "redacted" in log  # the access log has the lines ...
+    assert real not in log and real[:20] not in log  # ... without the key
+
+
+def test_producer_keys_are_scoped_to_the_integrations_they_serve(hub, client):
+    from nue_ns.api.keys import create_key
+
+    scoped = create_key(hub.engine, "billing eu", "producer", ["default"])[0]
+    body = {"id": "C-1", "name": "Acme"}
+    headers = {"Authorization": f"Bearer {scoped}"}
+    assert client.post("/v1/records/customer", json=body, headers=headers).status_code == 202
+    for other in ("other", "Default", "default "):
+        r = client.post(f"/v1/records/customer?integration={other}", json=body, headers=headers)
+        assert r.status_code == 403 and other in r.json()["detail"], r.text
+        assert (
+            r.json()["errors"][0]["field"] == "integration" and "default" in r.json()["errors"][0]["reason"]
+        )
+    with hub.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM hub_records")) == 1
+    with pytest.raises(ValueError, match="only a producer key"):
+        create_key(hub.engine, "ops", "operator", ["default"])
+    # Unscoped producer keys keep writing anywhere they name (404 for an integration that is not there).
+    unscoped = {"Authorization": f"Bearer {key('producer')}"}
+    r = client.post("/v1/records/customer?integration=other", json=body, headers=unscoped)
+    assert r.status_code == 404
 
 
 def test_the_oauth_scanner_finds_a_key_across_line_breaks_and_a_token_piece():

@@ -1,5 +1,5 @@
-"""The hub UI in a real browser (Debian's chromium, headless, driven by Playwright), against the whole
-system: sandbox NetSuite, a real Celery worker process, PostgreSQL, Redis and the API under uvicorn.
+"""The hub UI in a real browser (chromium or Chrome from PATH, headless, driven by Playwright), against the
+whole system: sandbox NetSuite, a real Celery worker process, PostgreSQL, Redis and the API under uvicorn.
 
 A finance admin logs in, filters to failed invoices, opens one and reads NetSuite's detail and the
 field at fault, fixes the mapping on the integration settings page (NetSuite validates it), retries
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +33,8 @@ from tests.harness import System
 pytest_plugins = ["tests.api_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+# Whichever the user has (the Makefile installs Debian's chromium only when none is on PATH).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -69,9 +71,10 @@ def api_url(system) -> Iterator[str]:
 
 @pytest.fixture
 def page(tmp_path) -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    browser_path = next(filter(None, map(shutil.which, BROWSERS)), None)
+    assert browser_path, f"none of {', '.join(BROWSERS)} is on PATH: make test installs Debian's chromium"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1360, "height": 900})
         yield context.new_page()
         context.close()

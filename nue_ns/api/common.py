@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from nue_ns.api.guard import id_bounded, utc_bounded
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration
 from nue_ns.hub.queries import Filter, states_named
@@ -54,7 +55,8 @@ def make_filter(
             states_named(state)
         except ValueError as exc:
             errors.append({"field": "state", "reason": str(exc)})
-    if since and until and until <= since:
+    errors += utc_bounded(since, "since") + utc_bounded(until, "until") + id_bounded(cursor, "cursor")
+    if not errors and since and until and until <= since:
         errors.append({"field": "until", "reason": "must be after since"})
     if not 1 <= limit <= 1000:
         errors.append({"field": "limit", "reason": "must be between 1 and 1000"})

@@ -27,23 +27,36 @@ class Principal:
     key_id: int
     name: str
     role: Role
+    integrations: tuple[str, ...] | None = None  # a producer key's scope (None: every integration)
 
     def may(self, role: Role) -> bool:
         return self.role is Role.OPERATOR or self.role is role
+
+    def serves(self, integration: str) -> bool:
+        """Whether this key may write records into `integration`."""
+        return self.integrations is None or integration in self.integrations
 
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(engine: Engine, name: str, role: Role | str) -> tuple[str, ApiKey]:
-    """A new key: returns the key (the only time it exists in clear) and its row."""
+def create_key(
+    engine: Engine, name: str, role: Role | str, integrations: list[str] | None = None
+) -> tuple[str, ApiKey]:
+    """A new key: returns the key (the only time it exists in clear) and its row. A producer key
+    may be scoped to the integrations it serves; an operator key is never scoped."""
     role = Role(role)
     if not name.strip() or len(name) > 80:
         raise ValueError("name: 1 to 80 characters")
+    scope = sorted({i.strip() for i in integrations if i.strip()}) if integrations else None
+    if scope and role is Role.OPERATOR:
+        raise ValueError("integrations: only a producer key is scoped to integrations")
     key = PREFIX + secrets.token_urlsafe(32)
     with session_scope(engine) as s:
-        row = ApiKey(name=name.strip(), role=role.value, key_hash=_digest(key), prefix=key[:10])
+        row = ApiKey(
+            name=name.strip(), role=role.value, key_hash=_digest(key), prefix=key[:10], integrations=scope
+        )
         s.add(row)
         s.flush()
         return key, row
@@ -60,7 +73,12 @@ def authenticate(engine: Engine, key: str) -> Principal | None:
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
             row.last_used_at = now
-        return Principal(row.id, row.name, Role(row.role))
+        return _principal(row)
+
+
+def _principal(row: ApiKey) -> Principal:
+    scope = tuple(row.integrations) if row.integrations is not None else None
+    return Principal(row.id, row.name, Role(row.role), scope)
 
 
 def principal_of(engine: Engine, key_id: int) -> Principal | None:
@@ -69,7 +87,7 @@ def principal_of(engine: Engine, key_id: int) -> Principal | None:
         row = s.get(ApiKey, key_id)
         if row is None or row.revoked_at is not None:
             return None
-        return Principal(row.id, row.name, Role(row.role))
+        return _principal(row)
 
 
 def list_keys(engine: Engine) -> list[ApiKey]:

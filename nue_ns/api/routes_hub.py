@@ -13,6 +13,7 @@ from nue_ns import dispatch, inbound
 from nue_ns.api import jobs
 from nue_ns.api.auth import operator
 from nue_ns.api.common import Problem, filter_params, make_filter
+from nue_ns.api.guard import BIGINT_MAX, HubId
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
 from nue_ns.hub import store
@@ -69,7 +70,7 @@ def records(
     error_code: str | None = Query(None, description="NetSuite's o:errorCode, e.g. INVALID_CONTENT"),
     since: dt.datetime | None = Query(None, description="changed at or after (ISO 8601)"),
     until: dt.datetime | None = Query(None, description="changed before (ISO 8601)"),
-    cursor: int | None = Query(None, ge=0, description="next_cursor of the previous page"),
+    cursor: int | None = Query(None, ge=0, le=BIGINT_MAX, description="next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(operator),
 ) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def records(
 
 
 @router.get("/records/{record_id}")
-def record(record_id: int, _: Principal = Depends(operator)) -> dict[str, Any]:
+def record(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]:
     """One record: where it stands, its payload, and every attempt with NetSuite's answer."""
     found = get_record(get_context().engine, record_id)
     if found is None:
@@ -119,7 +120,7 @@ def retry_matching(body: RetryFilter, principal: Principal = Depends(operator)) 
 
 
 @router.post("/records/{record_id}/retry", status_code=202)
-def retry_one(record_id: int, _: Principal = Depends(operator)) -> dict[str, Any]:
+def retry_one(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]:
     """Send one record again now (it must be Not Transferred)."""
     ctx = get_context()
     found = get_record(ctx.engine, record_id)
@@ -133,7 +134,7 @@ def retry_one(record_id: int, _: Principal = Depends(operator)) -> dict[str, Any
 
 
 @router.get("/jobs/{job_id}")
-def job(job_id: int, _: Principal = Depends(operator)) -> dict[str, Any]:
+def job(job_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]:
     """A bulk job's progress (and, for a retry, where its records stand now)."""
     engine = get_context().engine
     found = jobs.get_job(engine, job_id)
@@ -165,7 +166,7 @@ def inbound_events(
     kind: str | None = Query(None, description="payment_received | credit_memo_voided"),
     integration: str | None = None,
     ns_internal_id: str | None = None,
-    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: int | None = Query(None, ge=0, le=BIGINT_MAX, description="the next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(operator),
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from nue_ns import dispatch
 from nue_ns.api import auth, jobs, keys
 from nue_ns.api.auth import UiSession, check_csrf, ui_session
 from nue_ns.api.common import Problem, filter_params, make_filter, throttling
+from nue_ns.api.guard import HubId
 from nue_ns.api.routes_governor import governor_states
 from nue_ns.api.templating import render
 from nue_ns.context import get_context
@@ -103,7 +104,7 @@ def login(
 def logout(csrf: str = Form(""), session: UiSession = Depends(ui_session)) -> Response:
     check_csrf(session, csrf)
     response = _see_other("/ui/login?notice=logged-out")
-    auth.end_session(response)
+    auth.end_session(response, session)
     return response
 
 
@@ -121,6 +122,8 @@ def _day(value: str, field: str, end: bool = False) -> dt.datetime | None:
             422, "invalid filter", [{"field": field, "reason": "expected a date YYYY-MM-DD"}]
         ) from None
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    if end and day == dt.date.max:
+        return None  # "until the end of time": no upper bound
     return start + dt.timedelta(days=1) if end else start
 
 
@@ -177,7 +180,7 @@ def dashboard(request: Request, session: UiSession = Depends(ui_session)) -> Res
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
-def record_page(request: Request, record_id: int, session: UiSession = Depends(ui_session)) -> Response:
+def record_page(request: Request, record_id: HubId, session: UiSession = Depends(ui_session)) -> Response:
     ctx = get_context()
     found = get_record(ctx.engine, record_id)
     if found is None:
@@ -196,7 +199,7 @@ def record_page(request: Request, record_id: int, session: UiSession = Depends(u
 
 
 @router.post("/records/{record_id}/retry")
-def retry_one(record_id: int, csrf: str = Form(""), session: UiSession = Depends(ui_session)) -> Response:
+def retry_one(record_id: HubId, csrf: str = Form(""), session: UiSession = Depends(ui_session)) -> Response:
     check_csrf(session, csrf)
     ctx = get_context()
     retried = store.retry(ctx.engine, [record_id])
@@ -231,7 +234,7 @@ async def retry(request: Request, session: UiSession = Depends(ui_session)) -> R
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: int, session: UiSession = Depends(ui_session)) -> Response:
+def job_page(request: Request, job_id: HubId, session: UiSession = Depends(ui_session)) -> Response:
     engine = get_context().engine
     job = jobs.get_job(engine, job_id)
     if job is None:

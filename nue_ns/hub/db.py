@@ -36,12 +36,33 @@ def get_engine(url: str, **kwargs) -> Engine:
         return engine
 
 
+_probe_engines: dict[str, Engine] = {}
+
+
+def probe_engine(url: str) -> Engine:
+    """A one-connection engine of its own for health checks: a burst of producers holding every
+    connection of the main pool must not make the health check wait, or fail, behind them."""
+    url = normalise_url(url)
+    with _lock:
+        engine = _probe_engines.get(url)
+        if engine is None:
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=1, max_overflow=1, pool_timeout=2,
+                connect_args={"connect_timeout": 2},
+            )  # fmt: skip
+            _probe_engines[url] = engine
+        return engine
+
+
 def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():
             engine.dispose(close=False)
             _makers.pop(engine, None)
         _engines.clear()
+        for engine in _probe_engines.values():
+            engine.dispose(close=False)
+        _probe_engines.clear()
 
 
 _makers: dict[Engine, sessionmaker] = {}

@@ -34,6 +34,17 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Producer keys: the integrations the key may write into (None: every integration).
+    integrations: Mapped[list[Any] | None]
+
+
+class EndedSession(Base):
+    """A UI session logged out before its cookie expires: the cookie is refused from then on."""
+
+    __tablename__ = "ui_sessions_ended"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the session id
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class JobState(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,17 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import DISPLAY, Attempt, Integration, Record, State
 
 
-def status(engine: Engine, integration: str | None = None) -> dict[str, dict[str, int]]:
-    """{record_type: {state: count}} (superseded versions left out)."""
+def status(
+    engine: Engine, integration: str | None = None, ids: Collection[int] | None = None
+) -> dict[str, dict[str, int]]:
+    """{record_type: {state: count}} (superseded versions left out), of the hub or of records `ids`."""
     q = (
         select(Record.record_type, Record.state, func.count())
         .where(Record.state != State.SUPERSEDED)
         .group_by(Record.record_type, Record.state)
     )
+    if ids is not None:
+        q = q.where(Record.id.in_(list(ids)))
     if integration:
         q = q.join(Integration, Integration.id == Record.integration_id).where(
             Integration.name == integration

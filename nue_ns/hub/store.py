@@ -23,13 +23,18 @@ from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State,
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
 from nue_ns.records import TYPE_ORDER, _Record
 from nue_ns.refs import Ref  # noqa: F401 - re-exported: callers name it store.Ref
+from nue_ns.safe_text import clip, clip_json
 
 _RETRYABLE_BY_HAND = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)
 
 
+def _canonical(record: _Record) -> str:
+    """The record's one serialisation: what is hashed is what is stored."""
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
 def version_hash(record: _Record) -> str:
-    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(record).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -61,29 +66,39 @@ def accept(
     latest: dict[str, _Record] = {}
     for rec in records:  # within one batch the last version of a record wins
         latest[rec.id] = rec
-    rows = [
-        {
-            "integration_id": integration.id,
-            "record_type": record_type,
-            "type_rank": TYPE_ORDER[record_type],
-            "nue_id": rec.id,
-            "source_updated_at": getattr(rec, "updated_at", None),
-            "version_hash": version_hash(rec),
-            "payload": rec.model_dump(mode="json"),
-            "state": initial.value,
-            "reason": "waiting for the scheduled batch" if scheduled else None,
-            "next_attempt_at": now,
-            "attempts": 0,
-        }
-        for rec in latest.values()
-    ]
+    # Set-based: the batch travels as one array per column (a handful of bind parameters
+    # whatever its size; PostgreSQL allows 65,535 per statement), each record serialised once.
+    texts = {nue_id: _canonical(rec) for nue_id, rec in latest.items()}
+    hashes = {nue_id: hashlib.sha256(t.encode()).hexdigest() for nue_id, t in texts.items()}
+    params = {
+        "i": integration.id,
+        "t": record_type,
+        "rank": TYPE_ORDER[record_type],
+        "state": initial.value,
+        "reason": "waiting for the scheduled batch" if scheduled else None,
+        "now": now,
+        "nue_ids": list(latest),
+        "upd": [getattr(rec, "updated_at", None) for rec in latest.values()],
+        "hashes": list(hashes.values()),
+        "payloads": list(texts.values()),
+    }
     results: dict[str, Accepted] = {}
     with session_scope(engine) as s:
         inserted = s.execute(
-            insert(Record)
-            .values(rows)
-            .on_conflict_do_nothing(constraint="uq_record_version")
-            .returning(Record.id, Record.nue_id, Record.source_updated_at)
+            text(
+                """
+                INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
+                                         version_hash, payload, state, reason, next_attempt_at, attempts)
+                SELECT :i, :t, :rank, n.nue_id, n.upd, n.hash, CAST(n.payload AS jsonb), :state, :reason,
+                       :now, 0
+                FROM unnest(CAST(:nue_ids AS text[]), CAST(:upd AS timestamptz[]), CAST(:hashes AS text[]),
+                            CAST(:payloads AS text[])) WITH ORDINALITY AS n(nue_id, upd, hash, payload, ord)
+                ORDER BY n.ord
+                ON CONFLICT ON CONSTRAINT uq_record_version DO NOTHING
+                RETURNING id, nue_id, source_updated_at
+                """
+            ),
+            params,
         ).all()
         new_ids = {r.nue_id: r for r in inserted}
         for row in inserted:
@@ -93,20 +108,34 @@ def accept(
         missing = [rid for rid in latest if rid not in new_ids]
         if missing:
             for row in s.execute(
-                select(Record.id, Record.nue_id, Record.state).where(
-                    Record.integration_id == integration.id,
-                    Record.record_type == record_type,
-                    Record.nue_id.in_(missing),
-                    Record.version_hash.in_([version_hash(latest[m]) for m in missing]),
-                )
+                text(
+                    """
+                    SELECT r.id, r.nue_id, r.state FROM hub_records r
+                    JOIN unnest(CAST(:nue_ids AS text[]), CAST(:hashes AS text[])) AS m(nue_id, hash)
+                      ON r.nue_id = m.nue_id AND r.version_hash = m.hash
+                    WHERE r.integration_id = :i AND r.record_type = :t
+                    """
+                ),
+                {
+                    "i": integration.id,
+                    "t": record_type,
+                    "nue_ids": missing,
+                    "hashes": [hashes[m] for m in missing],
+                },
             ):
                 results[row.nue_id] = Accepted(row.id, record_type, row.nue_id, False, row.state)
-        stale = s.execute(
-            select(Record.id, Record.state).where(Record.id.in_([r.id for r in inserted]))
-        ).all()
-        for row in stale:
-            if row.state == State.SUPERSEDED:
-                nue_id = next(k for k, v in results.items() if v.id == row.id)
+        if new_ids:
+            by_id = {row.id: row.nue_id for row in inserted}
+            for row in s.execute(
+                text(
+                    """
+                    SELECT id FROM hub_records
+                    WHERE id = ANY(CAST(:ids AS bigint[])) AND state = 'superseded'
+                    """
+                ),
+                {"ids": list(by_id)},
+            ):
+                nue_id = by_id[row.id]
                 results[nue_id] = Accepted(row.id, record_type, nue_id, True, State.SUPERSEDED.value)
     return [results[rid] for rid in latest if rid in results]
 
@@ -273,10 +302,12 @@ def release_batch(engine: Engine) -> list[int]:
         )
 
 
-def recover_leases(engine: Engine) -> list[int]:
-    """Records whose worker died mid-transfer go back to PENDING, due now."""
+def recover_leases(engine: Engine, max_attempts: int | None = None) -> list[int]:
+    """Records whose worker died mid-transfer go back to PENDING, due now; their call (if one was
+    made) is closed in the attempt log as `lost` and counted, so a record that keeps killing its
+    worker ends as needing a person after `max_attempts`."""
     with session_scope(engine) as s:
-        return list(
+        ids = list(
             s.scalars(
                 update(Record)
                 .where(Record.state == State.IN_FLIGHT, Record.lease_expires_at < func.now())
@@ -290,6 +321,73 @@ def recover_leases(engine: Engine) -> list[int]:
                 .returning(Record.id)
             )
         )
+        called = _close_attempts(s, ids, "lost", "the worker was lost before the answer was recorded")
+        if called:
+            s.execute(update(Record).where(Record.id.in_(called)).values(attempts=Record.attempts + 1))
+            if max_attempts is not None:
+                s.execute(
+                    update(Record)
+                    .where(Record.id.in_(called), Record.attempts >= max_attempts)
+                    .values(
+                        state=State.FAILED,
+                        error_kind="transient",
+                        reason=f"needs a person: gave up after {max_attempts} attempts "
+                        "(the worker was lost during the last one)",
+                    )
+                )
+        return ids
+
+
+def _close_attempts(s, record_ids: Sequence[int], outcome: str, detail: str) -> list[int]:
+    """End the attempt rows these records left in flight; returns the records that had one."""
+    if not record_ids:
+        return []
+    return sorted(
+        set(
+            s.scalars(
+                update(Attempt)
+                .where(Attempt.record_id.in_(list(record_ids)), Attempt.outcome == "in_flight")
+                .values(
+                    outcome=outcome,
+                    detail=detail,
+                    # Its end is unknown: counted as ending now, so the governor's re-seeding
+                    # (recent_calls) counts it once, never for ever.
+                    elapsed_ms=func.extract("epoch", func.now() - Attempt.started_at) * 1000,
+                )
+                .returning(Attempt.record_id)
+            )
+        )
+    )
+
+
+def abandon(engine: Engine, record_id: int, reason: str, *, max_attempts: int, delay: float = 30.0) -> str:
+    """An attempt that broke on our side (a bug, an answer we could not store): counted like a
+    transient failure, its attempt row closed, and needs a person after `max_attempts`."""
+    with session_scope(engine) as s:
+        _close_attempts(s, [record_id], "error", reason)
+        attempts = s.scalar(
+            update(Record)
+            .where(Record.id == record_id, Record.state == State.IN_FLIGHT)
+            .values(attempts=Record.attempts + 1)
+            .returning(Record.attempts)
+        )
+        if attempts is None:
+            return "gone"
+        if attempts >= max_attempts:
+            s.execute(
+                update(Record)
+                .where(Record.id == record_id)
+                .values(
+                    state=State.FAILED,
+                    lease_expires_at=None,
+                    leased_by=None,
+                    error_kind="transient",
+                    reason=f"needs a person: gave up after {attempts} attempts: {reason}",
+                )
+            )
+            return State.FAILED
+        _to_pending(s, record_id, delay, f"{reason}; retrying (attempt {attempts} of {max_attempts})")
+        return State.PENDING
 
 
 # ---------------------------------------------------------------- worker side
@@ -593,7 +691,7 @@ def log_attempt(
                 started_at=started_at,
                 elapsed_ms=exchange.elapsed_ms,
                 method=exchange.method,
-                url=exchange.url[:1000],
+                url=clip(exchange.url, 1000),
                 request_body=_jsonable(exchange.request_body),
                 status=exchange.status,
                 response_body=_jsonable(exchange.response_body),
@@ -625,7 +723,7 @@ def start_attempt(
             account_id=account_id,
             started_at=utcnow(),
             method=method,
-            url=url[:1000],
+            url=clip(url, 1000),
             request_body=_jsonable(request_body),
             outcome="in_flight",
             worker=worker,
@@ -652,10 +750,13 @@ def finish_attempt(
             "response_body": _jsonable(exchange.response_body),
             "elapsed_ms": exchange.elapsed_ms,
         }
+    if exchange is None or exchange.elapsed_ms is None:
+        # Ended now: without an end, recent_calls would count the call as "now" for ever.
+        values["elapsed_ms"] = func.extract("epoch", func.now() - Attempt.started_at) * 1000
     if error is not None:
         values |= {"error_code": error.code, "detail": str(error)[:4000]}
     elif detail is not None:
-        values["detail"] = detail[:4000]
+        values["detail"] = clip(detail, 4000)
     with session_scope(engine) as s:
         s.execute(update(Attempt).where(Attempt.id == attempt_id).values(**values))
 
@@ -726,8 +827,9 @@ def _error_fields(error: NetSuiteError) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> dict[str, Any] | None:
+    """What a jsonb column of the attempt log may hold: NUL-free, bounded (see errors.clip)."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return value
-    return {"text": str(value)[:20000]}
+        return clip_json(value)
+    return {"text": clip(str(value), 20000)}

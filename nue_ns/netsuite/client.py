@@ -20,7 +20,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from nue_ns.netsuite.auth import rest_base_url
-from nue_ns.netsuite.errors import Exchange, classify_response, transient
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError, classify_response, transient
+from nue_ns.safe_text import clip, clip_json
 
 MAX_LOGGED_BODY = 20 * 1024  # characters of a response body kept in an Exchange
 POOL_SIZE = 64  # connections per host: many worker threads share one client
@@ -28,6 +29,9 @@ POOL_SIZE = 64  # connections per host: many worker threads share one client
 _TYPE = re.compile(r"^[A-Za-z]+$")
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _INTERNAL_ID = re.compile(r"^[0-9]+$")
+# NetSuite internal ids are integers (docs/NETSUITE.md); the hub holds 40 characters. Anything
+# else in a Location is a malformed answer, never a success.
+_LOCATION_ID = re.compile(r"^[0-9]{1,20}$")
 
 _HEADERS = {
     "Accept": "application/json",
@@ -100,13 +104,13 @@ def _logged_body(text: str, content_type: str) -> Any:
     if not text:
         return None
     if len(text) > MAX_LOGGED_BODY:
-        return text[:MAX_LOGGED_BODY] + "...[truncated]"
+        return clip(text, MAX_LOGGED_BODY)  # notes the raw length
     if "json" in content_type:
         try:
-            return json.loads(text)
-        except ValueError:
+            return clip_json(json.loads(text))
+        except (ValueError, RecursionError):
             pass
-    return text
+    return clip(text, MAX_LOGGED_BODY)
 
 
 class NetSuiteClient:
@@ -223,6 +227,8 @@ class NetSuiteClient:
             raise transient(detail, exchange) from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise transient(f"connection failed ({type(exc).__name__}) on {where}", exchange) from exc
+        except requests.RequestException as exc:  # an answer requests cannot read (bad encoding, header)
+            raise transient(f"unreadable answer ({type(exc).__name__}) on {where}", exchange) from exc
         finally:
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         text = _text(response)
@@ -240,13 +246,24 @@ class NetSuiteClient:
         if not internal_id:
             detail = f"{_where(exchange)} answered {response.status_code} without a Location header"
             raise transient(detail, exchange)
+        if not _LOCATION_ID.match(internal_id):
+            # The write may well have committed: a person must look, a retry would not know more.
+            shown = clip(internal_id, 60)
+            detail = (
+                f"malformed answer: {_where(exchange)} answered {response.status_code} with a Location "
+                "whose internal id is not a number of at most 20 digits "
+                f"({len(internal_id)} characters: {shown})"
+            )
+            raise NetSuiteError(
+                Kind.NEEDS_PERSON, detail, response.status_code, "MALFORMED_ANSWER", exchange=exchange
+            )
         return internal_id
 
     @staticmethod
     def _json_object(response: requests.Response, exchange: Exchange) -> dict[str, Any]:
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the stack
             data = None
         if not isinstance(data, dict):
             detail = f"{_where(exchange)} answered {response.status_code} without a JSON object"

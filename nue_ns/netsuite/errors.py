@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from nue_ns.safe_text import clip
+
+# What the hub keeps of NetSuite's own words (its columns: error_code 64, error_path 200).
+CODE_CHARS = 64
+PATH_CHARS = 200
+DETAIL_CHARS = 2000
+
 
 class Kind(StrEnum):
     TRANSIENT = "transient"  # 5xx, timeouts, connection errors, record locked / changed
@@ -43,6 +50,10 @@ class NetSuiteError(Exception):
     exchange: Exchange | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # Bounded and escaped once, here: everything downstream (hub columns, logs, CLI, UI) is safe.
+        self.detail = clip(self.detail, DETAIL_CHARS) or ""
+        self.code = clip(self.code, CODE_CHARS)
+        self.path = clip(self.path, PATH_CHARS)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -66,16 +77,19 @@ def parse_error_body(text: str | None) -> tuple[str | None, str | None, str | No
         return None, None, None
     try:
         body = json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nested past the stack
         return None, text.strip()[:500] or None, None
     if not isinstance(body, dict):
         return None, str(body)[:500], None
     details = body.get("o:errorDetails") or []
-    first = details[0] if details and isinstance(details[0], dict) else {}
+    first = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
     code = first.get("o:errorCode") or body.get("o:errorCode")
     detail = first.get("detail") or body.get("title") or body.get("detail")
     path = first.get("o:errorPath")
-    return code, detail, path
+    # Any of them may be a number, an object or a list in a malformed answer: kept as text.
+    return tuple(
+        None if v is None else v if isinstance(v, str) else json.dumps(v) for v in (code, detail, path)
+    )
 
 
 def classify_response(status: int, text: str | None, exchange: Exchange | None = None) -> NetSuiteError:

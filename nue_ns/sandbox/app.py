@@ -31,10 +31,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
+from nue_ns.sandbox import malformed, suiteql
 from nue_ns.sandbox import oauth as sandbox_oauth
 from nue_ns.sandbox import oauth_routes as sandbox_oauth_routes
 from nue_ns.sandbox import state as ns
-from nue_ns.sandbox import suiteql
 from nue_ns.sandbox.demo import startup_accounts
 from nue_ns.sandbox.state import AccountData, NsError, SandboxState
 
@@ -238,6 +238,12 @@ async def _with_fault(
         response, internal_id = await _answer(acct, call, request)  # committed ...
         await asyncio.sleep(fault.delay_s)  # ... but answered too late for the client
         return response, internal_id, kind
+    if kind in malformed.MALFORMED_KINDS:
+        bad = malformed.error_answer(kind)
+        if bad is not None:
+            return bad, None, kind
+        response, internal_id = await _answer(acct, call, request)  # committed, then misreported
+        return malformed.alter_location(kind, response), internal_id, kind
     if kind is not None:
         return error_response(_fault_error(kind)), None, kind
     response, internal_id = await _answer(acct, call, request)

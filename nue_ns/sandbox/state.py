@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from nue_ns.sandbox.chart import CHART, CURRENCIES, SUBSIDIARIES, GlAccount
+from nue_ns.sandbox.malformed import MALFORMED_KINDS
 
 # -- record types ------------------------------------------------------------------------------
 
@@ -1103,7 +1104,10 @@ def _stamp(last_modified: str | None) -> str | None:
 
 # -- the sandbox: accounts, injected faults, call log ------------------------------------------------
 
-FAULT_KINDS = frozenset({"429", "500", "503", "timeout", "lost_after_commit", "locked", "invalid_login"})
+FAULT_KINDS = (
+    frozenset({"429", "500", "503", "timeout", "lost_after_commit", "locked", "invalid_login"})
+    | MALFORMED_KINDS
+)  # answers no NetSuite should give, that the client must survive
 
 
 def realm_of(account_id: str) -> str:
