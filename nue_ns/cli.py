@@ -590,6 +590,7 @@ def changed_config(
     collection: str | None = None,
     scheduled: bool | None = None,
     subsidiary: str | None = None,
+    invoice_link: str | None = None,
 ) -> Any:
     """`current` with the command line's changes; an empty VALUE unsets an account."""
     from pydantic import ValidationError
@@ -616,6 +617,8 @@ def changed_config(
         data["item_types"][product_type] = item_type
     if collection is not None:
         data["collection"] = collection
+    if invoice_link is not None:
+        data["invoice_link"] = invoice_link
     if scheduled is not None:
         data["scheduled_mode"] = scheduled
     if subsidiary is not None:
@@ -672,6 +675,9 @@ def integration_set(
     collection: str = typer.Option(None, "--collection", help="netsuite|stripe|nue_payment_link|third_party"),
     scheduled: bool = typer.Option(None, "--scheduled/--realtime", help="scheduled mode on or off"),
     subsidiary: str = typer.Option(None, "--subsidiary", help="NetSuite subsidiary id (empty unsets)"),
+    invoice_link: str = typer.Option(
+        None, "--invoice-link", help="transform|standalone: how an invoice of an order reaches NetSuite"
+    ),
     force: bool = typer.Option(
         False, "--force", help="save even if NetSuite rejects or cannot check the accounts"
     ),
@@ -722,6 +728,7 @@ def integration_set(
             collection=collection,
             scheduled=scheduled,
             subsidiary=subsidiary,
+            invoice_link=invoice_link,
         )
     except (LookupError, ValueError) as exc:
         _error(f"{exc}")

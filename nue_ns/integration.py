@@ -22,10 +22,19 @@ class ItemType(StrEnum):
 
 
 class Collection(StrEnum):
+    """Where payments are collected (the tutorial's four use cases); the other three are Nue's."""
+
     netsuite = "netsuite"
     stripe = "stripe"
     nue_payment_link = "nue_payment_link"
     third_party = "third_party"
+
+
+class InvoiceLink(StrEnum):
+    """How an invoice of an order reaches NetSuite (README "Linking documents")."""
+
+    transform = "transform"  # made from its sales order: the order shows billed
+    standalone = "standalone"  # upserted on its own; the order's lines are closed when it is sent
 
 
 class GlAccounts(BaseModel):
@@ -76,6 +85,10 @@ class IntegrationConfig(BaseModel):
         default_factory=dict
     )
     collection: Collection = Collection.stripe
+    invoice_link: InvoiceLink = InvoiceLink.transform
+    # UNVERIFIED: the sales-order line checkbox that keeps a closed line from making an ARM revenue
+    # element (no Oracle page names one); set on every line nue-ns closes, never when unset.
+    order_line_no_revenue_field: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")] | None = None
     subsidiary_id: AccountId | None = None  # needed in OneWorld accounts
     currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
         default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}

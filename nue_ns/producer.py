@@ -11,10 +11,10 @@ from typing import Any
 
 from nue_ns import dispatch, mapping, records
 from nue_ns.context import Context, get_context
-from nue_ns.hub import store
+from nue_ns.hub import links, store
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
 from nue_ns.hub.store import Accepted
-from nue_ns.integration import Collection
+from nue_ns.integration import Collection, IntegrationConfig
 
 # The most records one call may carry (API, CLI and Python alike); docs/OPERATIONS.md says so.
 MAX_BATCH = 10_000
@@ -64,25 +64,58 @@ def enqueue_many(
         raise InvalidBatch(unready)
     config = config_of(integ)
     _check_currencies(record_type, valid, config)
-    if record_type == "payment" and config.collection is Collection.netsuite:
-        raise InvalidBatch(
-            [
-                records.InvalidRecord(
-                    "payment",
-                    [
-                        {
-                            "field": "(record)",
-                            "reason": f"integration {integ.name!r} collects payments in NetSuite: "
-                            "payments flow from NetSuite to Nue and are not pushed",
-                        }
-                    ],
-                )
-            ]
-        )
+    refused = _collection_refusal(record_type, integ.name, config)
+    if refused:
+        raise InvalidBatch([records.InvalidRecord(record_type, [{"field": "(record)", "reason": refused}])])
+    if record_type == "product":
+        _refuse_type_changes(ctx, integ.id, config, valid)
     accepted = store.accept(ctx.engine, integ, record_type, valid)
     if dispatch_now and not config.scheduled_mode:
         dispatch.dispatch(ctx, integ.id)
     return accepted
+
+
+# What Nue pushes only when it collects (the tutorial's data model: payment applications, refund
+# applications and credit memos "only apply if using Nue collections").
+_NUE_COLLECTIONS_ONLY = {
+    "payment": "payments",
+    "refund": "refund applications",
+    "credit_memo": "credit memos",
+}
+
+
+def _collection_refusal(record_type: str, name: str, config: IntegrationConfig) -> str | None:
+    what = _NUE_COLLECTIONS_ONLY.get(record_type)
+    if what is None or config.collection is not Collection.netsuite:
+        return None
+    nue = ", ".join(c.value for c in Collection if c is not Collection.netsuite)
+    return (
+        f"integration {name!r} collects payments in NetSuite (collection scenario 'netsuite'): "
+        f"{what} are synced only when Nue collects ({nue}); payments flow from NetSuite to Nue"
+    )
+
+
+def _refuse_type_changes(
+    ctx: Context, integration_id: int, config: IntegrationConfig, products: Sequence[records._Record]
+) -> None:
+    """NetSuite cannot change an item's record type, and an externalId is unique across all item
+    types [section_N3436356]: a product whose item type would change is refused, naming both."""
+    sent = links.ns_types(ctx.engine, integration_id, "product", [p.id for p in products])
+    problems = []
+    for i, p in enumerate(products):
+        assert isinstance(p, records.Product)
+        before, now = sent.get(p.id), config.item_type(p.product_type).value
+        if before is not None and before != now:
+            reason = (
+                f"is {p.product_type.value!r}, which maps to NetSuite {now}, but the product is "
+                f"already in NetSuite as {before}: NetSuite cannot change an item's type; create a "
+                "new product in Nue (a new id) or map this product type back"
+            )
+            problems.append(
+                records.InvalidRecord("product", [{"field": "product_type", "reason": reason}], i)
+            )
+    if problems:
+        raise InvalidBatch(problems)
 
 
 def _check_currencies(record_type: str, valid: list[records._Record], config) -> None:

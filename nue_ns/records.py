@@ -212,6 +212,8 @@ class Line(_Record):
     start_date: Date | None = None
     end_date: Date | None = None
     description: Text | None = None
+    # On an invoice line: the line of the invoice's order that it bills (NetSuite's `orderLine`).
+    order_line_id: NueId | None = None
 
     @field_validator("unit_price", "amount")
     @classmethod
@@ -235,6 +237,11 @@ def _unique_line_ids(lines: list[Line]) -> None:
         raise ValueError("line ids must be unique within the document")
 
 
+def _no_order_lines(lines: list[Line]) -> None:
+    if any(line.order_line_id for line in lines):
+        raise ValueError("lines: order_line_id is for invoice lines that bill an order's line")
+
+
 def _check_lines(total: Decimal, lines: list[Line]) -> None:
     """A document's lines have unique ids and add up to its total."""
     _unique_line_ids(lines)
@@ -255,6 +262,7 @@ class Order(_Record):
     @model_validator(mode="after")
     def _check(self) -> Order:
         _unique_line_ids(self.lines)
+        _no_order_lines(self.lines)
         if self.total < 0:
             raise ValueError(f"lines total {self.total} is negative: {_NEGATIVE_DOCUMENT}")
         return self
@@ -279,6 +287,9 @@ class Invoice(_Record):
     currency: Currency
     total: Money
     lines: Annotated[list[Line], Field(min_length=1, max_length=1000)]
+    # The order's lines this invoice does not bill that a later Nue invoice will: they stay open
+    # in NetSuite. Every other order line this invoice does not bill is closed.
+    order_lines_billed_later: Annotated[list[NueId], Field(max_length=1000)] | None = None
     updated_at: UpdatedAt | None = None
 
     @field_validator("total")
@@ -292,6 +303,13 @@ class Invoice(_Record):
     @model_validator(mode="after")
     def _check(self) -> Invoice:
         _check_lines(self.total, self.lines)
+        billed = [line.order_line_id for line in self.lines if line.order_line_id]
+        if (billed or self.order_lines_billed_later) and not self.order_id:
+            raise ValueError("order_id is required when lines name order_line_id or order_lines_billed_later")
+        if len(set(billed)) != len(billed):
+            raise ValueError("lines: an order line may be billed by one line of the invoice only")
+        if set(billed) & set(self.order_lines_billed_later or ()):
+            raise ValueError("order_lines_billed_later names an order line this invoice bills")
         if self.due_date and self.due_date < self.invoice_date:
             raise ValueError("due_date is before invoice_date")
         return self
@@ -403,6 +421,7 @@ class CreditMemo(_Record):
     @model_validator(mode="after")
     def _check(self) -> CreditMemo:
         _check_lines(self.total, self.lines)
+        _no_order_lines(self.lines)
         applied = sum((a.amount for a in self.applications or []), Decimal("0.00"))
         if applied > self.total:
             raise ValueError(f"applications total {applied} exceeds the credit memo total {self.total}")

@@ -136,11 +136,18 @@ def month(
         iid = f"INV-{k:05d}"
         order = orders[k - 1] if k <= len(orders) else None
         day = (int(order["activated_at"][8:10]) if order else rnd.randint(1, 15)) + rnd.randint(0, 3)
-        lines = (
-            [line | {"id": f"{iid}-L{n}"} for n, line in enumerate(order["lines"], 1)]
-            if order
-            else _lines(rnd, iid, prods, prices, dt.date(year, month_no, min(day, 28)))
-        )
+        if order:
+            # Each line bills its order line; some invoices bill only the first line (the order's
+            # other lines are closed), some add a usage line that is not on the order.
+            billed = order["lines"][:1] if k % 7 == 0 else order["lines"]
+            lines = [
+                line | {"id": f"{iid}-L{n}", "order_line_id": line["id"]} for n, line in enumerate(billed, 1)
+            ]
+            if k % 10 == 0:
+                usage = {"product_id": billed[0]["product_id"], "quantity": "1", "unit_price": "10.00"}
+                lines.append(usage | {"id": f"{iid}-U1", "amount": "10.00", "description": "Usage"})
+        else:
+            lines = _lines(rnd, iid, prods, prices, dt.date(year, month_no, min(day, 28)))
         data = {
             "id": iid,
             "invoice_number": f"INV-{year}{month_no:02d}-{k:04d}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from nue_ns import gateway, mapping, records, validation
+from nue_ns import gateway, linking, mapping, records, validation
 from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.models import Record, State
@@ -89,7 +89,19 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         return result, result.exchange
 
     try:
-        result = gateway.call(ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec)
+        # Linked documents: made by a transform, or only what may change re-sent (linking.py).
+        step = linking.plan(ctx, conn, rec, contract, request)
+        if step.transform is not None:
+            internal_id = linking.transform(ctx, conn, rec, step, contract, resolved)
+        else:
+            request = step.request
+            url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
+            internal_id = gateway.call(
+                ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec
+            ).internal_id
+    except linking.LinkRefused as exc:
+        store.fail(ctx.engine, rec, str(exc))
+        return Outcome.FAILED
     except gateway.NoCallSlot as exc:
         # Back shortly before the token frees: the next worker's brief wait covers the rest.
         due = max(0.0, exc.denied.retry_after - ctx.settings.governor_max_wait)
@@ -99,7 +111,11 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         return Outcome.DEFERRED
     except NetSuiteError as err:
         return _failed(ctx, rec, err)
-    store.complete(ctx.engine, rec, request.ns_type, request.external_id, result.internal_id)
+    if step.needs_person:  # the header went; the lines NetSuite keeps as billed did not
+        store.fail(ctx.engine, rec, f"{request.ns_type} lines are linked in NetSuite, only its header was "
+                   f"updated; change these in NetSuite by hand: {', '.join(step.needs_person)}")  # fmt: skip
+        return Outcome.FAILED
+    store.complete(ctx.engine, rec, request.ns_type, request.external_id, internal_id)
     return Outcome.TRANSFERRED
 
 

@@ -153,15 +153,15 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
     ]
 
 
-def test_invoice_body_is_valid_netsuite_and_comes_from_its_order():
+def test_invoice_body_is_valid_netsuite_and_waits_for_its_order():
     req = _build("invoice", INVOICE)
     assert (req.ns_type, req.external_id, req.replace) == ("invoice", "nue-inv-I-1", ("item",))
+    # No body createdFrom: the order is linked by the transform (tests/test_links.py).
     assert req.body == {
         "entity": {"id": "201"},
         "tranId": "INV-0001",
         "tranDate": "2025-03-02",
         "currency": {"id": "2"},
-        "createdFrom": {"id": "401"},
         "dueDate": "2025-04-01",
         "item": {"items": BODY_LINES},
     }
@@ -185,7 +185,7 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     req = _build("credit_memo", CREDIT_MEMO)
     assert (req.ns_type, req.external_id) == ("creditMemo", "nue-cm-CM-1")
     assert req.replace == ("item", "apply")  # a re-send replaces both, never doubles them
-    assert req.body["createdFrom"] == {"id": "501"} and req.body["tranId"] == "CM-0001"
+    assert "createdFrom" not in req.body and req.body["tranId"] == "CM-0001"  # linked by the transform
     assert req.body["item"] == {"items": [BODY_LINES[1]]}
     assert req.body["apply"] == {
         "items": [

@@ -285,6 +285,39 @@ def test_get_by_internal_and_external_id(client: NetSuiteClient, server: Scripte
     assert len(server.seen) == 2
 
 
+def test_transform_posts_to_the_source_and_reads_the_new_record_id(
+    client: NetSuiteClient, server: ScriptedServer
+) -> None:
+    server.answer(204, headers=location("creditMemo", "88"))
+    body = {"externalId": "nue-cm-1", "item": {"items": []}}
+    result = client.transform("invoice", "77", "creditMemo", body, replace=("item", "apply"))
+    [req] = server.seen
+    assert (req.method, req.raw_path, req.json()) == (
+        "POST", "/services/rest/record/v1/invoice/77/!transform/creditMemo?replace=item,apply", body,
+    )  # fmt: skip
+    assert result.internal_id == "88"
+    auth = parse_oauth_header(req.headers["Authorization"])
+    assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
+    with pytest.raises(ValueError, match="source_id"):
+        client.transform("invoice", "7/../8", "creditMemo", body)
+    assert len(server.seen) == 1
+
+
+def test_update_patches_and_get_expands_sublists(client: NetSuiteClient, server: ScriptedServer) -> None:
+    server.answer(204)
+    server.answer(200, {"id": "5", "item": {"items": [{"line": 1}]}})
+    assert (
+        client.update("salesOrder", "5", {"item": {"items": [{"line": 1, "isClosed": True}]}}).internal_id
+        == "5"
+    )
+    record, _ = client.get("salesOrder", "5", expand=True)
+    assert record["item"]["items"] == [{"line": 1}]
+    assert [(r.method, r.raw_path) for r in server.seen] == [
+        ("PATCH", "/services/rest/record/v1/salesOrder/5"),
+        ("GET", "/services/rest/record/v1/salesOrder/5?expandSubResources=true"),
+    ]
+
+
 def test_get_non_json_answer_is_transient(client: NetSuiteClient, server: ScriptedServer) -> None:
     server.answer(200, "<html>maintenance</html>")
     with pytest.raises(NetSuiteError) as caught:

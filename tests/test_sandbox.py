@@ -149,7 +149,7 @@ def put(base: str, ns_type: str, eid: str, body: dict[str, Any], replace: str | 
 
 
 def get(base: str, ns_type: str, ref: str, **kw: Any) -> dict[str, Any]:
-    r = call(base, "GET", f"/record/v1/{ns_type}/{ref}", **kw)
+    r = call(base, "GET", f"/record/v1/{ns_type}/{ref}?expandSubResources=true", **kw)
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping.base import NsRequest, external_id, ref
+from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import (
     OPTIONAL_LINE_FIELDS,
     Resolved,
@@ -29,8 +29,7 @@ def credit_memo_requirements(c: CreditMemo) -> list[Ref]:
 
 def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
     body = header(config, resolved, c.customer_id, c.credit_memo_number, c.credit_memo_date, c.currency)
-    if c.invoice_id:
-        body["createdFrom"] = ref(netsuite_id(resolved, "invoice", c.invoice_id))
+    # Linked to its invoice by the transform (mapping/links.py), not by a body createdFrom.
     body["item"] = item_sublist(c.lines, resolved)
     replace: tuple[str, ...] = ("item",)
     if c.applications:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping.base import NsRequest, external_id, ref
+from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import (
     OPTIONAL_LINE_FIELDS,
     Resolved,
@@ -11,7 +11,6 @@ from nue_ns.mapping.lines import (
     header,
     item_sublist,
     line_requirements,
-    netsuite_id,
 )
 from nue_ns.records import Invoice
 from nue_ns.refs import Ref
@@ -24,8 +23,8 @@ def invoice_requirements(i: Invoice) -> list[Ref]:
 
 def map_invoice(i: Invoice, config: IntegrationConfig, resolved: Resolved) -> NsRequest:
     body = header(config, resolved, i.customer_id, i.invoice_number, i.invoice_date, i.currency)
-    if i.order_id:  # a requirement, so the sales order is in NetSuite
-        body["createdFrom"] = ref(netsuite_id(resolved, "order", i.order_id))
+    # No body createdFrom: what NetSuite does with one on an upsert is not documented, and it
+    # never bills the order. An invoice of an order is linked by the transform (mapping/links.py).
     if i.due_date:
         body["dueDate"] = day(i.due_date)
     # The total is NetSuite's sum of these lines, equal to the Nue total (the contract checks it).

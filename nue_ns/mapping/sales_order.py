@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nue_ns.integration import IntegrationConfig
+from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import OPTIONAL_LINE_FIELDS, Resolved, header, item_sublist, line_requirements
 from nue_ns.records import Order
@@ -19,6 +19,12 @@ def map_sales_order(o: Order, config: IntegrationConfig, resolved: Resolved) -> 
     # The activation date as the producer saw it (its own offset), which is the date Nue shows.
     body = header(config, resolved, o.customer_id, o.order_number, o.activated_at.date(), o.currency)
     body["item"] = item_sublist(o.lines, resolved)
+    if config.invoice_link is InvoiceLink.standalone:
+        # Its invoices are sent on their own, so NetSuite never bills the order: closed lines keep
+        # it out of the billing queue (and, flagged, out of ARM) from the start, at no extra call.
+        flag = {config.order_line_no_revenue_field: True} if config.order_line_no_revenue_field else {}
+        for line in body["item"]["items"]:
+            line |= {"isClosed": True} | flag
     return NsRequest(
         "salesOrder", external_id("order", o.id), body, replace=("item",), optional=OPTIONAL_LINE_FIELDS
     )

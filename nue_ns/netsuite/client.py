@@ -160,10 +160,42 @@ class NetSuiteClient:
         response, exchange = self._send("POST", f"/record/v1/{_check_type(ns_type)}", body=body)
         return WriteResult(self._location_id(response, exchange), exchange)
 
-    def get(self, ns_type: str, ref: str) -> tuple[dict[str, Any], Exchange]:
-        """Read a record by internal id ("123") or external id ("eid:X")."""
+    def transform(
+        self,
+        source_type: str,
+        source_id: str,
+        target_type: str,
+        body: dict[str, Any],
+        replace: Iterable[str] = (),
+    ) -> WriteResult:
+        """`POST /{source}/{id}/!transform/{target}`: a new record made from an existing one
+        [section_157901123882]. Not idempotent: put the new record's externalId in `body`, so a
+        repeat fails on NetSuite's uniqueness of external ids instead of making a second record."""
+        path = (
+            f"/record/v1/{_check_type(source_type)}/{_check_ref(source_id, 'source_id')}"
+            f"/!transform/{_check_type(target_type)}"
+        )
+        sublists = _check_sublists(replace)
+        query = {"replace": ",".join(sublists)} if sublists else None
+        response, exchange = self._send("POST", path, body=body, query=query)
+        return WriteResult(self._location_id(response, exchange), exchange)
+
+    def update(
+        self, ns_type: str, ref: str, body: dict[str, Any], replace: Iterable[str] = ()
+    ) -> WriteResult:
+        """`PATCH /{type}/{id}`: omitted fields stay, keyed sublist lines are matched by key."""
         path = f"/record/v1/{_check_type(ns_type)}/{_check_ref(ref, 'ref')}"
-        response, exchange = self._send("GET", path)
+        sublists = _check_sublists(replace)
+        query = {"replace": ",".join(sublists)} if sublists else None
+        response, exchange = self._send("PATCH", path, body=body, query=query)
+        internal_id = ref if _INTERNAL_ID.match(ref) else self._location_id(response, exchange)
+        return WriteResult(internal_id, exchange)
+
+    def get(self, ns_type: str, ref: str, expand: bool = False) -> tuple[dict[str, Any], Exchange]:
+        """Read a record by internal id ("123") or external id ("eid:X"). Sublists come back as
+        links unless `expand` (`expandSubResources=true` [section_1545141947])."""
+        path = f"/record/v1/{_check_type(ns_type)}/{_check_ref(ref, 'ref')}"
+        response, exchange = self._send("GET", path, query={"expandSubResources": "true"} if expand else None)
         return self._json_object(response, exchange), exchange
 
     def delete(self, ns_type: str, internal_id: str) -> Exchange:

@@ -5,9 +5,10 @@ account's concurrency limit (held for the whole call, injected latency included)
 possibly failed by an injected fault, answered, and logged.
 
 NetSuite API (TBA-signed): /services/rest/record/v1/{type}[/{id}|/eid:{externalId}] (GET, POST,
-PUT, PATCH, DELETE), POST /services/rest/query/v1/suiteql, GET /services/rest/system/v1/governanceLimits.
+PUT, PATCH, DELETE), POST .../record/v1/{type}/{id}/!transform/{target},
+POST /services/rest/query/v1/suiteql, GET /services/rest/system/v1/governanceLimits.
 Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/accounts;
-GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset;
+GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset, /_sandbox/rules;
 GET /_sandbox/log?account=&since=, /_sandbox/records?account=&type=, /_sandbox/stats?account=&period=&limit=.
 OAuth 2.0 client credentials: POST /services/rest/auth/oauth2/v1/token and its controls under
 /_sandbox/oauth (oauth.py, oauth_routes.py).
@@ -31,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
-from nue_ns.sandbox import malformed, suiteql
+from nue_ns.sandbox import malformed, suiteql, transforms
 from nue_ns.sandbox import oauth as sandbox_oauth
 from nue_ns.sandbox import oauth_routes as sandbox_oauth_routes
 from nue_ns.sandbox import state as ns
@@ -125,24 +126,32 @@ class Call:
 
     method: str
     path: str
-    kind: str  # record | suiteql | governance | unknown
-    type: str | None = None
+    kind: str  # record | transform | suiteql | governance | unknown
+    type: str | None = None  # a transform's: the new record's type
     ref: str | None = None
     replace: list[str] | None = None
+    source: str | None = None  # a transform's source record type (ref is its id)
+    new_external_id: str | None = None  # a transform's: the externalId in its body
 
     @property
     def external_id(self) -> str | None:
+        if self.kind == "transform":
+            return self.new_external_id
         return self.ref[4:] if self.ref and self.ref.startswith("eid:") else None
 
     @property
     def log_type(self) -> str | None:
-        return self.type if self.kind == "record" else (self.kind if self.kind != "unknown" else None)
+        if self.kind in ("record", "transform"):
+            return self.type
+        return self.kind if self.kind != "unknown" else None
 
 
 def _parse_call(request: Request) -> Call:
     method, path = request.method.upper(), request.url.path
     parts = path.removeprefix("/services/rest/").strip("/").split("/")
     replace = [s.strip() for s in request.query_params.get("replace", "").split(",") if s.strip()] or None
+    if parts[:2] == ["record", "v1"] and len(parts) == 6 and parts[4] == "!transform":
+        return Call(method, path, "transform", parts[5], parts[3], replace, source=parts[2])
     if parts[:2] == ["record", "v1"] and len(parts) in (3, 4):
         return Call(method, path, "record", parts[2], parts[3] if len(parts) == 4 else None, replace)
     if parts == ["query", "v1", "suiteql"]:
@@ -174,6 +183,11 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
             return _collection(acct, call, request), None
         view = ns.read(acct, call.type, call.ref)
         href = f"{_origin(request)}/services/rest/record/v1/{call.type}/{view['id']}"
+        if request.query_params.get("expandSubResources", "").lower() != "true":
+            # Sublists are links unless expanded [section_1545141947].
+            for name in ns.SUBLISTS.get(call.type, ()):
+                if name in view:
+                    view[name] = {"links": [{"rel": "self", "href": f"{href}/{name}"}]}
         return _json({"links": [{"rel": "self", "href": href}], **view}), view["id"]
     if call.method == "DELETE" and call.ref is not None:
         return Response(status_code=204), ns.delete(acct, call.type, call.ref).id
@@ -207,9 +221,25 @@ def _collection(acct: AccountData, call: Call, request: Request) -> Response:
     return _json(page | {"offset": offset, "totalResults": len(ids)}, COLLECTION_TYPE)
 
 
+async def _transform_call(acct: AccountData, call: Call, request: Request) -> tuple[Response, str | None]:
+    """`POST /{source}/{id}/!transform/{target}`: 204 + Location of the new record."""
+    if call.method != "POST":
+        raise NsError(405, "INVALID_REQUEST", f"{call.method} is not supported on this resource.")
+    strict = request.headers.get("x-netsuite-propertynamevalidation", "").lower() == "error"
+    body = await _request_json(request)
+    outcome = transforms.transform(
+        acct, call.source or "", call.ref or "", call.type or "", body,
+        replace=frozenset(call.replace or ()), strict=strict,
+    )  # fmt: skip
+    location = f"{_origin(request)}/services/rest/record/v1/{call.type}/{outcome.record.id}"
+    return Response(status_code=204, headers={"Location": location}), outcome.record.id
+
+
 async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Response, str | None]:
     if call.kind == "record":
         return await _record_call(acct, call, request)
+    if call.kind == "transform":
+        return await _transform_call(acct, call, request)
     if call.kind == "suiteql" and call.method == "POST":
         if "transient" not in request.headers.get("prefer", "").lower():
             raise NsError(400, "INVALID_PARAMETER", "The Prefer header must include 'transient' for SuiteQL.")
@@ -275,6 +305,8 @@ async def api(request: Request) -> Response:
         realm = acct.realm
         if not _admit(acct):
             raise ns.concurrency_exceeded()
+        if call.kind == "transform":  # logged by the externalId it makes, whatever happens to it
+            call.new_external_id = await _body_external_id(request)
         try:
             response, internal_id, fault = await _with_fault(sandbox, acct, call, request)
         finally:
@@ -287,7 +319,7 @@ async def api(request: Request) -> Response:
         response = error_response(NsError(500, "UNEXPECTED_ERROR", "An unexpected error occurred."))
     if realm is None:  # unauthenticated: log the realm it claimed
         realm = _claimed_realm(request.headers.get("authorization", ""))
-    if internal_id is None and call.ref and not call.ref.startswith("eid:"):
+    if internal_id is None and call.kind == "record" and call.ref and not call.ref.startswith("eid:"):
         internal_id = call.ref
     entry = {
         "account": realm,
@@ -304,6 +336,15 @@ async def api(request: Request) -> Response:
     }
     sandbox.log_call(entry)
     return response
+
+
+async def _body_external_id(request: Request) -> str | None:
+    try:
+        body = await _request_json(request)
+    except NsError:
+        return None
+    eid = body.get("externalId") if isinstance(body, dict) else None
+    return eid if isinstance(eid, str) else None
 
 
 def _claimed_realm(header: str) -> str | None:
@@ -420,8 +461,21 @@ async def config(request: Request) -> Response:
     return JSONResponse({"account_id": acct.realm, "concurrency_limit": limit})
 
 
+async def rules(request: Request) -> Response:
+    """`{account, linked_line_replace: refuse|allow}`: NetSuite behaviours Oracle does not settle."""
+    try:
+        data = await _control_body(request)
+        acct = _sandbox(request).account(ns.realm_of(str(data.pop("account", "") or "")))
+        if acct is None:
+            return _bad("unknown account", 404)
+        return JSONResponse(transforms.set_rules(acct.realm, data))
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+
+
 async def reset(request: Request) -> Response:
     _sandbox(request).reset()
+    transforms.RULES.clear()
     return JSONResponse({"status": "reset"})
 
 
@@ -545,6 +599,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/latency", latency, methods=["POST"]),
         Route("/_sandbox/config", config, methods=["POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/rules", rules, methods=["POST"]),
         Route("/_sandbox/log", call_log, methods=["GET"]),
         Route("/_sandbox/records", records, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),

@@ -727,7 +727,6 @@ def _line_amount(line: dict[str, Any]) -> Decimal:
 # -- derived values: totals, open balances, statuses ----------------------------------------------
 
 _STATUS_NAMES = {
-    "salesOrder": {"B": "Pending Fulfillment"},
     "invoice": {"A": "Open", "B": "Paid In Full"},
     "creditMemo": {"A": "Open", "B": "Fully Applied", "V": "Voided"},
     "customerPayment": {"B": "Not Deposited", "C": "Deposited"},
@@ -776,8 +775,8 @@ def _derive_own(acct: AccountData, rec: Record) -> None:
         for line in _lines(b, "item"):
             line["amount"] = float(_line_amount(line))
         d["total"] = float(sum((_num(line["amount"]) for line in _lines(b, "item")), Decimal(0)))
-        if rec.type == "salesOrder":
-            d["status"] = _status("salesOrder", "B")
+        if rec.type == "salesOrder":  # its billing by invoices made from it (sandbox/transforms.py)
+            d["status"] = _transforms().order_status(acct, rec)
     elif rec.type == "customerPayment":
         d["total"] = float(_money(_num(b.get("payment"))))
     elif rec.type == "customerRefund" and b.get("total") is None:
@@ -878,6 +877,7 @@ def _store(
 ) -> Record:
     """Merge, validate and commit one write; nothing changes when a check fails."""
     old_body = existing.body if existing else {}
+    _transforms().check_replace(acct, existing, replace)
     body = _merge(ns_type, old_body, request, replace)
     if external_id is not None:
         body["externalId"] = external_id
@@ -905,8 +905,17 @@ def _store(
     _fill_defaults(acct, rec)
     _derive_own(acct, rec)
     _reindex(acct, rec, old_body if existing else None)
+    for order in _transforms().linked_invoices(acct, rec):
+        _transforms().refresh_order(acct, order)
     acct.version += 1
     return rec
+
+
+def _transforms() -> Any:
+    """The transforms module (it builds on this one, so it is imported when first needed)."""
+    from nue_ns.sandbox import transforms
+
+    return transforms
 
 
 def create(

@@ -49,7 +49,8 @@ _TABLES = {
     "account INTEGER, createdfrom INTEGER, memo TEXT, lastmodifieddate NSDATE, datecreated NSDATE, "
     "createdby TEXT",
     "transactionline": '"transaction" INTEGER, id INTEGER, linesequencenumber INTEGER, item INTEGER, '
-    "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT",
+    "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT, "
+    "isclosed TEXT, quantitybilled REAL",
     "paymentapply": "payment INTEGER, doc INTEGER, amount REAL",
     "nexttransactionlinelink": "previousdoc INTEGER, previoustype TEXT, previousline INTEGER, "
     "nextdoc INTEGER, nexttype TEXT, nextline INTEGER, linktype TEXT, foreignamount REAL",
@@ -211,7 +212,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
                 rows["transactionline"].append(
                     (int(rec.id), line.get("line", seq), seq, _rid(line.get("item")), line.get("quantity"))
                     + (line.get("rate"), line.get("amount"), line.get("custcol_nue_line_id"), account)
-                    + (line.get("description"),)
+                    + (line.get("description"), _tf(line.get("isClosed")), line.get("quantityBilled"))
                 )
     for doc, appliers in acct.applied.items():
         rows["paymentapply"] += [(int(payer), int(doc), float(amount)) for payer, amount in appliers.items()]

@@ -316,9 +316,7 @@ def _measure(
     f.statuses = dict(Counter(str(c["status"]) for c in api))
     f.faults = dict(Counter(c["fault"] for c in api if c["fault"]))
     f.unsolicited_429 = sum(1 for c in api if c["status"] == 429 and not c["fault"])
-    f.non_upsert_writes = sum(
-        1 for c in api if c["method"] in ("POST", "PATCH", "DELETE") and c["type"] not in ("suiteql",)
-    )
+    f.non_upsert_writes = sum(1 for c in api if _unkeyed_write(c))
     f.limit, f.period = system.rate.calls, system.rate.period
     f.busiest_window, at = busiest_window([c["t_start"] for c in api], system.rate.period)
     f.busiest_window_nearby = [  # what the chaos did around the busiest window, for a post-mortem
@@ -381,6 +379,16 @@ def _refs(value: Any) -> list[str]:
         for v in value:
             out += _refs(v)
     return out
+
+
+def _unkeyed_write(call: dict[str, Any]) -> bool:
+    """A write NetSuite could repeat: not an upsert by externalId, not a transform that carries the
+    new record's externalId, not a PATCH closing a sales order's lines (idempotent)."""
+    if call["method"] not in ("POST", "PATCH", "DELETE") or call["type"] == "suiteql":
+        return False
+    if call["method"] == "POST" and "/!transform/" in call["path"] and call["external_id"]:
+        return False
+    return not (call["method"] == "PATCH" and call["type"] == "salesOrder")
 
 
 def _prerequisites(ns_records: list[dict[str, Any]]) -> tuple[list[str], int]:
