@@ -2,11 +2,12 @@
 
 Cold: a month of every record type enqueued at once into a new account, so orders, invoices,
 payments, refunds and credit memos find their customers and items missing at first (they wait and
-are woken), and the GL accounts have never been checked. Warm: new versions of the customers and
-products and a second month of documents under new ids, all prerequisites already in NetSuite.
-Calls are what the sandbox NetSuite logged, attributed to a record type by externalId (the
-transform's by the externalId in its body; the read of a sales order and the PATCH closing its
-lines are made for an invoice). Run once per invoice link mode (README "Linking documents").
+are woken), the account profile was never read nor the GL accounts checked. Warm: new versions
+of the customers and products and a second month of documents under new ids, all prerequisites
+already in NetSuite. Calls are what the sandbox NetSuite logged, attributed to a record type by
+externalId (the transform's by the externalId in its body; the read of a sales order and the PATCH
+closing its lines are made for an invoice). Run once per invoice link mode (README "Linking
+documents").
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ _BY_PREFIX = {
     "nue-ref-": "refund",
     "nue-cm-": "credit_memo",
 }
-_CHECK = "GL account check (SuiteQL)"
+# The account profile's read, once per integration (and mapping): the metadata catalog and SuiteQL
+# for currencies, subsidiaries, the GL accounts (the GL check) and, with SuiteTax, tax codes.
+_CHECK = "account profile: SuiteQL"
+_CATALOG = "account profile: metadata catalog"
 
 
 def _settled(ctx, ids: list[int]) -> dict[str, int]:
@@ -48,7 +52,9 @@ def _calls_by_type(calls: list[dict]) -> dict[str, int]:
         if kind is None and call.get("type") == "salesOrder" and call["method"] in ("GET", "PATCH"):
             kind = "invoice"  # the order read before its invoice is made, its lines closed after
         if kind is None:
-            kind = _CHECK if call.get("type") == "suiteql" else f"other ({call['method']} {call['path']})"
+            kind = {"suiteql": _CHECK, "metadata": _CATALOG}.get(
+                call.get("type") or "", f"other ({call['method']} {call['path']})"
+            )
         out[kind] = out.get(kind, 0) + 1
     return out
 

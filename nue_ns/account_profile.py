@@ -64,6 +64,28 @@ class AccountProfile(BaseModel):
         return bool(self.has("invoice", "revRecStartDate", sublist="item"))
 
 
+def summary(data: dict[str, Any] | None, now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """What operators see of a stored profile: when it was read, its age, what it cost, the facts,
+    the features, and per record type how many fields the account has."""
+    if not data:
+        return None
+    profile = AccountProfile.model_validate(data)
+    age = None
+    if profile.read_at is not None:
+        age = round(((now or dt.datetime.now(dt.UTC)) - profile.read_at).total_seconds())
+    return {
+        "read_at": profile.read_at.isoformat() if profile.read_at else None,
+        "age_seconds": age,
+        "calls": profile.calls,
+        "features": {"suitetax": profile.suitetax, "arm": profile.arm},
+        "currencies": profile.currencies,
+        "subsidiaries": profile.subsidiaries,
+        "accounts": profile.accounts,
+        "tax_codes": profile.tax_codes,
+        "records": {t: len(s.fields) for t, s in sorted(profile.records.items())},
+    }
+
+
 # -- reading the metadata catalog's OpenAPI ------------------------------------------------------
 
 _REF = "#/components/schemas/"

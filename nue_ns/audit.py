@@ -4,7 +4,9 @@ For every record the hub says is Transferred (its latest transferred version), N
 externalId, in batches, with SuiteQL on `customer`, `item` and `transaction`. Every query takes a
 token from the account's governor like any other call, so an audit never pushes the account over
 its limits. Reported: records missing in NetSuite, and records whose NetSuite id, amount,
-customer, line count or type differ from what the hub sent.
+customer, line count or type differ from what the hub sent. The same query reads the number
+NetSuite gave each transaction (`tranid`) into the hub, so the hub shows both numbers without a
+call on the write path.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ _QUERIES = {
     "customer": "SELECT id, externalid FROM customer WHERE externalid IN ({ids})",
     "item": "SELECT id, externalid FROM item WHERE externalid IN ({ids})",
     "transaction": (
-        "SELECT t.id, t.externalid, t.type, t.foreigntotal, t.entity, t.voided, COUNT(tl.item) AS linecount "
+        "SELECT t.id, t.externalid, t.type, t.tranid, t.foreigntotal, t.entity, t.voided, "
+        "COUNT(tl.item) AS linecount "
         "FROM transaction t LEFT JOIN transactionline tl ON tl.transaction = t.id "
         "WHERE t.externalid IN ({ids}) "
-        "GROUP BY t.id, t.externalid, t.type, t.foreigntotal, t.entity, t.voided"
+        "GROUP BY t.id, t.externalid, t.type, t.tranid, t.foreigntotal, t.entity, t.voided"
     ),
 }
 
@@ -118,15 +121,25 @@ def _money(value: Any) -> Decimal | None:
         return None
 
 
-def expected(rec: Record) -> _Expected:
-    """What NetSuite should hold for this record, read from the payload the hub sent."""
+def expected(rec: Record, tax_lines: bool = True) -> _Expected:
+    """What NetSuite should hold for this record, read from the payload the hub sent. Tax is in
+    the totals; `tax_lines`: the account takes tax as tax-item lines (no SuiteTax), one a taxed line."""
     p = rec.payload
     eid = rec.external_id or external_id(rec.record_type, rec.nue_id)
     lines = p.get("lines")
+    if isinstance(lines, list) and tax_lines:
+        lines = lines + [line for line in lines if line.get("tax_amount") is not None]
     if rec.record_type in ("invoice", "credit_memo"):
         amount = _money(p.get("total"))
     elif rec.record_type == "order":
-        amount = sum((_money(line.get("amount")) or Decimal(0) for line in lines or []), Decimal("0.00"))
+        amount = sum(
+            (
+                _money(line.get(k)) or Decimal(0)
+                for line in p.get("lines") or []
+                for k in ("amount", "tax_amount")
+            ),
+            Decimal("0.00"),
+        )
     elif rec.record_type in ("payment", "refund"):
         amount = _money(p.get("amount"))
     else:
@@ -224,7 +237,8 @@ def verify(
     integ = ctx.integration(integration)
     conn = ctx.connection(integ.id)
     report = Report(integ.name)
-    wanted = [expected(r) for r in transferred(ctx, integ.id, since)]
+    tax_lines = not (conn.profile is not None and conn.profile.suitetax)
+    wanted = [expected(r, tax_lines) for r in transferred(ctx, integ.id, since)]
     customers = _customer_ids(ctx, integ.id, [e.customer_nue_id for e in wanted if e.customer_nue_id])
     by_table: dict[str, list[_Expected]] = {}
     for exp in wanted:
@@ -240,6 +254,7 @@ def verify(
             )
             report.queries += 1 if ids else 0
             found = {str(r.get("externalid")): r for r in rows}
+            _keep_tran_ids(ctx, chunk, found)
             for exp in chunk:
                 customer = customers.get(exp.customer_nue_id) if exp.customer_nue_id else None
                 finding = compare(exp, found.get(exp.external_id), customer)
@@ -249,6 +264,21 @@ def verify(
             if progress:
                 progress(report.checked, total)
     return report
+
+
+def _keep_tran_ids(ctx: Context, chunk: Sequence[_Expected], found: dict[str, dict[str, Any]]) -> None:
+    """Store the number NetSuite gave each transaction where the hub does not have it yet."""
+    numbers = {
+        e.record.id: str(found[e.external_id]["tranid"])
+        for e in chunk
+        if found.get(e.external_id, {}).get("tranid")
+        and e.record.ns_tran_id != found[e.external_id]["tranid"]
+    }
+    if not numbers:
+        return
+    with session_scope(ctx.engine) as s:
+        for rec in s.scalars(select(Record).where(Record.id.in_(list(numbers)))):
+            rec.ns_tran_id = numbers[rec.id][:64]
 
 
 def _in_list(ids: Sequence[str]) -> str:

@@ -751,36 +751,88 @@ def integration_set(
             )
             raise typer.Exit(1)
     save_config(ctx.engine, name, config.model_copy(update={"validation": verdict}))
+    from nue_ns import profile
+
+    profile.forget(ctx, integ.id)  # the next transfer (or `discover`) reads it for the new mapping
     woken = _release_waiting(ctx, integ.id) if verdict is not None and verdict["valid"] else 0
     _print_json(public_view(ctx.integration(name)) | {"records_released": woken})
 
 
+def _account_findings(ctx: Any, integration_id: int, config: Any, refresh: bool) -> Any:
+    """What the NetSuite account lacks for the mapping (its profile read if none is stored)."""
+    from nue_ns import profile
+    from nue_ns.gateway import NoCallSlot
+    from nue_ns.netsuite.errors import NetSuiteError
+
+    try:
+        return profile.findings(ctx, integration_id, config, refresh=refresh, max_wait=_CLI_MAX_WAIT)[1]
+    except (NoCallSlot, NetSuiteError) as exc:
+        raise RuntimeError(f"could not read the NetSuite account profile: {exc}") from None
+
+
 @integration_app.command("validate")
 def integration_validate(
-    name: str = typer.Argument("default"), as_json: bool = typer.Option(False, "--json")
+    name: str = typer.Argument("default"),
+    as_json: bool = typer.Option(False, "--json"),
+    refresh: bool = typer.Option(False, "--refresh", help="read the account profile again first"),
 ) -> None:
-    """Check in NetSuite that every GL account of the mapping exists, is active and has the right type."""
+    """Check the mapping against the NetSuite account before anything is sent: every GL account
+    exists, is active and has the right type, and the account has the features, custom fields,
+    currencies and subsidiaries the mapping needs (its profile)."""
     from nue_ns.hub.integrations import config_of
     from nue_ns.validation import save_verdict
 
     ctx = _ctx()
     try:
         integ = ctx.integration(name)
-        verdict = _check_accounts(ctx, integ.id, config_of(integ))
+        config = config_of(integ)
+        verdict = _check_accounts(ctx, integ.id, config)
+        found = _account_findings(ctx, integ.id, config, refresh)
     except (LookupError, RuntimeError) as exc:
         _error(f"{exc}")
         raise typer.Exit(2) from None
     save_verdict(ctx.engine, integ.id, integ.settings, verdict)
-    woken = _release_waiting(ctx, integ.id) if verdict["valid"] else 0
+    valid = verdict["valid"] and not found.problems
+    woken = _release_waiting(ctx, integ.id) if valid else 0
     if as_json:
-        _print_json(verdict | {"records_released": woken})
-    elif verdict["valid"]:
-        console.print(f"GL accounts of integration {name!r} are valid; {woken} waiting record(s) released")
+        _print_json(verdict | {"account": found.as_json(), "records_released": woken})
     else:
-        _error(f"for integration {name!r}:", "GL accounts rejected")
-        _print_problems(verdict)
-    if not verdict["valid"]:
+        if verdict["valid"]:
+            console.print(f"GL accounts of integration {name!r} are valid")
+        else:
+            _error(f"for integration {name!r}:", "GL accounts rejected")
+            _print_problems(verdict)
+        if found.problems:
+            _error(f"what integration {name!r} needs:", "the NetSuite account lacks")
+            _print_problems({"problems": found.problems})
+        for warning in found.warnings:
+            err.print(f"  ! {warning}", soft_wrap=True)
+        if valid:
+            console.print(f"{woken} waiting record(s) released")
+    if not valid:
         raise typer.Exit(1)
+
+
+@integration_app.command("discover")
+def integration_discover(name: str = typer.Argument("default")) -> None:
+    """Read the NetSuite account's profile again (record schemas, currencies, subsidiaries, GL
+    account types, tax codes) with governed calls, store it, and show it."""
+    from nue_ns import profile
+    from nue_ns.account_profile import summary
+    from nue_ns.gateway import NoCallSlot
+    from nue_ns.netsuite.errors import NetSuiteError
+
+    ctx = _ctx()
+    try:
+        integ = ctx.integration(name)
+        read = profile.discover(ctx, integ.id, max_wait=_CLI_MAX_WAIT)
+    except LookupError as exc:
+        _error(f"{exc}")
+        raise typer.Exit(2) from None
+    except (NoCallSlot, NetSuiteError) as exc:
+        _error(f"could not read the NetSuite account profile: {exc}")
+        raise typer.Exit(2) from None
+    _print_json(summary(read.model_dump(mode="json")))
 
 
 @app.command()
@@ -818,11 +870,22 @@ def beat(loglevel: str = typer.Option("INFO", "--loglevel")) -> None:
 
 @app.command()
 def sandbox(
-    host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8900, "--port")
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8900, "--port"),
+    kind: str | None = typer.Option(
+        None, "--kind", help="account kind: real-2025-09, arm, suitetax or full (NUE_NS_SANDBOX_KIND)"
+    ),
 ) -> None:
     """Serve the NetSuite REST emulator."""
-    from nue_ns.sandbox.app import serve
+    import os
 
+    from nue_ns.sandbox.app import serve
+    from nue_ns.sandbox.kinds import KIND_ENV
+    from nue_ns.sandbox.kinds import kind as account_kind
+
+    if kind:
+        account_kind(kind)  # refuse an unknown kind before serving
+        os.environ[KIND_ENV] = kind
     serve(host, port)
 
 

@@ -32,6 +32,7 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Integration, NetSuiteLink
 from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent, InboundWatermark
 from nue_ns.integration import Collection
+from nue_ns.mapping.lines import currency_ids
 from nue_ns.netsuite.errors import NetSuiteError
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,11 @@ def changes_query(payments: bool) -> str:
     after = f"TO_DATE(?, '{SUITEQL_TIME}')"
     return (
         "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, "
+        # The ISO code from the account itself (currency.symbol): internal ids are the account's.
+        "c.symbol AS currencycode, "
         f"TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, TO_CHAR(t.lastmodifieddate, '{SUITEQL_TIME}') "
-        f"AS lastmodified FROM transaction t WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
+        "AS lastmodified FROM transaction t LEFT JOIN currency c ON c.id = t.currency "
+        f"WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
         f"OR (t.lastmodifieddate = {after} AND t.id > ?)) ORDER BY t.lastmodifieddate, t.id"
     )
 
@@ -130,7 +134,7 @@ def payment_content(
     return {
         "payment": {
             "amount": _money(str(total)),
-            "currency": currencies.get(r.get("currency", "")),
+            "currency": r.get("currencycode") or currencies.get(r.get("currency", "")),
             "tran_date": r.get("trandate"),
             "tran_id": r.get("tranid"),
             "customer": {"netsuite_id": customer, "nue_id": links.nue_id("customer", customer)},
@@ -338,7 +342,7 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
     refs |= {("customer", c.row["entity"]) for c in changes if "entity" in c.row}
     refs |= {("invoice", inv) for apps in applied.values() for inv, _ in apps}
     links = _links(reader.ctx.engine, conn.integration.id, refs)
-    currencies = {ns_id: code for code, ns_id in conn.config.currency_ids.items()}
+    currencies = {ns_id: code for code, ns_id in currency_ids(conn.config, conn.profile).items()}
     out: dict[int, dict[str, Any] | None] = {}
     for c in changes:
         if c.type == "CustCred":

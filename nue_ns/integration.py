@@ -6,7 +6,7 @@ Stored as JSON in `integrations.settings`; this model is the one place that says
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +51,8 @@ class GlAccounts(BaseModel):
     clearing: AccountId | None = None
     inventory_asset: AccountId | None = None  # inventory items' asset account
     cogs: AccountId | None = None  # inventory items' cost of goods sold account
+    # The account of the tax item (tax_item_id) in an account without SuiteTax: a liability.
+    tax_liability: AccountId | None = None
 
 
 # What type each GL account must have in NetSuite (account.accttype).
@@ -64,7 +66,11 @@ EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
     "clearing": ("Bank", "OthCurrAsset"),
     "inventory_asset": ("OthCurrAsset", "FixedAsset", "OthAsset"),
     "cogs": ("COGS",),
+    "tax_liability": ("OthCurrLiab",),  # tax collected is owed, never revenue
 }
+
+# Nue record types that become NetSuite transactions with a number (tranId) of their own.
+TranType = Literal["order", "invoice", "credit_memo", "payment", "refund"]
 
 
 def _default_item_types() -> dict[ProductType, ItemType]:
@@ -90,9 +96,29 @@ class IntegrationConfig(BaseModel):
     # element (no Oracle page names one); set on every line nue-ns closes, never when unset.
     order_line_no_revenue_field: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")] | None = None
     subsidiary_id: AccountId | None = None  # needed in OneWorld accounts
-    currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(
-        default_factory=lambda: {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
-    )
+    # Items are sold in these subsidiaries (else only in subsidiary_id), and in their children
+    # with item_include_children; list every subsidiary the integration's customers use.
+    item_subsidiaries: list[AccountId] = Field(default_factory=list)
+    item_include_children: bool = False
+    # Currency internal ids come from the account profile by ISO code; set one here only to
+    # override the profile (validate checks it against the account).
+    currency_ids: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], AccountId] = Field(default_factory=dict)
+    # Script id of the transaction-line custom column that holds the Nue line id (sent where the
+    # account has it; docs/NETSUITE_SETUP.md).
+    line_id_field: Annotated[str, Field(pattern=r"^custcol[a-z0-9_]{1,60}$")] = "custcol_nue_line_id"
+    # Tax. With SuiteTax (the account profile shows tax details) Nue's tax goes as the document's
+    # tax details, each line's tax code looked up by name (tax_code_default where Nue gives none).
+    # Without SuiteTax it goes as lines of this item, whose account is gl.tax_liability.
+    tax_item_id: AccountId | None = None
+    tax_code_default: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    # Accounts with Advanced Taxes refuse items without a tax schedule.
+    tax_schedule_id: AccountId | None = None
+    # Numbering. NetSuite numbers transactions itself; a number sent as tranId is kept only for the
+    # types whose "Allow Override" is checked in the account (Setup > Company > Auto-Generated
+    # Numbers). Elsewhere the Nue number goes to `number_field` (a custom body field's script id)
+    # or else to memo.
+    tran_id_override: set[TranType] = Field(default_factory=set)
+    number_field: Annotated[str, Field(pattern=r"^custbody[a-z0-9_]{1,90}$")] | None = None
     # Where this integration's inbound events go (else NUE_NS_WEBHOOK_URL).
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
     # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).
@@ -111,6 +137,10 @@ class IntegrationConfig(BaseModel):
     def load(cls, settings: dict | None) -> IntegrationConfig:
         return cls.model_validate(settings or {})
 
+
+# Currency ids of the sandbox's `full` account kind (nue_ns/sandbox/kinds.py), for tests that map
+# without reading an account profile; a real integration takes its account's ids from the profile.
+SANDBOX_CURRENCIES = {"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
 
 # The demo and the tests run against the sandbox's chart of accounts (nue_ns/sandbox/chart.py).
 SANDBOX_GL = GlAccounts(

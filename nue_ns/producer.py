@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nue_ns import dispatch, mapping, records
+from nue_ns import currencies, dispatch, mapping, profile, records
 from nue_ns.context import Context, get_context
 from nue_ns.hub import links, store
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
@@ -63,10 +63,16 @@ def enqueue_many(
     if unready:
         raise InvalidBatch(unready)
     config = config_of(integ)
-    _check_currencies(record_type, valid, config)
     refused = _collection_refusal(record_type, integ.name, config)
     if refused:
         raise InvalidBatch([records.InvalidRecord(record_type, [{"field": "(record)", "reason": refused}])])
+    known = profile.load(integ.profile)
+    if known is None:  # before the account's profile is read, an explicit currency map rules
+        _check_currencies(record_type, valid, config)
+    problems = currencies.unknown_currencies(record_type, valid, integ, config, known)
+    problems += currencies.cross_currency(ctx, integ, record_type, valid)
+    if problems:
+        raise InvalidBatch(sorted(problems, key=lambda p: p.index or 0))
     if record_type == "product":
         _refuse_type_changes(ctx, integ.id, config, valid)
     accepted = store.accept(ctx.engine, integ, record_type, valid)

@@ -115,6 +115,23 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _price(value: Decimal) -> Decimal:
+    """A unit price: up to 8 decimal places (usage pricing such as $0.0015 a unit)."""
+    if not value.is_finite():
+        raise ValueError("unit price must be a finite number")
+    if value != value.quantize(PRICE_STEP):
+        raise ValueError("unit price has more than 8 decimal places")
+    if len(value.normalize().as_tuple().digits) > 15:  # NetSuite's rate is a double
+        raise ValueError("unit price has more than 15 significant digits")
+    if abs(value) >= Decimal("1e13"):
+        raise ValueError("unit price is too large")
+    return value
+
+
+# Line amounts, tax and totals are in cents; unit prices may carry up to 8 decimals. NetSuite gets
+# Nue's amount as the line amount and the unit price as the rate, as given: amount is never
+# recomputed from quantity x rate (docs/NETSUITE_SETUP.md "Rates and rounding").
+PRICE_STEP = Decimal("0.00000001")
 Money = Annotated[Decimal, BeforeValidator(_no_float)]
 Quantity = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0, le=Decimal("1e9"))]
 
@@ -177,6 +194,9 @@ class Customer(_Record):
     first_name: Annotated[str, Field(max_length=32)] | None = None
     last_name: Annotated[str, Field(max_length=32)] | None = None
     currency: Currency | None = None
+    # Other currencies the customer transacts in (NetSuite's currency list). nue-ns adds one, as a
+    # new version of the customer, when a transaction in a new currency is to be sent.
+    currencies: list[Currency] = Field(default_factory=list, max_length=200)
     subsidiary_id: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = None
     updated_at: UpdatedAt | None = None
 
@@ -214,11 +234,43 @@ class Line(_Record):
     description: Text | None = None
     # On an invoice line: the line of the invoice's order that it bills (NetSuite's `orderLine`).
     order_line_id: NueId | None = None
+    # Tax Nue charged on this line (in cents), with its rate in percent and tax code name where
+    # Nue has them; a line without tax_amount is untaxed.
+    tax_amount: Money | None = None
+    tax_rate: Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, le=100, decimal_places=6)] | None = (
+        None
+    )
+    tax_code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
-    @field_validator("unit_price", "amount")
+    @field_validator("amount")
     @classmethod
     def _money(cls, v: Decimal) -> Decimal:
         return _money_field(v)
+
+    @field_validator("unit_price")
+    @classmethod
+    def _unit_price(cls, v: Decimal) -> Decimal:
+        return _price(v)
+
+    @field_validator("tax_amount")
+    @classmethod
+    def _tax(cls, v: Decimal | None) -> Decimal | None:
+        return None if v is None else _money_field(v)
+
+    @model_validator(mode="after")
+    def _tax_needs_amount(self) -> Line:
+        if self.tax_amount is None and (self.tax_rate is not None or self.tax_code is not None):
+            raise ValueError("tax_rate and tax_code need tax_amount (the tax Nue charged on the line)")
+        return self
+
+    @property
+    def tax(self) -> Decimal:
+        return self.tax_amount if self.tax_amount is not None else Decimal("0.00")
+
+    @property
+    def gross(self) -> Decimal:
+        """What the line adds to the document total: its amount plus its tax."""
+        return self.amount + self.tax
 
     @model_validator(mode="after")
     def _dates(self) -> Line:
@@ -228,7 +280,8 @@ class Line(_Record):
 
 
 def _lines_total(lines: list[Line]) -> Decimal:
-    return sum((line.amount for line in lines), Decimal("0.00"))
+    """The document total: every line's amount and tax."""
+    return sum((line.gross for line in lines), Decimal("0.00"))
 
 
 def _unique_line_ids(lines: list[Line]) -> None:
@@ -243,10 +296,10 @@ def _no_order_lines(lines: list[Line]) -> None:
 
 
 def _check_lines(total: Decimal, lines: list[Line]) -> None:
-    """A document's lines have unique ids and add up to its total."""
+    """A document's lines have unique ids and, with their tax, add up to its total."""
     _unique_line_ids(lines)
     if total != _lines_total(lines):
-        raise ValueError(f"total {total} does not equal the sum of lines {_lines_total(lines)}")
+        raise ValueError(f"total {total} does not equal the sum of lines and their tax {_lines_total(lines)}")
 
 
 class Order(_Record):

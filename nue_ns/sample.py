@@ -88,6 +88,11 @@ def _lines(
     return out
 
 
+def _same_payer(a: _Doc, b: _Doc) -> bool:
+    """Two invoices one payment may settle: one customer, one currency."""
+    return a.data["customer_id"] == b.data["customer_id"] and a.data["currency"] == b.data["currency"]
+
+
 def _total(lines: list[dict[str, Any]]) -> Decimal:
     return sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
 
@@ -103,29 +108,49 @@ def month(
     seed: int = 3,
     year: int = 2025,
     month_no: int = 3,
+    currencies: tuple[str, ...] = ("USD",),
+    subsidiaries: tuple[str, ...] = (),
 ) -> dict[str, list[dict[str, Any]]]:
     """A consistent month: activated orders, their invoices plus one-off ones, credit memos on
     invoices, payments of invoices (some partial, some over-paid), refunds of over-payments and of
-    unapplied credit. Nothing is ever applied beyond what is open, as NetSuite requires.
+    unapplied credit. Nothing is ever applied beyond what is open, as NetSuite requires, and
+    nothing is applied across currencies.
 
-    Returns {record type: records}; enqueue customers and products with the rest.
+    With several `currencies`, each customer has a primary one and about one document in six is
+    in another of them (the customer's NetSuite currency list must have it); credit memos,
+    payments and refunds are in the currency of what they apply to. With `subsidiaries`, customers
+    are spread over them. Returns {record type: records}; enqueue customers and products first.
     """
     rnd = random.Random(seed)
+    crnd = random.Random(seed + 1000)  # its own draws: one currency leaves the month unchanged
     custs, prods = customers(n_customers), products(n_products)
+    primary = {c["id"]: currencies[0] for c in custs}
+    for c in custs:
+        if len(currencies) > 1:
+            primary[c["id"]] = c["currency"] = crnd.choice(currencies)
+        if subsidiaries:
+            c["subsidiary_id"] = crnd.choice(subsidiaries)
+
+    def doc_currency(customer_id: str) -> str:
+        if len(currencies) > 1 and crnd.random() < 1 / 6:
+            return crnd.choice([c for c in currencies if c != primary[customer_id]])
+        return primary[customer_id]
+
     prices = {p["id"]: Decimal(rnd.randint(500, 200_000)).scaleb(-2) for p in prods}
     out: dict[str, list[dict[str, Any]]] = {"customer": custs, "product": prods}
 
     orders = []
     for k in range(1, n_orders + 1):
         oid, day = f"ORD-{k:05d}", rnd.randint(1, 10)
+        customer_id = rnd.choice(custs)["id"]
         orders.append(
             {
                 "id": oid,
                 "order_number": f"SO-{year}{month_no:02d}-{k:04d}",
-                "customer_id": rnd.choice(custs)["id"],
+                "customer_id": customer_id,
                 "status": "Activated",
                 "activated_at": f"{_day(year, month_no, day)}T09:00:00+00:00",
-                "currency": "USD",
+                "currency": doc_currency(customer_id),
                 "lines": _lines(rnd, oid, prods, prices, dt.date(year, month_no, day)),
             }
         )
@@ -148,16 +173,17 @@ def month(
                 lines.append(usage | {"id": f"{iid}-U1", "amount": "10.00", "description": "Usage"})
         else:
             lines = _lines(rnd, iid, prods, prices, dt.date(year, month_no, min(day, 28)))
+        customer_id = order["customer_id"] if order else rnd.choice(custs)["id"]
         data = {
             "id": iid,
             "invoice_number": f"INV-{year}{month_no:02d}-{k:04d}",
-            "customer_id": order["customer_id"] if order else rnd.choice(custs)["id"],
+            "customer_id": customer_id,
             "status": "Active",
             "invoice_date": _day(year, month_no, day),
             "due_date": (
                 dt.date.fromisoformat(_day(year, month_no, day)) + dt.timedelta(days=30)
             ).isoformat(),
-            "currency": "USD",
+            "currency": order["currency"] if order else doc_currency(customer_id),
             "total": str(_total(lines)),
             "lines": lines,
         }
@@ -180,7 +206,7 @@ def month(
             "invoice_id": inv.data["id"],
             "status": "Active",
             "credit_memo_date": _day(year, month_no, day),
-            "currency": "USD",
+            "currency": inv.data["currency"],
             "total": str(amount),
             "lines": [
                 {
@@ -214,7 +240,7 @@ def month(
         first = queue.pop(0)
         paid = [first]
         if rnd.random() < 0.2:
-            second = next((i for i in queue if i.data["customer_id"] == first.data["customer_id"]), None)
+            second = next((i for i in queue if _same_payer(i, first)), None)
             if second is not None:
                 queue.remove(second)
                 paid.append(second)
@@ -233,7 +259,7 @@ def month(
             "id": f"PAY-{k:05d}",
             "customer_id": first.data["customer_id"],
             "amount": str(applied + extra),
-            "currency": "USD",
+            "currency": first.data["currency"],
             "payment_date": _day(year, month_no, day),
             "collected_via": via,
             "reference": f"{'ch' if via == 'stripe' else 'tx'}_{rnd.getrandbits(48):012x}",
@@ -254,7 +280,7 @@ def month(
                 "id": f"REF-{k:05d}",
                 "customer_id": src.data["customer_id"],
                 "amount": str(amount),
-                "currency": "USD",
+                "currency": src.data["currency"],
                 "refund_date": _day(year, month_no, day),
                 "refunded_via": "stripe",
                 "reference": f"re_{rnd.getrandbits(48):012x}",

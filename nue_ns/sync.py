@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from nue_ns import gateway, linking, mapping, records, validation
+from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
 from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.models import Record, State
@@ -65,6 +65,15 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
     if missing:
         return _wait(ctx, rec, missing)
 
+    try:
+        held = profile.gate(ctx, conn, rec)  # the account's schema and facts, read once
+    except NetSuiteError as err:
+        return _failed(ctx, rec, err)
+    if held is not None:
+        return Outcome(held)
+    if conn.profile is None:  # just read: take the integration as it is now
+        conn = ctx.connection(rec.integration_id)
+
     held = validation.gate(ctx, conn, rec)  # GL accounts checked against NetSuite, and valid
     if held is not None:
         return Outcome(held)
@@ -110,12 +119,18 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({exc.denied.reason})")
         return Outcome.DEFERRED
     except NetSuiteError as err:
+        field = profile.unknown_field(err)  # the account changed since its profile was read
+        if field is not None and profile.refresh_once(ctx, conn, rec, field):
+            return Outcome.DEFERRED
         return _failed(ctx, rec, err)
     if step.needs_person:  # the header went; the lines NetSuite keeps as billed did not
         store.fail(ctx.engine, rec, f"{request.ns_type} lines are linked in NetSuite, only its header was "
                    f"updated; change these in NetSuite by hand: {', '.join(step.needs_person)}")  # fmt: skip
         return Outcome.FAILED
     store.complete(ctx.engine, rec, request.ns_type, request.external_id, internal_id)
+    if rec.record_type == "customer":  # its currencies are now on its NetSuite record
+        refs = mapping.customer_currencies(contract)
+        store.link_also(ctx.engine, rec, refs, request.ns_type, request.external_id, internal_id)
     return Outcome.TRANSFERRED
 
 
@@ -123,16 +138,23 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     """Name exactly what is missing, and push the hub's own copies of it to the front."""
     states = store.prerequisite_states(ctx.engine, rec.integration_id, missing)
     store.hurry(ctx.engine, rec.integration_id, missing)
-    parts = []
+    parts, waits = [], list(missing)
     for ref in missing:
         st = states[ref]
-        if st is None:
+        if ref.type.startswith(mapping.CUSTOMER_CURRENCY):
+            # A customer version with the currency on its list goes first; the record is woken by
+            # it, or by any customer version (then it asks again).
+            code = ref.type.removeprefix(mapping.CUSTOMER_CURRENCY)
+            currencies.request_currency(ctx, rec.integration_id, ref.id, code)
+            waits.append(Ref("customer", ref.id))
+            parts.append(f"customer {ref.id} with {code} on its NetSuite currency list")
+        elif st is None:
             parts.append(f"{ref} (not in the hub yet)")
         elif st == State.FAILED:
             parts.append(f"{ref} (it needs a person)")
         else:
             parts.append(f"{ref} ({st})")
-    store.wait_for(ctx.engine, rec, missing, "waiting for " + ", ".join(parts))
+    store.wait_for(ctx.engine, rec, list(dict.fromkeys(waits)), "waiting for " + ", ".join(parts))
     # A prerequisite may have landed between resolve() and wait_for(): re-check so nothing sleeps forever.
     _, still = store.resolve(ctx.engine, rec.integration_id, missing)
     if len(still) < len(missing):

@@ -19,6 +19,7 @@ from nue_ns.hub.models import Record, State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.processes import Child, start_beat, start_sandbox, start_worker
 from nue_ns.sandbox import demo as sandbox_demo
+from nue_ns.sandbox.kinds import KIND_ENV
 
 ACCOUNT = sandbox_demo.DEMO_ACCOUNT_ID
 
@@ -38,10 +39,13 @@ class System:
         rate_limit: str = "5/2s",
         concurrency: int = 5,
         config: IntegrationConfig | None = None,
+        kind: str | None = None,
         **extra_env: str,
     ) -> System:
+        """`kind`: the sandbox account's kind (nue_ns/sandbox/kinds.py), else its default."""
         self.rate = RateLimit.parse(rate_limit)
-        self.sandbox, self.base = start_sandbox(os.environ.copy(), self.work_dir / "logs")
+        sandbox_env = os.environ.copy() | ({KIND_ENV: kind} if kind else {})
+        self.sandbox, self.base = start_sandbox(sandbox_env, self.work_dir / "logs")
         self.children.append(self.sandbox)
         self.env = (
             demo_env(self.database_url, self.redis_url, f"{self.base}/services/rest", rate_limit)

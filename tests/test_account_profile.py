@@ -7,7 +7,7 @@ import pytest
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.hub.store import Ref
-from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest
 from nue_ns.mapping.fit import fit
 from nue_ns.sandbox.account_schema import openapi_document
@@ -63,7 +63,7 @@ def _invoice() -> records.Invoice:
 
 def test_optional_line_fields_the_account_lacks_are_left_out() -> None:
     resolved = {Ref("customer", "C-1"): "1", Ref("product", "P-1"): "2"}
-    config = IntegrationConfig(gl=SANDBOX_GL)
+    config = IntegrationConfig(gl=SANDBOX_GL, currency_ids=SANDBOX_CURRENCIES)
     full = mapping.build("invoice", _invoice(), config, resolved)
     assert {"revRecStartDate", "custcol_nue_line_id"} <= set(full.body["item"]["items"][0])
     fitted = mapping.build("invoice", _invoice(), config, resolved, real_profile())

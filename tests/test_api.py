@@ -399,6 +399,22 @@ def test_validate_endpoint_checks_without_saving(client, netsuite):
     assert len(calls) == 2  # each check is one governed SuiteQL call, in the attempt log
 
 
+def test_discover_reads_the_account_profile_and_shows_it_with_its_age(client, netsuite):
+    operator = key("operator")
+    assert client.get("/v1/integrations/default", headers=bearer(operator)).json()["profile"] is None
+    r = client.post("/v1/integrations/default/discover", headers=bearer(operator))
+    assert r.status_code == 200, r.text
+    read = r.json()
+    assert read["currencies"]["USD"] == "1" and read["calls"] == len(
+        [a for a in _attempts(netsuite) if a.outcome == "profile"]
+    )
+    assert read["account"]["problems"] == []  # the demo account has what the mapping needs
+    shown = client.get("/v1/integrations/default", headers=bearer(operator)).json()["profile"]
+    assert shown["read_at"] == read["read_at"] and shown["age_seconds"] >= 0
+    checked = client.post("/v1/integrations/default/validate", headers=bearer(operator)).json()
+    assert checked["account"] == read["account"]
+
+
 def _attempts(ctx) -> list[Attempt]:
     with session_scope(ctx.engine) as s:
         return list(s.scalars(select(Attempt)))

@@ -71,7 +71,9 @@ def _setup(answer: Any, deny: Denied | None = None):
     ctx = SimpleNamespace(settings=settings, engine=None, worker_name="w1")
     governor = FakeGovernor(deny=deny)
     integration = SimpleNamespace(id=3, account_id="1234567", name="acme")
-    conn = SimpleNamespace(integration=integration, client=FakeClient(answer), governor=governor, bearer=None)
+    conn = SimpleNamespace(
+        integration=integration, client=FakeClient(answer), governor=governor, profile=None, bearer=None
+    )
     return ctx, conn, governor
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nue_ns import mapping, records
-from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, ItemType
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, GlAccounts, IntegrationConfig, ItemType
 from nue_ns.mapping.base import MappingIncomplete
 from tests.openapi import check_body
 
@@ -13,6 +13,7 @@ CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
     subsidiary_id="1",
     category_overrides={"Enterprise": GlAccounts(subscription_income="12", subscription_revenue="13")},
+    currency_ids=SANDBOX_CURRENCIES,
 )
 
 

@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from nue_ns import mapping, records
 from nue_ns.hub.store import Ref
-from nue_ns.integration import SANDBOX_GL, Collection, IntegrationConfig
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, Collection, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete
 from tests.openapi import check_body
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1")
+# A transaction needs its customer with the transaction's currency in NetSuite (primary or listed).
+CUSTOMER_USD = Ref("customer:USD", "C-1")
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 RESOLVED = {
     Ref("customer", "C-1"): "201",
     Ref("product", "P-1"): "301",
@@ -141,7 +143,7 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
     assert (req.ns_type, req.external_id, req.replace) == ("salesOrder", "nue-so-O-1", ("item",))
     assert req.body == {
         "entity": {"id": "201"},
-        "tranId": "ORD-0001",
+        "memo": "ORD-0001",  # NetSuite numbers the order (no Allow Override configured)
         "tranDate": "2025-03-01",
         "currency": {"id": "1"},
         "item": {"items": BODY_LINES},
@@ -150,6 +152,7 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
         Ref("customer", "C-1"),
         Ref("product", "P-1"),
         Ref("product", "P-2"),
+        CUSTOMER_USD,
     ]
 
 
@@ -159,7 +162,7 @@ def test_invoice_body_is_valid_netsuite_and_waits_for_its_order():
     # No body createdFrom: the order is linked by the transform (tests/test_links.py).
     assert req.body == {
         "entity": {"id": "201"},
-        "tranId": "INV-0001",
+        "memo": "INV-0001",
         "tranDate": "2025-03-02",
         "currency": {"id": "2"},
         "dueDate": "2025-04-01",
@@ -171,6 +174,7 @@ def test_invoice_body_is_valid_netsuite_and_waits_for_its_order():
         Ref("product", "P-1"),
         Ref("product", "P-2"),
         Ref("order", "O-1"),
+        Ref("customer:EUR", "C-1"),  # an invoice in EUR needs EUR on the customer
     ]
 
 
@@ -185,7 +189,8 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     req = _build("credit_memo", CREDIT_MEMO)
     assert (req.ns_type, req.external_id) == ("creditMemo", "nue-cm-CM-1")
     assert req.replace == ("item", "apply")  # a re-send replaces both, never doubles them
-    assert "createdFrom" not in req.body and req.body["tranId"] == "CM-0001"  # linked by the transform
+    assert "createdFrom" not in req.body and req.body["memo"] == "CM-0001"  # linked by the transform
+    assert "autoApply" not in req.body  # sent only where the profile shows the account has it
     assert req.body["item"] == {"items": [BODY_LINES[1]]}
     assert req.body["apply"] == {
         "items": [
@@ -199,6 +204,7 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
         Ref("product", "P-2"),
         Ref("invoice", "I-1"),
         Ref("invoice", "I-2"),
+        CUSTOMER_USD,
     ]
 
 
@@ -210,6 +216,7 @@ def test_unapplied_credit_memo_replaces_only_its_lines():
     assert mapping.requirements("credit_memo", _record("credit_memo", data)) == [
         Ref("customer", "C-1"),
         Ref("product", "P-2"),
+        CUSTOMER_USD,
     ]
 
 
@@ -221,8 +228,8 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         "payment": 1250.0,
         "tranDate": "2025-03-05",
         "currency": {"id": "1"},
-        "undepFunds": False,
         "account": {"id": "4"},
+        "autoApply": False,
         "memo": "stripe: ch_3Ox",
         "apply": {
             "items": [
@@ -235,6 +242,7 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         Ref("customer", "C-1"),
         Ref("invoice", "I-1"),
         Ref("invoice", "I-2"),
+        CUSTOMER_USD,
     ]
 
 
@@ -253,7 +261,9 @@ def test_payment_is_not_pushed_when_collecting_in_netsuite():
 
 
 def test_payment_and_refund_without_clearing_account_name_it():
-    config = IntegrationConfig(gl=SANDBOX_GL.model_copy(update={"clearing": None}))
+    config = IntegrationConfig(
+        gl=SANDBOX_GL.model_copy(update={"clearing": None}), currency_ids=SANDBOX_CURRENCIES
+    )
     for rtype, data in (("payment", PAYMENT), ("refund", REFUND)):
         with pytest.raises(MappingIncomplete, match="'clearing' is not configured"):
             _build(rtype, data, config)
@@ -280,6 +290,7 @@ def test_refund_pays_out_of_clearing_applied_to_payment_and_credit_memo():
         Ref("customer", "C-1"),
         Ref("payment", "PAY-1"),
         Ref("credit_memo", "CM-1"),
+        CUSTOMER_USD,
     ]
 
 
@@ -295,6 +306,7 @@ def test_two_applications_to_one_document_make_one_apply_line():
     assert mapping.requirements("refund", _record("refund", data)) == [
         Ref("customer", "C-1"),
         Ref("payment", "PAY-1"),
+        CUSTOMER_USD,
     ]
 
 

@@ -10,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nue_ns import mapping, records
-from nue_ns.hub.store import Ref
-from nue_ns.integration import SANDBOX_GL, IntegrationConfig
-from nue_ns.mapping.lines import apply_sublist, money
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
+from nue_ns.mapping.lines import apply_sublist, money, number
+from nue_ns.refs import Ref
+from tests.test_tax_numbering import CONFIG as TAX_CONFIG
+from tests.test_tax_numbering import real_profile, suitetax_profile
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1")
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 CENTS = st.integers(min_value=1, max_value=10**12 - 1)  # up to 9,999,999,999.99 in cents
 
 
@@ -132,3 +134,45 @@ def test_credit_memo_total_and_application_keep_every_cent(ls, percent_applied):
     assert sum((_wire(i["amount"]) for i in body["item"]["items"]), Decimal("0.00")) == total
     if applied > 0:
         assert [_wire(line["amount"]) for line in body["apply"]["items"]] == [applied]
+
+
+# -- unit prices to 8 decimals, tax in the totals --------------------------------------------------
+
+PRICES = st.builds(
+    lambda digits, exp: Decimal(digits).scaleb(-exp),
+    st.integers(min_value=1, max_value=10**15 - 1),
+    st.integers(min_value=0, max_value=8),
+).filter(lambda p: abs(p) < Decimal("1e13"))
+
+
+@given(PRICES)
+def test_a_unit_price_to_eight_decimals_survives_the_json_number(price):
+    line = records.Line(id="L", product_id="P", quantity="1", unit_price=str(price), amount="0.01")
+    assert _wire(number(line.unit_price)) == price
+
+
+@st.composite
+def taxed_lines(draw) -> list[dict]:
+    out = draw(lines())
+    for line in out:
+        if draw(st.booleans()):
+            rate = draw(st.sampled_from(["0", "5", "7.25", "8.875", "20"]))
+            tax = (Decimal(line["amount"]) * Decimal(rate) / 100).quantize(Decimal("0.01"))
+            line |= {"tax_amount": str(tax), "tax_rate": rate, "tax_code": "US-STANDARD"}
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(taxed_lines(), st.booleans())
+def test_taxed_invoice_totals_reach_netsuite_to_the_cent(ls, suitetax):
+    total = sum((Decimal(x["amount"]) + Decimal(x.get("tax_amount", "0")) for x in ls), Decimal("0.00"))
+    data = {"id": "I-1", "invoice_number": "INV-1", "customer_id": "C-1", "status": "Active"}
+    data |= {"invoice_date": "2025-03-01", "currency": "USD", "total": str(total), "lines": ls}
+    invoice = records.validate("invoice", data)
+    profile = suitetax_profile() if suitetax else real_profile()
+    body = mapping.build("invoice", invoice, TAX_CONFIG, _resolved(5), profile).body
+    sent = sum((_wire(item["amount"]) for item in body["item"]["items"]), Decimal("0.00"))
+    details = body.get("taxDetails", {"items": []})["items"]
+    sent += sum((_wire(d["taxAmount"]) for d in details), Decimal("0.00"))
+    assert sent == invoice.total == total
+    assert bool(details) == (suitetax and any("tax_amount" in x for x in ls))

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -24,12 +24,16 @@ from sqlalchemy import select
 from nue_ns import sample
 from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import upsert_integration
+from nue_ns.hub.integrations import save_config, upsert_integration
 from nue_ns.hub.models import Attempt, Record, State
 from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, InvoiceLink
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
+from nue_ns.records import validate
+from nue_ns.sandbox import kinds
+from nue_ns.sandbox import tax as sandbox_tax
+from nue_ns.sandbox.kinds import DEFAULT_KIND
 from tests.harness import ACCOUNT, System
 from tests.oauth_support import (
     DEMO_CLIENT,
@@ -56,6 +60,8 @@ ITEM_TYPES = {
 INCOME = {"subscription": "5", "entitlement": "6", "asset": "7"}
 CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscription"): "16"}
 CLEARING = "4"
+CENT = Decimal("0.01")
+TAX_RATE = Decimal("8.25")
 TOKEN_LIFETIME = 4.0  # seconds a sandbox access token lives in the OAuth 2.0 month
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
@@ -158,10 +164,48 @@ def check_billing(system: System, month: dict[str, list[dict]], ledger: Ledger, 
             assert ns.get("isClosed", False) is (billed[nue["id"]] == 0 or link is InvoiceLink.standalone)
 
 
+def add_tax(month: dict[str, list[dict]], rate: Decimal = TAX_RATE) -> dict[str, list[dict]]:
+    """Tax on every other line (the first of each) of orders, invoices and credit memos; totals grow
+    by it, so every application stays within what is open."""
+    for doc_type in ("order", "invoice", "credit_memo"):
+        for doc in month[doc_type]:
+            for line in doc["lines"][::2]:
+                tax = (Decimal(line["amount"]) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+                line |= {"tax_amount": str(tax), "tax_rate": str(rate), "tax_code": "S-GB"}
+                if "total" in doc:
+                    doc["total"] = str(Decimal(doc["total"]) + tax)
+    return month
+
+
+def tax_item(ledger: Ledger) -> str | None:
+    """The tax item a NetSuite user made (no externalId): tax lines of accounts without SuiteTax."""
+    made = [r["id"] for r in ledger.records if r["type"] == "nonInventorySaleItem" and not r["externalId"]]
+    return made[0] if made else None
+
+
 def check_month(
-    system: System, month: dict[str, list[dict]], link: InvoiceLink = InvoiceLink.transform
+    system: System,
+    month: dict[str, list[dict]],
+    kind: str = DEFAULT_KIND,
+    link: InvoiceLink = InvoiceLink.transform,
 ) -> Ledger:
+    """Every record once, where and in the currency Nue says, totals equal to Nue's to the cent
+    (tax included); on an account `kind` without the line-id column or ARM, lines carry neither
+    (the sandbox refuses what its schema lacks)."""
+    account = kinds.kind(kind)
+    column, arm = "line_id_column" in account.features, "arm" in account.features
     ledger = Ledger(system)
+    taxes = tax_item(ledger)
+    for rtype in ("order", "invoice", "credit_memo", "payment", "refund"):
+        for doc in month[rtype]:
+            body = ledger.body(rtype, doc["id"])
+            # Posted in its own currency: the account's id for the Nue code, never a guessed one.
+            assert body["currency"]["id"] == account.currency_id(doc["currency"]), (rtype, doc["id"])
+            for line in body.get("apply", {}).get("items", []):  # applied to same-currency documents
+                assert ledger.by_id[line["doc"]["id"]]["body"]["currency"] == body["currency"], doc["id"]
+            customer = ledger.body("customer", doc["customer_id"])
+            listed = {line["currency"]["id"] for line in customer.get("currencyList", {}).get("items", [])}
+            assert body["currency"]["id"] in listed | {customer["currency"]["id"]}, doc["id"]
     for rtype, recs in month.items():
         if rtype == "product":
             continue
@@ -177,17 +221,26 @@ def check_month(
         for doc in month[doc_type]:
             body = ledger.body(doc_type, doc["id"])
             assert body["entity"]["id"] == ledger.by_eid[external_id("customer", doc["customer_id"])]["id"]
-            lines = body["item"]["items"]
-            assert [line["custcol_nue_line_id"] for line in lines] == [line["id"] for line in doc["lines"]]
+            lines = [line for line in body["item"]["items"] if line["item"]["id"] != taxes]
+            line_ids = [line.get("custcol_nue_line_id") for line in lines]
+            assert line_ids == ([line["id"] for line in doc["lines"]] if column else [None] * len(lines))
             for sent, line in zip(lines, doc["lines"], strict=True):
                 assert Decimal(str(sent["amount"])) == Decimal(line["amount"])
                 item = ledger.by_id[sent["item"]["id"]]
                 product = products[line["product_id"]]
                 assert item["externalId"] == external_id("product", product["id"])
                 assert item["body"]["incomeAccount"]["id"] == expected_income(product), (doc["id"], product)
-                assert sent.get("revRecStartDate") == line.get("start_date")
-            total = sum((Decimal(line["amount"]) for line in doc["lines"]), Decimal(0))
-            assert Decimal(str(body["total"])) == total
+                assert sent.get("revRecStartDate") == (line.get("start_date") if arm else None)
+            total = validate(doc_type, doc).total  # its lines and their tax
+            assert Decimal(str(body["total"])) == total, (doc["id"], body["total"], total)
+            tax = sum((Decimal(line.get("tax_amount") or 0) for line in doc["lines"]), Decimal(0))
+            if "suitetax" in account.features:
+                assert Decimal(str(body.get("taxTotal") or 0)) == tax, doc["id"]
+            else:
+                posted = [
+                    Decimal(str(i["amount"])) for i in body["item"]["items"] if i["item"]["id"] == taxes
+                ]
+                assert sum(posted, Decimal(0)) == tax, doc["id"]
             if doc_type == "invoice":
                 open_amount[external_id("invoice", doc["id"])] = total
                 if doc.get("order_id") and link is InvoiceLink.transform:  # made from its order
@@ -207,7 +260,7 @@ def check_month(
             open_amount[eid] -= amount
     for pay in month["payment"]:
         body = ledger.body("payment", pay["id"])
-        assert body["account"]["id"] == CLEARING and body["undepFunds"] is False
+        assert body["account"]["id"] == CLEARING and "undepFunds" not in body and body["autoApply"] is False
         assert Decimal(str(body["payment"])) == Decimal(pay["amount"])
         assert applied(body["apply"]["items"], ledger) == nue_applied(pay["applications"])
         for eid, amount in nue_applied(pay["applications"]).items():
@@ -238,12 +291,21 @@ def run_month(
     system: System,
     month: dict[str, list[dict]],
     timeout: float,
+    config: IntegrationConfig = CONFIG,
+    kind: str | None = None,
+    taxed: bool = False,
     link: InvoiceLink = InvoiceLink.transform,
     workers: int = 2,
     **env: str,
 ) -> list[int]:
-    config = CONFIG.model_copy(update={"invoice_link": link})
-    system.start(rate_limit="100/1s", concurrency=5, config=config, NUE_NS_BATCH_SWEEP_SECONDS="2", **env)
+    config = config.model_copy(update={"invoice_link": link})
+    system.start(
+        rate_limit="100/1s", concurrency=5, config=config, kind=kind, NUE_NS_BATCH_SWEEP_SECONDS="2", **env
+    )
+    if taxed:  # the tax item a NetSuite user set up, and its liability account, in the mapping
+        made = system.sandbox_post("switches", {"account": ACCOUNT, "seed_tax_item": True})["tax_item_id"]
+        gl = config.gl.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT})
+        save_config(system.ctx.engine, "default", config.model_copy(update={"gl": gl, "tax_item_id": made}))
     if env.get("NETSUITE_AUTH_METHOD") == "oauth2":  # map the certificate, as an administrator does
         map_certificate(system.base, ACCOUNT, DEMO_CLIENT, env["NETSUITE_CERTIFICATE_ID"], keypair()[1])
         system.sandbox_post("oauth/config", {"token_lifetime_s": TOKEN_LIFETIME})
@@ -291,12 +353,66 @@ def test_a_month_in_scheduled_mode(system, link):
     assert {p.get("category") for p in month["product"]} == {None, "Enterprise", "SMB", "Training"}
     ids = run_month(system, month, timeout=300, link=link)
     stats = report_calls(system, len(ids))  # before check_month's own SuiteQL query
-    check_month(system, month, link)
-    # The writes and reads each record needs and one SuiteQL check of the GL accounts: no retries,
-    # nothing doubled (the order a closing invoice comes from is written twice: created, closed).
+    check_month(system, month, link=link)
+    # The writes and reads each record needs and the account profile's read (which checks the GL
+    # accounts too): no retries, nothing doubled (the order a closing invoice comes from is
+    # written twice: created, closed).
     writes, reads = expected_calls(month, link)
     assert stats["writes"] == writes
-    assert stats["calls"] == writes + reads + 1
+    assert stats["calls"] == writes + reads + profile_calls(system)
+
+
+def profile_calls(system: System) -> int:
+    """What reading the account profile cost (it is read once, by the first transfer)."""
+    stored = system.ctx.integration("default").profile
+    assert stored is not None and stored["read_at"]
+    return stored["calls"]
+
+
+# Each kind of account with the subsidiaries its customers use and how items reach them.
+KINDS = {
+    "real-2025-09": ((), {}),
+    "arm": (("2", "3"), {"item_subsidiaries": ["1"], "item_include_children": True}),
+    "suitetax": (("1", "2"), {"item_subsidiaries": ["1", "2"]}),
+}
+CURRENCIES = ("USD", "EUR", "GBP")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_month_in_several_currencies_on_each_kind_of_account(system, kind):
+    subsidiaries, items = KINDS[kind]
+    month = add_tax(sample.month(
+        n_customers=15, n_products=9, n_orders=25, n_invoices=40, n_payments=30, n_refunds=6,
+        n_credit_memos=8, currencies=CURRENCIES, subsidiaries=subsidiaries,
+    ))  # fmt: skip
+    config = CONFIG.model_copy(update=items)
+    ids = run_month(system, month, timeout=240, config=config, kind=kind, taxed=True)
+    stats = report_calls(system, len(ids))  # before check_month's own SuiteQL query
+    ledger = check_month(system, month, kind)
+    # A customer transacting in a currency besides its primary one was sent once more, with it
+    # on its currency list, before those transactions; nothing else was sent twice.
+    extra = {
+        c["id"]: {
+            d["currency"] for t in NS_TYPE if t != "customer" for d in month[t] if d["customer_id"] == c["id"]
+        }
+        - {c["currency"]}
+        for c in month["customer"]
+    }
+    assert sum(map(len, extra.values())) > 0
+    for c in month["customer"]:
+        listed = ledger.body("customer", c["id"]).get("currencyList", {}).get("items", [])
+        codes = {kinds.kind(kind).currencies[line["currency"]["id"]] for line in listed}
+        assert codes == extra[c["id"]], c["id"]
+    resent = {
+        e: n
+        for e, n in stats["writes_by_external_id"].items()
+        if n > 1 and not e.startswith(external_id("order", ""))  # an order written, then its lines closed
+    }
+    assert set(resent) <= {external_id("customer", c) for c, more in extra.items() if more}
+    writes, reads = expected_calls(month, InvoiceLink.transform)
+    assert stats["writes"] == writes + sum(n - 1 for n in resent.values())
+    assert stats["by_status"].keys() <= {"200", "204"}  # nothing refused: no field the account lacks
+    assert stats["calls"] == stats["writes"] + reads + profile_calls(system)
 
 
 def test_a_month_with_oauth2_and_one_shared_token_per_lifetime(system):
@@ -306,9 +422,9 @@ def test_a_month_with_oauth2_and_one_shared_token_per_lifetime(system):
     started = time.time()
     ids = run_month(system, month, timeout=300, workers=3, **oauth2_env(system.work_dir))
     stats = report_calls(system, len(ids))  # before check_month's own SuiteQL query
-    check_month(system, month, InvoiceLink.transform)
+    check_month(system, month, link=InvoiceLink.transform)
     writes, reads = expected_calls(month, InvoiceLink.transform)  # as with TBA: nothing doubled
-    assert stats["writes"] == writes and stats["calls"] == writes + reads + 1
+    assert stats["writes"] == writes and stats["calls"] == writes + reads + profile_calls(system)
     log = token_log(system.base)
     assert [e["status"] for e in log if e["status"] != 200] == []
     issued = assert_one_token_per_lifetime(log, TOKEN_LIFETIME, time.time() - started)
@@ -357,7 +473,8 @@ def test_changed_records_are_upserted_again_without_doubling_lines(system):
     ]
     assert Decimal(str(ledger.body("invoice", invoice["id"])["total"])) == Decimal(changed_invoice["total"])
     puts = [c for c in system.log() if c.get("external_id") == external_id("invoice", invoice["id"])]
-    assert [c["replace"] for c in puts] == [["item"], ["item"]]
+    # Both sends replace the lines (and, in this SuiteTax account, the tax details): never doubled.
+    assert [c["replace"] for c in puts] == [["item", "taxDetails"]] * 2
     # A billed order and an invoice made from it: lines are NetSuite's history now. Only the header
     # changes; the line changes are named for a person, and nothing is doubled or dropped.
     linked = next(i for i in month["invoice"] if i.get("order_id") and i["id"] not in paid)
@@ -379,7 +496,7 @@ def test_changed_records_are_upserted_again_without_doubling_lines(system):
     after = Ledger(system)
     assert after.body("invoice", linked["id"])["dueDate"] == "2025-05-30"
     assert after.body("invoice", linked["id"])["item"]["items"] == ns_lines
-    assert after.body("order", order["id"])["tranId"] == new_order["order_number"]
+    assert after.body("order", order["id"])["memo"] == new_order["order_number"]
     assert len(after.body("order", order["id"])["item"]["items"]) == len(order["lines"])
     assert "lines are linked in NetSuite, only its header was updated" in _reason(system, ids[1])
     assert f"line {linked['lines'][-1]['id']}" in _reason(system, ids[1])
@@ -442,7 +559,8 @@ def test_misconfigured_accounts_block_sending_until_the_mapping_is_fixed(system)
     # Customers do not depend on GL accounts; nothing else reached NetSuite.
     assert {r["type"] for r in system.ns_records()} == {"customer"}
     suiteql = [c for c in system.log() if c["path"].endswith("/suiteql")]
-    assert len(suiteql) == 1  # one check per mapping, not one per record
+    # The account profile's queries (one of them the GL check) once per mapping, not per record.
+    assert len(suiteql) == profile_calls(system) - 1
 
     out = _cli(system, "integration", "validate")
     assert out.returncode == 1 and "account 15 (6000 Office Expense)" in out.stderr
@@ -529,10 +647,13 @@ def test_a_failed_account_check_is_retried_and_then_the_records_go(system):
     ids = [a.id for a in enqueue_many("product", products)]
     system.wait(ids, timeout=60)
     checks = [c["status"] for c in system.log() if c["path"].endswith("/suiteql")]
-    assert checks == [500, 200]  # NetSuite's fault was retried once, then one check served all
+    # NetSuite's fault on the account profile's first query was retried once, then one read of
+    # the profile (the GL check among its queries) served all.
+    queries = profile_calls(system) - 1
+    assert checks == [500] + [200] * queries
     with session_scope(system.ctx.engine) as s:
         outcomes = s.scalars(select(Attempt.outcome).where(Attempt.url.like("%/suiteql%"))).all()
-    assert sorted(outcomes) == ["transient", "validated"]
+    assert sorted(outcomes) == ["profile"] * queries + ["transient"]
 
 
 def _lost_transforms(system: System, invoices: int, credit_memos: int) -> None:

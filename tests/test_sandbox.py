@@ -29,7 +29,8 @@ from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.netsuite.errors import Kind, classify_response
 from nue_ns.sandbox import demo, state
 from nue_ns.sandbox.account_schema import derived_document
-from nue_ns.sandbox.state import FIELDS, LINE_FIELDS, AccountData, SandboxState
+from nue_ns.sandbox.kinds import kind
+from nue_ns.sandbox.state import AccountData, SandboxState
 
 pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
 
@@ -272,7 +273,7 @@ def test_registered_account_is_isolated(base: str) -> None:
     }
     extra["account_id"] = "9876543-sb2"
     answer = control(base, "POST", "accounts", json=extra | {"concurrency_limit": 3})
-    assert answer == {"account_id": "9876543_SB2", "concurrency_limit": 3}
+    assert answer == {"account_id": "9876543_SB2", "concurrency_limit": 3, "kind": "full"}
     assert call(base, "GET", "/record/v1/account/1", auth=tba(extra, realm="9876543_SB2")).ok
     assert call(base, "GET", "/record/v1/account/1", auth=tba(extra, realm="9876543-sb2")).status_code == 401
     customer(base)
@@ -370,11 +371,12 @@ def test_openapi_field_names_are_accepted() -> None:
     def standard(name: str) -> set[str]:
         return {k for k in schemas[name]["properties"] if k != "links" and not k.startswith(("cust", "cseg"))}
 
+    real = kind("real-2025-09")
     for ns_type in ("customer", "invoice", "creditMemo"):
-        assert standard(ns_type) <= FIELDS[ns_type], ns_type
-    assert standard("invoice-itemElement") <= LINE_FIELDS[("invoice", "item")]
-    assert standard("creditMemo-itemElement") <= LINE_FIELDS[("creditMemo", "item")]
-    assert standard("creditMemo-applyElement") <= LINE_FIELDS[("creditMemo", "apply")]
+        assert set(schemas[ns_type]["properties"]) == real.fields(ns_type), ns_type
+    assert standard("invoice-itemElement") <= real.sublists("invoice")["item"]
+    assert standard("creditMemo-itemElement") <= real.sublists("creditMemo")["item"]
+    assert standard("creditMemo-applyElement") <= real.sublists("creditMemo")["apply"]
     readme_keys = {"entityId", "companyName", "isPerson", "firstName", "lastName", "email", "phone"}
     assert readme_keys | {"subsidiary", "currency", "terms", "externalId"} <= standard("customer")
     sales_keys = {"entity", "tranDate", "tranId", "externalId", "subsidiary", "currency", "account", "memo"}
@@ -643,7 +645,7 @@ def test_suiteql_rules_and_paging(base: str) -> None:
     assert suiteql(base, q, limit=1001).status_code == 400
     assert suiteql(base, q, limit=5, offset=3).status_code == 400
     page = suiteql(base, q, limit=5, offset=0).json()
-    assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 17)
+    assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 18)
     assert page["items"][0] == {
         "id": "1",
         "acctnumber": "1000",
@@ -652,7 +654,11 @@ def test_suiteql_rules_and_paging(base: str) -> None:
         "links": [],
     }
     last = suiteql(base, q, limit=5, offset=15).json()
-    assert (last["count"], last["hasMore"], [i["id"] for i in last["items"]]) == (2, False, ["16", "17"])
+    assert (last["count"], last["hasMore"], [i["id"] for i in last["items"]]) == (
+        3,
+        False,
+        ["16", "17", "18"],
+    )
     income = suiteql(
         base, "SELECT id FROM account WHERE accttype = ? AND isinactive = ? ORDER BY id", ["Income", "F"]
     )
@@ -665,7 +671,7 @@ def test_suiteql_rules_and_paging(base: str) -> None:
 def test_suiteql_on_transactions(base: str) -> None:
     cust, itm = customer(base), item(base)
     inv = invoice(base, cust, itm, amount=100.0)
-    pay = {"customer": {"id": cust}, "payment": 100.0, "undepFunds": True, "memo": None}
+    pay = {"customer": {"id": cust}, "payment": 100.0, "undepFunds": {"id": "T"}, "memo": None}
     pay |= {"apply": {"items": [{"doc": {"id": inv}, "apply": True, "amount": 100.0}]}}
     assert put(base, "customerPayment", "nue-pay-1", pay).status_code == 204
     q = (
@@ -766,3 +772,135 @@ def test_state_registers_and_resets() -> None:
     assert acct.records == {} and sandbox.account("TSTDRV1") is acct
     with pytest.raises(ValueError):
         sandbox.add_fault("meltdown")
+
+
+# -- kinds of account: schema, metadata catalog, currencies, subsidiaries -----------------------------
+
+
+def _kind_account(kind_name: str) -> AccountData:
+    return AccountData("K1", "ck", "cs", "tid", "ts", kind=kind(kind_name))
+
+
+def _invoice(acct: AccountData, line: dict[str, Any], currency: str = "1") -> state.WriteOutcome:
+    cust = state.upsert(acct, "customer", "c1", {"companyName": "A", "subsidiary": {"id": "1"}}, strict=True)
+    itm = state.upsert(acct, "nonInventorySaleItem", "i1", {"itemId": "I1", "incomeAccount": {"id": "5"}})
+    body = {"entity": {"id": cust.record.id}, "currency": {"id": currency}}
+    body["item"] = {"items": [{"item": {"id": itm.record.id}, "quantity": 1, "rate": 10.0} | line]}
+    return state.upsert(acct, "invoice", "inv1", body, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("kind_name", "accepted"),
+    [("real-2025-09", False), ("arm", True), ("suitetax", True), ("full", True)],
+)
+def test_the_line_id_column_exists_only_where_the_kind_has_it(kind_name: str, accepted: bool) -> None:
+    acct = _kind_account(kind_name)
+    if accepted:
+        assert _invoice(acct, {"custcol_nue_line_id": "L1"}).record.body["item"]["items"][0][
+            "custcol_nue_line_id"
+        ]
+        return
+    with pytest.raises(state.NsError) as exc:
+        _invoice(acct, {"custcol_nue_line_id": "L1"})
+    assert (exc.value.status, exc.value.code, exc.value.path) == (
+        400,
+        "INVALID_CONTENT",
+        "item.items[0].custcol_nue_line_id",
+    )
+
+
+def test_arm_fields_are_refused_without_arm_and_the_accounts_own_custom_columns_are_accepted() -> None:
+    with pytest.raises(state.NsError, match="revRecStartDate"):
+        _invoice(_kind_account("suitetax"), {"revRecStartDate": "2025-01-01"})
+    assert _invoice(_kind_account("arm"), {"revRecStartDate": "2025-01-01"}).created
+    assert _invoice(_kind_account("real-2025-09"), {"custcol3": "x"}).created  # that account's column
+
+
+def test_a_customer_transacts_only_in_its_currencies_and_applies_only_same_currency_documents() -> None:
+    acct = _kind_account("full")
+    with pytest.raises(state.NsError) as exc:
+        _invoice(acct, {}, currency="2")  # EUR; the customer is in USD (the base currency)
+    assert exc.value.path == "currency"
+    listed = {"currencyList": {"items": [{"currency": {"id": "2"}}]}}
+    state.upsert(acct, "customer", "c1", listed, strict=True)
+    state.upsert(acct, "customer", "c1", listed, strict=True)  # keyed by currency: never doubled
+    assert len(acct.find("customer", "eid:c1").body["currencyList"]["items"]) == 1
+    eur = _invoice(acct, {}, currency="2").record
+    cust = acct.find("customer", "eid:c1").id
+    payment = {"customer": {"id": cust}, "payment": 10.0, "account": {"id": "4"}, "apply": applying(eur.id)}
+    with pytest.raises(state.NsError) as exc:
+        state.upsert(acct, "customerPayment", "p1", payment | {"currency": {"id": "1"}}, strict=True)
+    assert exc.value.path == "apply.items[0].doc"
+    assert state.upsert(
+        acct, "customerPayment", "p1", payment | {"currency": {"id": "2"}}, strict=True
+    ).created
+
+
+def test_items_are_sold_only_in_their_subsidiaries_or_their_children() -> None:
+    acct = _kind_account("arm")  # 1 Parent, 2 EMEA and 3 Americas under it
+    cust = state.upsert(acct, "customer", "c2", {"companyName": "B", "subsidiary": {"id": "2"}}, strict=True)
+    only_parent = {"itemId": "I2", "incomeAccount": {"id": "5"}, "subsidiary": {"items": [{"id": "1"}]}}
+    itm = state.upsert(acct, "nonInventorySaleItem", "i2", only_parent, strict=True).record
+    body = {"entity": {"id": cust.record.id}, "item": {"items": [{"item": {"id": itm.id}, "rate": 1.0}]}}
+    with pytest.raises(state.NsError) as exc:
+        state.upsert(acct, "invoice", "inv2", body, strict=True)
+    assert exc.value.path == "item.items[0].item"
+    state.upsert(acct, "nonInventorySaleItem", "i2", only_parent | {"includeChildren": True}, strict=True)
+    assert state.upsert(acct, "invoice", "inv2", body, strict=True).created
+    assert len(acct.find("nonInventorySaleItem", "eid:i2").body["subsidiary"]["items"]) == 1
+
+
+def test_the_metadata_catalog_serves_the_accounts_schema(base: str) -> None:
+    swagger = {"Accept": "application/swagger+json"}
+    r = call(base, "GET", "/record/v1/metadata-catalog?select=invoice,salesorder", headers=swagger)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["openapi"] == "3.0.1" and set(doc["paths"]) == {"/invoice", "/salesOrder"}
+    schemas = doc["components"]["schemas"]
+    assert "custcol_nue_line_id" in schemas["invoice-itemElement"]["properties"]  # the default kind: full
+    assert schemas["salesOrder-itemElement"]["x-ns-sublistkey"]["value"]["new"] == ["line"]
+    assert "vendorBill" not in schemas and "creditMemo" not in schemas  # only what they refer to
+    listed = call(base, "GET", "/record/v1/metadata-catalog?select=customer").json()
+    assert [i["name"] for i in listed["items"]] == ["customer"]
+    bad = call(base, "GET", "/record/v1/metadata-catalog?select=nosuchtype", headers=swagger)
+    assert bad.status_code == 400 and error_of(bad)["o:errorCode"] == "INVALID_PARAMETER"
+    currencies = suiteql(base, "SELECT id, symbol FROM currency ORDER BY id").json()["items"]
+    assert [(c["id"], c["symbol"]) for c in currencies] == [
+        ("1", "USD"),
+        ("2", "EUR"),
+        ("3", "GBP"),
+        ("4", "CAD"),
+    ]
+
+
+def test_switches_where_oracle_is_silent_on_items_without_subsidiaries() -> None:
+    acct = _kind_account("arm")
+    cust = state.upsert(acct, "customer", "c3", {"companyName": "C", "subsidiary": {"id": "3"}}, strict=True)
+    bare = state.upsert(acct, "nonInventorySaleItem", "i3", {"itemId": "I3", "incomeAccount": {"id": "5"}})
+    body = {
+        "entity": {"id": cust.record.id},
+        "item": {"items": [{"item": {"id": bare.record.id}, "rate": 1.0}]},
+    }
+    with pytest.raises(state.NsError):  # default: a bare item is sold in the parent only
+        state.upsert(acct, "invoice", "inv3", body, strict=True)
+    acct.items_everywhere_without_list = True
+    assert state.upsert(acct, "invoice", "inv3", body, strict=True).created
+
+
+def test_switch_where_oracle_is_silent_on_a_catalog_select_naming_an_unknown_type(base: str) -> None:
+    swagger = {"Accept": "application/swagger+json"}
+    path = "/record/v1/metadata-catalog?select=customer,nosuchtype"
+    assert call(base, "GET", path, headers=swagger).status_code == 400
+    control(
+        base, "POST", "switches", json={"account": DEMO["account_id"], "catalog_ignores_unknown_types": True}
+    )
+    try:
+        doc = call(base, "GET", path, headers=swagger).json()
+        assert set(doc["paths"]) == {"/customer"}
+    finally:
+        control(
+            base,
+            "POST",
+            "switches",
+            json={"account": DEMO["account_id"], "catalog_ignores_unknown_types": False},
+        )

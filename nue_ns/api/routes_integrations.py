@@ -112,8 +112,28 @@ def validate(
     body: Any = Body(None, description="a mapping to check; empty: the saved one"),
     _=Depends(operator),
 ) -> dict[str, Any]:
-    """Check GL accounts in NetSuite without saving anything: {valid, problems, errors}."""
+    """Check GL accounts in NetSuite without saving anything: {valid, problems, errors}, and what
+    the NetSuite account (its stored profile) lacks for the mapping: account {problems, warnings}."""
     integ = _integration(name)
     config = settings.parse_config(body) if body else IntegrationConfig.load(integ.settings)
-    verdict = settings.check(get_context(), integ, config)
-    return verdict | {"errors": settings.problems_by_setting(verdict)}
+    ctx = get_context()
+    verdict = settings.check(ctx, integ, config)
+    account = settings.account_findings(ctx, integ, config)
+    return verdict | {"errors": settings.problems_by_setting(verdict), "account": account}
+
+
+@router.post(
+    "/integrations/{name}/discover",
+    responses={
+        502: {"description": "NetSuite could not be read"},
+        503: {"description": "no NetSuite call slot in time"},
+    },
+)
+def discover(name: str, _=Depends(operator)) -> dict[str, Any]:
+    """Read the NetSuite account's profile again (metadata catalog and SuiteQL facts, governed and
+    counted) and store it: its summary, with what the account lacks for the saved mapping."""
+    integ = _integration(name)
+    ctx = get_context()
+    read = settings.discover(ctx, integ)
+    integ = _integration(name)
+    return read | {"account": settings.account_findings(ctx, integ, IntegrationConfig.load(integ.settings))}

@@ -11,13 +11,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nue_ns import dispatch, gateway, validation
+from nue_ns import dispatch, gateway, profile, validation
+from nue_ns.account_profile import summary
 from nue_ns.api.common import Problem
 from nue_ns.context import Context
 from nue_ns.hub import store
 from nue_ns.hub.integrations import save_config
 from nue_ns.hub.models import Integration
 from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping import setup
 from nue_ns.netsuite.errors import NetSuiteError
 from nue_ns.records import _field_path
 
@@ -63,6 +65,35 @@ def check(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[s
         raise Problem(502, f"could not check the GL accounts in NetSuite: {err}") from None
 
 
+def discover(ctx: Context, integ: Integration) -> dict[str, Any]:
+    """Read the NetSuite account's profile again (governed calls) and store it; its summary."""
+    try:
+        read = profile.discover(ctx, integ.id, max_wait=MAX_WAIT)
+    except gateway.NoCallSlot as exc:
+        raise Problem(
+            503, f"NetSuite is busy ({exc.denied.reason}); try again in {exc.denied.retry_after:.0f}s"
+        ) from None
+    except NetSuiteError as err:
+        raise Problem(502, f"could not read the NetSuite account profile: {err}") from None
+    return summary(read.model_dump(mode="json")) or {}
+
+
+def account_findings(
+    ctx: Context, integ: Integration, config: IntegrationConfig
+) -> dict[str, list[str]] | None:
+    """What the account (its stored profile) lacks for `config`; None while no profile is stored."""
+    stored = profile.load(integ.profile)
+    if stored is None:
+        return None
+    found = setup.judge(
+        config,
+        stored,
+        hub_currencies=store.open_currencies(ctx.engine, integ.id),
+        customer_subsidiaries=store.customer_subsidiaries(ctx.engine, integ.id),
+    )
+    return found.as_json()
+
+
 def problems_by_setting(verdict: dict[str, Any]) -> list[dict[str, str]]:
     """Each problem sentence ("setting: what is wrong") as {field, reason}."""
     out = []
@@ -82,6 +113,7 @@ def save(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[st
             problems_by_setting(verdict),
         )
     save_config(ctx.engine, integ.name, config.model_copy(update={"validation": verdict}))
+    profile.forget(ctx, integ.id)  # read again for the new mapping
     if store.wake_mapping(ctx.engine, integ.id):
         dispatch.dispatch(ctx, integ.id)
     return verdict

@@ -175,6 +175,7 @@ def _page(
         saved_verdict=saved.validation,
         problem=problem,
         throttling=throttling(get_context().engine).get(integ.name),
+        account=settings.account_findings(get_context(), integ, saved),
     )
 
 
@@ -287,6 +288,22 @@ async def connection_submit(
 def settings_page(request: Request, name: str, session: UiSession = Depends(ui_session)) -> Response:
     integ = _integration(name)
     return _page(request, session, integ, SettingsForm.of(IntegrationConfig.load(integ.settings)))
+
+
+@router.post("/{name}/discover", response_class=HTMLResponse)
+async def settings_discover(
+    request: Request, name: str, session: UiSession = Depends(ui_session)
+) -> Response:
+    """The "Read the account again" button: the profile is read now (governed calls)."""
+    form = await request.form()
+    check_csrf(session, str(form.get("csrf", "")))
+    integ = _integration(name)
+    try:
+        settings.discover(get_context(), integ)
+    except Problem as exc:
+        config = IntegrationConfig.load(integ.settings)
+        return _page(request, session, integ, SettingsForm.of(config), exc.status, problem=exc.detail)
+    return RedirectResponse(f"/ui/integrations/{quote(name)}?notice=profile-read", status_code=303)
 
 
 @router.post("/{name}", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
 
+from nue_ns.account_profile import summary
 from nue_ns.config import RateLimit, Settings
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import OPEN_STATES, Attempt, Integration, NetSuiteLink, Record
@@ -169,6 +170,7 @@ def public_view(integ: Integration) -> dict[str, Any]:
         "webhook_url": config.webhook_url,
         "credentials": "stored encrypted" if integ.credentials else "from environment",
         "config": config.model_dump(mode="json"),
+        "profile": summary(integ.profile),
     }
 
 

@@ -133,6 +133,9 @@ class Record(Base):
     ns_type: Mapped[str | None] = mapped_column(String(40))
     external_id: Mapped[str | None] = mapped_column(String(255))
     ns_internal_id: Mapped[str | None] = mapped_column(String(40))
+    # The transaction number NetSuite gave (tranId), read back by the audit's SuiteQL: the upsert
+    # answers 204 without a body, and asking on the write path would cost a call per record.
+    ns_tran_id: Mapped[str | None] = mapped_column(String(64))
     transferred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(

@@ -98,6 +98,15 @@ def get_record(engine: Engine, record_id: int) -> tuple[Record, list[Attempt]] |
         return rec, attempts
 
 
+_NUMBER_FIELDS = {"order": "order_number", "invoice": "invoice_number", "credit_memo": "credit_memo_number"}
+
+
+def _nue_number(rec: Record) -> str | None:
+    """The document's Nue number (NetSuite numbers the transaction itself: `netsuite.tran_id`)."""
+    field = _NUMBER_FIELDS.get(rec.record_type)
+    return rec.payload.get(field) if field and isinstance(rec.payload, dict) else None
+
+
 def record_view(rec: Record) -> dict[str, Any]:
     return {
         "id": rec.id,
@@ -120,7 +129,13 @@ def record_view(rec: Record) -> dict[str, Any]:
         },
         "netsuite": None
         if not rec.ns_internal_id
-        else {"type": rec.ns_type, "internal_id": rec.ns_internal_id, "external_id": rec.external_id},
+        else {
+            "type": rec.ns_type,
+            "internal_id": rec.ns_internal_id,
+            "external_id": rec.external_id,
+            "tran_id": rec.ns_tran_id,  # NetSuite's number, once the audit has read it
+        },
+        "number": _nue_number(rec),
         "transferred_at": rec.transferred_at.isoformat() if rec.transferred_at else None,
         "created_at": rec.created_at.isoformat() if rec.created_at else None,
         "updated_at": rec.updated_at.isoformat() if rec.updated_at else None,

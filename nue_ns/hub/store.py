@@ -589,6 +589,98 @@ def complete(engine: Engine, record: Record, ns_type: str, external_id: str, int
         return _wake(s, record.integration_id, Ref(record.record_type, record.nue_id))
 
 
+def link_also(
+    engine: Engine, record: Record, refs: Sequence[Ref], ns_type: str, external_id: str, internal_id: str
+) -> int:
+    """Further prerequisites a transferred record satisfies (a customer's currencies): linked to
+    its NetSuite record and their waiters woken. Returns the number woken."""
+    if not refs:
+        return 0
+    with session_scope(engine) as s:
+        for ref in refs:
+            s.execute(
+                insert(NetSuiteLink)
+                .values(
+                    integration_id=record.integration_id,
+                    record_type=ref.type,
+                    nue_id=ref.id,
+                    ns_type=ns_type,
+                    external_id=external_id,
+                    ns_internal_id=internal_id,
+                    record_id=record.id,
+                    transferred_at=utcnow(),
+                )
+                .on_conflict_do_update(
+                    index_elements=["integration_id", "record_type", "nue_id"],
+                    set_={"ns_internal_id": internal_id, "record_id": record.id, "transferred_at": utcnow()},
+                )
+            )
+    with session_scope(engine) as s:
+        return sum(_wake(s, record.integration_id, ref) for ref in refs)
+
+
+def latest_payloads(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> dict[Ref, dict[str, Any]]:
+    """The payload of the hub's latest version of each record (superseded versions aside)."""
+    out: dict[Ref, dict[str, Any]] = {}
+    by_type: dict[str, set[str]] = {}
+    for ref in refs:
+        by_type.setdefault(ref.type, set()).add(ref.id)
+    with session_scope(engine) as s:
+        for rtype, ids in by_type.items():
+            rows = s.execute(
+                select(Record.nue_id, Record.payload)
+                .where(
+                    Record.integration_id == integration_id,
+                    Record.record_type == rtype,
+                    Record.nue_id.in_(list(ids)),
+                    Record.state != State.SUPERSEDED,
+                )
+                .order_by(Record.id)
+            )
+            out |= {Ref(rtype, row.nue_id): row.payload for row in rows}  # the last version wins
+    return out
+
+
+def open_currencies(engine: Engine, integration_id: int) -> list[str]:
+    """The currencies of the records the hub still has to send (and customers' currency lists)."""
+    with session_scope(engine) as s:
+        return list(
+            s.scalars(
+                text(
+                    """
+                    SELECT DISTINCT c FROM (
+                      SELECT payload ->> 'currency' AS c FROM hub_records
+                      WHERE integration_id = :i AND state NOT IN ('transferred', 'superseded')
+                      UNION ALL
+                      SELECT jsonb_array_elements_text(COALESCE(payload -> 'currencies', '[]'::jsonb))
+                      FROM hub_records
+                      WHERE integration_id = :i AND record_type = 'customer'
+                        AND state NOT IN ('transferred', 'superseded')
+                    ) x WHERE c IS NOT NULL ORDER BY c
+                    """
+                ),
+                {"i": integration_id},
+            )
+        )
+
+
+def customer_subsidiaries(engine: Engine, integration_id: int) -> list[str]:
+    """The subsidiaries the integration's customers are in (as the hub holds them)."""
+    with session_scope(engine) as s:
+        return list(
+            s.scalars(
+                text(
+                    """
+                    SELECT DISTINCT payload ->> 'subsidiary_id' FROM hub_records
+                    WHERE integration_id = :i AND record_type = 'customer' AND state != 'superseded'
+                      AND payload ->> 'subsidiary_id' IS NOT NULL
+                    """
+                ),
+                {"i": integration_id},
+            )
+        )
+
+
 def _wake(s, integration_id: int, ref: Ref) -> int:
     return s.execute(
         text(

@@ -15,13 +15,25 @@ from nue_ns.mapping.customer import map_customer
 from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
+from nue_ns.mapping.lines import currency_ids, with_line_id_field
+from nue_ns.mapping.numbering import place_number
 from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
+from nue_ns.mapping.tax import add_tax
 from nue_ns.records import _Record
 from nue_ns.refs import Ref
 
-__all__ = ["MappingIncomplete", "NsRequest", "build", "external_id", "not_ready", "requirements"]
+__all__ = [
+    "MappingIncomplete",
+    "NsRequest",
+    "build",
+    "customer_currencies",
+    "customer_currency",
+    "external_id",
+    "not_ready",
+    "requirements",
+]
 
 Resolved = Mapping[Ref, str]
 
@@ -50,8 +62,28 @@ _REQUIREMENTS: dict[str, Callable[[_Record], list[Ref]]] = {
 _SENDABLE_STATUS = {"order": ("activated", "active"), "invoice": ("active", "activated", "posted")}
 
 
+# A customer with a currency on its currency list (or as its primary currency) is a prerequisite
+# of its transactions in that currency: the hub links it when the customer version that has it is
+# transferred (sync.py).
+CUSTOMER_CURRENCY = "customer:"
+
+
+def customer_currency(customer_id: str, code: str) -> Ref:
+    return Ref(f"{CUSTOMER_CURRENCY}{code}", customer_id)
+
+
+def customer_currencies(customer: _Record) -> list[Ref]:
+    """The currency prerequisites a transferred customer version satisfies."""
+    codes = [getattr(customer, "currency", None), *getattr(customer, "currencies", [])]
+    return [customer_currency(customer.id, code) for code in dict.fromkeys(codes) if code]
+
+
 def requirements(record_type: str, record: _Record) -> list[Ref]:
-    return _REQUIREMENTS[record_type](record)
+    refs = _REQUIREMENTS[record_type](record)
+    code, customer_id = getattr(record, "currency", None), getattr(record, "customer_id", None)
+    if record_type not in ("customer", "product") and code and customer_id:
+        refs.append(customer_currency(customer_id, code))
+    return refs
 
 
 def build(
@@ -61,8 +93,16 @@ def build(
     resolved: Resolved,
     profile: AccountProfile | None = None,
 ) -> NsRequest:
-    """The request for `record`, fitted to the account's schema when its profile is known."""
-    return fit(_BUILDERS[record_type](record, config, resolved), profile)
+    """The request for `record`, with the account's currency ids, Nue's tax in the account's
+    shape, the line-id column under the account's name and Nue's number where the account keeps
+    it, fitted to its schema when its profile is known."""
+    config = config.model_copy(update={"currency_ids": currency_ids(config, profile)})
+    request = _BUILDERS[record_type](record, config, resolved)
+    lines = getattr(record, "lines", None)
+    if lines is not None:  # before the column is renamed: tax pairs lines by it
+        request = add_tax(request, lines, config, profile)
+    request = with_line_id_field(request, config.line_id_field)
+    return fit(place_number(record_type, request, config), profile)
 
 
 def not_ready(record_type: str, record: _Record) -> dict[str, str] | None:

@@ -40,6 +40,9 @@ class NsRequest:
     # Fields left out where the account lacks them ("memo", or "item.revRecStartDate" for a line
     # field); every other field is needed (mapping/fit.py).
     optional: frozenset[str] = field(default=frozenset())
+    # Body fields sent only where the account's profile shows them (left out without a profile):
+    # fields some accounts lack whose absence is harmless, e.g. a credit memo's autoApply.
+    if_present: frozenset[str] = field(default=frozenset())
 
 
 class MappingIncomplete(ValueError):

@@ -31,11 +31,19 @@ def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved
     body = header(config, resolved, c.customer_id, c.credit_memo_number, c.credit_memo_date, c.currency)
     # Linked to its invoice by the transform (mapping/links.py), not by a body createdFrom.
     body["item"] = item_sublist(c.lines, resolved)
+    # Applied only to the invoices Nue names; autoApply is sent where the account's credit memos
+    # have it (the real account schema's creditMemo does not).
+    body["autoApply"] = False
     replace: tuple[str, ...] = ("item",)
     if c.applications:
         applied = [(netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in c.applications]
         body["apply"] = apply_sublist(applied)
         replace += ("apply",)
     return NsRequest(
-        "creditMemo", external_id("credit_memo", c.id), body, replace=replace, optional=OPTIONAL_LINE_FIELDS
+        "creditMemo",
+        external_id("credit_memo", c.id),
+        body,
+        replace=replace,
+        optional=OPTIONAL_LINE_FIELDS,
+        if_present=frozenset({"autoApply"}),
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id, ref
+from nue_ns.mapping.base import NsRequest, external_id, ref
+from nue_ns.mapping.lines import currency
 from nue_ns.records import Customer
 
 
@@ -22,8 +23,9 @@ def map_customer(c: Customer, config: IntegrationConfig) -> NsRequest:
     if subsidiary:
         body["subsidiary"] = ref(subsidiary)
     if c.currency:
-        currency = config.currency_ids.get(c.currency)
-        if currency is None:
-            raise MappingIncomplete(f"no NetSuite currency id configured for {c.currency} (currency_ids)")
-        body["currency"] = ref(currency)
+        body["currency"] = currency(config, c.currency)
+    others = [code for code in dict.fromkeys(c.currencies) if code != c.currency]
+    if others:
+        # customer-currencyListElement, keyed by currency: lines merge, none is doubled.
+        body["currencyList"] = {"items": [{"currency": currency(config, code)} for code in others]}
     return NsRequest("customer", external_id("customer", c.id), body)

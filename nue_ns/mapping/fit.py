@@ -38,9 +38,14 @@ def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
     """The request with only the fields `profile`'s account has (unchanged without a profile or
     when the record type was not read)."""
     if profile is None or profile.records.get(request.ns_type) is None:
-        return request
+        if not request.if_present:
+            return request
+        body = {k: v for k, v in request.body.items() if k not in request.if_present}
+        return replace(request, body=body)
     body: dict[str, Any] = {}
     for name, value in request.body.items():
+        if name in request.if_present and not profile.has(request.ns_type, name):
+            continue
         sublist = isinstance(value, dict) and isinstance(value.get("items"), list)
         if not profile.has(request.ns_type, name):
             if name in request.optional:

@@ -25,8 +25,13 @@ def map_item(p: Product, config: IntegrationConfig) -> NsRequest:
         "incomeAccount": ref(_account(config, f"{kind}_income", p.category)),
         "deferredRevenueAccount": ref(_account(config, f"{kind}_revenue", p.category)),
     }
-    if config.subsidiary_id:
-        body["subsidiary"] = {"items": [ref(config.subsidiary_id)]}
+    subsidiaries = config.item_subsidiaries or ([config.subsidiary_id] if config.subsidiary_id else [])
+    if subsidiaries:
+        body["subsidiary"] = {"items": [ref(s) for s in subsidiaries]}
+    if config.item_include_children:
+        body["includeChildren"] = True
+    if config.tax_schedule_id:  # required on items in accounts with Advanced Taxes
+        body["taxSchedule"] = ref(config.tax_schedule_id)
     if item_type is ItemType.inventory:
         body["assetAccount"] = ref(_account(config, "inventory_asset", p.category))
         body["cogsAccount"] = ref(_account(config, "cogs", p.category))

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping.base import MappingIncomplete, ref
+from nue_ns.mapping.base import MappingIncomplete, NsRequest, ref
 from nue_ns.records import Line
 from nue_ns.refs import Ref
 
 CENT = Decimal("0.01")
+# The default script id of nue-ns's line-id custom column (docs/NETSUITE_SETUP.md).
+LINE_ID = "custcol_nue_line_id"
 
 Resolved = Mapping[Ref, str]
 
@@ -43,10 +47,19 @@ def netsuite_id(resolved: Resolved, record_type: str, nue_id: str) -> str:
     return found
 
 
+def currency_ids(config: IntegrationConfig, profile: AccountProfile | None) -> dict[str, str]:
+    """ISO code -> internal id: the account's own (its profile), an explicit setting overriding."""
+    return (profile.currencies if profile else {}) | config.currency_ids
+
+
 def currency(config: IntegrationConfig, code: str) -> dict[str, str]:
+    """`config.currency_ids` holds the account's ids here (mapping.build puts the profile's in)."""
     currency_id = config.currency_ids.get(code)
     if currency_id is None:
-        raise MappingIncomplete(f"no NetSuite currency id configured for {code} (currency_ids)")
+        raise MappingIncomplete(
+            f"currency {code} is not a currency of the NetSuite account (read its profile with "
+            "`nue-ns integration discover`, or enable the currency in NetSuite)"
+        )
     return ref(currency_id)
 
 
@@ -67,10 +80,11 @@ def item_line(line: Line, resolved: Resolved) -> dict[str, Any]:
     out: dict[str, Any] = {
         "item": ref(netsuite_id(resolved, "product", line.product_id)),
         "quantity": number(line.quantity),
-        "rate": money(line.unit_price),
-        # Sent as well as the rate: the Nue amount (discounts, proration) is what is billed.
+        # The unit price as given (up to 8 decimals); the amount is Nue's, in cents, never
+        # recomputed from quantity x rate: the Nue amount (discounts, proration) is what is billed.
+        "rate": number(line.unit_price),
         "amount": money(line.amount),
-        "custcol_nue_line_id": line.id,
+        LINE_ID: line.id,
     }
     if line.description:
         out["description"] = line.description
@@ -84,7 +98,19 @@ def item_line(line: Line, resolved: Resolved) -> dict[str, Any]:
 
 # Line fields an account may lack (mapping/fit.py drops them there): nue-ns's custom line-id column
 # and the revenue recognition dates of Advanced Revenue Management.
-OPTIONAL_LINE_FIELDS = frozenset({"item.custcol_nue_line_id", "item.revRecStartDate", "item.revRecEndDate"})
+OPTIONAL_LINE_FIELDS = frozenset({f"item.{LINE_ID}", "item.revRecStartDate", "item.revRecEndDate"})
+
+
+def with_line_id_field(request: NsRequest, name: str) -> NsRequest:
+    """The request with the line-id column under the account's script id (IntegrationConfig
+    line_id_field) instead of the default one."""
+    if name == LINE_ID or not isinstance(request.body.get("item"), dict):
+        return request
+    lines = [
+        {(name if k == LINE_ID else k): v for k, v in line.items()} for line in request.body["item"]["items"]
+    ]
+    optional = frozenset(f"item.{name}" if o == f"item.{LINE_ID}" else o for o in request.optional)
+    return replace(request, body=request.body | {"item": {"items": lines}}, optional=optional)
 
 
 def item_sublist(lines: Iterable[Line], resolved: Resolved) -> dict[str, list[dict[str, Any]]]:

@@ -32,9 +32,12 @@ def map_payment(p: Payment, config: IntegrationConfig, resolved: Resolved) -> Ns
         "payment": money(p.amount),
         "tranDate": day(p.payment_date),
         "currency": currency(config, p.currency),
-        # Deposit to the clearing account itself, not to Undeposited Funds.
-        "undepFunds": False,
+        # Deposited to the clearing account itself. `undepFunds` is not sent: NetSuite's REST
+        # browser types it as a reference, not a boolean (docs/NETSUITE.md "Payments"); an
+        # `account` alone says where the money sits.
         "account": ref(clearing_account(config)),
+        # Applied only to the invoices Nue applied it to, never by NetSuite's own choice.
+        "autoApply": False,
         "memo": memo(p.collected_via.value, p.reference),
         "apply": apply_sublist(
             (netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in p.applications

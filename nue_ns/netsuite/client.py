@@ -203,6 +203,21 @@ class NetSuiteClient:
         path = f"/record/v1/{_check_type(ns_type)}/{_check_ref(internal_id, 'internal_id')}"
         return self._send("DELETE", path)[1]
 
+    # -- metadata ---------------------------------------------------------------------------
+
+    def metadata(self, ns_types: Sequence[str]) -> tuple[dict[str, Any], Exchange]:
+        """The account's metadata catalog as OpenAPI 3.0 for just these record types: their body
+        and sublist fields, custom fields included (`?select=` with `Accept:
+        application/swagger+json`, section_1545126526)."""
+        names = ",".join(_check_type(t) for t in ns_types)
+        response, exchange = self._send(
+            "GET",
+            "/record/v1/metadata-catalog",
+            query={"select": names},
+            headers={"Accept": "application/swagger+json"},
+        )
+        return self._json_object(response, exchange), exchange
+
     # -- queries ----------------------------------------------------------------------------
 
     def suiteql(

@@ -6,9 +6,13 @@ possibly failed by an injected fault, answered, and logged.
 
 NetSuite API (TBA-signed): /services/rest/record/v1/{type}[/{id}|/eid:{externalId}] (GET, POST,
 PUT, PATCH, DELETE), POST .../record/v1/{type}/{id}/!transform/{target},
-POST /services/rest/query/v1/suiteql, GET /services/rest/system/v1/governanceLimits.
+GET /services/rest/record/v1/metadata-catalog[?select=] (OpenAPI 3.0 with
+Accept: application/swagger+json), POST /services/rest/query/v1/suiteql,
+GET /services/rest/system/v1/governanceLimits. Each account is of a kind (kinds.py): its schema,
+currencies and subsidiaries; NUE_NS_SANDBOX_KIND chooses the kind of the accounts made at start.
 Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/accounts;
-GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset, /_sandbox/rules;
+GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset,
+/_sandbox/switches, /_sandbox/rules;
 GET /_sandbox/log?account=&since=, /_sandbox/records?account=&type=, /_sandbox/stats?account=&period=&limit=.
 OAuth 2.0 client credentials: POST /services/rest/auth/oauth2/v1/token and its controls under
 /_sandbox/oauth (oauth.py, oauth_routes.py).
@@ -32,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
-from nue_ns.sandbox import malformed, suiteql, transforms
+from nue_ns.sandbox import malformed, suiteql, switches, transforms
 from nue_ns.sandbox import oauth as sandbox_oauth
 from nue_ns.sandbox import oauth_routes as sandbox_oauth_routes
 from nue_ns.sandbox import state as ns
@@ -126,7 +130,7 @@ class Call:
 
     method: str
     path: str
-    kind: str  # record | transform | suiteql | governance | unknown
+    kind: str  # record | transform | metadata | suiteql | governance | unknown
     type: str | None = None  # a transform's: the new record's type
     ref: str | None = None
     replace: list[str] | None = None
@@ -152,6 +156,8 @@ def _parse_call(request: Request) -> Call:
     replace = [s.strip() for s in request.query_params.get("replace", "").split(",") if s.strip()] or None
     if parts[:2] == ["record", "v1"] and len(parts) == 6 and parts[4] == "!transform":
         return Call(method, path, "transform", parts[5], parts[3], replace, source=parts[2])
+    if parts[:3] == ["record", "v1", "metadata-catalog"]:
+        return Call(method, path, "metadata", ref=parts[3] if len(parts) == 4 else None)
     if parts[:2] == ["record", "v1"] and len(parts) in (3, 4):
         return Call(method, path, "record", parts[2], parts[3] if len(parts) == 4 else None, replace)
     if parts == ["query", "v1", "suiteql"]:
@@ -211,6 +217,33 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
     return Response(status_code=204, headers=headers), outcome.record.id
 
 
+def metadata_catalog(acct: AccountData, call: Call, request: Request) -> Response:
+    """`GET /record/v1/metadata-catalog[/{type}]`: the record types (JSON), or with
+    `Accept: application/swagger+json` their OpenAPI 3.0 schemas, restricted by `?select=a,b`
+    (section_1540810174, section_1545126526). A selected name the account lacks is refused [U]."""
+    names = [n.strip() for n in request.query_params.get("select", "").split(",") if n.strip()]
+    names += [call.ref] if call.ref else []
+    if not names:
+        names = [t for t in sorted(ns.WRITABLE_TYPES | ns.READ_ONLY_TYPES) if acct.kind.type_name(t)]
+    types = []
+    for name in names:
+        found = acct.kind.type_name(name)
+        if found is None and acct.catalog_ignores_unknown_types:
+            continue
+        if found is None:
+            raise NsError(400, "INVALID_PARAMETER", f"Record type '{name}' does not exist.", "select")
+        types.append(found)
+    if "swagger+json" in request.headers.get("accept", ""):
+        return Response(json.dumps(acct.kind.document(types)), media_type="application/swagger+json")
+    base = f"{_origin(request)}/services/rest/record/v1/metadata-catalog"
+    items = [
+        {"name": t, "links": [{"rel": "alternate", "href": f"{base}/{t}", "mediaType": media}]}
+        for t in types
+        for media in ("application/swagger+json",)
+    ]
+    return _json({"items": items}, COLLECTION_TYPE)
+
+
 def _collection(acct: AccountData, call: Call, request: Request) -> Response:
     limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
     ids = ns.list_ids(acct, call.type or "")
@@ -240,6 +273,8 @@ async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Resp
         return await _record_call(acct, call, request)
     if call.kind == "transform":
         return await _transform_call(acct, call, request)
+    if call.kind == "metadata" and call.method == "GET":
+        return metadata_catalog(acct, call, request), None
     if call.kind == "suiteql" and call.method == "POST":
         if "transient" not in request.headers.get("prefer", "").lower():
             raise NsError(400, "INVALID_PARAMETER", "The Prefer header must include 'transient' for SuiteQL.")
@@ -392,6 +427,7 @@ async def accounts(request: Request) -> Response:
     if request.method == "GET":
         rows = [
             {"account_id": a.realm, "concurrency_limit": a.concurrency_limit, "in_flight": a.in_flight}
+            | {"kind": a.kind.name}
             | {"max_in_flight": a.max_in_flight, "records": len(a.records)}
             for a in list(sandbox.accounts.values())
         ]
@@ -403,10 +439,11 @@ async def accounts(request: Request) -> Response:
         if missing:
             raise ValueError(f"missing: {', '.join(missing)}")
         limit = int(data.get("concurrency_limit") or 5)
-        acct = sandbox.register_account(*(data[n] for n in names), concurrency_limit=limit)
+        kind = str(data["kind"]) if data.get("kind") else None
+        acct = sandbox.register_account(*(data[n] for n in names), concurrency_limit=limit, kind=kind)
     except (ValueError, TypeError) as exc:
         return _bad(str(exc))
-    answer = {"account_id": acct.realm, "concurrency_limit": acct.concurrency_limit}
+    answer = {"account_id": acct.realm, "concurrency_limit": acct.concurrency_limit, "kind": acct.kind.name}
     return JSONResponse(answer, status_code=201)
 
 
@@ -469,6 +506,19 @@ async def rules(request: Request) -> Response:
         if acct is None:
             return _bad("unknown account", 404)
         return JSONResponse(transforms.set_rules(acct.realm, data))
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+
+
+async def account_switches(request: Request) -> Response:
+    """POST {"account": ..., switch: value, ...}: set an account's switches (sandbox/switches.py)."""
+    sandbox = _sandbox(request)
+    try:
+        data = await _control_body(request)
+        acct = sandbox.account(ns.realm_of(str(data.get("account") or "")))
+        if acct is None:
+            return _bad("unknown account", 404)
+        return JSONResponse(switches.apply(acct, data))
     except (ValueError, TypeError) as exc:
         return _bad(str(exc))
 
@@ -600,6 +650,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/config", config, methods=["POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/rules", rules, methods=["POST"]),
+        Route("/_sandbox/switches", account_switches, methods=["POST"]),
         Route("/_sandbox/log", call_log, methods=["GET"]),
         Route("/_sandbox/records", records, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),

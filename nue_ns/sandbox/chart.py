@@ -46,6 +46,7 @@ CHART: tuple[GlAccount, ...] = (
     GlAccount("15", "6000", "Office Expense", "Expense"),
     GlAccount("16", "4300", "Training Income", "Income"),
     GlAccount("17", "2530", "Deferred Training Revenue", "DeferRevenue"),
+    GlAccount("18", "2200", "Sales Tax Payable", "OthCurrLiab"),
 )
 
 SUBSIDIARIES: dict[str, str] = {"1": "Parent Company"}

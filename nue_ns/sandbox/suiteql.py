@@ -19,7 +19,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from nue_ns.sandbox.chart import CURRENCIES, SUBSIDIARIES
 from nue_ns.sandbox.state import (
     ITEM_CODE,
     ITEM_TYPES,
@@ -36,8 +35,9 @@ MAX_RESULTS = 100_000  # NetSuite stops a query at 100,000 rows
 _TABLES = {
     "account": "id INTEGER, acctnumber TEXT, accountsearchdisplayname TEXT, fullname TEXT, accttype TEXT, "
     "isinactive TEXT",
-    "subsidiary": "id INTEGER, name TEXT, isinactive TEXT",
-    "currency": "id INTEGER, symbol TEXT, name TEXT",
+    "subsidiary": "id INTEGER, name TEXT, parent INTEGER, isinactive TEXT",
+    "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT",
+    "salestaxitem": "id INTEGER, name TEXT, isinactive TEXT",
     "customer": "id INTEGER, entityid TEXT, companyname TEXT, firstname TEXT, lastname TEXT, isperson TEXT, "
     "externalid TEXT, email TEXT, subsidiary INTEGER, currency INTEGER, isinactive TEXT, "
     "lastmodifieddate NSDATE, datecreated NSDATE",
@@ -181,8 +181,13 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     for a in acct.chart.values():
         display = f"{a.number} {a.name}"
         rows["account"].append((int(a.id), a.number, display, a.name, a.type, _tf(a.inactive)))
-    rows["subsidiary"] = [(int(i), name, "F") for i, name in SUBSIDIARIES.items()]
-    rows["currency"] = [(int(i), code, code) for i, code in CURRENCIES.items()]
+    subsidiaries = acct.kind.subsidiaries.items()
+    rows["subsidiary"] = [
+        (int(i), name, int(parent) if parent else None, "F") for i, (name, parent) in subsidiaries
+    ]
+    base = acct.kind.base_currency
+    rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
+    rows["salestaxitem"] = [(int(i), name, "F") for i, name in acct.kind.tax_codes.items()]
     for rec in acct.records.values():
         b = rec.body
         stamps = (_ts(rec.last_modified), _ts(rec.date_created))

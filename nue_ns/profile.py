@@ -1,0 +1,258 @@
+"""Reading one integration's account profile from NetSuite, keeping it in the hub, and the gate
+that reads it before the first transfer.
+
+A read is a handful of governed calls (each logged in the attempt log, each under the account's
+rate and concurrency limits):
+1. the metadata catalog for every record type the integration writes, as OpenAPI 3.0
+   (`GET /record/v1/metadata-catalog?select=...`, `Accept: application/swagger+json`,
+   section_1545126526): which body and sublist fields the account has, custom fields included;
+2. SuiteQL `currency`: ISO 4217 code (`symbol`) → internal id, active currencies only;
+3. SuiteQL `subsidiary`: the subsidiaries (an account without OneWorld has none to list);
+4. SuiteQL `account` for the GL accounts the mapping names: their types (clearing-account check);
+5. where SuiteTax is on, SuiteQL `salestaxitem`: tax code name → internal id.
+The profile keeps how many calls the read cost (`calls`) and when it was made (`read_at`).
+
+When it is read: `nue-ns integration discover` (and the settings page's button, the API route),
+after a mapping is saved, by the first transfer of an integration that has none (one worker reads,
+the others wait a moment), and again when NetSuite answers that a field the profile listed does
+not exist (the account changed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from redis.exceptions import LockError
+from sqlalchemy import Engine, text
+
+from nue_ns import dispatch, gateway, validation
+from nue_ns.account_profile import AccountProfile, record_schema
+from nue_ns.context import Connection, Context
+from nue_ns.gateway import NoCallSlot
+from nue_ns.hub import store
+from nue_ns.hub.db import session_scope
+from nue_ns.hub.models import Record, utcnow
+from nue_ns.hub.store import Ref
+from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping import accounts, setup
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+
+log = logging.getLogger(__name__)
+
+# The NetSuite record types nue-ns writes besides the items (which the mapping's item types name).
+WRITTEN_TYPES = ("customer", "salesOrder", "invoice", "creditMemo", "customerPayment", "customerRefund")
+
+# SuiteQL columns per the Records Catalog: currency.symbol holds the ISO 4217 code (USD, EUR).
+CURRENCY_QUERY = "SELECT id, symbol, isinactive FROM currency"
+SUBSIDIARY_QUERY = "SELECT id, name, isinactive FROM subsidiary"
+# With SuiteTax the tax codes are salesTaxItem records (article_0814121722); their name column is
+# `name` with SuiteTax on (ODBC tax_items). The SuiteQL table name is UNVERIFIED.
+TAX_CODE_QUERY = "SELECT id, name, isinactive FROM salestaxitem"
+
+
+def record_types(config: IntegrationConfig) -> list[str]:
+    items = sorted({t.value for t in config.item_types.values()})
+    return [WRITTEN_TYPES[0], *items, *WRITTEN_TYPES[1:]]
+
+
+# -- the governed calls (nue_ns/gateway.py) --------------------------------------------------------
+
+
+def _rows(ctx: Context, conn: Connection, query: str, **kw: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every row of a SuiteQL query, page by page; returns (rows, calls made)."""
+    rows: list[dict[str, Any]] = []
+    offset, calls = 0, 0
+    while True:
+        page = gateway.suiteql(ctx, conn, query, offset=offset, outcome="profile", keep_rows=False, **kw)
+        calls += 1
+        rows += page.get("items") or []
+        if not page.get("hasMore"):
+            return rows, calls
+        offset += len(page.get("items") or []) or 1000
+
+
+def _active(row: dict[str, Any]) -> bool:
+    return str(row.get("isinactive", "F")).upper() not in ("T", "TRUE")
+
+
+def read(
+    ctx: Context, integration_id: int, *, record: Record | None = None, max_wait: float | None = None
+) -> AccountProfile:
+    """Read the account's profile with governed calls. Raises NoCallSlot or NetSuiteError. The GL
+    accounts the mapping names are judged on the way (validation's verdict, stored unless the
+    mapping changed meanwhile)."""
+    conn = ctx.connection(integration_id)
+    kw: dict[str, Any] = {
+        "record": record,
+        "max_wait": ctx.settings.governor_max_wait if max_wait is None else max_wait,
+    }
+    types = record_types(conn.config)
+
+    def catalog() -> tuple[dict[str, Any], Exchange]:
+        doc, exchange = conn.client.metadata(types)
+        # The document is large: the attempt log keeps what it held, not all of it.
+        exchange.response_body = {"schemas": len(doc.get("components", {}).get("schemas", {}))}
+        return doc, exchange
+
+    url = f"{conn.client.base_url}/record/v1/metadata-catalog?select={','.join(types)}"
+    doc = gateway.call(ctx, conn, "GET", url, None, catalog, outcome="profile", **kw)
+    calls = 1
+    profile = AccountProfile(records={t: s for t in types if (s := record_schema(doc, t)) is not None})
+    rows, n = _rows(ctx, conn, CURRENCY_QUERY, **kw)
+    calls += n
+    profile.currencies = {
+        str(r["symbol"]).upper(): str(r["id"]) for r in rows if _active(r) and r.get("symbol")
+    }
+    try:
+        rows, n = _rows(ctx, conn, SUBSIDIARY_QUERY, **kw)
+        profile.subsidiaries = {str(r["id"]): str(r.get("name") or "") for r in rows if _active(r)}
+    except NetSuiteError as err:  # no OneWorld: the table is not there [U how NetSuite words it]
+        if err.kind is not Kind.NEEDS_PERSON:
+            raise
+        n = 1
+    calls += n
+    ids = accounts.account_ids(conn.config)
+    if ids:  # the GL check's own query: its verdict is stored with the profile (one call, not two)
+        rows, n = _rows(ctx, conn, accounts.query(ids), **kw)
+        calls += n
+        profile.accounts = {str(r["id"]): str(r.get("accttype") or "") for r in rows if _active(r)}
+        verdict = accounts.verdict(conn.config, rows, utcnow())
+        validation.save_verdict(ctx.engine, integration_id, conn.integration.settings, verdict)
+    if profile.suitetax:
+        rows, n = _rows(ctx, conn, TAX_CODE_QUERY, **kw)
+        calls += n
+        profile.tax_codes = {str(r["name"]): str(r["id"]) for r in rows if _active(r) and r.get("name")}
+    profile.calls = calls
+    profile.read_at = utcnow()
+    return profile
+
+
+# -- keeping it in the hub ------------------------------------------------------------------------
+
+
+def save(engine: Engine, integration_id: int, profile: AccountProfile | None) -> int:
+    """Store the profile (None forgets it, so the next transfer reads it again); workers pick it
+    up with the integration (updated_at). Records waiting for the mapping or the account are
+    woken to try again under it; returns how many."""
+    value = json.dumps(profile.model_dump(mode="json")) if profile is not None else None
+    with session_scope(engine) as s:
+        s.execute(
+            text("UPDATE integrations SET profile = CAST(:p AS jsonb), updated_at = now() WHERE id = :id"),
+            {"p": value, "id": integration_id},
+        )
+    return store.wake_mapping(engine, integration_id) if profile is not None else 0
+
+
+def discover(ctx: Context, integration_id: int, *, max_wait: float) -> AccountProfile:
+    """Read and store the profile now (CLI, API, settings page, a saved mapping)."""
+    profile = read(ctx, integration_id, max_wait=max_wait)
+    if save(ctx.engine, integration_id, profile):
+        dispatch.dispatch(ctx, integration_id)  # the records it released go now
+    return profile
+
+
+def load(data: dict[str, Any] | None) -> AccountProfile | None:
+    return AccountProfile.model_validate(data) if data else None
+
+
+# -- the gate in sync -------------------------------------------------------------------------------
+
+
+def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
+    """None when the integration has a profile (read now if it had none); else the outcome
+    ('deferred' or 'waiting') `rec` was left in. Like validation.gate: one worker per integration
+    reads, the others come back in a moment. A NetSuiteError other than one that needs a person
+    (which parks the record as waiting for the mapping) is raised for sync to handle."""
+    if conn.profile is not None:
+        return None
+    s = ctx.settings
+    lock = ctx.redis.lock(
+        f"nue_ns:profile:{rec.integration_id}",
+        timeout=6 * (s.netsuite_timeout + s.governor_max_wait) + 10,
+        blocking_timeout=s.governor_max_wait,
+    )
+    if not lock.acquire():
+        store.defer(
+            ctx.engine, rec.id, 1.0, "waiting while another worker reads the NetSuite account profile"
+        )
+        return "deferred"
+    try:
+        if ctx.integration(rec.integration_id).profile:  # another worker just read it
+            return None
+        try:
+            profile = read(ctx, rec.integration_id, record=rec)
+        except NoCallSlot as exc:
+            reason = f"waiting for a NetSuite call slot to read the account profile ({exc.denied.reason})"
+            store.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
+            return "deferred"
+        except NetSuiteError as err:
+            if err.kind is Kind.NEEDS_PERSON:  # e.g. the role may not read the metadata catalog
+                reason = (
+                    "waiting for the integration mapping: the NetSuite account profile could not be "
+                    f"read: {err}"
+                )
+                store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+                return "waiting"
+            raise  # throttled, refused login, transient: the record's side as for a write (sync)
+        save(ctx.engine, rec.integration_id, profile)
+        log.info("integration %s: account profile read with %d calls", conn.integration.name, profile.calls)
+        return None
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            pass
+
+
+# NetSuite's answer to a field the account does not have (strict property-name validation):
+# INVALID_CONTENT naming the field in o:errorPath. The detail's wording is UNVERIFIED.
+_UNKNOWN_FIELD = re.compile(r"(?i)invalid field name|unknown (property|field)|does not exist")
+
+
+def unknown_field(err: NetSuiteError) -> str | None:
+    """The field NetSuite says the account does not have, if that is what `err` says."""
+    if err.code != "INVALID_CONTENT" or not err.path or not _UNKNOWN_FIELD.search(err.detail or ""):
+        return None
+    return err.path
+
+
+def refresh_once(ctx: Context, conn: Connection, rec: Record, field: str) -> bool:
+    """NetSuite refused a field the profile listed: the account changed. Forget the profile so the
+    next transfer reads it again, once per record; True when the record should try again, False
+    when it already did (then it fails with NetSuite's reason)."""
+    key = f"nue_ns:profile-refresh:{rec.integration_id}:{rec.id}"
+    if not ctx.redis.set(key, field, nx=True, ex=24 * 3600):
+        return False
+    if conn.profile is not None and ctx.integration(rec.integration_id).profile is not None:
+        stored = load(ctx.integration(rec.integration_id).profile)
+        if stored is not None and stored.read_at == conn.profile.read_at:  # not re-read meanwhile
+            save(ctx.engine, rec.integration_id, None)
+    store.defer(
+        ctx.engine, rec.id, 0.0, f"NetSuite does not know the field {field}: re-reading the account profile"
+    )
+    return True
+
+
+def findings(
+    ctx: Context, integration_id: int, config: IntegrationConfig, *, refresh: bool, max_wait: float
+) -> tuple[AccountProfile, setup.Findings]:
+    """What the account lacks for `config`: judged on the stored profile, or on one read now
+    (`refresh`, or none stored yet). Raises NoCallSlot or NetSuiteError when a read fails."""
+    stored = None if refresh else load(ctx.integration(integration_id).profile)
+    account = stored or discover(ctx, integration_id, max_wait=max_wait)
+    found = setup.judge(
+        config,
+        account,
+        hub_currencies=store.open_currencies(ctx.engine, integration_id),
+        customer_subsidiaries=store.customer_subsidiaries(ctx.engine, integration_id),
+    )
+    return account, found
+
+
+def forget(ctx: Context, integration_id: int) -> None:
+    """A saved mapping changes what the profile covers (record types, GL accounts): the next
+    transfer, or `discover`, reads it again."""
+    save(ctx.engine, integration_id, None)

@@ -1,0 +1,128 @@
+"""Record schemas the derived real-account document lacks, written by hand in the same OpenAPI form.
+
+schema/account-2025-09.json covers customer, invoice and creditMemo (and reference types); the
+types below are listed with the fields Oracle's REST API Browser (2026.1) documents for them and
+docs/NETSUITE.md names as key fields: salesOrder, customerPayment, customerRefund, deposit, the
+three sale item types, and subsidiary (whose exposed elements section_157607424766 lists). Fields
+that depend on an account's features (revenue recognition, ARM dates, SuiteTax, custom columns)
+are not here: each sandbox account kind adds its own (kinds.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_REF = "#/components/schemas/"
+
+# Field kinds: a name in one of these sets gets that OpenAPI type; any other name is a string.
+_REFS = frozenset(
+    "entity customer subsidiary currency account createdFrom arAcct undepFunds item doc incomeAccount "
+    "assetAccount cogsAccount revenueRecognitionRule parent status department class location price "
+    "units terms salesRep partner postingPeriod taxSchedule".split()
+)
+_NUMBERS = frozenset(
+    "total amount rate quantity payment applied unapplied paymentAmount due exchangeRate".split()
+)
+_BOOLEANS = frozenset("isInactive includeChildren apply deposit autoApply isClosed isElimination".split())
+_DATES = frozenset("tranDate dueDate applyDate".split())
+_DATETIMES = frozenset("lastModifiedDate createdDate dateCreated".split())
+_ITEM_COLLECTIONS = frozenset({"subsidiary"})  # items: a list of subsidiaries (nsResourceCollection)
+
+
+def prop(name: str, *, collection_ok: bool = False) -> dict[str, Any]:
+    """The OpenAPI property of a field by its name's kind."""
+    if collection_ok and name in _ITEM_COLLECTIONS:
+        return {"$ref": _REF + "nsResourceCollection"}
+    if name in _REFS:
+        return {"$ref": _REF + "nsResource"}
+    if name in _NUMBERS:
+        return {"format": "double", "nullable": True, "type": "number"}
+    if name in _BOOLEANS:
+        return {"type": "boolean"}
+    if name in _DATES:
+        return {"format": "date", "nullable": True, "type": "string"}
+    if name in _DATETIMES:
+        return {"format": "date-time", "nullable": True, "type": "string"}
+    if name == "line":
+        return {"format": "int64", "nullable": True, "type": "integer"}
+    return {"nullable": True, "type": "string"}
+
+
+def _names(text: str) -> list[str]:
+    return text.split()
+
+
+_SALES_LINE = _names(
+    """account amount chargeType class costEstimate costEstimateRate costEstimateType department
+    description estGrossProfit estGrossProfitPercent inventoryDetail isClosed isOpen item itemSubtype
+    itemType line linked location marginal matrixType options price printItems quantity
+    quantityAvailable quantityCommitted quantityOnHand rate rateSchedule refName subsidiary units"""
+)
+_APPLY_LINE = _names("amount apply applyDate createdFrom currency doc due line refName refNum total type")
+_ITEM = _names(
+    """itemId displayName subsidiary includeChildren incomeAccount isInactive externalId description
+    salesDescription id refName lastModifiedDate taxSchedule"""
+)
+
+# type -> (body fields, {sublist: (line fields, x-ns-sublistkey)})
+HAND_WRITTEN: dict[str, tuple[list[str], dict[str, tuple[list[str], list[str]]]]] = {
+    "salesOrder": (
+        _names(
+            """entity tranDate tranId externalId subsidiary currency account memo dueDate createdFrom
+            otherRefNum exchangeRate item id refName status total lastModifiedDate createdDate"""
+        ),
+        {"item": (_SALES_LINE, ["line"])},
+    ),
+    "customerPayment": (
+        _names(
+            """customer payment tranDate account undepFunds arAcct currency exchangeRate externalId memo
+            tranId apply autoApply subsidiary id refName status total applied unapplied
+            lastModifiedDate createdDate"""
+        ),
+        {"apply": (_APPLY_LINE, ["doc", "line"])},
+    ),
+    "customerRefund": (
+        _names(
+            """customer account total tranDate currency exchangeRate externalId memo apply subsidiary
+            tranId id refName lastModifiedDate createdDate"""
+        ),
+        {"apply": (_APPLY_LINE, ["doc", "line"])},
+    ),
+    "deposit": (
+        _names(
+            """account tranDate payment other cashBack externalId memo currency subsidiary tranId id
+            refName total lastModifiedDate createdDate"""
+        ),
+        {
+            "payment": (_names("id deposit paymentAmount docNumber line"), ["id"]),
+            "other": (_names("account amount entity memo department class location line"), []),
+            "cashBack": (_names("account amount memo department class location line"), []),
+        },
+    ),
+    "nonInventorySaleItem": (_ITEM, {}),
+    "serviceSaleItem": (_ITEM, {}),
+    "inventoryItem": ([*_ITEM, "assetAccount", "cogsAccount"], {}),
+    # section_157607424766: internalid, externalid, isinactive, legalname, name, parent, currency, ...
+    "subsidiary": (_names("id externalId isInactive legalName name parent currency isElimination"), {}),
+}
+
+
+def schemas() -> dict[str, Any]:
+    """The hand-written types as OpenAPI component schemas (with their sublist collections)."""
+    out: dict[str, Any] = {}
+    for ns_type, (fields, sublists) in HAND_WRITTEN.items():
+        props = {name: prop(name, collection_ok=ns_type.endswith("Item")) for name in fields}
+        props["links"] = {"items": {"$ref": _REF + "nsLink"}, "readOnly": True, "type": "array"}
+        for sublist, (line_fields, key) in sublists.items():
+            element, collection = f"{ns_type}-{sublist}Element", f"{ns_type}-{sublist}Collection"
+            line_props = {name: prop(name) for name in line_fields}
+            out[element] = {"properties": line_props, "type": "object"}
+            if key:
+                out[element]["x-ns-sublistkey"] = {"present": True, "value": {"existing": key, "new": key}}
+            out[collection] = {
+                "properties": {"items": {"items": {"$ref": _REF + element}, "type": "array"}},
+                "type": "object",
+            }
+            props[sublist] = {"$ref": _REF + collection}
+        out[ns_type] = {"properties": props, "type": "object"}
+    return out

@@ -1,0 +1,55 @@
+"""An account's switches for behaviours Oracle leaves open or settings an account may have: the
+SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
+what happens to a tranId without it, Auto Apply by default (POST /_sandbox/switches). Features
+(SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from nue_ns.sandbox import tax
+from nue_ns.sandbox.numbering import TRANSACTION_TYPES
+
+_BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
+_BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
+
+
+def describe(acct: Any) -> dict[str, Any]:
+    return {
+        "kind": acct.kind.name,
+        "suitetax": tax.suitetax(acct),
+        "engine_rate": str(tax.engine_rate(acct)),
+        "tax_codes": dict(acct.kind.tax_codes),
+        "tax_schedule_required": acct.tax.tax_schedule_required,
+        "tran_id_override": sorted(acct.tran_id_override),
+        "tran_id_refused": acct.tran_id_refused,
+        "auto_apply_default": acct.auto_apply_default,
+        "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
+        "items_everywhere_without_list": acct.items_everywhere_without_list,
+    }
+
+
+def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Set the switches `data` names (ValueError naming a bad one); the account's switches after.
+    `seed_tax_item: true` also creates the tax item of an account without SuiteTax."""
+    with acct.lock:
+        for name, owner in _BOOLS.items():
+            if name in data:
+                if not isinstance(data[name], bool):
+                    raise ValueError(f"{name} must be true or false")
+                setattr(acct.tax if owner else acct, name, data[name])
+        if "engine_rate" in data:
+            try:
+                acct.tax.engine_rate = Decimal(str(data["engine_rate"]))
+            except InvalidOperation as exc:
+                raise ValueError("engine_rate must be a number (percent)") from exc
+        if "tran_id_override" in data:
+            types = data["tran_id_override"]
+            if not isinstance(types, list) or any(t not in TRANSACTION_TYPES for t in types):
+                raise ValueError(f"tran_id_override must list types among {', '.join(TRANSACTION_TYPES)}")
+            acct.tran_id_override = frozenset(types)
+        out = describe(acct)
+        if data.get("seed_tax_item") is True:
+            out["tax_item_id"] = tax.seed_tax_item(acct)
+        return out
