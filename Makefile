@@ -76,7 +76,7 @@ chaos: $(DEV)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
 bench: $(DEV)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.
 	$(BIN)/python -m bench
 
-BENCHES := calls_per_record governor fairness scale ingestion sweep overhead burst
+BENCHES := calls_per_record governor fairness scale ingestion sweep overhead burst batches
 .PHONY: $(addprefix bench-,$(BENCHES))
 $(addprefix bench-,$(BENCHES)): bench-%: $(DEV)  # bench-calls_per_record, bench-governor, bench-fairness, ...
 	$(BIN)/python -m bench $*

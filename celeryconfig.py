@@ -29,6 +29,7 @@ task_send_sent_event = True
 task_default_queue = "nue_ns"
 task_routes = {
     "nue_ns.transfer": {"queue": "nue_ns"},
+    "nue_ns.batch_work": {"queue": "nue_ns"},
     "nue_ns.retry_sweep": {"queue": "nue_ns.sweeps"},
     "nue_ns.batch_sweep": {"queue": "nue_ns.sweeps"},
     "nue_ns.recover_leases": {"queue": "nue_ns.sweeps"},

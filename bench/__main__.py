@@ -13,7 +13,17 @@ import time
 
 from bench.report import load, machine
 
-BENCHES = ("calls_per_record", "governor", "fairness", "scale", "ingestion", "sweep", "overhead", "burst")
+BENCHES = (
+    "calls_per_record",
+    "governor",
+    "fairness",
+    "scale",
+    "ingestion",
+    "sweep",
+    "overhead",
+    "burst",
+    "batches",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -242,15 +242,61 @@ def hub_list(
 @hub_app.command("show")
 def hub_show(record_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """One record with its payload and every attempt."""
-    from nue_ns.hub.queries import attempt_view, get_record, record_view
+    from nue_ns.hub.queries import attempt_view, get_record, record_batch, record_view
 
     found = get_record(_ctx().engine, record_id)
     if found is None:
         _error(f"no record {record_id}")
         raise typer.Exit(2)
     rec, attempts = found
-    view = record_view(rec) | {"payload": rec.payload, "attempts_log": [attempt_view(a) for a in attempts]}
+    batch = record_batch(_ctx().engine, rec)
+    view = record_view(rec) | {
+        "payload": rec.payload,
+        "batch": batch,
+        "attempts_log": [attempt_view(a) for a in attempts],
+    }
     _print_json(view) if as_json else console.print_json(json.dumps(view, default=str))
+
+
+@hub_app.command("batches")
+def hub_batches(
+    integration: str = typer.Option(None, "--integration", "-i"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """NetSuite batches (up to 100 records per call, scheduled mode): job, progress, outcomes."""
+    from nue_ns.hub import batch_store
+    from nue_ns.hub.queries import batch_view
+
+    ctx = _ctx()
+    integ_id = ctx.integration(integration).id if integration else None
+    views = [batch_view(b) for b in batch_store.listing(ctx.engine, integ_id, limit)]
+    if as_json:
+        _print_json(views)
+        return
+    table = Table(title=f"{len(views)} batch(es)")
+    for col in (
+        "id",
+        "type",
+        "state",
+        "job",
+        "records",
+        "ok",
+        "failed",
+        "again",
+        "submits",
+        "polls",
+        "detail",
+    ):
+        table.add_column(col, overflow="fold")
+    for v in views:
+        table.add_row(
+            str(v["id"]), f"{v['record_type']} ({v['ns_type']})", v["progress"] or v["state"],
+            v["job_id"] or "",
+            str(v["records"]), str(v["succeeded"]), str(v["failed"]), str(v["retried"]), str(v["submits"]),
+            str(v["polls"]), v["detail"] or "",
+        )  # fmt: skip
+    console.print(table)
 
 
 @hub_app.command("retry")

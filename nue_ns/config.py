@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     pause_on_429: float = Field(30.0, alias="NUE_NS_PAUSE_ON_429", ge=0)
     pause_on_auth: float = Field(300.0, alias="NUE_NS_PAUSE_ON_AUTH", ge=0)
 
+    # Batches (nue_ns/batches.py): up to 100 records of one type per NetSuite call.
+    batch_size: int = Field(100, alias="NUE_NS_BATCH_SIZE", ge=1, le=100)
+    # First poll of a job this long after its submit, then doubling up to batch_poll_max.
+    batch_poll_first: float = Field(3.0, alias="NUE_NS_BATCH_POLL_FIRST", gt=0)
+    batch_poll_max: float = Field(120.0, alias="NUE_NS_BATCH_POLL_MAX", gt=0)
+    # Open (submitted, unfinished) batches per integration; more records wait for the next.
+    batch_max_open: int = Field(8, alias="NUE_NS_BATCH_MAX_OPEN", ge=1)
+    # NetSuite calls one batch task makes for one integration before it yields to the others.
+    batch_calls_per_run: int = Field(8, alias="NUE_NS_BATCH_CALLS_PER_RUN", ge=1)
+    # Real-time mode: more than this many due records of one type go as a batch (0: never).
+    batch_burst_threshold: int = Field(0, alias="NUE_NS_BATCH_BURST_THRESHOLD", ge=0)
+
     # celery beat
     batch_sweep_seconds: float = Field(600.0, alias="NUE_NS_BATCH_SWEEP_SECONDS", gt=0)
     retry_sweep_seconds: float = Field(5.0, alias="NUE_NS_RETRY_SWEEP_SECONDS", gt=0)

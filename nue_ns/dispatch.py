@@ -46,3 +46,25 @@ def dispatch(ctx: Context, integration_id: int | None = None) -> int:
 def resend_stale(ctx: Context) -> int:
     ids = store.stale_queued(ctx.engine, ctx.settings.dispatch_timeout)
     return send(ids) if ids else 0
+
+
+def dispatch_batches(ctx: Context) -> int:
+    """One batch task per integration that sends in batches (nue_ns/batches.py), and per real-time
+    burst of one record type above NUE_NS_BATCH_BURST_THRESHOLD."""
+    from nue_ns.hub import batch_store
+    from nue_ns.tasks import batch_work
+
+    # Integrations that batch, and any other with a batch due (a real-time burst's job to poll).
+    every = set(batch_store.batching_integrations(ctx.engine)) | set(batch_store.with_due_batches(ctx.engine))
+    jobs: list[tuple[int, str | None]] = [(i, None) for i in sorted(every)]
+    if ctx.settings.batch_burst_threshold:
+        jobs += batch_store.burst_types(ctx.engine, ctx.settings.batch_burst_threshold)
+    sent = 0
+    try:
+        with batch_work.app.producer_or_acquire() as producer:
+            for integration_id, record_type in jobs:
+                batch_work.apply_async((integration_id, record_type), producer=producer)
+                sent += 1
+    except Exception:  # Redis down: the next sweep sends them; the hub holds every batch
+        log.exception("could not hand batch tasks to Redis; the next sweep will")
+    return sent

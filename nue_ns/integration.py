@@ -85,6 +85,10 @@ class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scheduled_mode: bool = False
+    # Scheduled mode sends up to 100 records of one type per NetSuite call (nue_ns/batches.py).
+    batches: bool = True
+    # Set when the account answered that it cannot take batch requests: one call per record since.
+    batches_unsupported: dict[str, Any] | None = None
     item_types: dict[ProductType, ItemType] = Field(default_factory=_default_item_types)
     gl: GlAccounts = Field(default_factory=GlAccounts)
     category_overrides: dict[Annotated[str, Field(min_length=1, max_length=80)], GlAccounts] = Field(

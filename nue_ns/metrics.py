@@ -117,6 +117,27 @@ class HubCollector:
             for name, n in s.execute(text(_GOVERNOR_WAITS)):
                 waits.add_metric([name], n)
         yield from (records, transfers, errors, throttled, oldest, waits)
+        yield from self._batches(ctx)
+
+    def _batches(self, ctx: Context) -> Iterator[Metric]:
+        from nue_ns.hub import batch_store
+
+        c = batch_store.counts(ctx.engine)
+        batches = GaugeMetricFamily("nue_ns_batches", "NetSuite batches by state", labels=["state"])
+        for key, n in c.items():
+            if key.startswith("batches_"):
+                batches.add_metric([key.removeprefix("batches_")], n)
+        calls = CounterMetricFamily(
+            "nue_ns_batch_calls", "Batch submits and job polls made (each one NetSuite call)", labels=["kind"]
+        )
+        calls.add_metric(["submit"], c.get("submits", 0))
+        calls.add_metric(["poll"], c.get("polls", 0))
+        outcomes = CounterMetricFamily(
+            "nue_ns_batch_records", "Per-record outcomes of finished batches", labels=["outcome"]
+        )
+        for key in ("succeeded", "failed", "retried"):
+            outcomes.add_metric([key], c.get(key, 0))
+        yield from (batches, calls, outcomes)
 
     def _redis(self, ctx: Context) -> Iterator[Metric]:
         depth = GaugeMetricFamily("nue_ns_queue_depth", "Tasks waiting in a Redis queue", labels=["queue"])

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 
-from nue_ns import dispatch, inbound, sync, webhook
+from nue_ns import batches, dispatch, inbound, sync, webhook
 from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
 from nue_ns.hub.db import dispose_engines
@@ -89,7 +89,12 @@ def retry_sweep() -> dict:
             return {"skipped": True}
         ctx = get_context()
         woken = store.wake_settled(ctx.engine)
-        return {"woken": woken, "dispatched": dispatch.dispatch(ctx), "resent": dispatch.resend_stale(ctx)}
+        return {
+            "woken": woken,
+            "dispatched": dispatch.dispatch(ctx),
+            "resent": dispatch.resend_stale(ctx),
+            "batch_tasks": dispatch.dispatch_batches(ctx),
+        }
 
 
 @app.task(name="nue_ns.batch_sweep", ignore_result=True)
@@ -100,7 +105,18 @@ def batch_sweep() -> dict:
             return {"skipped": True}
         ctx = get_context()
         released = store.release_batch(ctx.engine)
-        return {"integrations": len(released), "dispatched": dispatch.dispatch(ctx)}
+        return {
+            "integrations": len(released),
+            "dispatched": dispatch.dispatch(ctx),
+            "batch_tasks": dispatch.dispatch_batches(ctx),
+        }
+
+
+@app.task(name="nue_ns.batch_work", ignore_result=True)
+def batch_work(integration_id: int, record_type: str | None = None) -> dict:
+    """Advance and form one integration's NetSuite batches. No countdown: a batch's next poll is a
+    due time in the hub, and the retry sweep sends this task again."""
+    return batches.work(get_context(), int(integration_id), record_type).as_json()
 
 
 @app.task(name="nue_ns.recover_leases", ignore_result=True)

@@ -278,9 +278,16 @@ def test_cli_refuses_duplicate_keys_and_deep_nesting(hub, tmp_path):
 
 
 def test_a_currency_the_integration_does_not_map_is_refused_at_the_door(hub, client):
-    """ISO 4217 but not in the integration's currency map: it could only wait for the mapping."""
-    from nue_ns.hub.integrations import config_of, save_config
+    """ISO 4217 but not in the integration's explicit currency map (no account profile read yet):
+    it could only wait for the mapping."""
+    from nue_ns.hub.integrations import config_of, ensure_default, save_config
+    from nue_ns.integration import SANDBOX_CURRENCIES
 
+    ctx = get_context()
+    ensure_default(ctx.engine, ctx.settings)
+    mapped = config_of(ctx.integration("default")).model_copy(update={"currency_ids": SANDBOX_CURRENCIES})
+    save_config(ctx.engine, "default", mapped)
+    reset_context()
     jpy = CUSTOMER | {"currency": "JPY"}
     with pytest.raises(InvalidBatch) as caught:
         enqueue_many("customer", [CUSTOMER, jpy])

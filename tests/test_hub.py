@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -131,13 +133,30 @@ def test_scheduled_mode_parks_until_the_batch_sweep(ctx):
         "sched",
         account_id="SCHED",
         credentials=CREDS,
-        config=IntegrationConfig(scheduled_mode=True),
+        config=IntegrationConfig(scheduled_mode=True, batches=False),
     )
     accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
     assert {a.state for a in accepted} == {State.PARKED}
     assert store.dispatch_candidates(ctx.engine) == []
     store.release_batch(ctx.engine)
     assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+
+
+def test_scheduled_mode_with_batches_leaves_records_to_the_batcher(ctx):
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(
+        ctx.engine, ctx.settings, "sched", account_id="SCHED", credentials=CREDS,
+        config=IntegrationConfig(scheduled_mode=True),
+    )  # fmt: skip
+    accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
+    assert batch_store.take(ctx.engine, integ.id, "t", 60) == []  # not released yet
+    store.release_batch(ctx.engine)
+    assert store.dispatch_candidates(ctx.engine) == []  # never one by one
+    taken = batch_store.take(ctx.engine, integ.id, "t", 60)
+    assert [r.id for r in taken] == sorted(a.id for a in accepted) and {r.state for r in taken} == {
+        State.IN_FLIGHT
+    }
 
 
 def test_payments_refused_when_collecting_in_netsuite(ctx):
@@ -256,3 +275,32 @@ def test_no_dispatch_while_the_account_has_no_token(ctx):
     assert store.dispatch_candidates(ctx.engine) == []
     upsert_integration(ctx.engine, ctx.settings, "default", account_id="TEST1", rate_limit="10/60s")
     assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+
+
+def test_a_real_time_burst_above_the_threshold_is_found_for_a_batch(ctx):
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(ctx.engine, ctx.settings, "rt", account_id="RT", credentials=CREDS)
+    enqueue_many("customer", sample.customers(5), integration="rt", ctx=ctx, dispatch_now=False)
+    enqueue_many("product", sample.products(2), integration="rt", ctx=ctx, dispatch_now=False)
+    time.sleep(0.1)  # due at acceptance, by the hub's clock
+    assert batch_store.burst_types(ctx.engine, 4) == [(integ.id, "customer")]
+    assert batch_store.burst_types(ctx.engine, 5) == []
+    taken = batch_store.take(ctx.engine, integ.id, "t", 60, record_type="customer")
+    assert len(taken) == 5 and {r.record_type for r in taken} == {"customer"}
+
+
+def test_a_real_time_integration_forms_no_batch_without_a_burst(ctx):
+    from nue_ns import batches
+    from nue_ns.hub import batch_store
+
+    integ = upsert_integration(ctx.engine, ctx.settings, "rt2", account_id="RT2", credentials=CREDS)
+    ids = [
+        a.id
+        for a in enqueue_many("customer", sample.customers(3), integration="rt2", ctx=ctx, dispatch_now=False)
+    ]
+    time.sleep(0.1)
+    assert batches.work(ctx, integ.id).formed == 0
+    assert batch_store.open_count(ctx.engine, integ.id) == 0
+    with session_scope(ctx.engine) as s:
+        assert {r.state for r in s.scalars(select(Record).where(Record.id.in_(ids)))} == {State.PENDING}

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from nue_ns import mapping, records
-from nue_ns.integration import SANDBOX_GL, IntegrationConfig, InvoiceLink
+from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.sandbox import state, suiteql, transforms
 from nue_ns.sandbox.state import AccountData, NsError
 from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, RESOLVED
 
-CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1")
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ def test_a_credit_memo_transform_replaces_the_copied_lines_and_application():
 def test_linked_documents_change_only_their_header_and_name_line_changes():
     request = mapping.build("invoice", records.validate("invoice", BILLING), CONFIG, RESOLVED)
     header = links.header_only(request)
-    assert "item" not in header.body and header.replace == () and header.body["tranId"] == "INV-0001"
+    assert "item" not in header.body and header.replace == () and header.body["memo"] == "INV-0001"
     changed = [BILLING["lines"][0] | {"description": "x"}, LINES[2] | {"id": "IL-N"}]
     before = records.validate("invoice", BILLING)
     after = records.validate("invoice", BILLING | {"lines": changed, "total": "1200.10"})

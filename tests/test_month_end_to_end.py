@@ -63,10 +63,12 @@ CLEARING = "4"
 CENT = Decimal("0.01")
 TAX_RATE = Decimal("8.25")
 TOKEN_LIFETIME = 4.0  # seconds a sandbox access token lives in the OAuth 2.0 month
+# Scheduled mode one record per call (batches: tests/test_batches.py): these tests count single writes.
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
     subsidiary_id="1",
     scheduled_mode=True,
+    batches=False,
     category_overrides={
         "Enterprise": GlAccounts(subscription_income="12", subscription_revenue="13"),
         "Training": GlAccounts(subscription_income="16", subscription_revenue="17"),

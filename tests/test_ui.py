@@ -177,3 +177,33 @@ def test_dashboard_warns_of_throttling(client, hub):
     assert "NetSuite refused 6 calls" in page and "Process in scheduled mode" in page
     assert "NetSuite refused 6 calls" in client.get("/ui/integrations/default").text
     assert "NetSuite refused 6 calls" in client.get("/ui/governor").text
+
+
+def test_batches_page_and_record_page_show_each_batch_and_job(client, hub):
+    from nue_ns import sample
+    from nue_ns.hub import batch_store
+    from nue_ns.hub.models import BatchState
+    from nue_ns.producer import enqueue_many
+
+    integ = hub.integration("default")
+    ids = [a.id for a in enqueue_many("customer", sample.customers(2), dispatch_now=False)]
+    store.release_batch(hub.engine)
+    taken = batch_store.take(hub.engine, integ.id, "t", 60)
+    batch = batch_store.create(
+        hub.engine, integ.id, "customer", "customer", "t",
+        [(r.id, f"nue-cust-{r.nue_id}", {"companyName": "<b>x</b>"}, True) for r in taken],
+    )  # fmt: skip
+    batch_store.set_state(
+        hub.engine, batch.id, state=BatchState.SUBMITTED, job_id="4711", progress="inProgress"
+    )
+    _login(client, key("operator"))
+    page = client.get("/ui/batches").text
+    assert f'id="batch-{batch.id}"' in page and "4711" in page and "inProgress" in page
+    record = client.get(f"/ui/records/{ids[0]}").text
+    assert f"batch {batch.id}" in record and "4711" in record
+    assert (
+        client.get("/v1/batches", headers={"Authorization": f"Bearer {key('operator')}"}).json()["batches"][
+            0
+        ]["job_id"]
+        == "4711"
+    )

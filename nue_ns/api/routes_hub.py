@@ -17,7 +17,7 @@ from nue_ns.api.guard import BIGINT_MAX, HubId
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
 from nue_ns.hub import store
-from nue_ns.hub.queries import attempt_view, get_record, list_records, record_view, status
+from nue_ns.hub.queries import attempt_view, get_record, list_records, record_batch, record_view, status
 
 router = APIRouter(prefix="/v1", tags=["hub"])
 
@@ -93,6 +93,16 @@ def records(
     }
 
 
+@router.get("/batches")
+def batches(limit: int = 50, _: Principal = Depends(operator)) -> dict[str, Any]:
+    """NetSuite batches, newest first: job, progress and each one's per-record outcomes."""
+    from nue_ns.hub import batch_store
+    from nue_ns.hub.queries import batch_view
+
+    rows = batch_store.listing(get_context().engine, None, max(1, min(limit, 1000)))
+    return {"batches": [batch_view(b) for b in rows]}
+
+
 @router.get("/records/{record_id}")
 def record(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]:
     """One record: where it stands, its payload, and every attempt with NetSuite's answer."""
@@ -100,7 +110,12 @@ def record(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]
     if found is None:
         raise Problem(404, f"no record {record_id}")
     rec, attempts = found
-    return record_view(rec) | {"payload": rec.payload, "attempts_log": [attempt_view(a) for a in attempts]}
+    batch = record_batch(get_context().engine, rec)
+    return record_view(rec) | {
+        "payload": rec.payload,
+        "batch": batch,
+        "attempts_log": [attempt_view(a) for a in attempts],
+    }
 
 
 @router.post("/records/retry", status_code=202)

@@ -26,7 +26,15 @@ from nue_ns.hub import store
 from nue_ns.hub.integrations import list_integrations
 from nue_ns.hub.models import DISPLAY, State
 from nue_ns.hub.models_api import Role
-from nue_ns.hub.queries import Filter, attempt_view, get_record, list_records, record_view, status
+from nue_ns.hub.queries import (
+    Filter,
+    attempt_view,
+    get_record,
+    list_records,
+    record_batch,
+    record_view,
+    status,
+)
 from nue_ns.records import CONTRACTS
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -191,6 +199,7 @@ def record_page(request: Request, record_id: HubId, session: UiSession = Depends
         "record.html",
         session,
         record=record_view(rec),
+        batch=record_batch(ctx.engine, rec),
         integration=ctx.integration(rec.integration_id).name,
         payload=rec.payload,
         attempts=[attempt_view(a) for a in reversed(attempts)],
@@ -264,6 +273,21 @@ def verify(
     except LookupError as exc:
         raise Problem(404, str(exc)) from None
     return _see_other(f"/ui/jobs/{job.id}")
+
+
+@router.get("/batches", response_class=HTMLResponse)
+def batches_page(request: Request, session: UiSession = Depends(ui_session)) -> Response:
+    from nue_ns.hub import batch_store
+    from nue_ns.hub.queries import batch_view
+
+    ctx = get_context()
+    names: dict[int, str] = {}
+    views = []
+    for b in batch_store.listing(ctx.engine, None, 200):
+        if b.integration_id not in names:
+            names[b.integration_id] = ctx.integration(b.integration_id).name
+        views.append(batch_view(b) | {"integration": names[b.integration_id]})
+    return render(request, "batches.html", session, batches=views)
 
 
 @router.get("/governor", response_class=HTMLResponse)

@@ -107,6 +107,7 @@ class Record(Base):
         ),
         Index("ix_records_nue", "integration_id", "record_type", "nue_id"),
         Index("ix_records_waiting_on", "waiting_on", postgresql_using="gin"),
+        Index("ix_records_batch", "batch_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -137,6 +138,8 @@ class Record(Base):
     # answers 204 without a body, and asking on the write path would cost a call per record.
     ns_tran_id: Mapped[str | None] = mapped_column(String(64))
     transferred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The NetSuite batch (hub_batches) this version last went in, if it went in one.
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -173,6 +176,48 @@ class Attempt(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
+
+
+class BatchState(StrEnum):
+    PREPARED = "prepared"  # key and items stored; (re)submitted with the same key until NetSuite answers
+    SUBMITTED = "submitted"  # NetSuite gave a job: polled at next_at
+    DONE = "done"  # every record's result mapped back to its hub row
+    ABANDONED = "abandoned"  # not sent as a batch after all (its records went one by one)
+
+
+class Batch(Base):
+    """Up to 100 records of one NetSuite type upserted in one asynchronous request.
+
+    The idempotency key is stored before the first submit, so a submit whose answer was lost is
+    sent again with the same key and NetSuite answers with the same job (nue_ns/batches.py)."""
+
+    __tablename__ = "hub_batches"
+    __table_args__ = (Index("ix_batches_open", "integration_id", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"))
+    record_type: Mapped[str] = mapped_column(String(32))
+    ns_type: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    items: Mapped[list[Any]]  # [{"record_id", "external_id", "created"}] in request order
+    body: Mapped[dict[str, Any]]  # {"items": [...]}: resent unchanged with the same key
+    replace: Mapped[str | None] = mapped_column(String(100))
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    submits: Mapped[int] = mapped_column(Integer, default=0)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    retried: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    next_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class NetSuiteLink(Base):

@@ -156,3 +156,35 @@ def attempt_view(a: Attempt) -> dict[str, Any]:
         "error_code": a.error_code,
         "detail": a.detail,
     }
+
+
+def batch_view(b: Any) -> dict[str, Any]:
+    """A NetSuite batch (hub_batches) as operators see it: its job and progress."""
+    n = len(b.items or [])
+    return {
+        "id": b.id,
+        "integration_id": b.integration_id,
+        "record_type": b.record_type,
+        "ns_type": b.ns_type,
+        "state": b.state,
+        "job_id": b.job_id,
+        "records": n,
+        "succeeded": b.succeeded,
+        "failed": b.failed,
+        "retried": b.retried,
+        "submits": b.submits,
+        "polls": b.polls,
+        "progress": b.progress,
+        "detail": b.detail,
+        "next_at": b.next_at.isoformat() if b.next_at else None,
+        "created_at": b.created_at.isoformat() if b.created_at else None,
+        "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+    }
+
+
+def record_batch(engine: Any, rec: Record) -> dict[str, Any] | None:
+    """The batch (and NetSuite job) a record last went in, if any."""
+    from nue_ns.hub import batch_store
+
+    batch = batch_store.get(engine, rec.batch_id) if rec.batch_id else None
+    return batch_view(batch) if batch is not None else None

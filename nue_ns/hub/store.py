@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
+from nue_ns.hub.batch_store import BATCHING_SQL
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, Record, State, utcnow
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
@@ -199,14 +200,15 @@ def _supersede(s, integration_id: int, record_type: str, new_rows: Iterable[Any]
 def dispatch_candidates(
     engine: Engine, integration_id: int | None = None, window: int | None = None
 ) -> list[int]:
-    """Move due records to QUEUED, at most `window` queued + in flight per integration.
+    """Move due records to QUEUED, at most `window` queued + in flight per integration (not those of
+    integrations that send in batches: hub/batch_store.py takes theirs).
 
     One query serves every integration at once (round robin: each gets its own window), so one
     account's backlog never crowds out another's. Returns the ids to hand to Redis.
     """
     params: dict[str, Any] = {"only": integration_id, "window": window}
     sql = text(
-        """
+        f"""
         WITH busy AS (
             SELECT integration_id, count(*) AS n FROM hub_records
             WHERE state IN ('queued', 'in_flight') GROUP BY integration_id
@@ -216,6 +218,7 @@ def dispatch_candidates(
             FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id
             WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
               AND (i.not_before IS NULL OR i.not_before <= now())
+              AND NOT {BATCHING_SQL}
               AND i.enabled  -- a disabled integration's records stay in the hub, unsent
         )
         SELECT c.id FROM room
@@ -538,55 +541,64 @@ def complete(engine: Engine, record: Record, ns_type: str, external_id: str, int
     """Transferred: store the NetSuite id, remember the link, wake records that waited for it.
 
     Returns the number of waiting records woken."""
+    return complete_many(engine, [(record, ns_type, external_id, internal_id)])
+
+
+def complete_many(engine: Engine, done: Sequence[tuple[Record, str, str, str]]) -> int:
+    """`complete` for many records (record, ns_type, externalId, internal id) in one transaction: a
+    NetSuite batch's answer lands at once."""
+    if not done:
+        return 0
+    links: dict[tuple[int, str, str], dict[str, Any]] = {}
     with session_scope(engine) as s:
-        s.execute(
-            update(Record)
-            .where(Record.id == record.id, Record.state.in_([State.IN_FLIGHT, State.PENDING, State.QUEUED]))
-            .values(
-                state=State.TRANSFERRED,
-                attempts=record.attempts + 1,
-                ns_type=ns_type,
-                external_id=external_id,
-                ns_internal_id=internal_id,
-                transferred_at=func.now(),
-                lease_expires_at=None,
-                leased_by=None,
-                reason=None,
-                waiting_on=None,
-                error_kind=None,
-                error_status=None,
-                error_code=None,
-                error_detail=None,
-                error_path=None,
+        for record, ns_type, external_id, internal_id in done:
+            s.execute(
+                update(Record)
+                .where(
+                    Record.id == record.id, Record.state.in_([State.IN_FLIGHT, State.PENDING, State.QUEUED])
+                )
+                .values(
+                    state=State.TRANSFERRED,
+                    attempts=record.attempts + 1,
+                    ns_type=ns_type,
+                    external_id=external_id,
+                    ns_internal_id=internal_id,
+                    transferred_at=func.now(),
+                    lease_expires_at=None,
+                    leased_by=None,
+                    reason=None,
+                    waiting_on=None,
+                    error_kind=None,
+                    error_status=None,
+                    error_code=None,
+                    error_detail=None,
+                    error_path=None,
+                )
             )
-        )
+            links[(record.integration_id, record.record_type, record.nue_id)] = {
+                "integration_id": record.integration_id,
+                "record_type": record.record_type,
+                "nue_id": record.nue_id,
+                "ns_type": ns_type,
+                "external_id": external_id,
+                "ns_internal_id": internal_id,
+                "record_id": record.id,
+                "transferred_at": utcnow(),
+            }
+        stmt = insert(NetSuiteLink).values(list(links.values()))
         s.execute(
-            insert(NetSuiteLink)
-            .values(
-                integration_id=record.integration_id,
-                record_type=record.record_type,
-                nue_id=record.nue_id,
-                ns_type=ns_type,
-                external_id=external_id,
-                ns_internal_id=internal_id,
-                record_id=record.id,
-                transferred_at=utcnow(),
-            )
-            .on_conflict_do_update(
+            stmt.on_conflict_do_update(
                 index_elements=["integration_id", "record_type", "nue_id"],
                 set_={
-                    "ns_type": ns_type,
-                    "ns_internal_id": internal_id,
-                    "external_id": external_id,
-                    "record_id": record.id,
-                    "transferred_at": utcnow(),
+                    c: stmt.excluded[c]
+                    for c in ("ns_type", "ns_internal_id", "external_id", "record_id", "transferred_at")
                 },
             )
         )
     # Wake the waiters only once the link is committed: a record that parks itself meanwhile
     # re-checks the link after parking, so one of the two always sees the other.
     with session_scope(engine) as s:
-        return _wake(s, record.integration_id, Ref(record.record_type, record.nue_id))
+        return sum(_wake(s, integ, Ref(rtype, nue_id)) for integ, rtype, nue_id in links)
 
 
 def link_also(

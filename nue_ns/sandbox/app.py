@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
-from nue_ns.sandbox import malformed, suiteql, switches, transforms
+from nue_ns.sandbox import async_jobs, malformed, suiteql, switches, transforms
 from nue_ns.sandbox import oauth as sandbox_oauth
 from nue_ns.sandbox import oauth_routes as sandbox_oauth_routes
 from nue_ns.sandbox import state as ns
@@ -130,7 +130,7 @@ class Call:
 
     method: str
     path: str
-    kind: str  # record | transform | metadata | suiteql | governance | unknown
+    kind: str  # record | transform | metadata | batch | async | suiteql | governance | unknown
     type: str | None = None  # a transform's: the new record's type
     ref: str | None = None
     replace: list[str] | None = None
@@ -158,6 +158,12 @@ def _parse_call(request: Request) -> Call:
         return Call(method, path, "transform", parts[5], parts[3], replace, source=parts[2])
     if parts[:3] == ["record", "v1", "metadata-catalog"]:
         return Call(method, path, "metadata", ref=parts[3] if len(parts) == 4 else None)
+    if parts[:2] == ["record", "v1"] and async_jobs.is_batch(
+        method, parts, request.headers.get("content-type", "")
+    ):
+        return Call(method, path, "batch", parts[2], None, replace)
+    if parts[:2] == ["async", "v1"]:
+        return Call(method, path, "async")
     if parts[:2] == ["record", "v1"] and len(parts) in (3, 4):
         return Call(method, path, "record", parts[2], parts[3] if len(parts) == 4 else None, replace)
     if parts == ["query", "v1", "suiteql"]:
@@ -269,6 +275,14 @@ async def _transform_call(acct: AccountData, call: Call, request: Request) -> tu
 
 
 async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Response, str | None]:
+    if call.kind == "batch":  # up to 100 records as one async job (sandbox/async_jobs.py)
+        body = await _request_json(request)
+        return async_jobs.submit(
+            request.app.state.sandbox, acct, call.type or "", call.method, request, body
+        ), None
+    if call.kind == "async":
+        parts = call.path.removeprefix("/services/rest/").strip("/").split("/")
+        return async_jobs.answer(request.app.state.sandbox, acct, call.method, parts, request), None
     if call.kind == "record":
         return await _record_call(acct, call, request)
     if call.kind == "transform":
@@ -654,6 +668,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/log", call_log, methods=["GET"]),
         Route("/_sandbox/records", records, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/async", async_jobs.control, methods=["GET", "POST"]),
         Route("/_sandbox/user/payment", user_payment, methods=["POST"]),
         Route("/_sandbox/user/void", user_void, methods=["POST"]),
         *sandbox_oauth_routes.ROUTES,

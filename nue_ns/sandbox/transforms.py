@@ -72,7 +72,7 @@ def transform(
         source = acct.find(source_type, source_ref)
         if source.voided:
             raise ns.user_error("You cannot create a transaction from a voided transaction.")
-        request, ignored = ns._prepare(target, body if body is not None else {}, strict)
+        request, ignored = ns._prepare(acct, target, body if body is not None else {}, strict)
         full = _initial(acct, source, target)
         for name, value in request.items():
             if name not in ("item", "apply"):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from nue_ns.embedded import PostgresProcess, RedisProcess
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State
+from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.processes import Child
 from nue_ns.producer import enqueue_many
 from tests.harness import ACCOUNT, System
@@ -54,6 +55,9 @@ class Plan:
     timeout: float = 150.0
     seed: int = 7
     oauth2_token_lifetime: float | None = None  # OAuth 2.0 with tokens this short-lived; None: TBA
+    # Scheduled mode with batches (nue_ns/batches.py): jobs are also lost with this probability.
+    batches: bool = False
+    lost_job_probability: float = 0.05
 
 
 @dataclass
@@ -222,9 +226,18 @@ class Chaos:
 
 def run(system: System, plan: Plan) -> Figures:
     """Start the system, send every record while the chaos runs, wait, and take the figures."""
+    batch_env = {
+        "NUE_NS_BATCH_SWEEP_SECONDS": "2",
+        "NUE_NS_BATCH_POLL_FIRST": "0.3",
+        "NUE_NS_BATCH_POLL_MAX": "2",
+    }
     system.start(
         rate_limit=plan.rate_limit,
         concurrency=plan.concurrency,
+        config=IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", scheduled_mode=True)
+        if plan.batches
+        else None,
+        **(batch_env if plan.batches else {}),
         NUE_NS_LEASE_SECONDS="8",
         NUE_NS_LEASE_SWEEP_SECONDS="2",
         NUE_NS_DISPATCH_TIMEOUT="5",
@@ -234,6 +247,8 @@ def run(system: System, plan: Plan) -> Figures:
     if plan.oauth2_token_lifetime:
         map_certificate(system.base, ACCOUNT, DEMO_CLIENT, DEMO_CERT, keypair()[1])
         system.sandbox_post("oauth/config", {"token_lifetime_s": plan.oauth2_token_lifetime})
+    if plan.batches:
+        system.sandbox_post("async", {"lost_job_probability": plan.lost_job_probability, "seed": plan.seed})
     for n, kind in enumerate(FAULTS):
         fault = {"kind": kind, "probability": plan.fault_probability, "seed": plan.seed + n}
         system.sandbox_post(
@@ -338,7 +353,7 @@ def _measure(
 
     f.hub_attempts_put = _retrying(lambda: _attempt_count(system))
     logged = _retrying(lambda: _attempts_by_external_id(system))
-    sent = Counter(c["external_id"] for c in puts)
+    sent = Counter(c["external_id"] for c in puts if c["external_id"])  # a batch names no single record
     f.unlogged_puts = sorted(f"{eid} x{n - logged[eid]}" for eid, n in sent.items() if n > logged[eid])
 
 

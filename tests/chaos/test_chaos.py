@@ -61,6 +61,31 @@ def test_short_chaos_run(env, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
+def test_short_chaos_run_in_scheduled_mode_with_batches(env, tmp_path, monkeypatch, capsys):
+    """The same chaos with every record going in batches: lost submit answers (lost_after_commit on
+    the batch PUT), lost jobs, 429s, 500s and timeouts on polls; the same guarantees."""
+    data = sample.month(
+        n_customers=30,
+        n_products=12,
+        n_orders=60,
+        n_invoices=90,
+        n_payments=70,
+        n_refunds=8,
+        n_credit_memos=10,
+    )
+    system = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    try:
+        # A batch run makes few calls (about 50): each fault kind needs a higher chance to fire.
+        plan = Plan(data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=240, batches=True,
+                    fault_probability=0.08)  # fmt: skip
+        figures = run(system, plan)
+    finally:
+        system.stop()
+    show(figures, capsys)
+    assert_sound(figures)
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_full_chaos_run(tmp_path, monkeypatch, capsys):
     """A few thousand records; Redis restarted with its data gone and PostgreSQL crashed and

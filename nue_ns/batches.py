@@ -1,0 +1,430 @@
+"""Batch upserts: up to 100 records of one NetSuite type per call, in scheduled mode.
+
+One run of `work(ctx, integration_id)` (a Celery task per integration, one at a time by a Redis
+lock) advances that integration's open batches that are due, then forms new ones:
+
+- form: ready records (released parked ones, due pending ones), prerequisites first; each is checked
+  as a single transfer checks it (contract, prerequisites in NetSuite, GL accounts, mapping), its
+  body made by mapping.build fitted to the account, and records of one type go in batches of at
+  most NUE_NS_BATCH_SIZE. The batch, its idempotency key and its records are committed in the hub
+  BEFORE anything is sent (hub/batch_store.create).
+- submit: `PUT /record/v1/{type}` with `Prefer: respond-async`, the collection content type,
+  `{"items": [...]}` each with its externalId (upsert), and `X-NetSuite-Idempotency-Key`
+  [article_0127092747]. A submit whose answer was lost is simply sent again with the SAME key:
+  NetSuite answers a repeated key with the earlier job [subsect_164494900632], or runs it if the
+  first never arrived; either way one job.
+- poll: `GET /async/v1/job/{id}` at the batch's due time, backing off (never a sleeping worker)
+  [subsect_161278579295]. Once completed, each record's outcome: the records the batch created are
+  read back by externalId with one SuiteQL query (cheapest); the rest from the job's task results
+  [subsect_161252896355], whose shape is UNVERIFIED (netsuite/batch_shapes.py).
+- a job NetSuite no longer finds (404) is resolved by SuiteQL before anything is sent again: what
+  is there is transferred, the rest goes in a later batch (an upsert by externalId: no duplicate).
+
+Every submit, poll and read is one gateway.call: one governor token and one attempt row. A run makes
+at most NUE_NS_BATCH_CALLS_PER_RUN calls before yielding, so polling never starves other accounts.
+Records that need a person get NetSuite's detail and field path; transient failures go back to
+pending and into a later batch (store.retry_later); an account that answers it cannot take batches
+is switched to single upserts (integration settings `batches_unsupported`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nue_ns import gateway, mapping, records, validation
+from nue_ns.context import Connection, Context
+from nue_ns.hub import batch_store, store
+from nue_ns.hub.models import Batch, BatchState, Record, utcnow
+from nue_ns.netsuite import batch_shapes
+from nue_ns.netsuite.batch_shapes import ItemResult
+from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.records import TYPE_ORDER
+from nue_ns.refs import Ref
+
+log = logging.getLogger(__name__)
+
+# Types with no prerequisite: never held back behind another type's open batch.
+ROOTS = frozenset({"customer", "product"})
+# SuiteQL table of each NetSuite type's externalId group [docs/NETSUITE.md "SuiteQL"].
+_TABLE = {
+    "customer": "customer",
+    "nonInventorySaleItem": "item",
+    "serviceSaleItem": "item",
+    "inventoryItem": "item",
+}
+
+
+@dataclass
+class Run:
+    """What one run did (returned by the task, and counted in tests)."""
+
+    calls_left: int
+    submitted: int = 0
+    polled: int = 0
+    finished: int = 0
+    formed: int = 0
+    single: int = 0
+    next_due: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        keys = ("submitted", "polled", "finished", "formed", "single")
+        return {k: getattr(self, k) for k in keys} | {"next_in": min(self.next_due, default=None)}
+
+
+class _OutOfCalls(Exception):
+    pass
+
+
+def work(ctx: Context, integration_id: int, record_type: str | None = None) -> Run:
+    """Advance and form this integration's batches (`record_type`: a real-time burst of one type)."""
+    s = ctx.settings
+    run = Run(calls_left=s.batch_calls_per_run)
+    lock = ctx.redis.lock(f"nue_ns:batcher:{integration_id}", timeout=s.lease_seconds, blocking=False)
+    if not lock.acquire(blocking=False):
+        return run
+    try:
+        conn = ctx.connection(integration_id)
+        try:
+            _advance(ctx, conn, run)
+            # Real-time integrations form a batch only for a burst of one type.
+            if (record_type is not None or batching(conn)) and _form(ctx, conn, run, record_type):
+                _advance(ctx, conn, run)
+        except gateway.NoCallSlot as exc:
+            run.next_due.append(exc.denied.retry_after)
+        except _OutOfCalls:
+            run.next_due.append(0.0)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired: nothing to release
+            pass
+    return run
+
+
+def batching(conn: Connection) -> bool:
+    """Does this integration send in batches (the same rule as hub/batch_store.BATCHING_SQL)?"""
+    c = conn.config
+    return c.scheduled_mode and c.batches and c.batches_unsupported is None
+
+
+# ---------------------------------------------------------------- advancing open batches
+
+
+def _advance(ctx: Context, conn: Connection, run: Run) -> None:
+    for batch in batch_store.due(ctx.engine, conn.integration.id, limit=ctx.settings.batch_max_open):
+        if run.calls_left <= 0:
+            raise _OutOfCalls
+        try:
+            if batch.state == BatchState.PREPARED:
+                _submit(ctx, conn, run, batch)
+            else:
+                _poll(ctx, conn, run, batch)
+        except gateway.NoCallSlot as exc:
+            batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+            raise
+        except NetSuiteError as err:  # reading a finished job's results failed: read them again later
+            delay = _backoff(ctx, batch.polls + 1)
+            batch_store.set_state(ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay)
+
+
+def _spend(run: Run) -> None:
+    run.calls_left -= 1
+
+
+def _submit(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
+    url = f"{conn.client.base_url}/record/v1/{batch.ns_type}"
+    items = batch.body["items"]
+
+    def send() -> tuple[str, Any]:
+        return conn.client.batch_upsert(batch.ns_type, items, batch.idempotency_key)
+
+    _spend(run)
+    try:
+        job_id = gateway.call(ctx, conn, "PUT", url, batch.body, send, outcome="submitted", keep_rows=False)
+    except NetSuiteError as err:
+        batch_store.bump(ctx.engine, batch.id, "submits")
+        _submit_failed(ctx, conn, batch, err)
+        return
+    delay = ctx.settings.batch_poll_first
+    batch_store.set_state(
+        ctx.engine, batch.id, state=BatchState.SUBMITTED, job_id=job_id, submits=batch.submits + 1,
+        submitted_at=utcnow(), progress="submitted", detail=None, delay=delay,
+    )  # fmt: skip
+    run.submitted += 1
+    run.next_due.append(delay)
+
+
+def _submit_failed(ctx: Context, conn: Connection, batch: Batch, err: NetSuiteError) -> None:
+    if err.kind is not Kind.NEEDS_PERSON:  # lost answer, 5xx, 429, login: the same key again later
+        delay = _backoff(ctx, batch.submits + 1)
+        batch_store.set_state(
+            ctx.engine, batch.id, detail=f"submit failed, sent again with the same key: {err}", delay=delay
+        )
+        return
+    ids = [m.id for m in batch_store.members(ctx.engine, batch)]
+    if batch_shapes.batches_unsupported(err):
+        log.warning(
+            "integration %s: NetSuite refused batches (%s); single upserts from now on",
+            conn.integration.name,
+            err,
+        )
+        batch_store.mark_unsupported(ctx.engine, conn.integration.id, str(err))
+        reason = "the account does not take batch requests: sent one by one"
+    else:  # the whole request refused: each record alone gets its own answer and error
+        reason = f"the batch was refused ({err}): sent one by one"
+    sent = batch_store.to_single(ctx.engine, ids, reason)
+    _send_single(sent)
+    batch_store.set_state(ctx.engine, batch.id, state=BatchState.ABANDONED, detail=reason, retried=len(sent))
+
+
+def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
+    url = f"{conn.client.base_url}/async/v1/job/{batch.job_id}"
+    _spend(run)
+    try:
+        job = gateway.call(
+            ctx, conn, "GET", url, None, lambda: conn.client.job(batch.job_id), outcome="polled"
+        )
+    except NetSuiteError as err:
+        batch_store.bump(ctx.engine, batch.id, "polls")
+        if err.kind is Kind.NEEDS_PERSON:  # 404: NetSuite no longer finds the job
+            _resolve_lost(ctx, conn, run, batch, f"job {batch.job_id} not found ({err})")
+        else:
+            batch_store.set_state(
+                ctx.engine, batch.id, detail=f"poll failed: {err}", delay=_backoff(ctx, batch.polls + 1)
+            )
+        return
+    polls = batch.polls + 1
+    run.polled += 1
+    progress = str(job.get("progress") or "")[:40] or None
+    if not batch_shapes.job_finished(job):
+        delay = _backoff(ctx, polls)
+        batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress, delay=delay)
+        run.next_due.append(delay)
+        return
+    batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress)
+    _finish(ctx, conn, run, batch)
+
+
+def _backoff(ctx: Context, n: int) -> float:
+    s = ctx.settings
+    return min(s.batch_poll_max, s.batch_poll_first * 2 ** max(0, n - 1))
+
+
+# ---------------------------------------------------------------- results back to hub rows
+
+
+def _finish(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
+    """Map every record's outcome back to its hub row, then close the batch."""
+    members = batch_store.members(ctx.engine, batch)
+    info = {item["record_id"]: (pos, item) for pos, item in enumerate(batch.items)}
+    tally = {"ok": 0, "failed": 0, "retried": 0}
+    creates = [m for m in members if info[m.id][1]["created"]]
+    found = _read_ids(ctx, conn, run, batch.ns_type, [info[m.id][1]["external_id"] for m in creates])
+    rest, done = [], []
+    for rec in members:
+        eid = info[rec.id][1]["external_id"]
+        if info[rec.id][1]["created"] and eid in found:
+            done.append((rec, batch.ns_type, eid, found[eid]))
+        else:
+            rest.append(rec)
+    store.complete_many(ctx.engine, done)  # one transaction for the batch's answer
+    tally["ok"] += len(done)
+    if rest:
+        results = _job_results(ctx, conn, run, batch, [info[r.id][0] for r in rest])
+        for rec in rest:
+            pos, item = info[rec.id]
+            _apply(ctx, batch, rec, item["external_id"], results.get(pos), tally)
+    batch_store.set_state(
+        ctx.engine, batch.id, state=BatchState.DONE, succeeded=tally["ok"], failed=tally["failed"],
+        retried=tally["retried"], progress="finished",
+    )  # fmt: skip
+    run.finished += 1
+
+
+def _apply(ctx: Context, batch: Batch, rec: Record, eid: str, result: ItemResult | None, tally: dict) -> None:
+    s = ctx.settings
+    if result is None:  # no readable answer for it: a later batch sends it again (an upsert)
+        batch_store.requeue(ctx.engine, [rec.id], f"batch {batch.id}: no result for this record; sent again")
+        tally["retried"] += 1
+    elif result.internal_id is not None:
+        store.complete(ctx.engine, rec, batch.ns_type, eid, result.internal_id)
+        tally["ok"] += 1
+    elif result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
+        store.fail(ctx.engine, rec, result.error)
+        tally["failed"] += 1
+    else:  # transient, throttled or a login hiccup inside the job: a later batch
+        err = result.error
+        assert err is not None
+        store.retry_later(
+            ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
+        )
+        tally["retried"] += 1
+
+
+def _job_results(
+    ctx: Context, conn: Connection, run: Run, batch: Batch, positions: Sequence[int]
+) -> dict[int, ItemResult | None]:
+    """Results of the items at `positions` (request order), read from the job's tasks."""
+    job = batch.job_id
+    assert job is not None
+    url = f"{conn.client.base_url}/async/v1/job/{job}/task"
+    _spend(run)
+    page = gateway.call(ctx, conn, "GET", url, None, lambda: conn.client.job_tasks(job), outcome="polled")
+    tasks = batch_shapes.task_ids(page)
+    n = len(batch.items)
+
+    def result(task: str) -> tuple[int, Any, str | None]:
+        _spend(run)
+        return gateway.call(
+            ctx,
+            conn,
+            "GET",
+            f"{url}/{task}/result",
+            None,
+            lambda: conn.client.task_result(job, task),
+            outcome="polled",
+        )
+
+    if batch_shapes.is_one_task(len(tasks), n):
+        status, body, _ = result(tasks[0])
+        listed = batch_shapes.one_task_results(body if status < 300 else None, n)
+        return {p: listed[p] for p in positions}
+    out: dict[int, ItemResult | None] = {}
+    for p in positions:
+        out[p] = batch_shapes.record_result(*result(tasks[p])) if p < len(tasks) else None
+    return out
+
+
+def _read_ids(ctx: Context, conn: Connection, run: Run, ns_type: str, eids: Sequence[str]) -> dict[str, str]:
+    """NetSuite internal ids by externalId, one SuiteQL call per 1000 ids."""
+    table = _TABLE.get(ns_type, "transaction")
+    found: dict[str, str] = {}
+    for start in range(0, len(eids), 1000):
+        chunk = eids[start : start + 1000]
+        # externalIds are [A-Za-z0-9_-] only (records.NueId, client checks): safe inside quotes.
+        listed = ", ".join(f"'{e}'" for e in chunk)
+        _spend(run)
+        page = gateway.suiteql(
+            ctx, conn, f"SELECT id, externalid FROM {table} WHERE externalid IN ({listed})"
+        )
+        for row in page.get("items") or []:
+            if row.get("externalid") is not None:
+                found[str(row["externalid"])] = str(row["id"])
+    return found
+
+
+def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: str) -> None:
+    """A job NetSuite cannot find: read what is there by externalId before anything is sent again."""
+    members = batch_store.members(ctx.engine, batch)
+    items = {item["record_id"]: item for item in batch.items}
+    found = _read_ids(ctx, conn, run, batch.ns_type, [items[m.id]["external_id"] for m in members])
+    done, again = [], []
+    for rec in members:
+        item = items[rec.id]
+        if item["created"] and item["external_id"] in found:
+            done.append((rec, batch.ns_type, item["external_id"], found[item["external_id"]]))
+        else:  # not there, or an update we cannot confirm: a later batch upserts it again
+            again.append(rec.id)
+    store.complete_many(ctx.engine, done)
+    ok = len(done)
+    batch_store.requeue(ctx.engine, again, f"batch {batch.id}: {why}; sent again in a later batch")
+    batch_store.set_state(
+        ctx.engine, batch.id, state=BatchState.DONE, succeeded=ok, retried=len(again), progress="lost",
+        detail=f"{why}; resolved by SuiteQL: {ok} found, {len(again)} sent again",
+    )  # fmt: skip
+    run.finished += 1
+
+
+# ---------------------------------------------------------------- forming batches
+
+
+def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> bool:
+    """Form new batches from ready records; True when any was formed."""
+    s, integ = ctx.settings, conn.integration
+    room = s.batch_max_open - batch_store.open_count(ctx.engine, integ.id)
+    if room <= 0:
+        return False
+    open_types = batch_store.open_ranks(ctx.engine, integ.id)
+    hold_above = min((TYPE_ORDER[t] for t in open_types), default=math.inf)
+    worker = f"{ctx.worker_name}:batcher"
+    # Types above an open batch's type wait for it: its answer releases their prerequisites together
+    # (one full batch later instead of many partial ones). Customers and products never wait.
+    recs = batch_store.take(
+        ctx.engine, integ.id, worker, s.lease_seconds, record_type=record_type, limit=room * s.batch_size,
+        max_rank=None if hold_above == math.inf else int(hold_above), roots=sorted(ROOTS),
+    )  # fmt: skip
+    if not recs:
+        return False
+    contracts: dict[int, Any] = {}
+    for rec in recs:
+        try:
+            contracts[rec.id] = records.validate(rec.record_type, rec.payload)
+        except records.InvalidRecord as exc:  # only if the rules tightened since it was accepted
+            store.fail(ctx.engine, rec, str(exc))
+    recs = [r for r in recs if r.id in contracts]
+    # Every prerequisite, and whether each record is in NetSuite already, in one read of the links.
+    needed = {r.id: mapping.requirements(r.record_type, contracts[r.id]) for r in recs}
+    selves = [Ref(r.record_type, r.nue_id) for r in recs]
+    linked, _ = store.resolve(ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)}))
+    groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
+    single: list[int] = []
+    for rec in recs:
+        request = _prepare(ctx, conn, rec, contracts[rec.id], needed[rec.id], linked)
+        if request is None:
+            continue
+        created = Ref(rec.record_type, rec.nue_id) not in linked
+        if request.replace and not created:
+            # UNVERIFIED whether `?replace=` applies to a batch: an update that replaces sublists
+            # goes alone, so it never doubles its lines.
+            single.append(rec.id)
+            continue
+        item = dict(request.body) | {"externalId": request.external_id}
+        groups.setdefault((rec.record_type, request.ns_type), []).append(
+            (rec.id, request.external_id, item, created)
+        )
+    if single:
+        run.single += len(_send_single(batch_store.to_single(ctx.engine, single)))
+    formed = 0
+    for (rtype, ns_type), members in groups.items():
+        for start in range(0, len(members), s.batch_size):
+            chunk = members[start : start + s.batch_size]
+            if formed >= room:
+                batch_store.requeue(ctx.engine, [m[0] for m in chunk], "waiting for a batch slot")
+                continue
+            if batch_store.create(ctx.engine, integ.id, rtype, ns_type, worker, chunk) is not None:
+                formed += 1
+    run.formed += formed
+    return formed > 0
+
+
+def _prepare(
+    ctx: Context, conn: Connection, rec: Record, contract: Any, needed: list[Ref], linked: dict[Ref, str]
+) -> mapping.NsRequest | None:
+    """The record's request, checked as a single transfer checks it; None when it was parked."""
+    from nue_ns.sync import _wait  # one rule: a record waits for its prerequisites as in sync
+
+    resolved = {ref: linked[ref] for ref in needed if ref in linked}
+    missing = [ref for ref in needed if ref not in linked]
+    if missing:
+        _wait(ctx, rec, missing)
+        return None
+    if validation.gate(ctx, conn, rec) is not None:  # GL accounts checked against NetSuite, and valid
+        return None
+    try:
+        return mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
+    except mapping.MappingIncomplete as exc:
+        reason = f"waiting for the integration mapping: {exc}"
+        store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+        return None
+
+
+def _send_single(ids: Sequence[int]) -> list[int]:
+    from nue_ns import dispatch
+
+    if ids:
+        dispatch.send(ids)
+    return list(ids)

@@ -1,0 +1,301 @@
+"""Batch upserts: the undocumented shapes (unit), the sandbox's async jobs over HTTP, and a month in
+scheduled mode with real workers, lost submit answers and lost jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from nue_ns import sample
+from nue_ns.hub import batch_store
+from nue_ns.hub.models import BatchState, State
+from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.netsuite import batch_shapes
+from nue_ns.netsuite.auth import Credentials, tba_auth
+from nue_ns.netsuite.client import NetSuiteClient
+from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.processes import start_sandbox
+from nue_ns.producer import enqueue_many
+from nue_ns.sandbox import demo
+from tests.harness import System
+
+# ------------------------------------------------------------------ unit: the undocumented shapes
+
+
+def test_a_repeated_key_answers_the_earlier_job_400_as_documented_and_409():
+    body = {"status": 400, "o:errorDetails": [{"detail": "same key", "o:errorCode": "IDEMPOTENCY_ERROR"}]}
+    loc = "https://x.suitetalk.api.netsuite.com/services/rest/async/v1/job/77"
+    assert batch_shapes.duplicate_key_job(400, body, loc) == "77"
+    assert batch_shapes.duplicate_key_job(409, body, loc) == "77"
+    assert (
+        batch_shapes.duplicate_key_job(400, {"o:errorDetails": [{"o:errorCode": "USER_ERROR"}]}, loc) is None
+    )
+    assert batch_shapes.duplicate_key_job(202, body, loc) is None
+
+
+def test_record_results_read_an_id_a_self_link_or_an_error_with_its_path():
+    ok = batch_shapes.record_result(
+        200, {"links": [{"rel": "self", "href": "/services/rest/record/v1/customer/812"}]}, None
+    )
+    assert ok is not None and ok.internal_id == "812" and ok.error is None
+    assert (
+        batch_shapes.record_result(204, None, "https://h/services/rest/record/v1/invoice/9").internal_id
+        == "9"
+    )
+    bad = {
+        "status": 400,
+        "o:errorDetails": [
+            {"detail": "Invalid Field Value 77", "o:errorCode": "INVALID_CONTENT", "o:errorPath": "entity"}
+        ],
+    }
+    err = batch_shapes.record_result(200, bad, None).error
+    assert err.kind is Kind.NEEDS_PERSON and err.path == "entity" and "77" in err.detail
+    locked = {
+        "status": 400,
+        "o:errorDetails": [{"detail": "This record has been changed", "o:errorCode": "USER_ERROR"}],
+    }
+    assert batch_shapes.record_result(200, locked, None).error.kind is Kind.TRANSIENT
+    assert batch_shapes.record_result(200, {"nothing": 1}, None) is None
+
+
+def test_one_task_lists_every_record_in_request_order():
+    body = {
+        "items": [
+            {"id": "5"},
+            {"status": 500, "o:errorDetails": [{"detail": "x", "o:errorCode": "UNEXPECTED_ERROR"}]},
+        ]
+    }
+    results = batch_shapes.one_task_results(body, 3)
+    assert results[0].internal_id == "5" and results[1].error.kind is Kind.TRANSIENT and results[2] is None
+    assert batch_shapes.is_one_task(1, 3) and not batch_shapes.is_one_task(3, 3)
+
+
+def test_only_an_answer_about_batches_switches_the_account_to_single_upserts():
+    assert batch_shapes.batches_unsupported(NetSuiteError(Kind.NEEDS_PERSON, "no", status=405))
+    said = NetSuiteError(
+        Kind.NEEDS_PERSON, "Batch requests are not supported", status=400, code="INVALID_REQUEST"
+    )
+    assert batch_shapes.batches_unsupported(said)
+    other = NetSuiteError(Kind.NEEDS_PERSON, "Invalid Field Value", status=400, code="INVALID_CONTENT")
+    assert not batch_shapes.batches_unsupported(other)
+
+
+# ------------------------------------------------------------------ the sandbox's async jobs
+
+
+@pytest.fixture(scope="module")
+def sandbox_base(tmp_path_factory) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETSUITE_")}
+    child, base = start_sandbox(env, tmp_path_factory.mktemp("sandbox-logs"))
+    yield base
+    child.stop()
+
+
+@pytest.fixture
+def ns(sandbox_base) -> Iterator[NetSuiteClient]:
+    import requests
+
+    requests.post(f"{sandbox_base}/_sandbox/reset", timeout=5).raise_for_status()
+    default = {"result_shape": "one_task", "duplicate_key": "400", "batches": "supported"}
+    default["lost_job_probability"] = 0
+    requests.post(f"{sandbox_base}/_sandbox/async", json=default, timeout=5).raise_for_status()
+    acct = demo.demo_account()
+    creds = Credentials(acct["consumer_key"], acct["consumer_secret"], acct["token_id"], acct["token_secret"])
+    client = NetSuiteClient(
+        acct["account_id"], tba_auth(creds, acct["account_id"]), f"{sandbox_base}/services/rest"
+    )
+    client.sandbox = sandbox_base  # type: ignore[attr-defined]
+    yield client
+    client.close()
+
+
+def _switch(client: NetSuiteClient, **switches) -> None:
+    import requests
+
+    requests.post(f"{client.sandbox}/_sandbox/async", json=switches, timeout=5).raise_for_status()
+
+
+def _customers(n: int, bad: int | None = None) -> list[dict]:
+    items = [
+        {"externalId": f"nue-cust-B{i}", "companyName": f"Batch {i}", "subsidiary": {"id": "1"}}
+        for i in range(n)
+    ]
+    if bad is not None:
+        items[bad]["subsidiary"] = {"id": "999"}
+    return items
+
+
+def _wait_job(client: NetSuiteClient, job: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        view, _ = client.job(job)
+        if view["completed"]:
+            return view
+        time.sleep(0.05)
+    raise AssertionError("job never completed")
+
+
+@pytest.mark.parametrize("shape", ["one_task", "task_per_record"])
+def test_a_batch_runs_in_the_background_and_each_record_stands_alone(ns, shape):
+    _switch(ns, result_shape=shape)
+    job, exchange = ns.batch_upsert("customer", _customers(3, bad=1), str(uuid.uuid4()))
+    assert exchange.status == 202
+    view = _wait_job(ns, job)
+    assert view["progress"] in ("succeeded", "failed") and "startTime" in view
+    tasks = batch_shapes.task_ids(ns.job_tasks(job)[0])
+    if shape == "one_task":
+        assert len(tasks) == 1
+        status, body, _ = ns.task_result(job, tasks[0])[0]
+        results = batch_shapes.one_task_results(body, 3)
+    else:
+        assert len(tasks) == 3
+        results = [batch_shapes.record_result(*ns.task_result(job, t)[0]) for t in tasks]
+    assert results[0].internal_id and results[2].internal_id
+    assert results[1].error.kind is Kind.NEEDS_PERSON and results[1].error.path == "subsidiary"
+    ids = {r["externalId"] for r in ns_records(ns)}
+    assert ids == {"nue-cust-B0", "nue-cust-B2"}  # the bad one was not made; the others were
+
+
+def ns_records(client: NetSuiteClient) -> list[dict]:
+    import requests
+
+    return requests.get(f"{client.sandbox}/_sandbox/records", params={"type": "customer"}, timeout=5).json()
+
+
+@pytest.mark.parametrize("answer", ["400", "409"])
+def test_a_repeated_key_is_the_same_job_and_nothing_runs_twice(ns, answer):
+    _switch(ns, duplicate_key=answer)
+    key = str(uuid.uuid4())
+    first, _ = ns.batch_upsert("customer", _customers(2), key)
+    again, exchange = ns.batch_upsert("customer", _customers(2), key)
+    assert again == first and exchange.status == int(answer)
+    _wait_job(ns, first)
+    assert len(ns_records(ns)) == 2
+
+
+def test_a_lost_job_answers_404_though_its_records_were_written(ns):
+    _switch(ns, lost_job_probability=1.0)
+    job, _ = ns.batch_upsert("customer", _customers(2), str(uuid.uuid4()))
+    with pytest.raises(NetSuiteError) as lost:
+        ns.job(job)
+    assert lost.value.status == 404 and lost.value.kind is Kind.NEEDS_PERSON
+    time.sleep(0.5)
+    assert len(ns_records(ns)) == 2
+
+
+def test_batches_need_respond_async_and_at_most_100_items_and_an_account_may_refuse_them(ns):
+    with pytest.raises(ValueError):
+        ns.batch_upsert("customer", _customers(101), str(uuid.uuid4()))
+    r = ns._session.put(  # no Prefer: respond-async
+        f"{ns.base_url}/record/v1/customer", data=json.dumps({"items": _customers(1)}), auth=ns._auth,
+        headers={"Content-Type": batch_shapes.COLLECTION_TYPE}, timeout=5,
+    )  # fmt: skip
+    assert r.status_code == 400
+    _switch(ns, batches="405")
+    with pytest.raises(NetSuiteError) as refused:
+        ns.batch_upsert("customer", _customers(1), str(uuid.uuid4()))
+    assert batch_shapes.batches_unsupported(refused.value)
+
+
+# ------------------------------------------------------------------ end to end, real workers
+
+CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", scheduled_mode=True)
+FAST = {
+    "NUE_NS_BATCH_SWEEP_SECONDS": "2",
+    "NUE_NS_RETRY_SWEEP_SECONDS": "0.5",
+    "NUE_NS_BATCH_POLL_FIRST": "0.3",
+    "NUE_NS_BATCH_POLL_MAX": "2",
+    "NUE_NS_BATCH_SIZE": "20",
+}
+
+
+@pytest.fixture
+def system(env, tmp_path, monkeypatch):
+    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    yield sys_
+    sys_.stop()
+
+
+def _month() -> dict[str, list[dict]]:
+    return sample.month(n_customers=30, n_products=6, n_orders=15, n_invoices=25, n_payments=10, n_refunds=3,
+                        n_credit_memos=3, seed=5)  # fmt: skip
+
+
+def _enqueue(month: dict[str, list[dict]]) -> list[int]:
+    from nue_ns.records import TYPE_ORDER
+
+    ids = []
+    for rtype in sorted(month, key=TYPE_ORDER.__getitem__):
+        ids += [a.id for a in enqueue_many(rtype, month[rtype])]
+    return ids
+
+
+@pytest.mark.parametrize("shape", ["one_task", "task_per_record"])
+def test_a_month_in_scheduled_mode_goes_in_batches_exactly_once_despite_lost_answers_and_jobs(system, shape):
+    system.start(rate_limit="20/1s", config=CONFIG, **FAST)
+    system.sandbox_post("async", {"result_shape": shape, "lost_job_probability": 0.2, "seed": 3})
+    system.sandbox_post("faults", {"kind": "lost_after_commit", "type": "batch", "count": 1, "delay_s": 4})
+    system.sandbox_post(
+        "faults", {"kind": "lost_after_commit", "type": "batch", "probability": 0.1, "delay_s": 4}
+    )
+    ids = _enqueue(_month())
+    system.workers(1, concurrency=4)
+    system.beat()
+    system.wait(ids, timeout=240)
+    stats = system.stats()
+    assert stats["duplicates"] == []
+    calls = system.log()
+    batch_calls = [c for c in calls if c["type"] == "batch"]
+    assert batch_calls and not [c for c in calls if c["type"] not in ("batch", "async", "suiteql")]
+    assert len(calls) < len(ids)  # fewer calls than records, every poll counted
+    batches = batch_store.listing(system.ctx.engine, limit=1000)
+    assert all(b.state == BatchState.DONE for b in batches)
+    assert any(b.submits > 1 for b in batches)  # a lost submit answer: sent again with the same key
+    assert [c for c in batch_calls if c["fault"]]
+    # every call went through the gateway: one attempt row each
+    from sqlalchemy import func, select
+
+    from nue_ns.hub.db import session_scope
+    from nue_ns.hub.models import Attempt, Record
+
+    with session_scope(system.ctx.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Attempt)) == len(calls)
+        assert s.scalar(select(func.count()).where(Record.id.in_(ids), Record.batch_id.is_(None))) == 0
+
+
+def test_a_record_netsuite_refuses_in_a_batch_needs_a_person_with_the_field_path(system):
+    system.start(rate_limit="20/1s", config=CONFIG, **FAST)
+    good = sample.customers(3)
+    bad = dict(good[0], id="CUST-BAD", subsidiary_id="999")
+    ids = [a.id for a in enqueue_many("customer", [*good, bad])]
+    system.workers(1, concurrency=2)
+    system.beat()
+    system.wait(ids, states=(State.TRANSFERRED, State.FAILED), timeout=40)
+    counts = system.counts(ids)
+    assert counts == {State.TRANSFERRED: 3, State.FAILED: 1}
+    from nue_ns.hub.db import session_scope
+    from nue_ns.hub.models import Record
+
+    with session_scope(system.ctx.engine) as s:
+        rec = s.get(Record, ids[-1])
+        assert rec.error_path == "subsidiary" and rec.batch_id is not None and "needs a person" in rec.reason
+
+
+def test_an_account_that_refuses_batches_falls_back_to_single_upserts(system):
+    system.start(rate_limit="20/1s", config=CONFIG, **FAST)
+    system.sandbox_post("async", {"batches": "405"})
+    ids = [a.id for a in enqueue_many("customer", sample.customers(5))]
+    system.workers(1, concurrency=2)
+    system.beat()
+    system.wait(ids, timeout=40)
+    puts = [c for c in system.log() if c["method"] == "PUT"]
+    assert [c["status"] for c in puts if c["type"] == "batch"] == [405]
+    assert len([c for c in puts if c["type"] == "customer"]) == 5
+    integ = system.ctx.integration(1)
+    assert "405" in json.dumps(integ.settings["batches_unsupported"])
+    assert batch_store.batching_integrations(system.ctx.engine) == []
