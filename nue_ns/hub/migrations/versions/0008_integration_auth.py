@@ -1,7 +1,7 @@
 """integrations.auth_method, auth_info, enabled: OAuth 2.0 or TBA per integration; disabling one
 
 Revision ID: 0008_integration_auth
-Revises: 0004_dispatch_gate
+Revises: 0007_hardening
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008_integration_auth"
-down_revision = "0004_dispatch_gate"
+down_revision = "0007_hardening"
 branch_labels = None
 depends_on = None
 
