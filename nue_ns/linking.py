@@ -88,7 +88,7 @@ def transform(
         ns_order = _read(ctx, conn, rec, "salesOrder", order_ns_id, expand=True)
         if made is None:
             try:
-                t = links.invoice_from_order(req, contract, order, ns_order)
+                t = links.invoice_from_order(req, contract, order, ns_order, conn.config)
             except LinkRefused:
                 # Its lines already billed: by this invoice, if a worker died after making it?
                 made = _find(ctx, conn, rec, req)
@@ -96,7 +96,7 @@ def transform(
                     raise
             else:
                 made = _post(ctx, conn, rec, t)
-        close = links.lines_to_close(contract, order, ns_order)
+        close = links.lines_to_close(contract, order, ns_order, conn.config)
         if close:
             body = links.close_lines_body(close, conn.config)
             url = f"{conn.client.base_url}/record/v1/salesOrder/{order_ns_id}"

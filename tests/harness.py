@@ -115,8 +115,19 @@ class System:
                 return counts
             time.sleep(0.3)
         raise AssertionError(
-            f"{what} not all in {states} after {timeout}s: {counts}; logs in {self.work_dir}"
+            f"{what} not all in {states} after {timeout}s: {counts}; logs in {self.work_dir}; "
+            f"the first others: {self.reasons(ids, states)}"
         )
+
+    def reasons(self, ids: list[int], but: set[str], limit: int = 5) -> list[str]:
+        """Why records are not (yet) in `but`: their type, Nue id, state and the hub's reason."""
+        with session_scope(self.ctx.engine) as s:
+            rows = s.execute(
+                select(Record.record_type, Record.nue_id, Record.state, Record.reason)
+                .where(Record.id.in_(ids), Record.state.not_in(but))
+                .limit(limit)
+            ).all()
+        return [f"{t} {n} {st}: {r}" for t, n, st, r in rows]
 
     def sandbox_get(self, path: str, **params) -> object:
         r = requests.get(f"{self.base}/_sandbox/{path}", params={"account": ACCOUNT} | params, timeout=10)

@@ -180,7 +180,37 @@ NS_ORDER = {
 def _invoice_transform(data=BILLING, ns_order=NS_ORDER) -> links.TransformRequest:
     invoice = records.validate("invoice", data)
     request = mapping.build("invoice", invoice, CONFIG, RESOLVED)
-    return links.invoice_from_order(request, invoice, records.validate("order", ORDER), ns_order)
+    return links.invoice_from_order(request, invoice, records.validate("order", ORDER), ns_order, CONFIG)
+
+
+def test_tax_item_lines_are_not_order_lines_and_each_invoice_brings_its_own():
+    """Without SuiteTax, tax goes as lines of the tax item (mapping/tax.py), on the order as on the
+    invoice: the order's are matched to no Nue line, never billed by the transform, and closed."""
+    config = CONFIG.model_copy(
+        update={"tax_item_id": "900", "gl": SANDBOX_GL.model_copy(update={"tax_liability": "18"})}
+    )
+    tax_line = {"line": 10, "quantity": 1.0, "item": {"id": "900"}, "custcol_nue_line_id": "L-1-tax"}
+    untagged = {"id": "401", "item": {"items": [
+        {k: v for k, v in line.items() if k != "custcol_nue_line_id"} for line in NS_ORDER["item"]["items"]
+    ] + [{k: v for k, v in tax_line.items() if k != "custcol_nue_line_id"}]}}  # fmt: skip
+    taxed = BILLING | {
+        "total": "1319.00",
+        "lines": [BILLING["lines"][0] | {"tax_amount": "99.00", "tax_rate": "8.25"}, BILLING["lines"][1]],
+    }
+    invoice, order = records.validate("invoice", taxed), records.validate("order", ORDER)
+    request = mapping.build("invoice", invoice, config, RESOLVED)
+    for ns_order in (NS_ORDER | {"item": {"items": [*NS_ORDER["item"]["items"], tax_line]}}, untagged):
+        assert set(links.order_lines(order, ns_order, config)) == {
+            "L-1",
+            "L-2",
+            "L-3",
+        }  # by column, by position
+        t = links.invoice_from_order(request, invoice, order, ns_order, config)
+        lines = t.body["item"]["items"]
+        assert lines[0]["orderLine"] == 7 and {"orderLine": 10, "quantity": 0} in lines  # order tax unbilled
+        own = [line for line in lines if line.get("item") == {"id": "900"}]
+        assert [line["amount"] for line in own] == [99.0]  # the invoice's own tax line
+        assert t.close_lines == (8, 10)  # L-2 not billed, the order's tax line closed; L-3 billed later
 
 
 def test_an_invoice_is_made_from_its_order_line_by_line():

@@ -44,19 +44,34 @@ def _ns_lines(ns_order: dict[str, Any]) -> list[dict[str, Any]]:
     return [line for line in (item or {}).get("items", []) if isinstance(line, dict)]
 
 
-def order_lines(order: Order, ns_order: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _is_tax_line(line: dict[str, Any], config: IntegrationConfig) -> bool:
+    """A line of the tax item (accounts without SuiteTax: mapping/tax.py appends one per taxed line)."""
+    return bool(config.tax_item_id) and str((line.get("item") or {}).get("id")) == config.tax_item_id
+
+
+def order_lines(
+    order: Order, ns_order: dict[str, Any], config: IntegrationConfig
+) -> dict[str, dict[str, Any]]:
     """{Nue order line id: the order's NetSuite line}: by nue-ns's line column where the account has
-    it, else by position (NetSuite keeps a transaction's lines in the order they were sent [J])."""
-    lines = _ns_lines(ns_order)
-    tagged = {line["custcol_nue_line_id"]: line for line in lines if line.get("custcol_nue_line_id")}
+    it, else by position (NetSuite keeps a transaction's lines in the order they were sent [J]).
+    The order's tax-item lines are not Nue lines: each invoice carries its own (see tax_lines)."""
+    lines = [line for line in _ns_lines(ns_order) if not _is_tax_line(line, config)]
+    column = config.line_id_field
+    tagged = {line[column]: line for line in lines if line.get(column)}
     if tagged:
         return {nue.id: tagged[nue.id] for nue in order.lines if nue.id in tagged}
     if len(lines) != len(order.lines):
         raise LinkRefused(
             f"sales order {ns_order.get('id')} has {len(lines)} lines in NetSuite and {len(order.lines)} "
-            "in Nue, and the account has no custcol_nue_line_id column to match them by"
+            f"in Nue, and the account has no {column} column to match them by"
         )
     return {nue.id: line for nue, line in zip(order.lines, lines, strict=True)}
+
+
+def tax_lines(ns_order: dict[str, Any], config: IntegrationConfig) -> list[dict[str, Any]]:
+    """The order's open tax-item lines: never billed by the transform (the invoice brings Nue's tax
+    as lines of its own), closed once an invoice is made from the order."""
+    return [line for line in _ns_lines(ns_order) if _is_tax_line(line, config) and is_open(line)]
 
 
 def is_open(line: dict[str, Any]) -> bool:
@@ -68,16 +83,18 @@ def is_open(line: dict[str, Any]) -> bool:
 
 
 def invoice_from_order(
-    request: NsRequest, invoice: Invoice, order: Order, ns_order: dict[str, Any]
+    request: NsRequest, invoice: Invoice, order: Order, ns_order: dict[str, Any], config: IntegrationConfig
 ) -> TransformRequest:
     """The transform that makes `invoice` from its sales order, as NetSuite shows the order now."""
-    by_nue = order_lines(order, ns_order)
+    by_nue = order_lines(order, ns_order, config)
     body = {k: v for k, v in request.body.items() if k not in ("createdFrom", "item")}
     body["externalId"] = request.external_id
     mapped = request.body["item"]["items"]
+    # The mapping's lines are Nue's lines in order, then (without SuiteTax) their tax-item lines.
+    own_tax = mapped[len(invoice.lines) :]
     lines: list[dict[str, Any]] = []
     billed: set[str] = set()
-    for nue, sent in zip(invoice.lines, mapped, strict=True):
+    for nue, sent in zip(invoice.lines, mapped[: len(invoice.lines)], strict=True):
         if not nue.order_line_id:  # usage, proration: a line of its own
             lines.append(sent)
             continue
@@ -97,19 +114,25 @@ def invoice_from_order(
     for nue_id, ns in by_nue.items():
         if nue_id not in billed and is_open(ns):
             lines.append({"orderLine": ns["line"], "quantity": 0})  # not on this invoice
+    lines += [{"orderLine": ns["line"], "quantity": 0} for ns in tax_lines(ns_order, config)]
+    lines += own_tax
     body["item"] = {"items": lines}
-    close = lines_to_close(invoice, order, ns_order)
+    close = lines_to_close(invoice, order, ns_order, config)
     return TransformRequest(
         "salesOrder", str(ns_order["id"]), "invoice", request.external_id, body, (), close
     )
 
 
-def lines_to_close(invoice: Invoice, order: Order, ns_order: dict[str, Any]) -> tuple[int, ...]:
-    """The order's open lines this invoice does not bill and Nue will not bill later."""
+def lines_to_close(
+    invoice: Invoice, order: Order, ns_order: dict[str, Any], config: IntegrationConfig
+) -> tuple[int, ...]:
+    """The order's open lines this invoice does not bill and Nue will not bill later, and its tax
+    lines (each invoice brings its own tax)."""
     keep = {line.order_line_id for line in invoice.lines if line.order_line_id}
     keep |= set(invoice.order_lines_billed_later or ())
-    by_nue = order_lines(order, ns_order)
-    return tuple(ns["line"] for nue_id, ns in by_nue.items() if nue_id not in keep and is_open(ns))
+    by_nue = order_lines(order, ns_order, config)
+    unbilled = [ns["line"] for nue_id, ns in by_nue.items() if nue_id not in keep and is_open(ns)]
+    return tuple(unbilled + [ns["line"] for ns in tax_lines(ns_order, config)])
 
 
 def close_lines_body(lines: tuple[int, ...], config: IntegrationConfig) -> dict[str, Any]:
