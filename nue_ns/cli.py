@@ -306,17 +306,15 @@ def hub_retry(
     integration: str = typer.Option(None, "--integration", "-i"),
 ) -> None:
     """Send records again now (and dispatch them)."""
-    from nue_ns import dispatch
-    from nue_ns.hub import store
+    from nue_ns import services
 
     if not record_ids and not all_failed:
         _error("give record ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     integ_id = ctx.integration(integration).id if integration else None
-    ids = store.retry(ctx.engine, record_ids or None, all_failed=all_failed, integration_id=integ_id)
-    dispatched = dispatch.dispatch(ctx)
-    console.print(f"{len(ids)} record(s) set to retry; {dispatched} dispatched now")
+    done = services.retry(ctx, record_ids or None, all_failed=all_failed, integration_id=integ_id)
+    console.print(f"{len(done.ids)} record(s) set to retry; {done.dispatched} dispatched now")
 
 
 @hub_app.command("sweep")
@@ -324,16 +322,16 @@ def hub_sweep(
     batch: bool = typer.Option(False, "--batch", help="also release scheduled-mode batches"),
 ) -> None:
     """Run the sweeps once now (what beat does on its schedule)."""
-    from nue_ns import dispatch
-    from nue_ns.hub import store
+    from nue_ns import services
 
     ctx = _ctx()
     if batch:
-        store.release_batch(ctx.engine)
-    recovered = store.recover_leases(ctx.engine)
+        services.batch_sweep(ctx)
+    recovered = services.recover_leases(ctx)
+    swept = services.retry_sweep(ctx)
     console.print(
-        f"recovered {len(recovered)}, dispatched {dispatch.dispatch(ctx)}, "
-        f"resent {dispatch.resend_stale(ctx)}"
+        f"recovered {len(recovered)}, woke {swept['woken']}, dispatched {swept['dispatched']}, "
+        f"resent {swept['resent']}, batch tasks {swept['batch_tasks']}"
     )
 
 

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 
-from nue_ns import batches, dispatch, inbound, sync, webhook
+from nue_ns import batches, dispatch, inbound, services, sync, webhook
 from nue_ns.context import get_context, reset_context
-from nue_ns.hub import store
 from nue_ns.hub.db import dispose_engines
 
 log = logging.getLogger(__name__)
@@ -87,14 +86,7 @@ def retry_sweep() -> dict:
     with _sweep_lock("retry", 60) as mine:
         if not mine:
             return {"skipped": True}
-        ctx = get_context()
-        woken = store.wake_settled(ctx.engine)
-        return {
-            "woken": woken,
-            "dispatched": dispatch.dispatch(ctx),
-            "resent": dispatch.resend_stale(ctx),
-            "batch_tasks": dispatch.dispatch_batches(ctx),
-        }
+        return services.retry_sweep(get_context())
 
 
 @app.task(name="nue_ns.batch_sweep", ignore_result=True)
@@ -103,13 +95,7 @@ def batch_sweep() -> dict:
     with _sweep_lock("batch", 300) as mine:
         if not mine:
             return {"skipped": True}
-        ctx = get_context()
-        released = store.release_batch(ctx.engine)
-        return {
-            "integrations": len(released),
-            "dispatched": dispatch.dispatch(ctx),
-            "batch_tasks": dispatch.dispatch_batches(ctx),
-        }
+        return services.batch_sweep(get_context())
 
 
 @app.task(name="nue_ns.batch_work", ignore_result=True)
@@ -125,7 +111,7 @@ def recover_leases() -> dict:
         if not mine:
             return {"skipped": True}
         ctx = get_context()
-        recovered = store.recover_leases(ctx.engine, ctx.settings.max_attempts)
+        recovered = services.recover_leases(ctx)
         if recovered:
             log.warning("recovered %d record(s) from lost workers", len(recovered))
         return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}
