@@ -11,44 +11,11 @@ import logging
 import uuid
 from contextlib import contextmanager
 
-from celery import Celery
-from celery.signals import setup_logging, worker_process_init
-
 from nue_ns import batches, dispatch, inbound, services, sync, webhook
-from nue_ns.context import get_context, reset_context
-from nue_ns.hub.db import dispose_engines
+from nue_ns.celery_app import app
+from nue_ns.context import get_context
 
 log = logging.getLogger(__name__)
-
-app = Celery("nue_ns")
-app.config_from_object("celeryconfig")
-
-
-@app.on_after_configure.connect
-def _embedded_broker(sender, source, **_kwargs) -> None:
-    # Celery reads its configuration on first use (a worker starting, a task sent), not at import:
-    # only then is the embedded Redis started, when no NUE_NS_REDIS_URL names one.
-    if not source.broker_url:
-        from nue_ns.config import get_settings
-        from nue_ns.embedded import resolve_redis_url
-
-        source.broker_url = resolve_redis_url(get_settings())
-
-
-@setup_logging.connect
-def _json_logs(loglevel=None, **_kwargs) -> None:
-    # Structured JSON lines, with the hub id and integration bound during each transfer.
-    from nue_ns.logging import configure
-
-    configure(loglevel or "INFO")
-
-
-@worker_process_init.connect
-def _fresh_connections(**_kwargs) -> None:
-    # A forked pool child must not reuse the parent's database or Redis sockets.
-    dispose_engines()
-    reset_context()
-
 
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
