@@ -60,7 +60,7 @@ def tba_auth(credentials: Credentials, account_id: str) -> requests.auth.AuthBas
 
     Send JSON bodies with `json=`: requests-oauthlib then leaves the body out of the signature.
     """
-    return OAuth1(
+    auth: requests.auth.AuthBase = OAuth1(  # requests-oauthlib has no type hints
         credentials.consumer_key,
         client_secret=credentials.consumer_secret,
         resource_owner_key=credentials.token_id,
@@ -69,6 +69,7 @@ def tba_auth(credentials: Credentials, account_id: str) -> requests.auth.AuthBas
         signature_method=SIGNATURE_HMAC_SHA256,
         signature_type=SIGNATURE_TYPE_AUTH_HEADER,
     )
+    return auth
 
 
 def _enc(value: str) -> str:
@@ -187,7 +188,7 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         """The signed client assertion (JWT, PS256) for the token request."""
         iat = int(time.time()) if issued_at is None else issued_at
         header = {"alg": "PS256", "typ": "JWT", "kid": self.certificate_id}
-        claims = {"iss": self.client_id, "scope": self.scope, "aud": self.token_url}
+        claims: dict[str, str | int] = {"iss": self.client_id, "scope": self.scope, "aud": self.token_url}
         claims |= {"iat": iat, "exp": iat + 3600}
         signing_input = ".".join(_b64url(json.dumps(part).encode()) for part in (header, claims))
         signature = self._key.sign(
