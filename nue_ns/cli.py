@@ -336,6 +336,267 @@ def integration_show(
     _print_json(view)
 
 
+def _read_secret(path: Path | None, option: str) -> str | None:
+    """A secret from a file ("-": standard input), never from the command line (shell history, ps)."""
+    if path is None:
+        return None
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise ValueError(f"{option} {path}: empty")
+    return text.strip() if "PRIVATE KEY" not in text else text
+
+
+def credentials_from_options(
+    auth: str | None,
+    *,
+    client_id: str | None = None,
+    certificate_id: str | None = None,
+    private_key_file: Path | None = None,
+    private_key_env: str | None = None,
+    scope: str | None = None,
+    consumer_key: str | None = None,
+    consumer_secret_file: Path | None = None,
+    token_id: str | None = None,
+    token_secret_file: Path | None = None,
+) -> Any:
+    """New credentials from the command line, or None when none are given."""
+    from nue_ns.netsuite.auth import DEFAULT_SCOPE, Certificate, Credentials, OAuth2Credentials
+
+    tba_given = any((consumer_key, consumer_secret_file, token_id, token_secret_file))
+    oauth_given = any((client_id, certificate_id, private_key_file, private_key_env))
+    if auth is None and not (tba_given or oauth_given):
+        return None
+    method = auth or ("tba" if tba_given and not oauth_given else "oauth2")
+    if method not in ("oauth2", "tba"):
+        raise ValueError(f"--auth {method!r}: expected oauth2 or tba")
+    if method == "tba":
+        if oauth_given:
+            raise ValueError(
+                "--client-id/--certificate-id/--private-key-*: OAuth 2.0 options, but --auth is tba"
+            )
+        missing = [
+            name
+            for name, value in (
+                ("--consumer-key", consumer_key),
+                ("--consumer-secret-file", consumer_secret_file),
+                ("--token-id", token_id),
+                ("--token-secret-file", token_secret_file),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"token-based authentication needs {', '.join(missing)}")
+        return Credentials(
+            consumer_key or "",
+            _read_secret(consumer_secret_file, "--consumer-secret-file") or "",
+            token_id or "",
+            _read_secret(token_secret_file, "--token-secret-file") or "",
+        )
+    if tba_given:
+        raise ValueError("--consumer-*/--token-*: token-based authentication options, but --auth is oauth2")
+    missing = [n for n, v in (("--client-id", client_id), ("--certificate-id", certificate_id)) if not v]
+    if not (private_key_file or private_key_env):
+        missing.append("--private-key-file or --private-key-env")
+    if missing:
+        raise ValueError(f"OAuth 2.0 needs {', '.join(missing)}")
+    cert = Certificate(
+        certificate_id or "",
+        private_key_pem=_read_secret(private_key_file, "--private-key-file"),
+        private_key_env=None if private_key_file else private_key_env,
+    )
+    return OAuth2Credentials(client_id or "", (cert,), cert.certificate_id, scope or DEFAULT_SCOPE)
+
+
+_AUTH_HELP = "oauth2 (OAuth 2.0 client credentials, the default) or tba (token-based, none new from 2027.1)"
+
+
+@integration_app.command("create")
+def integration_create(
+    name: str = typer.Argument(..., help="a name of your choice, e.g. emea"),
+    account_id: str = typer.Option(
+        ..., "--account-id", help="NetSuite account id, e.g. 1234567 or 1234567_SB1"
+    ),
+    rest_url: str = typer.Option(
+        None, "--rest-url", help="REST base override, e.g. https://<host>/services/rest"
+    ),
+    auth: str = typer.Option(None, "--auth", help=_AUTH_HELP),
+    client_id: str = typer.Option(None, "--client-id", help="OAuth 2.0: the integration record's client ID"),
+    certificate_id: str = typer.Option(
+        None, "--certificate-id", help="OAuth 2.0: id NetSuite gave the certificate"
+    ),
+    private_key_file: Path = typer.Option(
+        None, "--private-key-file", help="OAuth 2.0: PEM key, stored encrypted"
+    ),
+    private_key_env: str = typer.Option(
+        None, "--private-key-env", help="OAuth 2.0: env variable holding the PEM"
+    ),
+    scope: str = typer.Option(None, "--scope", help="OAuth 2.0 scope (default rest_webservices)"),
+    consumer_key: str = typer.Option(None, "--consumer-key", help="TBA consumer key"),
+    consumer_secret_file: Path = typer.Option(
+        None, "--consumer-secret-file", help="TBA: file with the secret"
+    ),
+    token_id: str = typer.Option(None, "--token-id", help="TBA token id"),
+    token_secret_file: Path = typer.Option(
+        None, "--token-secret-file", help="TBA: file with the token secret"
+    ),
+    rate_limit: str = typer.Option("5/60s", "--rate-limit", help="calls per period, e.g. 5/60s"),
+    concurrency: int = typer.Option(5, "--concurrency", help="concurrent NetSuite calls"),
+    webhook_url: str = typer.Option(None, "--webhook-url", help="where this integration's inbound events go"),
+    disabled: bool = typer.Option(False, "--disabled", help="create it disabled (nothing is sent)"),
+) -> None:
+    """Connect a NetSuite account. Credentials are stored encrypted and never shown back."""
+    from nue_ns.hub.integrations import create_integration, public_view
+
+    ctx = _ctx()
+    try:
+        creds = credentials_from_options(
+            auth or "oauth2",
+            client_id=client_id,
+            certificate_id=certificate_id,
+            private_key_file=private_key_file,
+            private_key_env=private_key_env,
+            scope=scope,
+            consumer_key=consumer_key,
+            consumer_secret_file=consumer_secret_file,
+            token_id=token_id,
+            token_secret_file=token_secret_file,
+        )
+        integ = create_integration(
+            ctx.engine,
+            ctx.settings,
+            name,
+            account_id=account_id,
+            credentials=creds,
+            rest_url=rest_url,
+            rate_limit=rate_limit,
+            concurrency=concurrency,
+            webhook_url=webhook_url,
+            enabled=not disabled,
+        )
+    except (ValueError, OSError) as exc:
+        err.print(f"error: {exc}; nothing saved", soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
+    if integ.auth_method == "tba":
+        err.print("note: NetSuite creates no new TBA integrations from 2027.1; prefer --auth oauth2")
+    err.print(f"next: map its GL accounts with `nue-ns integration set {name} --gl ...`", markup=False)
+    _print_json(public_view(ctx.integration(name)))
+
+
+@integration_app.command("list")
+def integration_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every integration: account, auth method, limits, enabled (never a secret)."""
+    from nue_ns.hub.integrations import list_integrations, public_view
+
+    views = [public_view(i) for i in list_integrations(_ctx().engine)]
+    if as_json:
+        _print_json(views)
+        return
+    table = Table("name", "account", "auth", "enabled", "rate limit", "concurrency", "REST URL")
+    for v in views:
+        table.add_row(
+            v["name"],
+            v["account_id"],
+            v["auth_method"],
+            "yes" if v["enabled"] else "no",
+            v["rate_limit"],
+            str(v["concurrency"]),
+            v["rest_url"] or "",
+        )
+    console.print(table)
+
+
+def _switch(name: str, enabled: bool) -> None:
+    from nue_ns import dispatch
+    from nue_ns.hub.integrations import change_integration, held
+
+    ctx = _ctx()
+    try:
+        integ = change_integration(ctx.engine, ctx.settings, name, enabled=enabled)
+        _, still_open, _ = held(ctx.engine, name)
+    except LookupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if enabled:
+        console.print(f"integration {name!r} enabled; {still_open} open record(s) go now")
+        dispatch.dispatch(ctx, integ.id)
+    else:
+        console.print(
+            f"integration {name!r} disabled: its {still_open} open record(s) stay in the hub and nothing "
+            f"is sent until `nue-ns integration enable {name}`",
+            markup=False,
+        )
+
+
+@integration_app.command("disable")
+def integration_disable(name: str = typer.Argument(...)) -> None:
+    """Stop sending for an integration; its records stay in the hub."""
+    _switch(name, False)
+
+
+@integration_app.command("enable")
+def integration_enable(name: str = typer.Argument(...)) -> None:
+    """Send again for a disabled integration."""
+    _switch(name, True)
+
+
+@integration_app.command("remove")
+def integration_remove(name: str = typer.Argument(...)) -> None:
+    """Remove an integration; refused while the hub holds any of its records."""
+    from nue_ns.hub.integrations import IntegrationInUse, remove_integration
+
+    ctx = _ctx()
+    try:
+        remove_integration(ctx.engine, name)
+    except IntegrationInUse as exc:
+        err.print(f"refused: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except LookupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"integration {name!r} removed")
+
+
+def _change_connection(ctx: Any, name: str, options: dict[str, Any]) -> bool:
+    """Apply `integration set`'s connection and credential options; False when none were given."""
+    from nue_ns.hub.integrations import change_integration, rotate_certificates
+    from nue_ns.netsuite.auth import Certificate
+
+    conn = {k: options[k] for k in ("account_id", "rest_url", "rate_limit", "concurrency", "webhook_url")}
+    cred_opts = {
+        k: options[k]
+        for k in (
+            "client_id",
+            "private_key_file",
+            "private_key_env",
+            "scope",
+            "consumer_key",
+            "consumer_secret_file",
+            "token_id",
+            "token_secret_file",
+        )
+    }
+    add, activate, retire = (
+        options["add_certificate"],
+        options["activate_certificate"],
+        options["retire_certificate"],
+    )
+    if add:  # a second certificate beside the first (key rotation)
+        key_file, key_env = cred_opts.pop("private_key_file"), cred_opts.pop("private_key_env")
+        if not (key_file or key_env):
+            raise ValueError("--add-certificate needs --private-key-file or --private-key-env")
+        pem = _read_secret(key_file, "--private-key-file")
+        cert = Certificate(add, private_key_pem=pem, private_key_env=None if key_file else key_env)
+    creds = credentials_from_options(options["auth"], certificate_id=options["certificate_id"], **cred_opts)
+    if not (any(v is not None for v in conn.values()) or creds or add or activate or retire):
+        return False
+    change_integration(ctx.engine, ctx.settings, name, credentials=creds, **conn)
+    if add or activate or retire:
+        rotate_certificates(
+            ctx.engine, ctx.settings, name, add=cert if add else None, activate=activate, retire=retire
+        )
+    return True
+
+
 # Seconds `integration set|validate` waits for a NetSuite call slot (workers may hold the rest).
 _CLI_MAX_WAIT = 120.0
 
@@ -450,12 +711,43 @@ def integration_set(
     force: bool = typer.Option(
         False, "--force", help="save even if NetSuite rejects or cannot check the accounts"
     ),
+    account_id: str = typer.Option(None, "--account-id", help="NetSuite account id"),
+    rest_url: str = typer.Option(None, "--rest-url", help="REST base override (empty unsets)"),
+    rate_limit: str = typer.Option(None, "--rate-limit", help="calls per period, e.g. 5/60s"),
+    concurrency: int = typer.Option(None, "--concurrency", help="concurrent NetSuite calls"),
+    webhook_url: str = typer.Option(None, "--webhook-url", help="inbound events' webhook (empty unsets)"),
+    auth: str = typer.Option(None, "--auth", help=_AUTH_HELP + "; replaces the credentials"),
+    client_id: str = typer.Option(None, "--client-id", help="OAuth 2.0 client ID"),
+    certificate_id: str = typer.Option(None, "--certificate-id", help="OAuth 2.0 certificate id"),
+    private_key_file: Path = typer.Option(None, "--private-key-file", help="OAuth 2.0 PEM key file"),
+    private_key_env: str = typer.Option(None, "--private-key-env", help="env variable holding the PEM"),
+    scope: str = typer.Option(None, "--scope", help="OAuth 2.0 scope"),
+    consumer_key: str = typer.Option(None, "--consumer-key", help="TBA consumer key"),
+    consumer_secret_file: Path = typer.Option(None, "--consumer-secret-file", help="TBA secret file"),
+    token_id: str = typer.Option(None, "--token-id", help="TBA token id"),
+    token_secret_file: Path = typer.Option(None, "--token-secret-file", help="TBA token secret file"),
+    add_certificate: str = typer.Option(None, "--add-certificate", help="rotation: a new certificate id"),
+    activate_certificate: str = typer.Option(None, "--activate-certificate", help="sign with this one"),
+    retire_certificate: str = typer.Option(None, "--retire-certificate", help="drop a non-active one"),
 ) -> None:
-    """Change an integration's mapping; the GL accounts are checked in NetSuite before it is saved."""
+    """Change an integration: its connection, credentials and limits, and its mapping (the GL accounts
+    are checked in NetSuite before the mapping is saved)."""
     from nue_ns.hub.integrations import config_of, public_view, save_config
     from nue_ns.mapping.accounts import current_verdict
 
     ctx = _ctx()
+    mapping_given = any(
+        v not in (None, []) for v in (gl, override, item_type, collection, scheduled, subsidiary)
+    )
+    try:
+        ctx.integration(name)
+        connection_changed = _change_connection(ctx, name, locals())
+    except (LookupError, ValueError, OSError) as exc:
+        err.print(f"error: {exc}; nothing saved", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if connection_changed and not mapping_given:
+        _print_json(public_view(ctx.integration(name)))
+        return
     try:
         integ = ctx.integration(name)
         config = changed_config(

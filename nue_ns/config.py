@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     netsuite_token_id: SecretStr | None = Field(None, alias="NETSUITE_TOKEN_ID")
     netsuite_token_secret: SecretStr | None = Field(None, alias="NETSUITE_TOKEN_SECRET")
     netsuite_rest_url: str | None = Field(None, alias="NETSUITE_REST_URL")
+    # OAuth 2.0 client credentials of the default integration (README "Connecting NetSuite").
+    netsuite_auth_method: Literal["tba", "oauth2"] | None = Field(None, alias="NETSUITE_AUTH_METHOD")
+    netsuite_client_id: SecretStr | None = Field(None, alias="NETSUITE_CLIENT_ID")
+    netsuite_certificate_id: str | None = Field(None, alias="NETSUITE_CERTIFICATE_ID")
+    netsuite_private_key: SecretStr | None = Field(None, alias="NETSUITE_PRIVATE_KEY")
+    netsuite_private_key_file: str | None = Field(None, alias="NETSUITE_PRIVATE_KEY_FILE")
+    netsuite_oauth_scope: str = Field("rest_webservices", alias="NETSUITE_OAUTH_SCOPE")
+    # The shared access token is renewed this long before it expires (at most a fifth of its life).
+    oauth_refresh_ahead: float = Field(300.0, alias="NUE_NS_OAUTH_REFRESH_AHEAD", ge=0)
     netsuite_rate_limit: str = Field("5/60s", alias="NETSUITE_RATE_LIMIT")
     netsuite_concurrency: int = Field(5, alias="NETSUITE_CONCURRENCY", ge=1)
     netsuite_timeout: float = Field(60.0, alias="NETSUITE_TIMEOUT", gt=0)
@@ -121,8 +131,19 @@ class Settings(BaseSettings):
         return RateLimit.parse(self.netsuite_rate_limit)
 
     @property
+    def netsuite_auth_method_resolved(self) -> str:
+        """The default integration's auth method: as set, else OAuth 2.0 if a client id is given."""
+        if self.netsuite_auth_method:
+            return self.netsuite_auth_method
+        return "oauth2" if self.netsuite_client_id else "tba"
+
+    @property
     def default_integration_configured(self) -> bool:
-        return bool(self.netsuite_account_id and self.netsuite_consumer_key and self.netsuite_token_id)
+        if not self.netsuite_account_id:
+            return False
+        if self.netsuite_auth_method_resolved == "oauth2":
+            return bool(self.netsuite_client_id and self.netsuite_certificate_id)
+        return bool(self.netsuite_consumer_key and self.netsuite_token_id)
 
 
 @lru_cache(maxsize=1)

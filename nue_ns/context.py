@@ -6,6 +6,7 @@ so a mapping saved by an operator applies to the next record without a restart.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -23,9 +24,16 @@ from nue_ns.hub import store
 from nue_ns.hub.db import get_engine, session_scope
 from nue_ns.hub.models import Integration
 from nue_ns.integration import IntegrationConfig
-from nue_ns.netsuite.auth import tba_auth
+from nue_ns.netsuite.auth import (
+    TOKEN_PATH,
+    OAuth2ClientCredentials,
+    OAuth2Credentials,
+    rest_base_url,
+    tba_auth,
+)
 from nue_ns.netsuite.client import NetSuiteClient
-from nue_ns.secrets import decrypt, from_environment
+from nue_ns.secrets import decrypt, fernet, from_environment
+from nue_ns.tokens import SharedBearer, TokenKeeper
 
 SEED_SETTLE_SECONDS = 0.5
 
@@ -39,6 +47,7 @@ class Connection:
     client: NetSuiteClient
     governor: Governor
     profile: AccountProfile | None = None  # None until the account was read
+    bearer: SharedBearer | None = None  # OAuth 2.0: the integration's shared access token
 
 
 class Context:
@@ -92,15 +101,47 @@ class Context:
             else from_environment(self.settings)
         )
         rest_url = integ.rest_url or (self.settings.netsuite_rest_url if integ.name == "default" else None)
+        governor = self.governor(integ)
+        bearer = None
+        if isinstance(creds, OAuth2Credentials):
+            bearer = SharedBearer(
+                self.token_keeper(integ, creds, rest_url, governor), self.settings.governor_max_wait
+            )
+            auth = bearer
+        else:
+            auth = tba_auth(creds, integ.account_id)
         client = NetSuiteClient(
-            integ.account_id,
-            tba_auth(creds, integ.account_id),
-            rest_url=rest_url,
-            timeout=self.settings.netsuite_timeout,
+            integ.account_id, auth, rest_url=rest_url, timeout=self.settings.netsuite_timeout
         )
         profile = AccountProfile.model_validate(integ.profile) if integ.profile else None
         config = IntegrationConfig.load(integ.settings)
-        return Connection(integ, config, client, self.governor(integ), profile)
+        return Connection(integ, config, client, governor, profile, bearer)
+
+    def token_keeper(
+        self, integ: Integration, creds: OAuth2Credentials, rest_url: str | None, governor: Governor
+    ) -> TokenKeeper:
+        """The shared token of the integration's OAuth 2.0 client, signed with its active certificate."""
+        cert = creds.certificate()
+        signer = OAuth2ClientCredentials(
+            integ.account_id,
+            creds.client_id,
+            cert.certificate_id,
+            cert.pem(),
+            token_url=rest_base_url(integ.account_id, rest_url) + TOKEN_PATH,
+            scope=creds.scope,
+            timeout=self.settings.netsuite_timeout,
+        )
+        # A new client id means a new token; a new certificate of the same client does not.
+        client_fp = hashlib.sha256(f"{integ.account_id}|{creds.client_id}".encode()).hexdigest()[:12]
+        return TokenKeeper(
+            self.redis,
+            f"nue_ns:oauth:{integ.id}:{client_fp}",
+            signer.fetch,
+            governor,
+            fernet(self.settings),
+            refresh_ahead=self.settings.oauth_refresh_ahead,
+            fetch_timeout=self.settings.netsuite_timeout,
+        )
 
     def governor(self, integ: Integration) -> Governor:
         rate = RateLimit.parse(integ.rate_limit)

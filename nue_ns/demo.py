@@ -201,18 +201,24 @@ def new_log_dir(logs: Path, keep: int = KEEP_LOGS) -> Path:
 
 
 def explain_calls(calls: Iterable[dict[str, Any]], records: int) -> str:
-    """'NetSuite saw 33 calls for 32 records: 32 record writes, 1 SuiteQL query (the GL-account check)'."""
+    """'NetSuite saw 37 calls for 32 records: 32 record writes, 5 reads of the account profile (1
+    metadata catalog, 4 SuiteQL queries, the GL-account check among them)'."""
     calls = list(calls)
-    queries = sum(1 for c in calls if c.get("type") == "suiteql")
-    writes = len(calls) - queries
-    refused = sum(1 for c in calls if c.get("type") != "suiteql" and int(c.get("status") or 0) >= 400)
+    reads = {kind: sum(1 for c in calls if c.get("type") == kind) for kind in ("metadata", "suiteql")}
+    writes = len(calls) - sum(reads.values())
+    refused = sum(1 for c in calls if c.get("type") not in reads and int(c.get("status") or 0) >= 400)
     parts = [f"{writes} record write{'s' if writes != 1 else ''}"]
     if refused:
         parts[0] += f" ({refused} refused and retried: a 429 or a transient error)"
-    if queries:
+    if sum(reads.values()):
+        what = []
+        if reads["metadata"]:
+            what.append(f"{reads['metadata']} metadata catalog")
+        if reads["suiteql"]:
+            what.append(f"{reads['suiteql']} SuiteQL quer{'ies' if reads['suiteql'] != 1 else 'y'}")
         parts.append(
-            f"{queries} SuiteQL quer{'ies' if queries != 1 else 'y'} "
-            "(GL accounts checked before their first use)"
+            f"{sum(reads.values())} read{'s' if sum(reads.values()) != 1 else ''} of the account profile "
+            f"({', '.join(what)}, the GL-account check among them)"
         )
     return f"NetSuite saw {len(calls)} calls for {records} records: {', '.join(parts)}"
 

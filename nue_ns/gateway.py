@@ -10,7 +10,8 @@ audit, an account-profile read) goes through `call`, which:
    still be working on it;
 4. finishes the attempt row with an outcome, whatever happened;
 5. applies the account-level pause policy: a 429 pauses the account for NUE_NS_PAUSE_ON_429, an
-   auth failure (no record at fault) for NUE_NS_PAUSE_ON_AUTH, and dispatch holds back meanwhile.
+   auth failure (no record at fault) for NUE_NS_PAUSE_ON_AUTH, and dispatch holds back meanwhile;
+   with OAuth 2.0, a 401 first drops the shared token and the caller tries once more (tokens.py).
 What to do with the record or the job that wanted the call stays with the caller.
 """
 
@@ -27,10 +28,12 @@ from nue_ns.governor import Denied, Grant
 from nue_ns.hub import store
 from nue_ns.hub.models import Record
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.tokens import TokenSlotDenied, from_token_endpoint
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+TOKEN_REFUSED = "token_refused"  # error code: the shared OAuth 2.0 token was refused and dropped
 
 
 class NoCallSlot(Exception):
@@ -78,6 +81,8 @@ def call(
     `outcome` names a success in the attempt log ("transferred", "validated", "queried", ...);
     `keep_rows=False` logs a SuiteQL answer's row count instead of its rows."""
     integ = conn.integration
+    if conn.bearer is not None:
+        _ensure_token(ctx, conn, max_wait)
     with slot(ctx, conn, max_wait):
         attempt = store.start_attempt(
             ctx.engine, integ.id, integ.account_id, method, url, body, ctx.worker_name,
@@ -87,6 +92,13 @@ def call(
             value, exchange = send()
         except NetSuiteError as err:
             store.finish_attempt(ctx.engine, attempt, _logged(err.exchange, keep_rows), err.kind.value, err)
+            if _token_refused_once(conn, err):
+                raise dataclasses.replace(
+                    err,
+                    kind=Kind.TRANSIENT,
+                    code=TOKEN_REFUSED,
+                    detail="NetSuite refused the access token; sending again with a new one",
+                ) from err
             _pause_policy(ctx, conn, err)
             raise
         except BaseException as exc:
@@ -124,6 +136,31 @@ def _logged(exchange: Exchange | None, keep_rows: bool) -> Exchange | None:
     if exchange is None or keep_rows or not (isinstance(body, dict) and "items" in body):
         return exchange
     return dataclasses.replace(exchange, response_body={"count": body.get("count")})
+
+
+def _ensure_token(ctx: Context, conn: Connection, max_wait: float | None) -> None:
+    """OAuth 2.0: a valid shared token before the call's own governor token is taken (the token
+    request pays one of its own; nested, the two could starve a concurrency limit of 1)."""
+    assert conn.bearer is not None
+    wait = ctx.settings.governor_max_wait if max_wait is None else max_wait
+    try:
+        conn.bearer.keeper.ensure(wait)
+    except TokenSlotDenied as exc:
+        raise NoCallSlot(exc.denied) from None
+    except NetSuiteError as err:
+        _pause_policy(ctx, conn, err)  # NetSuite refused the token request: the setup is wrong
+        raise
+
+
+def _token_refused_once(conn: Connection, err: NetSuiteError) -> bool:
+    """A 401 on a call that carried the shared token: exactly one new token before a pause."""
+    return (
+        conn.bearer is not None
+        and err.kind is Kind.AUTH
+        and err.status == 401
+        and not from_token_endpoint(err)
+        and conn.bearer.unauthorized()
+    )
 
 
 def _pause_policy(ctx: Context, conn: Connection, err: NetSuiteError) -> None:

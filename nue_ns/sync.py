@@ -50,6 +50,10 @@ def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
 
 def _transfer(ctx: Context, rec: Record) -> Outcome:
     conn = ctx.connection(rec.integration_id)
+    if not conn.integration.enabled:  # dispatch skips it; this one was queued before it was disabled
+        reason = f"integration {conn.integration.name!r} is disabled: the record stays until it is enabled"
+        store.defer(ctx.engine, rec.id, 0.0, reason)
+        return Outcome.DEFERRED
     try:
         contract = records.validate(rec.record_type, rec.payload)
     except records.InvalidRecord as exc:  # cannot happen for rows the hub accepted, unless rules tightened
@@ -161,6 +165,9 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
 def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
     """The record's side of a failed call (the gateway already paused the account where due)."""
     s = ctx.settings
+    if err.code == gateway.TOKEN_REFUSED:  # the shared token was dropped: again at once, with a new one
+        store.defer(ctx.engine, rec.id, 0.0, str(err))
+        return Outcome.DEFERRED
     if err.kind is Kind.THROTTLED:
         store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
         return Outcome.DEFERRED

@@ -65,9 +65,10 @@ def test_demo_uses_its_own_integration_and_counts_only_its_batch(env, tmp_path: 
 
 def test_explain_calls_names_what_is_not_a_record_write() -> None:
     writes = [{"type": "customer", "status": 204}] * 32
-    assert explain_calls([*writes, {"type": "suiteql", "status": 200}], 32) == (
-        "NetSuite saw 33 calls for 32 records: 32 record writes, "
-        "1 SuiteQL query (GL accounts checked before their first use)"
+    profile = [{"type": "metadata", "status": 200}] + [{"type": "suiteql", "status": 200}] * 4
+    assert explain_calls([*writes, *profile], 32) == (
+        "NetSuite saw 37 calls for 32 records: 32 record writes, 5 reads of the account profile "
+        "(1 metadata catalog, 4 SuiteQL queries, the GL-account check among them)"
     )
     refused = [{"type": "customer", "status": 429}]
     assert explain_calls([*writes, *refused], 32) == (

@@ -72,7 +72,7 @@ def _setup(answer: Any, deny: Denied | None = None):
     governor = FakeGovernor(deny=deny)
     integration = SimpleNamespace(id=3, account_id="1234567", name="acme")
     conn = SimpleNamespace(
-        integration=integration, client=FakeClient(answer), governor=governor, profile=None
+        integration=integration, client=FakeClient(answer), governor=governor, profile=None, bearer=None
     )
     return ctx, conn, governor
 
@@ -151,3 +151,53 @@ def test_the_inbound_poll_and_validation_log_before_they_call(hub) -> None:
     verdict = validation.check(ctx, 3, config, max_wait=0)
     assert [h[0] for h in hub] == ["start", "finish"] and hub[1][2] == "validated"
     assert verdict["valid"] is False  # NetSuite answered no such account
+
+
+class FakeBearer:
+    """The shared OAuth 2.0 token: `refusals` answers unauthorized() in turn (True: drop it, once)."""
+
+    def __init__(self, refusals: list[bool], ensure_error: Exception | None = None):
+        self.refusals = refusals
+        self.keeper = SimpleNamespace(ensure=self._ensure)
+        self.ensure_error = ensure_error
+        self.ensured = 0
+
+    def _ensure(self, wait: float) -> str:
+        self.ensured += 1
+        if self.ensure_error is not None:
+            raise self.ensure_error
+        return "token"
+
+    def unauthorized(self) -> bool:
+        return self.refusals.pop(0)
+
+
+def test_a_refused_token_is_dropped_once_before_the_account_is_paused(hub) -> None:
+    login = NetSuiteError(Kind.AUTH, "Invalid login attempt.", status=401, code="INVALID_LOGIN")
+    ctx, conn, governor = _setup(login)
+    conn.bearer = FakeBearer([True, False])
+    with pytest.raises(NetSuiteError) as first:
+        gateway.suiteql(ctx, conn, "SELECT 1")
+    assert first.value.code == gateway.TOKEN_REFUSED and first.value.kind is Kind.TRANSIENT
+    assert not any(e[0] == "pause" for e in governor.events)  # the token, not the account
+    with pytest.raises(NetSuiteError) as second:
+        gateway.suiteql(ctx, conn, "SELECT 1")
+    assert second.value.kind is Kind.AUTH
+    pauses = [e for e in governor.events if e[0] == "pause"]
+    assert len(pauses) == 1 and "Invalid login" in pauses[0][2]
+    assert conn.bearer.ensured == 2  # the token is made sure of before each call's own slot
+
+
+def test_a_refused_token_request_pauses_and_no_slot_means_no_call(hub) -> None:
+    from nue_ns.tokens import TokenSlotDenied
+
+    refused = NetSuiteError(Kind.AUTH, "OAuth 2.0 token request rejected: invalid_client", status=401)
+    ctx, conn, governor = _setup({"items": []})
+    conn.bearer = FakeBearer([], ensure_error=refused)
+    with pytest.raises(NetSuiteError):
+        gateway.suiteql(ctx, conn, "SELECT 1")
+    assert governor.events == [("pause", 300, "NetSuite refused the login: " + refused.detail)]
+    assert hub == [("hold", 3, 300)]  # no attempt: no record call was made
+    conn.bearer = FakeBearer([], ensure_error=TokenSlotDenied(Denied(retry_after=4.0, reason="rate")))
+    with pytest.raises(gateway.NoCallSlot):
+        gateway.suiteql(ctx, conn, "SELECT 1")

@@ -35,6 +35,14 @@ from nue_ns.sandbox import kinds
 from nue_ns.sandbox import tax as sandbox_tax
 from nue_ns.sandbox.kinds import DEFAULT_KIND
 from tests.harness import ACCOUNT, System
+from tests.oauth_support import (
+    DEMO_CLIENT,
+    assert_one_token_per_lifetime,
+    keypair,
+    map_certificate,
+    oauth2_env,
+    token_log,
+)
 
 NS_TYPE = {
     "customer": "customer",
@@ -54,6 +62,7 @@ CATEGORY_INCOME = {("Enterprise", "subscription"): "12", ("Training", "subscript
 CLEARING = "4"
 CENT = Decimal("0.01")
 TAX_RATE = Decimal("8.25")
+TOKEN_LIFETIME = 4.0  # seconds a sandbox access token lives in the OAuth 2.0 month
 # Scheduled mode one record per call (batches: tests/test_batches.py): these tests count single writes.
 CONFIG = IntegrationConfig(
     gl=SANDBOX_GL,
@@ -288,14 +297,21 @@ def run_month(
     kind: str | None = None,
     taxed: bool = False,
     link: InvoiceLink = InvoiceLink.transform,
+    workers: int = 2,
+    **env: str,
 ) -> list[int]:
     config = config.model_copy(update={"invoice_link": link})
-    system.start(rate_limit="100/1s", concurrency=5, config=config, kind=kind, NUE_NS_BATCH_SWEEP_SECONDS="2")
+    system.start(
+        rate_limit="100/1s", concurrency=5, config=config, kind=kind, NUE_NS_BATCH_SWEEP_SECONDS="2", **env
+    )
     if taxed:  # the tax item a NetSuite user set up, and its liability account, in the mapping
         made = system.sandbox_post("switches", {"account": ACCOUNT, "seed_tax_item": True})["tax_item_id"]
         gl = config.gl.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT})
         save_config(system.ctx.engine, "default", config.model_copy(update={"gl": gl, "tax_item_id": made}))
-    system.workers(2, concurrency=4)
+    if env.get("NETSUITE_AUTH_METHOD") == "oauth2":  # map the certificate, as an administrator does
+        map_certificate(system.base, ACCOUNT, DEMO_CLIENT, env["NETSUITE_CERTIFICATE_ID"], keypair()[1])
+        system.sandbox_post("oauth/config", {"token_lifetime_s": TOKEN_LIFETIME})
+    system.workers(workers, concurrency=4)
     ids = enqueue_shuffled(month)
     n = sum(len(recs) for recs in month.values())
     assert system.counts(ids) == {State.PARKED: n}  # scheduled: nothing leaves before the batch sweep
@@ -399,6 +415,25 @@ def test_a_month_in_several_currencies_on_each_kind_of_account(system, kind):
     assert stats["writes"] == writes + sum(n - 1 for n in resent.values())
     assert stats["by_status"].keys() <= {"200", "204"}  # nothing refused: no field the account lacks
     assert stats["calls"] == stats["writes"] + reads + profile_calls(system)
+
+
+def test_a_month_with_oauth2_and_one_shared_token_per_lifetime(system):
+    """As above with OAuth 2.0 client credentials and three worker processes; the sandbox's tokens
+    live TOKEN_LIFETIME seconds, so the month needs several, each asked for exactly once."""
+    month = sample.month()
+    started = time.time()
+    ids = run_month(system, month, timeout=300, workers=3, **oauth2_env(system.work_dir))
+    stats = report_calls(system, len(ids))  # before check_month's own SuiteQL query
+    check_month(system, month, link=InvoiceLink.transform)
+    writes, reads = expected_calls(month, InvoiceLink.transform)  # as with TBA: nothing doubled
+    assert stats["writes"] == writes and stats["calls"] == writes + reads + profile_calls(system)
+    log = token_log(system.base)
+    assert [e["status"] for e in log if e["status"] != 200] == []
+    issued = assert_one_token_per_lifetime(log, TOKEN_LIFETIME, time.time() - started)
+    assert len(issued) >= 2  # the month outlived a token: it was renewed
+    print(f"{len(issued)} OAuth 2.0 token requests for the month")
+    with session_scope(system.ctx.engine) as s:  # not one call was refused for its token
+        assert s.scalars(select(Attempt.id).where(Attempt.status == 401)).all() == []
 
 
 def _versions(system: System, record_type: str, nue_id: str) -> list[str]:

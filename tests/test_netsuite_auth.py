@@ -287,7 +287,7 @@ class TokenHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return rsa.generate_private_key(public_exponent=65537, key_size=3072)  # NetSuite: 3072 or 4096
 
 
 def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
@@ -325,10 +325,11 @@ def test_oauth2_posts_verifiable_assertion_and_sends_bearer(
     header, claims = token_server.assertions[0]
     assert header == {"alg": "PS256", "typ": "JWT", "kid": "cert-kid-1"}
     assert claims["iss"] == "client-id-1"
-    assert claims["scope"] == "restlets,rest_webservices"
+    assert claims["scope"] == "rest_webservices"
     assert claims["aud"] == token_server.url + TOKEN_PATH
     assert before <= claims["iat"] <= int(time.time())
-    assert claims["exp"] == claims["iat"] + 3600
+    assert claims["exp"] == claims["iat"] + 300  # under the 60 minutes section_162790605110 allows
+    assert len(claims["jti"]) == 32
 
 
 def test_oauth2_caches_token_until_a_minute_before_expiry(
@@ -371,7 +372,7 @@ def test_oauth2_fetches_once_for_concurrent_threads(
 def test_oauth2_rejected_assertion_is_auth_error_without_secrets(
     token_server: TokenServer, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     auth = _m2m(token_server, other_key)  # signed with a key the certificate does not hold
     with pytest.raises(NetSuiteError) as caught:
         requests.get(token_server.url + "/resource", auth=auth, timeout=5)
@@ -409,5 +410,13 @@ def test_oauth2_default_token_url_and_key_checks(rsa_key: rsa.RSAPrivateKey) -> 
         auth.token_url == "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token"
     )
     assert "PRIVATE" not in repr(auth)
-    with pytest.raises(ValueError, match="RSA"):
-        OAuth2ClientCredentials("1", "client", "kid", _pem(ec.generate_private_key(ec.SECP256R1())))
+    es256 = OAuth2ClientCredentials("1", "client", "kid", _pem(ec.generate_private_key(ec.SECP256R1())))
+    assert es256.algorithm == "ES256"
+    es512 = OAuth2ClientCredentials("1", "client", "kid", _pem(ec.generate_private_key(ec.SECP521R1())))
+    assert es512.algorithm == "ES512"
+    with pytest.raises(ValueError, match="EC key must have 256, 384 or 521 bits"):
+        OAuth2ClientCredentials("1", "client", "kid", _pem(ec.generate_private_key(ec.SECP224R1())))
+    with pytest.raises(ValueError, match="RSA key must have 3072 or 4096 bits"):
+        OAuth2ClientCredentials("1", "client", "kid", _pem(rsa.generate_private_key(65537, 2048)))
+    with pytest.raises(ValueError, match="not an unencrypted PEM private key"):
+        OAuth2ClientCredentials("1", "client", "kid", "-----BEGIN NOTHING-----")

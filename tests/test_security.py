@@ -26,14 +26,24 @@ from nue_ns.api import create_app
 from nue_ns.api.auth import SESSION_COOKIE
 from nue_ns.config import get_settings, reset_settings
 from nue_ns.context import get_context, reset_context
+from nue_ns.hub.integrations import create_integration
 from nue_ns.hub.models import State
-from nue_ns.netsuite.auth import Credentials, tba_auth
+from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials, tba_auth
 from nue_ns.processes import Child, free_port, nue_ns_argv
 from nue_ns.producer import enqueue_many
 from nue_ns.sandbox import demo
 from tests.api_support import key
 from tests.bad_input_corpus import HOSTILE_NAMES
 from tests.harness import System
+from tests.oauth_support import (
+    DEMO_CERT,
+    DEMO_CLIENT,
+    keypair,
+    map_certificate,
+    oauth2_env,
+    oauth_secrets,
+    secret_leaks,
+)
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -203,6 +213,49 @@ def test_a_wrong_secret_is_never_echoed(system):
     blobs = [_hub_dump(system.ctx.engine), _redis_dump(system.redis_url)]
     blobs += [p.read_text(errors="replace") for p in (system.work_dir / "logs").glob("*.log")]
     assert all(wrong not in blob and wrong[:20] not in blob for blob in blobs)
+
+
+def test_no_private_key_or_access_token_anywhere(system):
+    """OAuth 2.0: the private key and every access token issued (several: they live 3 s here) appear
+    nowhere the system writes; the shared token sits encrypted in Redis."""
+    pem = keypair()[0]
+    system.start(rate_limit="50/1s", **oauth2_env(system.work_dir))
+    map_certificate(system.base, demo.DEMO_ACCOUNT_ID, DEMO_CLIENT, DEMO_CERT, keypair()[1])
+    system.sandbox_post("oauth/config", {"token_lifetime_s": 3})
+    for fault in ({"kind": "500", "count": 2}, {"kind": "invalid_login", "count": 2}):
+        system.sandbox_post("faults", fault)
+    ctx = get_context()  # a second integration keeps the same key encrypted in the hub
+    stored = OAuth2Credentials("cid", (Certificate("STORED", private_key_pem=pem),), "STORED")
+    create_integration(
+        ctx.engine, ctx.settings, "stored", account_id="TSTDRV9", credentials=stored, enabled=False
+    )
+    system.workers(2)
+    system.beat()
+    ids = []
+    for n in range(3):  # spread over a few token lifetimes
+        ids += [a.id for a in enqueue_many("customer", sample.customers(6, prefix=f"SEC{n}"))]
+        time.sleep(2.5)
+    system.wait(ids, timeout=90)
+    conn = get_context().connection(1)
+    conn.bearer.keeper.ensure(2.0)  # the shared token is in Redis while Redis is dumped
+    redis_dump = _redis_dump(system.redis_url)
+    assert "nue_ns:oauth:" in redis_dump
+    secrets = oauth_secrets(system.base, pem)
+    assert len(secrets) >= 3, list(secrets)  # the key and at least two tokens
+
+    found: list[str] = []
+    for log in sorted((system.work_dir / "logs").glob("*.log")):
+        found += secret_leaks(log.name, log.read_text(errors="replace"), secrets)
+    found += secret_leaks("Redis", redis_dump, secrets)
+    found += secret_leaks("the hub tables", _hub_dump(system.ctx.engine), secrets)
+    for args in (["hub", "list", "--json", "--limit", "100"], ["integration", "list", "--json"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "nue_ns.cli", *args], env=system.env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        found += secret_leaks(f"nue-ns {' '.join(args)}", out.stdout + out.stderr, secrets)
+    found += secret_leaks("reprs", repr(get_settings()) + repr(conn.client) + repr(conn.bearer), secrets)
+    assert found == []
 
 
 # ---------------------------------------------------------------- the sandbox refuses forgeries
@@ -457,3 +510,13 @@ def test_producer_keys_are_scoped_to_the_integrations_they_serve(hub, client):
     unscoped = {"Authorization": f"Bearer {key('producer')}"}
     r = client.post("/v1/records/customer?integration=other", json=body, headers=unscoped)
     assert r.status_code == 404
+
+
+def test_the_oauth_scanner_finds_a_key_across_line_breaks_and_a_token_piece():
+    pem = keypair("ec")[0]
+    body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    secrets = {"private key": body, "access token 1": "tok" + "x" * 30 + "end"}
+    assert secret_leaks("x", json.dumps({"key": pem}), secrets) == ["private key in x"]
+    assert secret_leaks("x", pem, secrets) == ["private key in x"]
+    assert secret_leaks("x", "Bearer tokxxxxxxxxxxxxxxxxxxxxx", secrets) == ["access token 1 in x"]
+    assert secret_leaks("x", "certificate DEMO-CERT-1, client nue-ns-demo-client", secrets) == []

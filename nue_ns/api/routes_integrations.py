@@ -1,4 +1,5 @@
-"""Integrations over HTTP: read the configuration, change it (validated against NetSuite first)."""
+"""Integrations over HTTP: connect NetSuite accounts (create, change, disable, remove; credentials
+write-only), read the configuration, change the mapping (validated against NetSuite first)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 
-from nue_ns.api import settings
+from nue_ns.api import connection, settings
 from nue_ns.api.auth import operator
 from nue_ns.api.common import Problem, throttling
 from nue_ns.api.keys import Principal
@@ -36,6 +37,47 @@ def _view(integ: Integration) -> dict[str, Any]:
 @router.get("/integrations")
 def integrations(_: Principal = Depends(operator)) -> list[dict[str, Any]]:
     return [_view(i) for i in list_integrations(get_context().engine)]
+
+
+@router.post(
+    "/integrations",
+    status_code=201,
+    responses={422: {"description": "a bad value, named (nothing saved)"}},
+)
+def create_integration(
+    body: Any = Body(..., description="name, account_id, credentials {auth_method: oauth2|tba, ...}, limits"),
+    _: Principal = Depends(operator),
+) -> dict[str, Any]:
+    """Connect a NetSuite account. OAuth 2.0 client credentials by default; credentials are
+    stored encrypted and never shown back."""
+    integ = connection.create(get_context(), connection.parse(connection.IntegrationIn, body))
+    return _view(_integration(integ.name))
+
+
+@router.patch(
+    "/integrations/{name}",
+    responses={404: {"description": "no such integration"}, 422: {"description": "a bad value, named"}},
+)
+def change_integration(
+    name: str,
+    body: Any = Body(..., description="connection fields, enabled, credentials, certificate rotation"),
+    _: Principal = Depends(operator),
+) -> dict[str, Any]:
+    """Change the connection: account, REST URL, limits, webhook, enabled (a disabled integration's
+    records stay in the hub, none is sent), credentials, or rotate certificates."""
+    _integration(name)
+    connection.change(get_context(), name, connection.parse(connection.ConnectionIn, body))
+    return _view(_integration(name))
+
+
+@router.delete(
+    "/integrations/{name}",
+    status_code=204,
+    responses={409: {"description": "the hub holds records of it (the count is given)"}},
+)
+def delete_integration(name: str, _: Principal = Depends(operator)) -> None:
+    """Remove an integration the hub holds no record of."""
+    connection.remove(get_context(), name)
 
 
 @router.get("/integrations/{name}")

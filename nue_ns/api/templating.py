@@ -49,6 +49,11 @@ _NOTICES = {
     "saved": "Mapping saved: NetSuite accepted every GL account. Records waiting for it were released.",
     "logged-out": "You are logged out.",
     "profile-read": "NetSuite account profile read again. Records waiting for the account were released.",
+    "connected": "Integration connected: map its GL accounts below.",
+    "connection-saved": "Connection saved; workers use it from their next record.",
+    "disabled": "Integration disabled: its records stay in the hub and none is sent until it is enabled.",
+    "enabled": "Integration enabled: its records go again.",
+    "removed": "Integration removed.",
 }
 
 

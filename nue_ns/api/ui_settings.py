@@ -1,5 +1,7 @@
 """The integration settings page: mode, item types, GL mapping with per-category overrides,
-collection scenario, currencies. "Check in NetSuite" shows NetSuite's verdict beside each field
+collection scenario, currencies; and the connection (account, REST URL, auth method and write-only
+credentials, limits, webhook, certificate rotation, disable, remove), also on the list page to
+connect a new NetSuite account. "Check in NetSuite" shows NetSuite's verdict beside each field
 without saving; "Save" checks the same way and saves only a mapping NetSuite accepts."""
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from nue_ns.api import settings
+from nue_ns import dispatch
+from nue_ns.api import connection, settings
 from nue_ns.api.auth import UiSession, check_csrf, ui_session
 from nue_ns.api.common import Problem, throttling
 from nue_ns.api.templating import render
@@ -179,7 +182,106 @@ def _page(
 @router.get("/", response_class=HTMLResponse)
 def integrations_page(request: Request, session: UiSession = Depends(ui_session)) -> Response:
     views = [public_view(i) for i in list_integrations(get_context().engine)]
-    return render(request, "integrations.html", session, integrations=views)
+    return render(request, "integrations.html", session, integrations=views, messages={}, errors=[])
+
+
+_CREDENTIAL_FIELDS = (
+    "client_id",
+    "certificate_id",
+    "private_key",
+    "private_key_env",
+    "consumer_key",
+    "consumer_secret",
+    "token_id",
+    "token_secret",
+)
+
+
+def connection_input(form: FormData, new: bool) -> dict[str, Any]:
+    """The connection form as API input: blank credential fields change nothing (write-only)."""
+
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    data: dict[str, Any] = {k: text(k) for k in ("account_id", "rest_url", "rate_limit", "webhook_url")}
+    for k in ("account_id", "rate_limit"):
+        if not data[k]:
+            data[k] = None
+    if new:
+        data = {k: v for k, v in data.items() if v} | {"name": text("name")}
+    concurrency = text("concurrency")
+    if concurrency:
+        data["concurrency"] = int(concurrency) if concurrency.isdigit() else concurrency
+    creds = {k: str(form.get(k, "")) for k in _CREDENTIAL_FIELDS if text(k)}
+    if creds or text("auth_method") or new:
+        data["credentials"] = creds | ({"auth_method": text("auth_method")} if text("auth_method") else {})
+    if not new:
+        if text("add_certificate_id"):
+            add = {"certificate_id": text("add_certificate_id")}
+            if text("add_private_key"):
+                add["private_key"] = str(form.get("add_private_key"))
+            if text("add_private_key_env"):
+                add["private_key_env"] = text("add_private_key_env")
+            data["add_certificate"] = add
+        for k in ("activate_certificate", "retire_certificate"):
+            if text(k):
+                data[k] = text(k)
+    return data
+
+
+@router.post("/", response_class=HTMLResponse)
+async def connect(request: Request, session: UiSession = Depends(ui_session)) -> Response:
+    """Connect a NetSuite account from the integrations page."""
+    form = await request.form()
+    check_csrf(session, str(form.get("csrf", "")))
+    data = connection_input(form, new=True)
+    try:
+        integ = connection.create(get_context(), connection.parse(connection.IntegrationIn, data))
+    except Problem as exc:
+        views = [public_view(i) for i in list_integrations(get_context().engine)]
+        shown = {k: v for k, v in data.items() if k != "credentials"}  # never echo a secret
+        return render(
+            request,
+            "integrations.html",
+            session,
+            exc.status,
+            integrations=views,
+            submitted=shown,
+            problem=exc.detail,
+            errors=exc.errors,
+            messages=_messages(exc.errors),
+        )
+    return RedirectResponse(f"/ui/integrations/{quote(integ.name)}?notice=connected", status_code=303)
+
+
+@router.post("/{name}/connection", response_class=HTMLResponse)
+async def connection_submit(
+    request: Request, name: str, session: UiSession = Depends(ui_session)
+) -> Response:
+    form = await request.form()
+    check_csrf(session, str(form.get("csrf", "")))
+    integ = _integration(name)
+    ctx = get_context()
+    action = str(form.get("action", "save"))
+    try:
+        if action == "remove":
+            connection.remove(ctx, name)
+            return RedirectResponse("/ui/integrations/?notice=removed", status_code=303)
+        if action in ("disable", "enable"):
+            body = connection.ConnectionIn(enabled=action == "enable")
+            notice = f"{action}d"
+        else:
+            body = connection.parse(connection.ConnectionIn, connection_input(form, new=False))
+            notice = "connection-saved"
+        connection.change(ctx, name, body)
+    except Problem as exc:
+        form_now = SettingsForm.of(IntegrationConfig.load(integ.settings))
+        return _page(
+            request, session, _integration(name), form_now, exc.status, exc.errors, problem=exc.detail
+        )
+    if action == "enable":
+        dispatch.dispatch(ctx, integ.id)
+    return RedirectResponse(f"/ui/integrations/{quote(name)}?notice={notice}", status_code=303)
 
 
 @router.get("/{name}", response_class=HTMLResponse)

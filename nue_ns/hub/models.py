@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -67,6 +68,10 @@ class Integration(Base):
     account_id: Mapped[str] = mapped_column(String(64))
     rest_url: Mapped[str | None] = mapped_column(String(500))
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token; None: from the environment
+    auth_method: Mapped[str] = mapped_column(String(16), default="oauth2")  # oauth2 | tba
+    # What operators may see of the credentials (certificate ids, which is active, key source): no secret.
+    auth_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # disabled: records stay, none dispatched
     rate_limit: Mapped[str] = mapped_column(String(32), default="5/60s")
     concurrency: Mapped[int] = mapped_column(Integer, default=5)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -219,6 +219,7 @@ def dispatch_candidates(
             WHERE (CAST(:only AS integer) IS NULL OR i.id = :only)
               AND (i.not_before IS NULL OR i.not_before <= now())
               AND NOT {BATCHING_SQL}
+              AND i.enabled  -- a disabled integration's records stay in the hub, unsent
         )
         SELECT c.id FROM room
         CROSS JOIN LATERAL (

@@ -14,6 +14,8 @@ Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/acco
 GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset,
 /_sandbox/switches, /_sandbox/rules;
 GET /_sandbox/log?account=&since=, /_sandbox/records?account=&type=, /_sandbox/stats?account=&period=&limit=.
+OAuth 2.0 client credentials: POST /services/rest/auth/oauth2/v1/token and its controls under
+/_sandbox/oauth (oauth.py, oauth_routes.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from starlette.routing import Route
 
 from nue_ns.netsuite.auth import parse_oauth_header, tba_signature
 from nue_ns.sandbox import async_jobs, malformed, suiteql, switches, transforms
+from nue_ns.sandbox import oauth as sandbox_oauth
+from nue_ns.sandbox import oauth_routes as sandbox_oauth_routes
 from nue_ns.sandbox import state as ns
 from nue_ns.sandbox.demo import startup_accounts
 from nue_ns.sandbox.state import AccountData, NsError, SandboxState
@@ -68,7 +72,14 @@ def _json(data: Any, media_type: str = SINGULAR_TYPE, status: int = 200) -> Resp
 
 
 def authenticate(sandbox: SandboxState, request: Request) -> AccountData:
-    """The account a TBA-signed request belongs to; 401 INVALID_LOGIN for any failure."""
+    """The account a TBA-signed or OAuth 2.0 bearer request belongs to; 401 INVALID_LOGIN for any failure."""
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":  # subsect_158521885412: expired, revoked, unknown -> 401
+        realm = request.app.state.oauth.authenticate(header[7:].strip())
+        acct = sandbox.account(realm) if realm else None
+        if acct is None:
+            raise ns.invalid_login()
+        return acct
     try:
         params = parse_oauth_header(request.headers.get("authorization", ""))
     except ValueError:
@@ -186,7 +197,7 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
         href = f"{_origin(request)}/services/rest/record/v1/{call.type}/{view['id']}"
         if request.query_params.get("expandSubResources", "").lower() != "true":
             # Sublists are links unless expanded [section_1545141947].
-            for name in ns.SUBLISTS.get(call.type, ()):
+            for name in acct.kind.sublists(call.type):
                 if name in view:
                     view[name] = {"links": [{"rel": "self", "href": f"{href}/{name}"}]}
         return _json({"links": [{"rel": "self", "href": href}], **view}), view["id"]
@@ -660,10 +671,12 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/async", async_jobs.control, methods=["GET", "POST"]),
         Route("/_sandbox/user/payment", user_payment, methods=["POST"]),
         Route("/_sandbox/user/void", user_void, methods=["POST"]),
+        *sandbox_oauth_routes.ROUTES,
         Route("/services/rest/{path:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = state if state is not None else default_state()
+    app.state.oauth = sandbox_oauth.OAuthState()
     return app
 
 

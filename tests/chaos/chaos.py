@@ -25,7 +25,8 @@ from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.processes import Child
 from nue_ns.producer import enqueue_many
-from tests.harness import System
+from tests.harness import ACCOUNT, System
+from tests.oauth_support import DEMO_CERT, DEMO_CLIENT, keypair, map_certificate, oauth2_env
 
 # Faults the sandbox injects on any NetSuite call, each with a small probability.
 FAULTS = ("429", "500", "timeout", "lost_after_commit", "locked")
@@ -53,6 +54,7 @@ class Plan:
     enqueue_chunks: int = 4  # records arrive in this many rounds, spread over the first seconds
     timeout: float = 150.0
     seed: int = 7
+    oauth2_token_lifetime: float | None = None  # OAuth 2.0 with tokens this short-lived; None: TBA
     # Scheduled mode with batches (nue_ns/batches.py): jobs are also lost with this probability.
     batches: bool = False
     lost_job_probability: float = 0.05
@@ -240,7 +242,11 @@ def run(system: System, plan: Plan) -> Figures:
         NUE_NS_LEASE_SWEEP_SECONDS="2",
         NUE_NS_DISPATCH_TIMEOUT="5",
         NUE_NS_RETRY_SWEEP_SECONDS="1",
+        **(oauth2_env(system.work_dir) if plan.oauth2_token_lifetime else {}),
     )
+    if plan.oauth2_token_lifetime:
+        map_certificate(system.base, ACCOUNT, DEMO_CLIENT, DEMO_CERT, keypair()[1])
+        system.sandbox_post("oauth/config", {"token_lifetime_s": plan.oauth2_token_lifetime})
     if plan.batches:
         system.sandbox_post("async", {"lost_job_probability": plan.lost_job_probability, "seed": plan.seed})
     for n, kind in enumerate(FAULTS):

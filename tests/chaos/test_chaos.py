@@ -15,6 +15,8 @@ from nue_ns.embedded import PostgresProcess, RedisProcess, create_database, drop
 from nue_ns.hub.db import dispose_engines, migrate
 from tests.chaos.chaos import Figures, Plan, assert_sound, run
 from tests.harness import System
+from tests.oauth_support import keypair, oauth_secrets, secret_leaks
+from tests.test_security import _hub_dump, _redis_dump
 
 pytestmark = pytest.mark.servers  # starts servers of its own: not in make test-unit
 
@@ -36,12 +38,26 @@ def test_short_chaos_run(env, tmp_path, monkeypatch, capsys):
         n_credit_memos=10,
     )
     system = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    plan = Plan(
+        data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=150, oauth2_token_lifetime=5
+    )
     try:
-        figures = run(system, Plan(data=data, rate_limit="40/2s", workers=3, kill_every=6.0, timeout=150))
+        figures = run(system, plan)
+        # OAuth 2.0 through the chaos: the private key and every token issued stay out of the
+        # logs of every process, Redis (the shared token is encrypted there) and the hub.
+        secrets = oauth_secrets(system.base, keypair()[0])
+        found = [
+            leak
+            for log in sorted((tmp_path / "logs").glob("*.log"))
+            for leak in secret_leaks(log.name, log.read_text(errors="replace"), secrets)
+        ]
+        found += secret_leaks("Redis", _redis_dump(system.redis_url), secrets)
+        found += secret_leaks("the hub tables", _hub_dump(system.ctx.engine), secrets)
     finally:
         system.stop()
     show(figures, capsys)
     assert_sound(figures)
+    assert len(secrets) >= 3 and found == []
 
 
 @pytest.mark.slow

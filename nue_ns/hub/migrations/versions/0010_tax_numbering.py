@@ -1,14 +1,14 @@
 """hub_records.ns_tran_id: the number NetSuite gave a transaction, read back by the audit
 
 Revision ID: 0010_tax_numbering
-Revises: 0007_hardening
+Revises: 0008_integration_auth
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_tax_numbering"
-down_revision = "0007_hardening"
+down_revision = "0008_integration_auth"
 branch_labels = None
 depends_on = None
 
