@@ -81,9 +81,11 @@ BENCHES := calls_per_record governor fairness scale ingestion sweep overhead bur
 $(addprefix bench-,$(BENCHES)): bench-%: $(DEV)  # bench-calls_per_record, bench-governor, bench-fairness, ...
 	$(BIN)/python -m bench $*
 
-lint: $(DEV)  ## ruff check and format check
+lint: $(DEV)  ## ruff check and format check, import rules (import-linter), types (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(DEV)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

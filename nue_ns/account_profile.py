@@ -94,7 +94,8 @@ _REF = "#/components/schemas/"
 def _target(prop: dict[str, Any]) -> str | None:
     """The schema name a property refers to (first alternative of a oneOf/anyOf), if any."""
     if "$ref" in prop:
-        return prop["$ref"].removeprefix(_REF)
+        ref: str = prop["$ref"]
+        return ref.removeprefix(_REF)
     for alternatives in (prop.get("oneOf"), prop.get("anyOf"), prop.get("allOf")):
         if alternatives:
             return _target(alternatives[0])
@@ -110,9 +111,10 @@ def _kind(prop: dict[str, Any], schemas: dict[str, Any]) -> str:
         if "id" in schemas.get(target, {}).get("properties", {}):
             return "ref"  # a record reference: {"id": ...}
         return "object"
-    kind = prop.get("type", "object")
+    kind: str = prop.get("type", "object")
     if kind == "string" and prop.get("format") in ("date", "date-time"):
-        return prop["format"]
+        fmt: str = prop["format"]
+        return fmt
     return kind
 
 

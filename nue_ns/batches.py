@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import gateway, mapping, records, validation
+from nue_ns import gateway, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, store
 from nue_ns.hub.models import Batch, BatchState, Record, utcnow
@@ -405,13 +405,21 @@ def _prepare(
     ctx: Context, conn: Connection, rec: Record, contract: Any, needed: list[Ref], linked: dict[Ref, str]
 ) -> mapping.NsRequest | None:
     """The record's request, checked as a single transfer checks it; None when it was parked."""
-    from nue_ns.sync import _wait  # one rule: a record waits for its prerequisites as in sync
+    from nue_ns.sync import _failed, _wait  # one rule: a record waits and fails as in sync
 
     resolved = {ref: linked[ref] for ref in needed if ref in linked}
     missing = [ref for ref in needed if ref not in linked]
     if missing:
         _wait(ctx, rec, missing)
         return None
+    try:  # the account's schema and facts (currencies, ...), read once, as a single transfer does
+        if profile.gate(ctx, conn, rec) is not None:
+            return None
+    except NetSuiteError as err:
+        _failed(ctx, rec, err)
+        return None
+    if conn.profile is None:  # just read: take the integration as it is now
+        conn = ctx.connection(rec.integration_id)
     if validation.gate(ctx, conn, rec) is not None:  # GL accounts checked against NetSuite, and valid
         return None
     try:

@@ -167,23 +167,9 @@ def hub_status(
     if as_json:
         _print_json(counts)
         return
+    from nue_ns.tables import status_table
+
     console.print(status_table(counts))
-
-
-def status_table(counts: dict[str, dict[str, int]]) -> Table:
-    from nue_ns.hub.models import State
-
-    present = {st for by_state in counts.values() for st in by_state}
-    states = [s.value for s in State if s is not State.SUPERSEDED and s.value in present]
-    table = Table(title="Transaction Hub")
-    table.add_column("type")
-    for st in states:
-        table.add_column(st, justify="right")
-    table.add_column("total", justify="right")
-    for rtype, by_state in sorted(counts.items()):
-        row = [str(by_state.get(st, 0) or "") for st in states]
-        table.add_row(rtype, *row, str(sum(by_state.values())))
-    return table
 
 
 @hub_app.command("list")
@@ -306,17 +292,15 @@ def hub_retry(
     integration: str = typer.Option(None, "--integration", "-i"),
 ) -> None:
     """Send records again now (and dispatch them)."""
-    from nue_ns import dispatch
-    from nue_ns.hub import store
+    from nue_ns import services
 
     if not record_ids and not all_failed:
         _error("give record ids or --all-failed")
         raise typer.Exit(2)
     ctx = _ctx()
     integ_id = ctx.integration(integration).id if integration else None
-    ids = store.retry(ctx.engine, record_ids or None, all_failed=all_failed, integration_id=integ_id)
-    dispatched = dispatch.dispatch(ctx)
-    console.print(f"{len(ids)} record(s) set to retry; {dispatched} dispatched now")
+    done = services.retry(ctx, record_ids or None, all_failed=all_failed, integration_id=integ_id)
+    console.print(f"{len(done.ids)} record(s) set to retry; {done.dispatched} dispatched now")
 
 
 @hub_app.command("sweep")
@@ -324,16 +308,16 @@ def hub_sweep(
     batch: bool = typer.Option(False, "--batch", help="also release scheduled-mode batches"),
 ) -> None:
     """Run the sweeps once now (what beat does on its schedule)."""
-    from nue_ns import dispatch
-    from nue_ns.hub import store
+    from nue_ns import services
 
     ctx = _ctx()
     if batch:
-        store.release_batch(ctx.engine)
-    recovered = store.recover_leases(ctx.engine)
+        services.batch_sweep(ctx)
+    recovered = services.recover_leases(ctx)
+    swept = services.retry_sweep(ctx)
     console.print(
-        f"recovered {len(recovered)}, dispatched {dispatch.dispatch(ctx)}, "
-        f"resent {dispatch.resend_stale(ctx)}"
+        f"recovered {len(recovered)}, woke {swept['woken']}, dispatched {swept['dispatched']}, "
+        f"resent {swept['resent']}, batch tasks {swept['batch_tasks']}"
     )
 
 

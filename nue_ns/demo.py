@@ -129,7 +129,7 @@ def run_demo(customers: int, products: int, rate_limit: str, workers: int) -> in
         console.print(f"enqueued {len(batch_c)} customers and {len(batch_p)} products; logs in {log_dir}")
 
         ok = _watch(ctx, ids, limit, timeout=60 + len(ids) * limit.period / limit.calls * 3)
-        from nue_ns.cli import status_table
+        from nue_ns.tables import status_table
 
         table = status_table(status(ctx.engine, ids=ids))
         table.title = "This run's batch in the Transaction Hub"

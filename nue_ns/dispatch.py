@@ -16,14 +16,14 @@ log = logging.getLogger(__name__)
 
 
 def send(ids: Iterable[int]) -> int:
-    from nue_ns.tasks import transfer_record  # the Celery app is only needed here
+    from nue_ns.celery_app import app  # only needed here; tasks are sent by name (no import cycle)
 
     ids = list(ids)
     sent = 0
     try:
-        with transfer_record.app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:
             for record_id in ids:
-                transfer_record.apply_async((record_id,), producer=producer)
+                app.send_task("nue_ns.transfer", (record_id,), producer=producer)
                 sent += 1
     except Exception:  # Redis down: the records stay QUEUED and the retry sweep resends them
         log.exception("could not hand %d record(s) to Redis; the retry sweep will", len(ids) - sent)
@@ -51,8 +51,8 @@ def resend_stale(ctx: Context) -> int:
 def dispatch_batches(ctx: Context) -> int:
     """One batch task per integration that sends in batches (nue_ns/batches.py), and per real-time
     burst of one record type above NUE_NS_BATCH_BURST_THRESHOLD."""
+    from nue_ns.celery_app import app
     from nue_ns.hub import batch_store
-    from nue_ns.tasks import batch_work
 
     # Integrations that batch, and any other with a batch due (a real-time burst's job to poll).
     every = set(batch_store.batching_integrations(ctx.engine)) | set(batch_store.with_due_batches(ctx.engine))
@@ -61,9 +61,9 @@ def dispatch_batches(ctx: Context) -> int:
         jobs += batch_store.burst_types(ctx.engine, ctx.settings.batch_burst_threshold)
     sent = 0
     try:
-        with batch_work.app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:
             for integration_id, record_type in jobs:
-                batch_work.apply_async((integration_id, record_type), producer=producer)
+                app.send_task("nue_ns.batch_work", (integration_id, record_type), producer=producer)
                 sent += 1
     except Exception:  # Redis down: the next sweep sends them; the hub holds every batch
         log.exception("could not hand batch tasks to Redis; the next sweep will")

@@ -158,7 +158,7 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     # A prerequisite may have landed between resolve() and wait_for(): re-check so nothing sleeps forever.
     _, still = store.resolve(ctx.engine, rec.integration_id, missing)
     if len(still) < len(missing):
-        store.retry(ctx.engine, [rec.id])
+        store.requeue(ctx.engine, [rec.id], "a prerequisite landed while it began to wait")
     return Outcome.WAITING
 
 

@@ -11,45 +11,11 @@ import logging
 import uuid
 from contextlib import contextmanager
 
-from celery import Celery
-from celery.signals import setup_logging, worker_process_init
-
-from nue_ns import batches, dispatch, inbound, sync, webhook
-from nue_ns.context import get_context, reset_context
-from nue_ns.hub import store
-from nue_ns.hub.db import dispose_engines
+from nue_ns import batches, dispatch, inbound, services, sync, webhook
+from nue_ns.celery_app import app
+from nue_ns.context import get_context
 
 log = logging.getLogger(__name__)
-
-app = Celery("nue_ns")
-app.config_from_object("celeryconfig")
-
-
-@app.on_after_configure.connect
-def _embedded_broker(sender, source, **_kwargs) -> None:
-    # Celery reads its configuration on first use (a worker starting, a task sent), not at import:
-    # only then is the embedded Redis started, when no NUE_NS_REDIS_URL names one.
-    if not source.broker_url:
-        from nue_ns.config import get_settings
-        from nue_ns.embedded import resolve_redis_url
-
-        source.broker_url = resolve_redis_url(get_settings())
-
-
-@setup_logging.connect
-def _json_logs(loglevel=None, **_kwargs) -> None:
-    # Structured JSON lines, with the hub id and integration bound during each transfer.
-    from nue_ns.logging import configure
-
-    configure(loglevel or "INFO")
-
-
-@worker_process_init.connect
-def _fresh_connections(**_kwargs) -> None:
-    # A forked pool child must not reuse the parent's database or Redis sockets.
-    dispose_engines()
-    reset_context()
-
 
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -87,14 +53,7 @@ def retry_sweep() -> dict:
     with _sweep_lock("retry", 60) as mine:
         if not mine:
             return {"skipped": True}
-        ctx = get_context()
-        woken = store.wake_settled(ctx.engine)
-        return {
-            "woken": woken,
-            "dispatched": dispatch.dispatch(ctx),
-            "resent": dispatch.resend_stale(ctx),
-            "batch_tasks": dispatch.dispatch_batches(ctx),
-        }
+        return services.retry_sweep(get_context())
 
 
 @app.task(name="nue_ns.batch_sweep", ignore_result=True)
@@ -103,13 +62,7 @@ def batch_sweep() -> dict:
     with _sweep_lock("batch", 300) as mine:
         if not mine:
             return {"skipped": True}
-        ctx = get_context()
-        released = store.release_batch(ctx.engine)
-        return {
-            "integrations": len(released),
-            "dispatched": dispatch.dispatch(ctx),
-            "batch_tasks": dispatch.dispatch_batches(ctx),
-        }
+        return services.batch_sweep(get_context())
 
 
 @app.task(name="nue_ns.batch_work", ignore_result=True)
@@ -125,7 +78,7 @@ def recover_leases() -> dict:
         if not mine:
             return {"skipped": True}
         ctx = get_context()
-        recovered = store.recover_leases(ctx.engine, ctx.settings.max_attempts)
+        recovered = services.recover_leases(ctx)
         if recovered:
             log.warning("recovered %d record(s) from lost workers", len(recovered))
         return {"recovered": len(recovered), "dispatched": dispatch.dispatch(ctx) if recovered else 0}

@@ -155,4 +155,4 @@ def _wait_for_mapping(ctx: Context, rec: Record, reason: str) -> None:
     saved = IntegrationConfig.load(ctx.integration(rec.integration_id).settings)
     verdict = accounts.current_verdict(saved)
     if verdict is None or verdict["valid"]:
-        store.retry(ctx.engine, [rec.id])
+        store.requeue(ctx.engine, [rec.id], "the mapping was saved while it began to wait")

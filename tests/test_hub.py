@@ -304,3 +304,24 @@ def test_a_real_time_integration_forms_no_batch_without_a_burst(ctx):
     assert batch_store.open_count(ctx.engine, integ.id) == 0
     with session_scope(ctx.engine) as s:
         assert {r.state for r in s.scalars(select(Record).where(Record.id.in_(ids)))} == {State.PENDING}
+
+
+def test_requeue_keeps_the_attempts_and_says_why_where_retry_starts_afresh(ctx):
+    rec_id = enqueue("customer", sample.customers(1)[0], ctx=ctx).id
+    store.dispatch_candidates(ctx.engine)
+    rec = store.claim(ctx.engine, rec_id, "w1", 60)
+    with session_scope(ctx.engine) as s:
+        s.get(Record, rec_id).attempts = 3
+    store.wait_for(ctx.engine, rec, [store.Ref("customer", "PARENT")], "waiting for customer PARENT")
+    assert store.requeue(ctx.engine, [rec_id], "the customer landed meanwhile") == [rec_id]
+    row = _rows(ctx, id=rec_id)[0]
+    assert (row.state, row.attempts, row.reason, row.waiting_on) == (
+        State.PENDING,
+        3,
+        "the customer landed meanwhile",
+        None,
+    )
+    assert store.integrations_of(ctx.engine, [rec_id]) == [row.integration_id]
+    assert store.retry(ctx.engine, [rec_id]) == [rec_id]
+    row = _rows(ctx, id=rec_id)[0]
+    assert (row.attempts, row.reason) == (0, "retry requested")

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from nue_ns import audit, dispatch
+from nue_ns import audit, services
 from nue_ns.context import get_context
-from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State, utcnow
 from nue_ns.hub.models_api import BulkJob, JobState
@@ -77,8 +76,7 @@ def start_retry(f: Filter, params: dict[str, Any], created_by: str) -> BulkJob:
     def work() -> None:
         retried = 0
         for i in range(0, len(ids), CHUNK):
-            retried += len(store.retry(ctx.engine, ids[i : i + CHUNK]))
-            dispatch.dispatch(ctx)
+            retried += len(services.retry(ctx, ids[i : i + CHUNK]).ids)
             _advance(ctx.engine, job.id, done=min(i + CHUNK, len(ids)), result=_retry_result(ids, retried))
         _advance(ctx.engine, job.id, state=JobState.DONE.value, finished_at=utcnow())
 

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from nue_ns import dispatch, inbound
+from nue_ns import inbound, services
 from nue_ns.api import jobs
 from nue_ns.api.auth import operator
 from nue_ns.api.common import Problem, filter_params, make_filter
 from nue_ns.api.guard import BIGINT_MAX, HubId
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
-from nue_ns.hub import store
 from nue_ns.hub.queries import attempt_view, get_record, list_records, record_batch, record_view, status
 
 router = APIRouter(prefix="/v1", tags=["hub"])
@@ -142,9 +141,8 @@ def retry_one(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, A
     if found is None:
         raise Problem(404, f"no record {record_id}")
     rec = found[0]
-    if not store.retry(ctx.engine, [record_id]):
+    if not services.retry(ctx, [record_id]).ids:
         raise Problem(409, f"record {record_id} is {rec.display_state} ({rec.state}): nothing to retry")
-    dispatch.dispatch(ctx, rec.integration_id)
     return record_view(get_record(ctx.engine, record_id)[0])
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from nue_ns import dispatch
+from nue_ns import services
 from nue_ns.api import auth, jobs, keys
 from nue_ns.api.auth import UiSession, check_csrf, ui_session
 from nue_ns.api.common import Problem, filter_params, make_filter, throttling
@@ -22,7 +22,6 @@ from nue_ns.api.guard import HubId
 from nue_ns.api.routes_governor import governor_states
 from nue_ns.api.templating import render
 from nue_ns.context import get_context
-from nue_ns.hub import store
 from nue_ns.hub.integrations import list_integrations
 from nue_ns.hub.models import DISPLAY, State
 from nue_ns.hub.models_api import Role
@@ -211,9 +210,7 @@ def record_page(request: Request, record_id: HubId, session: UiSession = Depends
 def retry_one(record_id: HubId, csrf: str = Form(""), session: UiSession = Depends(ui_session)) -> Response:
     check_csrf(session, csrf)
     ctx = get_context()
-    retried = store.retry(ctx.engine, [record_id])
-    if retried:
-        dispatch.dispatch(ctx)
+    if services.retry(ctx, [record_id]).ids:
         return _see_other(f"/ui/records/{record_id}?notice=retried&n=1")
     return _see_other(f"/ui/records/{record_id}?notice=not-retryable")
 
@@ -233,9 +230,7 @@ async def retry(request: Request, session: UiSession = Depends(ui_session)) -> R
     if not ids:
         return _see_other(back + "notice=none-selected")
     ctx = get_context()
-    retried = store.retry(ctx.engine, ids)
-    if retried:
-        dispatch.dispatch(ctx)
+    retried = services.retry(ctx, ids).ids
     return _see_other(back + f"notice=retried&n={len(retried)}")
 
 

@@ -920,6 +920,30 @@ def retry(
         return list(s.scalars(q.returning(Record.id)))
 
 
+def requeue(engine: Engine, ids: Sequence[int], reason: str) -> list[int]:
+    """The product's own re-queue (a waiter whose prerequisite landed meanwhile): due now, its
+    attempt count kept, and the reason why; unlike `retry`, which is an operator's fresh start."""
+    if not ids:
+        return []
+    q = (
+        update(Record)
+        .where(Record.id.in_(list(ids)), Record.state.in_((State.WAITING, State.PENDING)))
+        .values(state=State.PENDING, next_attempt_at=func.now(), reason=reason, waiting_on=None)
+        .returning(Record.id)
+    )
+    with session_scope(engine) as s:
+        return list(s.scalars(q))
+
+
+def integrations_of(engine: Engine, ids: Sequence[int]) -> list[int]:
+    """The integrations these records belong to (to dispatch just those)."""
+    if not ids:
+        return []
+    with session_scope(engine) as s:
+        q = select(Record.integration_id).where(Record.id.in_(list(ids))).distinct()
+        return sorted(s.scalars(q))
+
+
 def _error_fields(error: NetSuiteError) -> dict[str, Any]:
     return {
         "error_kind": error.kind.value,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
@@ -21,7 +22,7 @@ from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
 from nue_ns.mapping.tax import add_tax
-from nue_ns.records import _Record
+from nue_ns.records import Customer, _Record
 from nue_ns.refs import Ref
 
 __all__ = [
@@ -37,7 +38,8 @@ __all__ = [
 
 Resolved = Mapping[Ref, str]
 
-_BUILDERS: dict[str, Callable[[_Record, IntegrationConfig, Resolved], NsRequest]] = {
+# Keyed by record type: each builder takes the class records.CONTRACTS names for its key (hence Any).
+_BUILDERS: dict[str, Callable[[Any, IntegrationConfig, Resolved], NsRequest]] = {
     "customer": lambda r, c, _ids: map_customer(r, c),
     "product": lambda r, c, _ids: map_item(r, c),
     "order": map_sales_order,
@@ -47,7 +49,7 @@ _BUILDERS: dict[str, Callable[[_Record, IntegrationConfig, Resolved], NsRequest]
     "credit_memo": map_credit_memo,
 }
 
-_REQUIREMENTS: dict[str, Callable[[_Record], list[Ref]]] = {
+_REQUIREMENTS: dict[str, Callable[[Any], list[Ref]]] = {
     "customer": lambda r: [],
     "product": lambda r: [],
     "order": order_requirements,
@@ -72,7 +74,7 @@ def customer_currency(customer_id: str, code: str) -> Ref:
     return Ref(f"{CUSTOMER_CURRENCY}{code}", customer_id)
 
 
-def customer_currencies(customer: _Record) -> list[Ref]:
+def customer_currencies(customer: Customer) -> list[Ref]:
     """The currency prerequisites a transferred customer version satisfies."""
     codes = [getattr(customer, "currency", None), *getattr(customer, "currencies", [])]
     return [customer_currency(customer.id, code) for code in dict.fromkeys(codes) if code]

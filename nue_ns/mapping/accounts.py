@@ -84,7 +84,9 @@ def problems(config: IntegrationConfig, rows: Iterable[Mapping[str, Any]]) -> li
     return out
 
 
-def verdict(config: IntegrationConfig, rows: Iterable[Mapping[str, Any]], checked_at: dt.datetime) -> dict:
+def verdict(
+    config: IntegrationConfig, rows: Iterable[Mapping[str, Any]], checked_at: dt.datetime
+) -> dict[str, Any]:
     found = problems(config, rows)
     return {
         "valid": not found,
@@ -94,7 +96,7 @@ def verdict(config: IntegrationConfig, rows: Iterable[Mapping[str, Any]], checke
     }
 
 
-def unchecked_verdict(config: IntegrationConfig, problem: str, checked_at: dt.datetime) -> dict:
+def unchecked_verdict(config: IntegrationConfig, problem: str, checked_at: dt.datetime) -> dict[str, Any]:
     """The verdict when NetSuite refused the check itself (e.g. the role may not read accounts)."""
     return {
         "valid": False,
@@ -104,7 +106,7 @@ def unchecked_verdict(config: IntegrationConfig, problem: str, checked_at: dt.da
     }
 
 
-def current_verdict(config: IntegrationConfig) -> dict | None:
+def current_verdict(config: IntegrationConfig) -> dict[str, Any] | None:
     """The stored verdict if it judged exactly this mapping, else None (stale or never checked)."""
     saved = config.validation
     if saved and saved.get("hash") == mapping_hash(config):

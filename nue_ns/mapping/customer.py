@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
 from nue_ns.mapping.lines import currency
@@ -9,7 +11,7 @@ from nue_ns.records import Customer
 
 
 def map_customer(c: Customer, config: IntegrationConfig) -> NsRequest:
-    body: dict = {"isPerson": c.is_person}
+    body: dict[str, Any] = {"isPerson": c.is_person}
     if c.is_person:
         body["firstName"] = c.first_name
         body["lastName"] = c.last_name

@@ -40,8 +40,7 @@ def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
     if profile is None or profile.records.get(request.ns_type) is None:
         if not request.if_present:
             return request
-        body = {k: v for k, v in request.body.items() if k not in request.if_present}
-        return replace(request, body=body)
+        return replace(request, body={k: v for k, v in request.body.items() if k not in request.if_present})
     body: dict[str, Any] = {}
     for name, value in request.body.items():
         if name in request.if_present and not profile.has(request.ns_type, name):

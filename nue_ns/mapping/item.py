@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nue_ns.integration import IntegrationConfig, ItemType
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id, ref
 from nue_ns.records import Product
@@ -18,7 +20,7 @@ def _account(config: IntegrationConfig, name: str, category: str | None) -> str:
 def map_item(p: Product, config: IntegrationConfig) -> NsRequest:
     kind = p.product_type.value  # subscription | entitlement | asset
     item_type = config.item_type(p.product_type)
-    body: dict = {
+    body: dict[str, Any] = {
         "itemId": p.sku,
         "displayName": p.name,
         "isInactive": not p.active,

@@ -109,7 +109,7 @@ def _subsidiaries(
             out.problems.append(f"{setting}: subsidiary {sub} does not exist in the account")
     selling = set(config.item_subsidiaries or ([config.subsidiary_id] if config.subsidiary_id else []))
     used_by_customers = set(used) | ({config.subsidiary_id} if config.subsidiary_id else set())
-    missing = sorted(used_by_customers - selling - {None})  # type: ignore[arg-type]
+    missing = sorted(used_by_customers - selling - {None})
     if missing and not config.item_include_children:
         out.problems.append(
             f"item_subsidiaries: customers are in subsidiaries {', '.join(missing)} where items are not "

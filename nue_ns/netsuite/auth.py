@@ -62,7 +62,7 @@ def tba_auth(credentials: Credentials, account_id: str) -> requests.auth.AuthBas
 
     Send JSON bodies with `json=`: requests-oauthlib then leaves the body out of the signature.
     """
-    return OAuth1(
+    auth: requests.auth.AuthBase = OAuth1(  # requests-oauthlib has no type hints
         credentials.consumer_key,
         client_secret=credentials.consumer_secret,
         resource_owner_key=credentials.token_id,
@@ -71,6 +71,7 @@ def tba_auth(credentials: Credentials, account_id: str) -> requests.auth.AuthBas
         signature_method=SIGNATURE_HMAC_SHA256,
         signature_type=SIGNATURE_TYPE_AUTH_HEADER,
     )
+    return auth
 
 
 def _enc(value: str) -> str:
@@ -284,7 +285,7 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
     def assertion(self, issued_at: int | None = None) -> str:
         """The signed client assertion (JWT) for the token request (section_162790605110)."""
         iat = int(self.clock()) if issued_at is None else issued_at
-        claims = {"iss": self.client_id, "scope": self.scope, "aud": self.token_url}
+        claims: dict[str, str | int] = {"iss": self.client_id, "scope": self.scope, "aud": self.token_url}
         claims |= {"iat": iat, "exp": iat + ASSERTION_LIFETIME_S, "jti": uuid.uuid4().hex}
         headers = {"typ": "JWT", "kid": self.certificate_id}
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)

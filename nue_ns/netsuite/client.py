@@ -54,7 +54,7 @@ def _check_type(ns_type: str) -> str:
     return ns_type
 
 
-def _check_external_id(external_id: str) -> str:
+def _check_external_id(external_id: object) -> str:
     if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
         raise ValueError(f"external_id {external_id!r}: expected 1-255 of A-Z a-z 0-9 _ -")
     return external_id

@@ -87,9 +87,11 @@ def parse_error_body(text: str | None) -> tuple[str | None, str | None, str | No
     detail = first.get("detail") or body.get("title") or body.get("detail")
     path = first.get("o:errorPath")
     # Any of them may be a number, an object or a list in a malformed answer: kept as text.
-    return tuple(
-        None if v is None else v if isinstance(v, str) else json.dumps(v) for v in (code, detail, path)
-    )
+    return _as_text(code), _as_text(detail), _as_text(path)
+
+
+def _as_text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
 def classify_response(status: int, text: str | None, exchange: Exchange | None = None) -> NetSuiteError:
