@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import gateway, mapping, profile, records, validation
+from nue_ns import currencies, gateway, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, store
 from nue_ns.hub.models import Batch, BatchState, Record, utcnow
@@ -232,6 +232,8 @@ def _finish(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
         else:
             rest.append(rec)
     store.complete_many(ctx.engine, done)  # one transaction for the batch's answer
+    for rec, ns_type, eid, internal_id in done:
+        currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
     tally["ok"] += len(done)
     if rest:
         results = _job_results(ctx, conn, run, batch, [info[r.id][0] for r in rest])
@@ -330,6 +332,8 @@ def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: s
         else:  # not there, or an update we cannot confirm: a later batch upserts it again
             again.append(rec.id)
     store.complete_many(ctx.engine, done)
+    for rec, ns_type, eid, internal_id in done:
+        currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
     ok = len(done)
     batch_store.requeue(ctx.engine, again, f"batch {batch.id}: {why}; sent again in a later batch")
     batch_store.set_state(

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nue_ns import records
+from sqlalchemy import Engine
+
+from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Context
 from nue_ns.hub import store
-from nue_ns.hub.models import Integration
+from nue_ns.hub.models import Integration, Record
 from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.lines import currency_ids
@@ -130,3 +132,15 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
             lock.release()
         except Exception:  # expired meanwhile
             pass
+
+
+def link_listed(
+    engine: Engine, rec: Record, ns_type: str, external_id: str, internal_id: str, contract: Any = None
+) -> None:
+    """A customer just transferred (one call or a batch) has its currencies on its NetSuite record:
+    link them, so the transactions waiting for them go."""
+    if rec.record_type != "customer":
+        return
+    customer = contract if contract is not None else records.validate("customer", rec.payload)
+    refs = mapping.customer_currencies(customer)
+    store.link_also(engine, rec, refs, ns_type, external_id, internal_id)

@@ -128,9 +128,7 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
                    f"updated; change these in NetSuite by hand: {', '.join(step.needs_person)}")  # fmt: skip
         return Outcome.FAILED
     store.complete(ctx.engine, rec, request.ns_type, request.external_id, internal_id)
-    if rec.record_type == "customer":  # its currencies are now on its NetSuite record
-        refs = mapping.customer_currencies(contract)
-        store.link_also(ctx.engine, rec, refs, request.ns_type, request.external_id, internal_id)
+    currencies.link_listed(ctx.engine, rec, request.ns_type, request.external_id, internal_id, contract)
     return Outcome.TRANSFERRED
 
 
