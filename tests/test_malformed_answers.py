@@ -62,8 +62,10 @@ def _send_until_settled(ctx, record_id: int, rounds: int = 10) -> Record:
 
 
 def _attempts(ctx, record_id: int) -> list[Attempt]:
+    """The record's own writes (the account profile's reads it triggered are logged with it too)."""
     with session_scope(ctx.engine) as s:
-        return list(s.scalars(select(Attempt).where(Attempt.record_id == record_id).order_by(Attempt.id)))
+        q = select(Attempt).where(Attempt.record_id == record_id, Attempt.method == "PUT")
+        return list(s.scalars(q.order_by(Attempt.id)))
 
 
 def _no_nul(value) -> bool:
