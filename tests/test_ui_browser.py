@@ -24,6 +24,7 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from nue_ns.api import create_app
+from nue_ns.hub.integrations import save_config
 from nue_ns.hub.models import State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.processes import free_port
@@ -40,10 +41,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 
-# The mapping sends EUR as NetSuite currency 9, which the account does not have.
-BROKEN = IntegrationConfig(
-    gl=SANDBOX_GL, subsidiary_id="1", currency_ids={"USD": "1", "EUR": "9", "GBP": "3", "CAD": "4"}
+# The customers go under a good mapping; then an operator's mistake maps EUR to NetSuite currency 9,
+# which the account does not have, and the EUR invoices are refused.
+GOOD = IntegrationConfig(
+    gl=SANDBOX_GL, subsidiary_id="1", currency_ids={"USD": "1", "EUR": "2", "GBP": "3", "CAD": "4"}
 )
+BROKEN = GOOD.model_copy(update={"currency_ids": GOOD.currency_ids | {"EUR": "9"}})
 
 
 @pytest.fixture
@@ -113,16 +116,22 @@ def _invoice(n: int, currency: str) -> dict:
 
 
 def test_fix_failed_invoices_in_the_browser(system, api_url, page, shots):
-    system.start(rate_limit="20/1s", config=BROKEN)
+    system.start(rate_limit="20/1s", config=GOOD)
     system.workers(1)
     producer, operator = key("producer", "billing service"), key("operator", "Finance admin")
 
-    _enqueue(api_url, producer, "customer", [{"id": f"C-{i}", "name": f"Customer {i} Ltd", "currency": "USD"}
-                                              for i in (1, 2)])  # fmt: skip
-    _enqueue(api_url, producer, "product", [
+    # Customers in USD that also transact in EUR (on their NetSuite currency list), and products.
+    customers = [
+        {"id": f"C-{i}", "name": f"Customer {i} Ltd", "currency": "USD", "currencies": ["EUR"]}
+        for i in (1, 2)
+    ]
+    first = _enqueue(api_url, producer, "customer", customers)
+    first += _enqueue(api_url, producer, "product", [
         {"id": "P-1", "sku": "PLAT-Y", "name": "Platform yearly", "product_type": "subscription"},
         {"id": "P-2", "sku": "ONB", "name": "Onboarding", "product_type": "entitlement"},
     ])  # fmt: skip
+    system.wait(first, timeout=60, what="customers and products")
+    save_config(system.ctx.engine, "default", BROKEN)
     eur = _enqueue(api_url, producer, "invoice", [_invoice(n, "EUR") for n in (1, 2, 3)])
     usd = _enqueue(api_url, producer, "invoice", [_invoice(4, "USD")])
     system.wait(eur, states=[State.FAILED], timeout=90, what="EUR invoices")
