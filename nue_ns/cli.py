@@ -41,6 +41,8 @@ err = _DataConsole(stderr=True, markup=False, highlight=False, emoji=False)
 
 
 def _error(message: str, label: str = "error:", style: str = "red", **kwargs: Any) -> None:
+    # Never wrapped at the terminal's width: an error stays one line per line, as it was written.
+    kwargs.setdefault("soft_wrap", True)
     err.print(Text.assemble((label, style), " ", _visible(message)), **kwargs)
 
 
