@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from nue_ns.sandbox import autoapply, kinds, numbering, tax
+from nue_ns.sandbox import autoapply, kinds, numbering, tax, values
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
 from nue_ns.sandbox.malformed import MALFORMED_KINDS
@@ -263,26 +263,13 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def _num(value: Any) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    return Decimal(str(value))
+_num = values.num
 
 
-def _ref_id(value: Any) -> str | None:
-    """The id of a `{"id": "N"}` reference (ids may be sent as numbers), else None."""
-    if (
-        isinstance(value, dict)
-        and isinstance(value.get("id"), str | int)
-        and not isinstance(value["id"], bool)
-    ):
-        return str(value["id"])
-    return None
+_ref_id = values.ref_id
 
 
-def _lines(body: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
-    value = body.get(sublist)
-    return value.get("items", []) if isinstance(value, dict) else []
+_lines = values.lines
 
 
 def _applications(rec_type: str, body: dict[str, Any]) -> dict[str, Decimal]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from nue_ns.sandbox import values
+
 SALES_TYPES = ("salesOrder", "invoice", "creditMemo")
 ITEM_TYPES = ("nonInventorySaleItem", "serviceSaleItem", "inventoryItem")
 _CENT = Decimal("0.01")
@@ -46,23 +48,7 @@ def engine_rate(acct: Any) -> Decimal:
     return ENGINE_RATE if acct.kind.name == "suitetax" else Decimal(0)
 
 
-def _lines(body: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
-    value = body.get(sublist)
-    return value.get("items", []) if isinstance(value, dict) else []
-
-
-def _num(value: Any) -> Decimal:
-    return Decimal(0) if value is None else Decimal(str(value))
-
-
-def _ref(value: Any) -> str | None:
-    if (
-        isinstance(value, dict)
-        and isinstance(value.get("id"), str | int)
-        and not isinstance(value["id"], bool)
-    ):
-        return str(value["id"])
-    return None
+_lines, _num, _ref = values.lines, values.num, values.ref_id
 
 
 def check(acct: Any, ns_type: str, body: dict[str, Any]) -> None:
