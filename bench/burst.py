@@ -21,7 +21,6 @@ from nue_ns import sample
 from nue_ns.api.keys import create_key
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record
-from nue_ns.processes import Child, free_port, nue_ns_argv
 
 HEALTH_LIMIT = 1.0  # seconds
 
@@ -77,17 +76,7 @@ def run(n: int = 1000) -> list[Table]:
         w.sandbox()
         w.accounts(1, "5/60s")
         key, _ = create_key(w.ctx.engine, "bench", "producer")
-        port = free_port()
-        api = Child("api", nue_ns_argv("api", "--port", str(port), "--loglevel", "WARNING"), w.env, w.logs)
-        w.children.append(api)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        base = w.api()
         elapsed, statuses, health = _with_probe(base, key, n)
         with session_scope(w.ctx.engine) as s:
             stored = s.scalar(select(func.count()).where(Record.nue_id.like("BURST%")))

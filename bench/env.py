@@ -31,7 +31,7 @@ from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import Integration
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.netsuite.auth import Credentials
-from nue_ns.processes import Child, start_beat, start_sandbox, start_worker
+from nue_ns.processes import Child, free_port, nue_ns_argv, start_beat, start_sandbox, start_worker
 from nue_ns.sandbox import demo as sandbox_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +116,23 @@ class World:
     @property
     def logs(self) -> Path:
         return self.work_dir / "logs"
+
+    def api(self) -> str:
+        """Start the HTTP API on a free port; its base URL once /health answers (60 s at most)."""
+        port = free_port()
+        api = Child(
+            "api", nue_ns_argv("api", "--port", str(port), "--loglevel", "WARNING"), self.env, self.logs
+        )
+        self.children.append(api)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        return base
 
     def sandbox(self, latency_ms: tuple[float, float] = (0, 0)) -> str:
         child, self.base = start_sandbox(self.env, self.logs)

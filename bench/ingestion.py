@@ -19,7 +19,6 @@ from nue_ns import sample
 from nue_ns.api.keys import create_key
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record
-from nue_ns.processes import Child, free_port, nue_ns_argv
 from nue_ns.producer import enqueue, enqueue_many
 
 TARGET = 5000.0  # records/s, bulk
@@ -48,17 +47,7 @@ def _single(ctx, n: int) -> float:
 
 def _http(w, n: int, batch: int) -> float:
     key, _ = create_key(w.ctx.engine, "bench", "producer")
-    port = free_port()
-    api = Child("api", nue_ns_argv("api", "--port", str(port), "--loglevel", "WARNING"), w.env, w.logs)
-    w.children.append(api)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
+    base = w.api()
     items = sample.customers(n, prefix="HTTP")
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {key}"
