@@ -8,7 +8,7 @@ import pytest
 from nue_ns import mapping, records
 from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
-from nue_ns.sandbox import state, suiteql, transforms
+from nue_ns.sandbox import state, suiteql, switches, transforms
 from nue_ns.sandbox.state import AccountData, NsError
 from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, RESOLVED
 
@@ -17,9 +17,7 @@ CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBO
 
 @pytest.fixture
 def acct() -> AccountData:
-    a = AccountData("LINKS1", "ck", "cs", "tk", "ts")
-    yield a
-    transforms.RULES.pop(a.realm, None)
+    return AccountData("LINKS1", "ck", "cs", "tk", "ts")  # switches live on the account: none leak
 
 
 def _order(acct: AccountData, quantities=(2, 1, 3)) -> tuple[str, str]:
@@ -130,10 +128,10 @@ def test_replacing_billed_or_linked_lines_is_refused_unless_switched_off(acct):
             state.upsert(acct, ns_type, eid, new_lines, replace=frozenset({"item"}))
         state.upsert(acct, ns_type, eid, {"memo": "header changes are fine"})
     assert acct.records[inv.record.id].body["memo"] == "header changes are fine"
-    transforms.set_rules(acct.realm, {"linked_line_replace": "allow"})
+    switches.apply(acct, {"linked_line_replace": "allow"})
     state.upsert(acct, "invoice", "nue-inv-1", new_lines, replace=frozenset({"item"}))
-    with pytest.raises(ValueError):
-        transforms.set_rules(acct.realm, {"linked_line_replace": "maybe"})
+    with pytest.raises(ValueError, match="linked_line_replace must be one of refuse, allow"):
+        switches.apply(acct, {"linked_line_replace": "maybe"})
 
 
 def test_a_credit_memo_from_its_invoice_applies_to_it_and_replaces_lines_on_request(acct):

@@ -904,3 +904,19 @@ def test_switch_where_oracle_is_silent_on_a_catalog_select_naming_an_unknown_typ
             "switches",
             json={"account": DEMO["account_id"], "catalog_ignores_unknown_types": False},
         )
+
+
+def test_one_switch_route_sets_linked_line_replace_and_names_a_bad_value(base: str) -> None:
+    """Every account switch goes through /_sandbox/switches (the old /_sandbox/rules is gone)."""
+    account = DEMO["account_id"]
+    try:
+        on = control(base, "POST", "switches", json={"account": account, "linked_line_replace": "allow"})
+        assert on["linked_line_replace"] == "allow"
+        bad = requests.post(
+            f"{base}/_sandbox/switches", json={"account": account, "linked_line_replace": "maybe"}, timeout=5
+        )
+        assert bad.status_code == 400 and "linked_line_replace must be one of refuse, allow" in bad.text
+        gone = requests.post(f"{base}/_sandbox/rules", json={"account": account}, timeout=5)
+        assert gone.status_code in (404, 405)
+    finally:
+        control(base, "POST", "switches", json={"account": account, "linked_line_replace": "refuse"})

@@ -12,7 +12,7 @@ GET /services/rest/system/v1/governanceLimits. Each account is of a kind (kinds.
 currencies and subsidiaries; NUE_NS_SANDBOX_KIND chooses the kind of the accounts made at start.
 Controls (unauthenticated, local): GET /_sandbox/health; GET|POST /_sandbox/accounts;
 GET|POST|DELETE /_sandbox/faults; POST /_sandbox/latency, /_sandbox/config, /_sandbox/reset,
-/_sandbox/switches, /_sandbox/rules;
+/_sandbox/switches;
 GET /_sandbox/log?account=&since=, /_sandbox/records?account=&type=, /_sandbox/stats?account=&period=&limit=.
 OAuth 2.0 client credentials: POST /services/rest/auth/oauth2/v1/token and its controls under
 /_sandbox/oauth (oauth.py, oauth_routes.py).
@@ -512,18 +512,6 @@ async def config(request: Request) -> Response:
     return JSONResponse({"account_id": acct.realm, "concurrency_limit": limit})
 
 
-async def rules(request: Request) -> Response:
-    """`{account, linked_line_replace: refuse|allow}`: NetSuite behaviours Oracle does not settle."""
-    try:
-        data = await _control_body(request)
-        acct = _sandbox(request).account(ns.realm_of(str(data.pop("account", "") or "")))
-        if acct is None:
-            return _bad("unknown account", 404)
-        return JSONResponse(transforms.set_rules(acct.realm, data))
-    except (ValueError, TypeError) as exc:
-        return _bad(str(exc))
-
-
 async def account_switches(request: Request) -> Response:
     """POST {"account": ..., switch: value, ...}: set an account's switches (sandbox/switches.py)."""
     sandbox = _sandbox(request)
@@ -539,7 +527,6 @@ async def account_switches(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     _sandbox(request).reset()
-    transforms.RULES.clear()
     return JSONResponse({"status": "reset"})
 
 
@@ -663,7 +650,6 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         Route("/_sandbox/latency", latency, methods=["POST"]),
         Route("/_sandbox/config", config, methods=["POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/rules", rules, methods=["POST"]),
         Route("/_sandbox/switches", account_switches, methods=["POST"]),
         Route("/_sandbox/log", call_log, methods=["GET"]),
         Route("/_sandbox/records", records, methods=["GET"]),

@@ -223,6 +223,9 @@ class AccountData:
     # subsidiary list is sold in the parent subsidiary only (False) or in every one (True).
     catalog_ignores_unknown_types: bool = False
     items_everywhere_without_list: bool = False
+    # Replacing the lines of a billed order, or of an invoice billed from one: "refuse" or "allow"
+    # (sandbox/transforms.py check_replace; Oracle is silent).
+    linked_line_replace: str = "refuse"
 
     def clear_data(self) -> None:
         with self.lock:

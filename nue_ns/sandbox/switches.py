@@ -1,6 +1,7 @@
 """An account's switches for behaviours Oracle leaves open or settings an account may have: the
 SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
-what happens to a tranId without it, Auto Apply by default (POST /_sandbox/switches). Features
+what happens to a tranId without it, Auto Apply by default, replacing linked lines (POST
+/_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's). Features
 (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from nue_ns.sandbox.numbering import TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 _BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
+_CHOICES = {"linked_line_replace": ("refuse", "allow")}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -27,6 +29,7 @@ def describe(acct: Any) -> dict[str, Any]:
         "auto_apply_default": acct.auto_apply_default,
         "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
         "items_everywhere_without_list": acct.items_everywhere_without_list,
+        "linked_line_replace": acct.linked_line_replace,
     }
 
 
@@ -39,6 +42,11 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(data[name], bool):
                     raise ValueError(f"{name} must be true or false")
                 setattr(acct.tax if owner else acct, name, data[name])
+        for name, choices in _CHOICES.items():
+            if name in data:
+                if data[name] not in choices:
+                    raise ValueError(f"{name} must be one of {', '.join(choices)}")
+                setattr(acct, name, data[name])
         if "engine_rate" in data:
             try:
                 acct.tax.engine_rate = Decimal(str(data["engine_rate"]))

@@ -20,7 +20,7 @@ request, answered 204 + Location like a create [section_157901123882]. Rules bui
   fulfils before billing].
 - Replacing (`?replace=item`) the lines of an order that has billed lines, or of an invoice billed
   from an order, is refused [U: NetSuite keeps the links of billed lines; the rule is the sandbox
-  switch `linked_line_replace`, "refuse" (default) or "allow"].
+  switch `linked_line_replace` (sandbox/switches.py), "refuse" (default) or "allow"].
 """
 
 from __future__ import annotations
@@ -35,24 +35,8 @@ from nue_ns.sandbox.state import AccountData, NsError, Record, WriteOutcome
 SUPPORTED = {("salesOrder", "invoice"), ("invoice", "creditMemo")}
 # Header fields the new record takes from its source.
 _COPIED = ("entity", "currency", "subsidiary", "account", "memo")
-# Sandbox switches for what Oracle does not settle, per account realm.
-RULES: dict[str, dict[str, str]] = {}
-RULE_CHOICES = {"linked_line_replace": ("refuse", "allow")}
-_DEFAULTS = {"linked_line_replace": "refuse"}
 
 STATUS_NAMES = {"F": "Pending Billing", "G": "Billed", "H": "Closed"}
-
-
-def rule(acct: AccountData, name: str) -> str:
-    return RULES.get(acct.realm, {}).get(name, _DEFAULTS[name])
-
-
-def set_rules(realm: str, rules: dict[str, Any]) -> dict[str, str]:
-    for name, value in rules.items():
-        if value not in RULE_CHOICES.get(name, ()):
-            raise ValueError(f"{name}: expected one of {RULE_CHOICES.get(name, ())}")
-    RULES.setdefault(realm, {}).update(rules)
-    return {**_DEFAULTS, **RULES[realm]}
 
 
 def transform(
@@ -179,7 +163,7 @@ def refresh_order(acct: AccountData, order: Record) -> None:
 
 def check_replace(acct: AccountData, existing: Record | None, replace: frozenset[str]) -> None:
     """A write that replaces the lines of a billed order or of an invoice billed from an order."""
-    if existing is None or "item" not in replace or rule(acct, "linked_line_replace") == "allow":
+    if existing is None or "item" not in replace or acct.linked_line_replace == "allow":
         return
     if existing.type == "salesOrder" and billed_quantity(acct, existing):
         raise ns.user_error(
