@@ -13,11 +13,11 @@ import requests
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from nue_ns.api.keys import create_key, revoke
 from nue_ns.cli import app as cli
 from nue_ns.config import reset_settings
 from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
+from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Record, utcnow
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError

@@ -490,7 +490,7 @@ def test_api_key_in_the_url_is_refused_and_never_logged(hub, tmp_path):
 
 
 def test_producer_keys_are_scoped_to_the_integrations_they_serve(hub, client):
-    from nue_ns.api.keys import create_key
+    from nue_ns.hub.api_keys import create_key
 
     scoped = create_key(hub.engine, "billing eu", "producer", ["default"])[0]
     body = {"id": "C-1", "name": "Acme"}

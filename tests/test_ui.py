@@ -8,10 +8,10 @@ import re
 import pytest
 
 from nue_ns.api.auth import SESSION_COOKIE
-from nue_ns.api.keys import create_key, revoke
 from nue_ns.config import reset_settings
 from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
+from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.integrations import ensure_default
 from nue_ns.hub.models import utcnow
 from nue_ns.netsuite.errors import Exchange
