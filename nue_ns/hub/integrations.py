@@ -6,6 +6,7 @@ shown (the auth method's certificate ids and which one is active).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -421,7 +422,7 @@ def find(engine: Engine, name_or_id: str | int) -> Integration | None:
         return s.scalars(q).one_or_none()
 
 
-def updated_at(engine: Engine, integration_id: int) -> Any:
+def updated_at(engine: Engine, integration_id: int) -> dt.datetime | None:
     """When the integration last changed (None: no such integration); connections are rebuilt on a change."""
     with session_scope(engine) as s:
         return s.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
