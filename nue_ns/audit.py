@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
-
 from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import NetSuiteLink, Record, State
+from nue_ns.hub import audits, links
+from nue_ns.hub.models import Record
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.errors import Kind, NetSuiteError
 
@@ -102,18 +100,6 @@ class _Expected:
     lines: int | None = None
 
 
-def transferred(ctx: Context, integration_id: int, since: dt.datetime | None) -> list[Record]:
-    """The latest transferred version of each record (older transferred versions are history)."""
-    q = select(Record).where(Record.integration_id == integration_id, Record.state == State.TRANSFERRED)
-    if since is not None:
-        q = q.where(Record.transferred_at >= since)
-    latest: dict[tuple[str, str], Record] = {}
-    with session_scope(ctx.engine) as s:
-        for rec in s.scalars(q.order_by(Record.id)):
-            latest[(rec.record_type, rec.nue_id)] = rec
-    return list(latest.values())
-
-
 def _money(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value)).quantize(Decimal("0.01"))
@@ -145,22 +131,6 @@ def expected(rec: Record, tax_lines: bool = True) -> _Expected:
     else:
         amount = None
     return _Expected(rec, eid, amount, p.get("customer_id"), len(lines) if isinstance(lines, list) else None)
-
-
-def _customer_ids(ctx: Context, integration_id: int, nue_ids: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(set(nue_ids))
-    found: dict[str, str] = {}
-    with session_scope(ctx.engine) as s:
-        for i in range(0, len(wanted), 1000):
-            rows = s.execute(
-                select(NetSuiteLink.nue_id, NetSuiteLink.ns_internal_id).where(
-                    NetSuiteLink.integration_id == integration_id,
-                    NetSuiteLink.record_type == "customer",
-                    NetSuiteLink.nue_id.in_(wanted[i : i + 1000]),
-                )
-            )
-            found.update({r.nue_id: r.ns_internal_id for r in rows})
-    return found
 
 
 def compare(exp: _Expected, row: dict[str, Any] | None, customer_ns_id: str | None) -> Finding | None:
@@ -238,8 +208,10 @@ def verify(
     conn = ctx.connection(integ.id)
     report = Report(integ.name)
     tax_lines = not (conn.profile is not None and conn.profile.suitetax)
-    wanted = [expected(r, tax_lines) for r in transferred(ctx, integ.id, since)]
-    customers = _customer_ids(ctx, integ.id, [e.customer_nue_id for e in wanted if e.customer_nue_id])
+    wanted = [expected(r, tax_lines) for r in audits.latest_transferred(ctx.engine, integ.id, since)]
+    customers = links.customer_ids(
+        ctx.engine, integ.id, [e.customer_nue_id for e in wanted if e.customer_nue_id]
+    )
     by_table: dict[str, list[_Expected]] = {}
     for exp in wanted:
         by_table.setdefault(TABLES[exp.record.record_type][0], []).append(exp)
@@ -274,11 +246,7 @@ def _keep_tran_ids(ctx: Context, chunk: Sequence[_Expected], found: dict[str, di
         if found.get(e.external_id, {}).get("tranid")
         and e.record.ns_tran_id != found[e.external_id]["tranid"]
     }
-    if not numbers:
-        return
-    with session_scope(ctx.engine) as s:
-        for rec in s.scalars(select(Record).where(Record.id.in_(list(numbers)))):
-            rec.ns_tran_id = numbers[rec.id][:64]
+    audits.keep_tran_ids(ctx.engine, numbers)
 
 
 def _in_list(ids: Sequence[str]) -> str:

@@ -7,7 +7,7 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 
 from nue_ns.context import reset_context
-from nue_ns.hub.db import dispose_engines
+from nue_ns.hub.engines import dispose_engines
 
 app = Celery("nue_ns")
 app.config_from_object("celeryconfig")

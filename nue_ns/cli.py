@@ -48,7 +48,7 @@ def _error(message: str, label: str = "error:", style: str = "red", **kwargs: An
 
 def _ctx():
     from nue_ns.context import get_context
-    from nue_ns.hub.db import migrate
+    from nue_ns.hub.engines import migrate
     from nue_ns.hub.integrations import ensure_default
 
     ctx = get_context()
@@ -811,8 +811,7 @@ def integration_validate(
     """Check the mapping against the NetSuite account before anything is sent: every GL account
     exists, is active and has the right type, and the account has the features, custom fields,
     currencies and subsidiaries the mapping needs (its profile)."""
-    from nue_ns.hub.integrations import config_of
-    from nue_ns.validation import save_verdict
+    from nue_ns.hub.integrations import config_of, save_validation
 
     ctx = _ctx()
     try:
@@ -823,7 +822,7 @@ def integration_validate(
     except (LookupError, RuntimeError) as exc:
         _error(f"{exc}")
         raise typer.Exit(2) from None
-    save_verdict(ctx.engine, integ.id, integ.settings, verdict)
+    save_validation(ctx.engine, integ.id, integ.settings, verdict)
     valid = verdict["valid"] and not found.problems
     woken = _release_waiting(ctx, integ.id) if valid else 0
     if as_json:
@@ -948,7 +947,8 @@ app.add_typer(inbound_app, name="inbound")
 
 
 def _inbound_views(**filters: Any) -> list[dict]:
-    from nue_ns.inbound import inbound_view, list_events
+    from nue_ns.hub.events import list_events
+    from nue_ns.inbound import inbound_view
 
     return [inbound_view(e) for e in list_events(_ctx().engine, **filters)]
 
@@ -1025,7 +1025,7 @@ def inbound_retry(
     all_failed: bool = typer.Option(False, "--all-failed", help="every event the receiver refused"),
 ) -> None:
     """Deliver events again now."""
-    from nue_ns.inbound import retry_events
+    from nue_ns.hub.events import retry_events
     from nue_ns.webhook import deliver_due
 
     if not event_ids and not all_failed:
@@ -1124,7 +1124,7 @@ def apikey_create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an API key. It is shown once; the hub keeps only its hash."""
-    from nue_ns.api.keys import create_key
+    from nue_ns.hub.api_keys import create_key
 
     try:
         key, row = create_key(_ctx().engine, name, role, integrations or None)
@@ -1143,7 +1143,7 @@ def apikey_create(
 @apikey_app.command("list")
 def apikey_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Keys by id, name, role and use (never the keys themselves)."""
-    from nue_ns.api.keys import list_keys
+    from nue_ns.hub.api_keys import list_keys
 
     rows = [
         {"id": k.id, "name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
@@ -1171,7 +1171,7 @@ def apikey_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: int) -> None:
     """Revoke a key at once (UI sessions made with it end too)."""
-    from nue_ns.api.keys import revoke
+    from nue_ns.hub.api_keys import revoke
 
     if not revoke(_ctx().engine, key_id):
         _error(f"no live API key {key_id}")

@@ -14,14 +14,15 @@ import time
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from nue_ns.account_profile import AccountProfile
 from nue_ns.config import RateLimit, Settings, get_settings
 from nue_ns.embedded import resolve_urls
 from nue_ns.governor import Governor, Seed
+from nue_ns.hub import integrations as hub_integrations
 from nue_ns.hub import store
-from nue_ns.hub.db import get_engine, session_scope
+from nue_ns.hub.engines import get_engine
 from nue_ns.hub.models import Integration
 from nue_ns.integration import IntegrationConfig
 from nue_ns.netsuite.auth import (
@@ -63,14 +64,7 @@ class Context:
     # ------------------------------------------------------------ integrations
 
     def integration(self, name_or_id: str | int) -> Integration:
-        with session_scope(self.engine) as s:
-            q = select(Integration)
-            q = (
-                q.where(Integration.id == name_or_id)
-                if isinstance(name_or_id, int)
-                else q.where(Integration.name == name_or_id)
-            )
-            found = s.scalars(q).one_or_none()
+        found = hub_integrations.find(self.engine, name_or_id)
         if found is None:
             raise LookupError(f"no integration named {name_or_id!r}")
         return found
@@ -78,8 +72,7 @@ class Context:
     def connection(self, integration_id: int) -> Connection:
         """Cached per integration, rebuilt as soon as the integration row changed (a saved mapping
         applies to the very next record)."""
-        with session_scope(self.engine) as s:
-            updated_at = s.scalar(select(Integration.updated_at).where(Integration.id == integration_id))
+        updated_at = hub_integrations.updated_at(self.engine, integration_id)
         if updated_at is None:
             raise LookupError(f"no integration with id {integration_id}")
         with self._lock:

@@ -55,7 +55,7 @@ def demo_env(database_url: str, redis_url: str, rest_url: str, rate_limit: str) 
 
 
 def run_demo(customers: int, products: int, rate_limit: str, workers: int) -> int:
-    from nue_ns.hub.db import migrate
+    from nue_ns.hub.engines import migrate
     from nue_ns.hub.integrations import upsert_integration
     from nue_ns.hub.queries import status
     from nue_ns.integration import SANDBOX_GL, IntegrationConfig
@@ -224,10 +224,8 @@ def explain_calls(calls: Iterable[dict[str, Any]], records: int) -> str:
 
 
 def _watch(ctx, ids: set[int], limit: RateLimit, timeout: float) -> bool:
-    from sqlalchemy import func, select
-
-    from nue_ns.hub.db import session_scope
-    from nue_ns.hub.models import Record, State
+    from nue_ns.hub.models import State
+    from nue_ns.hub.queries import status
 
     deadline = time.monotonic() + timeout
     with Progress(
@@ -239,13 +237,9 @@ def _watch(ctx, ids: set[int], limit: RateLimit, timeout: float) -> bool:
     ) as progress:
         task = progress.add_task("Transferred", total=len(ids))
         while time.monotonic() < deadline:
-            with session_scope(ctx.engine) as s:
-                done = s.scalar(
-                    select(func.count()).where(Record.id.in_(ids), Record.state == State.TRANSFERRED)
-                )
-                failed = s.scalar(
-                    select(func.count()).where(Record.id.in_(ids), Record.state == State.FAILED)
-                )
+            by_state = list(status(ctx.engine, ids=ids).values())
+            done = sum(counts.get(State.TRANSFERRED, 0) for counts in by_state)
+            failed = sum(counts.get(State.FAILED, 0) for counts in by_state)
             progress.update(task, completed=done)
             if done + failed >= len(ids):
                 return failed == 0

@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.dialects.postgresql import insert
-
 from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Integration, NetSuiteLink
-from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent, InboundWatermark
+from nue_ns.hub import events, links
+from nue_ns.hub.integrations import list_integrations
+from nue_ns.hub.models import Integration
+from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent
 from nue_ns.integration import Collection
 from nue_ns.mapping.lines import currency_ids
 from nue_ns.netsuite.errors import NetSuiteError
@@ -210,30 +208,14 @@ class _Reader:
 # ---------------------------------------------------------------- the hub side
 
 
-def _watermark(engine: Engine, integ: Integration) -> tuple[dt.datetime, int]:
+def _watermark(ctx: Context, integ: Integration) -> tuple[dt.datetime, int]:
     """The stored watermark, created at the first poll."""
     start = integ.created_at.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0) - _FIRST_POLL_LOOKBACK
-    with session_scope(engine) as s:
-        s.execute(
-            insert(InboundWatermark)
-            .values(integration_id=integ.id, wm_time=start, wm_id=0)
-            .on_conflict_do_nothing(index_elements=["integration_id"])
-        )
-        wm = s.get(InboundWatermark, integ.id)
-        return wm.wm_time, wm.wm_id
+    return events.watermark(ctx.engine, integ.id, start)
 
 
-def _links(engine: Engine, integration_id: int, refs: set[tuple[str, str]]) -> Links:
-    if not refs:
-        return Links({})
-    with session_scope(engine) as s:
-        rows = s.execute(
-            select(NetSuiteLink.ns_type, NetSuiteLink.ns_internal_id, NetSuiteLink.nue_id).where(
-                NetSuiteLink.integration_id == integration_id,
-                NetSuiteLink.ns_internal_id.in_({i for _, i in refs}),
-            )
-        )
-        return Links({(t, i): n for t, i, n in rows if (t, i) in refs})
+def _links(ctx: Context, integration_id: int, refs: set[tuple[str, str]]) -> Links:
+    return Links(links.nue_ids_of(ctx.engine, integration_id, refs))
 
 
 @dataclass
@@ -244,93 +226,42 @@ class _Counts:
 
 
 def _record_page(
-    engine: Engine,
+    ctx: Context,
     integ: Integration,
     changes: list[Change],
     contents: dict[int, dict[str, Any] | None],
     last_key: tuple[dt.datetime, int],
 ) -> _Counts:
-    """Insert the page's events in key order and move the watermark, in one transaction.
-
-    The watermark row is locked first, so two pollers of one integration commit one after the
-    other; a change older than the record's latest event is stale and skipped, so per-record
-    order always follows NetSuite's lastmodifieddate.
-    """
+    """The page's events, in key order, into the hub with the watermark moved past the page
+    (events.record_page: one transaction); a payment nue-ns wrote itself is an echo, not an event."""
     counts = _Counts()
-    with session_scope(engine) as s:
-        wm = s.scalars(
-            select(InboundWatermark).where(InboundWatermark.integration_id == integ.id).with_for_update()
-        ).one()
-        for change in changes:
-            content = contents[change.id]
-            if content is None:
-                counts.echoes += 1
-                continue
-            latest = s.execute(
-                select(InboundEvent.sequence, InboundEvent.content_hash, InboundEvent.lastmodified)
-                .where(
-                    InboundEvent.integration_id == integ.id,
-                    InboundEvent.ns_type == change.ns_type,
-                    InboundEvent.ns_internal_id == str(change.id),
-                )
-                .order_by(InboundEvent.sequence.desc())
-                .limit(1)
-            ).first()
-            digest = _hash(content)
-            # Same content: the change touched nothing Nue is told (e.g. the payment was deposited).
-            if latest is not None and (
-                latest.content_hash == digest or latest.lastmodified >= change.lastmodified
-            ):
-                counts.unchanged += 1
-                continue
-            sequence = (latest.sequence if latest else 0) + 1
-            key = idempotency_key(integ.id, change)
-            payload = {
-                "event_id": key,
-                "type": _KINDS[change.type].value,
-                "integration": integ.name,
-                "sequence": sequence,
-                "netsuite": {
-                    "account_id": integ.account_id,
-                    "type": change.ns_type,
-                    "internal_id": str(change.id),
-                    "last_modified": change.lastmodified.strftime(_TIME),
-                },
-            } | content
-            inserted = s.execute(
-                insert(InboundEvent)
-                .values(
-                    integration_id=integ.id,
-                    kind=_KINDS[change.type].value,
-                    ns_type=change.ns_type,
-                    ns_internal_id=str(change.id),
-                    lastmodified=change.lastmodified,
-                    sequence=sequence,
-                    idempotency_key=key,
-                    content_hash=digest,
-                    payload=payload,
-                    state=EventState.PENDING.value,
-                    attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(InboundEvent.id)
-            ).first()
-            if inserted is None:  # another poller made it first
-                counts.unchanged += 1
-            else:
-                counts.created += 1
-        if last_key > (wm.wm_time, wm.wm_id):  # never backwards (an overlap re-read ends behind it)
-            wm.wm_time, wm.wm_id = last_key
+    new = []
+    for change in changes:
+        content = contents[change.id]
+        if content is None:
+            counts.echoes += 1
+            continue
+        key = idempotency_key(integ.id, change)
+        payload = {
+            "event_id": key,
+            "type": _KINDS[change.type].value,
+            "integration": integ.name,
+            "sequence": None,  # the record's next number, given by the hub
+            "netsuite": {
+                "account_id": integ.account_id,
+                "type": change.ns_type,
+                "internal_id": str(change.id),
+                "last_modified": change.lastmodified.strftime(_TIME),
+            },
+        } | content
+        new.append(
+            events.NewEvent(
+                _KINDS[change.type].value, change.ns_type, str(change.id), change.lastmodified, key,
+                _hash(content), payload,
+            )
+        )  # fmt: skip
+    counts.created, counts.unchanged = events.record_page(ctx.engine, integ.id, new, last_key)
     return counts
-
-
-def _known(engine: Engine, integration_id: int, changes: list[Change]) -> set[str]:
-    """Idempotency keys of these changes the hub already holds (rows the overlap reads again)."""
-    keys = [idempotency_key(integration_id, c) for c in changes]
-    with session_scope(engine) as s:
-        return set(
-            s.scalars(select(InboundEvent.idempotency_key).where(InboundEvent.idempotency_key.in_(keys)))
-        )
 
 
 def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any] | None]:
@@ -341,7 +272,7 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
     refs = {("customerPayment", str(i)) for i in payments} | {("creditMemo", str(c.id)) for c in changes}
     refs |= {("customer", c.row["entity"]) for c in changes if "entity" in c.row}
     refs |= {("invoice", inv) for apps in applied.values() for inv, _ in apps}
-    links = _links(reader.ctx.engine, conn.integration.id, refs)
+    links = _links(reader.ctx, conn.integration.id, refs)
     currencies = {ns_id: code for code, ns_id in currency_ids(conn.config, conn.profile).items()}
     out: dict[int, dict[str, Any] | None] = {}
     for c in changes:
@@ -357,22 +288,13 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
 def _handle_page(reader: _Reader, changes: list[Change], result: PollResult) -> None:
     """Turn a page's new changes into events and move the watermark past the page."""
     integ = reader.conn.integration
-    known = _known(reader.ctx.engine, integ.id, changes)
+    known = events.known_keys(reader.ctx.engine, [idempotency_key(integ.id, c) for c in changes])
     fresh = [c for c in changes if idempotency_key(integ.id, c) not in known]
-    counts = _record_page(reader.ctx.engine, integ, fresh, _contents(reader, fresh), changes[-1].key)
+    counts = _record_page(reader.ctx, integ, fresh, _contents(reader, fresh), changes[-1].key)
     result.changes += len(changes)
     result.created += counts.created
     result.echoes += counts.echoes
     result.unchanged += counts.unchanged + len(known)
-
-
-def _poll_finished(engine: Engine, integration_id: int, error: str | None) -> None:
-    with session_scope(engine) as s:
-        s.execute(
-            update(InboundWatermark)
-            .where(InboundWatermark.integration_id == integration_id)
-            .values(last_poll_at=func.now(), last_poll_error=error)
-        )
 
 
 # ---------------------------------------------------------------- the poller
@@ -403,7 +325,7 @@ def poll(ctx: Context, integration_id: int) -> PollResult:
     settings = ctx.settings
     reader = _Reader(ctx, conn)
     result = PollResult(conn.integration.name)
-    watermark = _watermark(ctx.engine, conn.integration)
+    watermark = _watermark(ctx, conn.integration)
     overlap = dt.timedelta(seconds=settings.inbound_overlap_seconds)
     key = (watermark[0] - overlap, 0) if overlap else watermark
     q = changes_query(conn.config.collection == Collection.netsuite)
@@ -425,16 +347,14 @@ def poll(ctx: Context, integration_id: int) -> PollResult:
     except PollStopped as stop:
         result.stopped = str(stop)
     result.queries = reader.calls
-    _poll_finished(ctx.engine, integration_id, result.stopped)
+    events.poll_finished(ctx.engine, integration_id, result.stopped)
     return result
 
 
 def poll_all(ctx: Context) -> list[PollResult]:
     """Every integration in turn; one integration's failure never stops the others."""
-    with session_scope(ctx.engine) as s:
-        integrations = s.execute(select(Integration.id, Integration.name).order_by(Integration.id)).all()
     results = []
-    for integration_id, name in integrations:
+    for integration_id, name in [(i.id, i.name) for i in list_integrations(ctx.engine)]:
         try:
             results.append(poll(ctx, integration_id))
         except Exception as exc:  # e.g. an integration whose secrets cannot be read
@@ -444,48 +364,6 @@ def poll_all(ctx: Context) -> list[PollResult]:
 
 
 # ---------------------------------------------------------------- operators
-
-
-def list_events(
-    engine: Engine,
-    *,
-    state: str | None = None,
-    kind: str | None = None,
-    integration: str | None = None,
-    ns_internal_id: str | None = None,
-    after_id: int | None = None,
-    limit: int = 100,
-) -> list[InboundEvent]:
-    q = select(InboundEvent).order_by(InboundEvent.id).limit(max(1, min(limit, 1000)))
-    if state:
-        q = q.where(InboundEvent.state == EventState(state.strip().lower()).value)
-    if kind:
-        q = q.where(InboundEvent.kind == EventKind(kind).value)
-    if integration:
-        q = q.join(Integration, Integration.id == InboundEvent.integration_id).where(
-            Integration.name == integration
-        )
-    if ns_internal_id:
-        q = q.where(InboundEvent.ns_internal_id == ns_internal_id)
-    if after_id:
-        q = q.where(InboundEvent.id > after_id)
-    with session_scope(engine) as s:
-        return list(s.scalars(q))
-
-
-def retry_events(engine: Engine, ids: Sequence[int] | None = None, *, all_failed: bool = False) -> list[int]:
-    """Deliver again now: chosen undelivered events, or every one the receiver refused."""
-    q = update(InboundEvent).values(
-        state=EventState.PENDING.value, next_attempt_at=func.now(), attempts=0, last_error="retry requested"
-    )
-    if ids is not None:
-        q = q.where(InboundEvent.id.in_(list(ids)), InboundEvent.state != EventState.DELIVERED.value)
-    elif all_failed:
-        q = q.where(InboundEvent.state == EventState.FAILED.value)
-    else:
-        raise ValueError("give event ids or all_failed=True")
-    with session_scope(engine) as s:
-        return list(s.scalars(q.returning(InboundEvent.id)))
 
 
 def summary(payload: dict[str, Any]) -> str:

@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from nue_ns.context import Context, get_context
-from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import list_integrations
+from nue_ns.hub.queries import metric_rows
 from nue_ns.netsuite.errors import Kind
 
 log = logging.getLogger(__name__)
@@ -28,24 +27,6 @@ log = logging.getLogger(__name__)
 QUEUES = ("nue_ns", "nue_ns.sweeps")  # Celery's Redis lists (celeryconfig.task_routes)
 NOT_TRANSFERRED = ("parked", "pending", "waiting", "failed")
 
-_RECORDS = """
-    SELECT i.name, r.record_type, r.state, count(*) FROM hub_records r
-    JOIN integrations i ON i.id = r.integration_id
-    WHERE r.state <> 'superseded' GROUP BY 1, 2, 3
-"""
-_ATTEMPTS = """
-    SELECT i.name, a.outcome, COALESCE(a.error_code, ''), COALESCE(a.status, 0), count(*)
-    FROM hub_attempts a JOIN integrations i ON i.id = a.integration_id GROUP BY 1, 2, 3, 4
-"""
-_OLDEST = """
-    SELECT i.name, EXTRACT(EPOCH FROM now() - min(r.created_at)) FROM hub_records r
-    JOIN integrations i ON i.id = r.integration_id
-    WHERE r.state = ANY(:states) GROUP BY 1
-"""
-_GOVERNOR_WAITS = """
-    SELECT i.name, count(*) FROM hub_records r JOIN integrations i ON i.id = r.integration_id
-    WHERE r.state = 'pending' AND r.reason LIKE 'waiting for a NetSuite call slot%' GROUP BY 1
-"""
 # Attempt outcomes that are failures: a classified NetSuite error, a call whose worker was lost,
 # or one that broke on our side. Anything else (transferred, queried, validated, audit, in flight)
 # is not an error: a list of failures, so a new kind of successful call is never counted as one.
@@ -95,27 +76,27 @@ class HubCollector:
             "Records handed back to the hub to wait for a NetSuite call slot",
             labels=["integration"],
         )  # fmt: skip
-        with session_scope(ctx.engine) as s:
-            for name, rtype, state, n in s.execute(text(_RECORDS)):
-                records.add_metric([name, rtype, state], n)
-            ok, failed, limited = Counter(), Counter(), Counter()
-            for name, outcome, code, status, n in s.execute(text(_ATTEMPTS)):
-                if outcome == "transferred":
-                    ok[name] += n
-                elif outcome in _ERROR_OUTCOMES:
-                    failed[(name, outcome, code)] += n
-                if status == 429:
-                    limited[name] += n
-            for name, n in ok.items():
-                transfers.add_metric([name], n)
-            for key, n in failed.items():
-                errors.add_metric(list(key), n)
-            for name, n in limited.items():
-                throttled.add_metric([name], n)
-            for name, age in s.execute(text(_OLDEST), {"states": list(NOT_TRANSFERRED)}):
-                oldest.add_metric([name], float(age))
-            for name, n in s.execute(text(_GOVERNOR_WAITS)):
-                waits.add_metric([name], n)
+        rows = metric_rows(ctx.engine, NOT_TRANSFERRED)
+        for name, rtype, state, n in rows.records:
+            records.add_metric([name, rtype, state], n)
+        ok, failed, limited = Counter(), Counter(), Counter()
+        for name, outcome, code, status, n in rows.attempts:
+            if outcome == "transferred":
+                ok[name] += n
+            elif outcome in _ERROR_OUTCOMES:
+                failed[(name, outcome, code)] += n
+            if status == 429:
+                limited[name] += n
+        for name, n in ok.items():
+            transfers.add_metric([name], n)
+        for key, n in failed.items():
+            errors.add_metric(list(key), n)
+        for name, n in limited.items():
+            throttled.add_metric([name], n)
+        for name, age in rows.oldest:
+            oldest.add_metric([name], float(age))
+        for name, n in rows.governor_waits:
+            waits.add_metric([name], n)
         yield from (records, transfers, errors, throttled, oldest, waits)
         yield from self._batches(ctx)
 

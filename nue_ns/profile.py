@@ -20,20 +20,19 @@ not exist (the account changed).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
 
 from redis.exceptions import LockError
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from nue_ns import dispatch, gateway, validation
+from nue_ns import dispatch, gateway
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.gateway import NoCallSlot
 from nue_ns.hub import store
-from nue_ns.hub.db import session_scope
+from nue_ns.hub.integrations import save_profile, save_validation
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
@@ -120,7 +119,7 @@ def read(
         calls += n
         profile.accounts = {str(r["id"]): str(r.get("accttype") or "") for r in rows if _active(r)}
         verdict = accounts.verdict(conn.config, rows, utcnow())
-        validation.save_verdict(ctx.engine, integration_id, conn.integration.settings, verdict)
+        save_validation(ctx.engine, integration_id, conn.integration.settings, verdict)
     if profile.suitetax:
         rows, n = _rows(ctx, conn, TAX_CODE_QUERY, **kw)
         calls += n
@@ -137,12 +136,7 @@ def save(engine: Engine, integration_id: int, profile: AccountProfile | None) ->
     """Store the profile (None forgets it, so the next transfer reads it again); workers pick it
     up with the integration (updated_at). Records waiting for the mapping or the account are
     woken to try again under it; returns how many."""
-    value = json.dumps(profile.model_dump(mode="json")) if profile is not None else None
-    with session_scope(engine) as s:
-        s.execute(
-            text("UPDATE integrations SET profile = CAST(:p AS jsonb), updated_at = now() WHERE id = :id"),
-            {"p": value, "id": integration_id},
-        )
+    save_profile(engine, integration_id, profile)
     return store.wake_mapping(engine, integration_id) if profile is not None else 0
 
 

@@ -9,16 +9,14 @@ as waiting for the mapping, naming each bad account, until `integration set|vali
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redis.exceptions import LockError
-from sqlalchemy import Engine, text
 
 from nue_ns import gateway
 from nue_ns.context import Connection, Context
 from nue_ns.hub import store
-from nue_ns.hub.db import session_scope
+from nue_ns.hub.integrations import save_validation
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import accounts
@@ -48,25 +46,6 @@ def check(
         ctx, conn, accounts.query(ids), outcome="validated", record=record, max_wait=max_wait
     )
     return accounts.verdict(config, page.get("items") or [], utcnow())
-
-
-def save_verdict(engine: Engine, integration_id: int, judged: dict[str, Any] | None, verdict: dict) -> bool:
-    """Store the verdict unless the settings changed since they were read (then it judged an old
-    mapping and is dropped). Returns whether it was stored."""
-    seen = {k: v for k, v in (judged or {}).items() if k != "validation"}
-    with session_scope(engine) as s:
-        stored = s.execute(
-            text(
-                """
-                UPDATE integrations
-                SET settings = jsonb_set(COALESCE(settings, '{}'::jsonb), '{validation}', CAST(:v AS jsonb)),
-                    updated_at = now()
-                WHERE id = :id AND (COALESCE(settings, '{}'::jsonb) - 'validation') = CAST(:seen AS jsonb)
-                """
-            ),
-            {"id": integration_id, "v": json.dumps(verdict), "seen": json.dumps(seen)},
-        ).rowcount
-    return bool(stored)
 
 
 def blocking_reason(verdict: dict[str, Any]) -> str:
@@ -125,7 +104,7 @@ def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] |
             verdict = accounts.unchecked_verdict(
                 fresh, f"the GL accounts could not be checked: {err}", utcnow()
             )
-        save_verdict(ctx.engine, rec.integration_id, integ.settings, verdict)
+        save_validation(ctx.engine, rec.integration_id, integ.settings, verdict)
         return verdict
     finally:
         try:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from sqlalchemy import func, text
+from sqlalchemy import func
 
 from nue_ns.config import Settings
 from nue_ns.context import Context
-from nue_ns.hub.db import session_scope
+from nue_ns.hub import events
 from nue_ns.hub.models import Integration
 from nue_ns.hub.models_inbound import EventState, InboundEvent
 from nue_ns.safe_text import clip
@@ -44,23 +44,6 @@ EVENT_TYPE_HEADER = "X-Nue-NS-Event-Type"
 _RETRYABLE = frozenset({408, 425, 429})
 _NOT_CONFIGURED_DELAY = 60.0  # seconds before an event without a URL or secret is looked at again
 _BODY_EXCERPT = 500
-
-# The oldest due event whose record has nothing earlier still undelivered, not yet tried in this run;
-# locked while it is sent.
-_NEXT_DUE = text(
-    """
-    SELECT e.id FROM inbound_events e
-    WHERE e.state = 'pending' AND e.next_attempt_at <= now() AND e.id <> ALL(:tried)
-      AND NOT EXISTS (
-          SELECT 1 FROM inbound_events p
-          WHERE p.integration_id = e.integration_id AND p.ns_type = e.ns_type
-            AND p.ns_internal_id = e.ns_internal_id AND p.sequence < e.sequence
-            AND p.state <> 'delivered')
-    ORDER BY e.id
-    LIMIT 1
-    FOR UPDATE OF e SKIP LOCKED
-    """
-)
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -181,14 +164,15 @@ def deliver_due(ctx: Context, *, limit: int = 500, budget_seconds: float = 50.0)
     deadline = time.monotonic() + budget_seconds
     with requests.Session() as session:
         while len(tried) < limit and time.monotonic() < deadline:
-            with session_scope(ctx.engine) as s:
-                event_id = s.scalar(_NEXT_DUE, {"tried": tried})
-                if event_id is None:
-                    break
-                tried.append(event_id)
-                event = s.get(InboundEvent, event_id)
-                url = webhook_url_for(s.get(Integration, event.integration_id), settings)
-                outcome = _attempt(session, event, url, secret, settings)
+            outcome = events.deliver_next(
+                ctx.engine,
+                tried,
+                lambda event, integ: _attempt(
+                    session, event, webhook_url_for(integ, settings), secret, settings
+                ),
+            )
+            if outcome is None:
+                break
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 

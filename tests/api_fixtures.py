@@ -1,5 +1,6 @@
-"""Fixtures for the API, UI, metrics and audit tests (a pytest plugin: `pytest_plugins = [...]`):
-real PostgreSQL and Redis (the `env` fixture), a TestClient, a sandbox NetSuite in its own process."""
+"""Fixtures for the API, UI, metrics and audit tests (a pytest plugin tests/conftest.py loads): real
+PostgreSQL and Redis (the `env` fixture), the hub with its default integration, a TestClient, a
+sandbox NetSuite in its own process."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ from tests.api_support import reset_api_tables
 def api_env(env) -> Iterator[dict[str, str]]:
     reset_api_tables(env["database_url"])
     yield env
+
+
+@pytest.fixture
+def hub(api_env, monkeypatch) -> Context:
+    """The hub with its default integration (NETSUITE_ACCOUNT_ID=TSTDRV1); no NetSuite is called."""
+    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
+    reset_settings()
+    reset_context()
+    ctx = get_context()
+    ensure_default(ctx.engine, ctx.settings)
+    return ctx
 
 
 @pytest.fixture

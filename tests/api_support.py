@@ -8,9 +8,9 @@ import requests
 from sqlalchemy import select, text, update
 
 from nue_ns import sync
-from nue_ns.api.keys import create_key
 from nue_ns.context import Context, get_context
 from nue_ns.hub import store
+from nue_ns.hub.api_keys import create_key
 from nue_ns.hub.db import get_engine, session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.sandbox import demo as sandbox_demo

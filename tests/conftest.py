@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ from nue_ns.config import Settings, reset_settings
 from nue_ns.context import reset_context
 from nue_ns.embedded import create_database, drop_database, resolve_urls
 from nue_ns.hub.db import dispose_engines, get_engine, migrate
+from tests.harness import System
+
+# The API's fixtures (api_env, hub, client, sandbox_base, netsuite) are shared from there.
+pytest_plugins = ["tests.api_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +109,15 @@ def env(database_url, redis_url, monkeypatch, tmp_path):
     yield {"database_url": database_url, "redis_url": redis_url}
     reset_settings()
     reset_context()
+
+
+@pytest.fixture
+def system(env, tmp_path, monkeypatch) -> Iterator[System]:
+    """The whole system as real processes (tests/harness.py): the test starts what it needs
+    (`system.start()`, workers, beat); everything is stopped after it."""
+    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
+    yield sys_
+    sys_.stop()
 
 
 def clean(database_url: str, redis_url: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -88,6 +90,23 @@ class System:
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop()
+
+    def cli(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+        """`nue-ns ARGS` in a process of its own, configured like the system (plus `env`)."""
+        return subprocess.run(
+            [sys.executable, "-m", "nue_ns.cli", *args],
+            env=self.env | env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=stdin,
+        )
+
+    def cli_ok(self, *args: str, **env: str) -> str:
+        """What `nue-ns ARGS` printed; the command must succeed."""
+        out = self.cli(*args, **env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
 
     # ------------------------------------------------------------ observing
 

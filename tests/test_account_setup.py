@@ -8,8 +8,6 @@ PostgreSQL, Redis, workers and HTTP to the sandbox.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -96,23 +94,6 @@ def test_a_needed_field_the_account_lacks_is_named_by_the_dry_run():
 # -- against the sandbox ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
-
-
-def cli(system: System, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nue_ns.cli", *args],
-        env=system.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def writes(system: System) -> list[dict]:
     return [c for c in system.log() if c["method"] in ("PUT", "POST") and c["type"] not in ("suiteql",)]
 
@@ -126,7 +107,7 @@ def test_validate_names_each_problem_of_a_mis_set_account_before_anything_is_sen
     month["invoice"][0]["currency"] = "CHF"  # enqueued before the profile is known: not refused
     for rtype in ("customer", "product", "invoice"):
         enqueue_many(rtype, month[rtype])
-    out = cli(system, "integration", "validate")
+    out = system.cli("integration", "validate")
     assert out.returncode == 1, out.stderr
     said = " ".join(out.stderr.split())
     assert "currency CHF: records in the hub are in CHF, which the account lacks" in said
@@ -135,7 +116,7 @@ def test_validate_names_each_problem_of_a_mis_set_account_before_anything_is_sen
     assert "clearing: account 4 is of type OthCurrAsset" in said and "Expand Account Lists" in said
     assert writes(system) == []  # nothing was sent
     # The profile it read is stored with its age and cost, and shown.
-    shown = json.loads(cli(system, "integration", "show").stdout)["profile"]
+    shown = json.loads(system.cli("integration", "show").stdout)["profile"]
     assert shown["currencies"] == {"USD": "1", "GBP": "2", "EUR": "3", "CAD": "4"}
     assert shown["features"] == {"suitetax": False, "arm": False}
     assert shown["calls"] == 4 and shown["age_seconds"] >= 0  # catalog, currency, subsidiary, account
@@ -151,7 +132,7 @@ def test_currencies_the_account_lacks_and_cross_currency_applications_are_refuse
     month = sample.month(
         n_customers=2, n_products=3, n_orders=0, n_invoices=2, n_payments=1, n_refunds=0, n_credit_memos=0
     )
-    assert cli(system, "integration", "discover").returncode == 0
+    assert system.cli("integration", "discover").returncode == 0
     with pytest.raises(InvalidBatch) as exc:
         enqueue_many("customer", [month["customer"][0] | {"currency": "CAD"}], dispatch_now=False)
     assert exc.value.as_json()[0]["errors"][0]["field"] == "currency"
@@ -193,7 +174,7 @@ def test_a_currency_added_in_netsuite_releases_the_records_that_waited_for_it(sy
     # An administrator enables CAD (the account becomes one that has it) and the profile is read again.
     account = demo.demo_account() | {"kind": "full"}
     requests.post(f"{system.base}/_sandbox/accounts", json=account, timeout=10).raise_for_status()
-    assert cli(system, "integration", "discover").returncode == 0
+    assert system.cli("integration", "discover").returncode == 0
     system.wait(ids, timeout=60)
     body = next(r for r in system.ns_records("invoice"))["body"]
     assert body["currency"] == {"id": "4"}  # CAD in the full account

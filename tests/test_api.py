@@ -8,32 +8,19 @@ import json
 import os
 import time
 
-import pytest
 import requests
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from nue_ns.api.keys import create_key, revoke
 from nue_ns.cli import app as cli
-from nue_ns.config import reset_settings
-from nue_ns.context import get_context, reset_context
+from nue_ns.context import get_context
 from nue_ns.hub import store
+from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Record, utcnow
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.processes import Child, free_port, nue_ns_argv
 from tests.api_support import bearer, key, set_record, transfer_all
-
-pytest_plugins = ["tests.api_fixtures"]
-
-
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    """A default integration (no NetSuite is called in these tests)."""
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
-
 
 CUSTOMER = {"id": "C-1", "name": "Acme Ltd", "email": "billing@acme.example", "currency": "USD"}
 

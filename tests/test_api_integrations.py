@@ -12,8 +12,6 @@ from nue_ns.secrets import decrypt
 from tests.api_support import bearer, key
 from tests.oauth_support import keypair
 
-pytest_plugins = ["tests.api_fixtures"]
-
 
 def _body(**over) -> dict:
     return {

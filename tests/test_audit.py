@@ -19,8 +19,6 @@ from nue_ns.hub.models import utcnow as now
 from nue_ns.producer import enqueue_many
 from tests.api_support import ACCOUNT, transfer_all
 
-pytest_plugins = ["tests.api_fixtures"]
-
 CUSTOMERS = [{"id": f"C-{i}", "name": f"Customer {i}", "currency": "USD"} for i in (1, 2, 3)]
 PRODUCTS = [
     {"id": "P-1", "sku": "PLAT", "name": "Platform", "product_type": "subscription"},

@@ -16,33 +16,15 @@ import redis
 from sqlalchemy import func, select
 
 from nue_ns import records
-from nue_ns.config import reset_settings
 from nue_ns.context import get_context, reset_context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.producer import InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
 from tests.bad_input_corpus import ACCEPTED, CASES, CUSTOMER, HTML_INJECTION, PRODUCT, RAW_BODIES, Case
-from tests.harness import System
-
-pytest_plugins = ["tests.api_fixtures"]
 
 QUEUE = "nue_ns"  # the Celery queue workers take transfers from
 MAX_MESSAGE = 4000  # a refusal names the field; it never echoes a 5 MB payload back
-
-
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 def hub_rows() -> int:
@@ -113,17 +95,6 @@ def test_one_bad_record_refuses_the_whole_batch(hub):
     assert hub_rows() == 0
 
 
-def _cli(system: System, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nue_ns.cli", *args],
-        env=system.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-    )
-
-
 def _cli_batches() -> dict[tuple[str, bool], list[Case]]:
     """Cases grouped into one CLI batch per record type. Records that pass the contract and are
     refused only as not ready (a draft invoice) go in their own batch: the readiness check runs
@@ -146,7 +117,7 @@ def test_cli_refuses_every_case_and_the_workers_carry_on(system, tmp_path):
     for (record_type, _), cases in _cli_batches().items():
         path = tmp_path / "batch.json"
         path.write_text(json.dumps([c.data for c in cases]))  # lone surrogates travel as \ud800 escapes
-        out = _cli(system, "enqueue", record_type, str(path), "--json")
+        out = system.cli("enqueue", record_type, str(path), "--json")
         assert out.returncode == 1, (record_type, out.stdout[:500], out.stderr[:500])
         assert len(out.stdout) < MAX_MESSAGE * len(cases)
         problems = {p["index"]: p["errors"] for p in json.loads(out.stdout)["errors"]}
@@ -156,16 +127,16 @@ def test_cli_refuses_every_case_and_the_workers_carry_on(system, tmp_path):
         for i, case in enumerate(cases):
             assert _names_field(problems.get(i, []), case.field), (case.name, problems.get(i))
     # Plain text output names the record and the field too.
-    out = _cli(system, "enqueue", "customer", "-", stdin=json.dumps(CUSTOMER | {"id": HTML_INJECTION}))
+    out = system.cli("enqueue", "customer", "-", stdin=json.dumps(CUSTOMER | {"id": HTML_INJECTION}))
     assert out.returncode == 1 and "id" in out.stderr and "externalId" in out.stderr
     assert hub_rows() == 0 and queued_messages(system.redis_url) == 0
     assert system.log() == []  # NetSuite was never called
 
     # The same worker still transfers good records.
     (tmp_path / "good.json").write_text(json.dumps(CUSTOMER))
-    assert _cli(system, "enqueue", "customer", str(tmp_path / "good.json")).returncode == 0
+    assert system.cli("enqueue", "customer", str(tmp_path / "good.json")).returncode == 0
     (tmp_path / "good.json").write_text(json.dumps(PRODUCT))
-    assert _cli(system, "enqueue", "product", str(tmp_path / "good.json")).returncode == 0
+    assert system.cli("enqueue", "product", str(tmp_path / "good.json")).returncode == 0
     with session_scope(system.ctx.engine) as s:
         ids = list(s.scalars(select(Record.id)))
     assert len(ids) == 2

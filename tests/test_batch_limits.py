@@ -13,21 +13,11 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from nue_ns.config import reset_settings
-from nue_ns.context import get_context, reset_context
+from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record
 from nue_ns.producer import MAX_BATCH, InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
-
-pytest_plugins = ["tests.api_fixtures"]
-
-
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
 
 
 def customers(n: int, prefix: str = "C") -> list[dict]:

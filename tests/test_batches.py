@@ -22,7 +22,6 @@ from nue_ns.netsuite.errors import Kind, NetSuiteError
 from nue_ns.processes import start_sandbox
 from nue_ns.producer import enqueue_many
 from nue_ns.sandbox import demo
-from tests.harness import System
 
 # ------------------------------------------------------------------ unit: the undocumented shapes
 
@@ -212,13 +211,6 @@ FAST = {
     "NUE_NS_BATCH_POLL_MAX": "2",
     "NUE_NS_BATCH_SIZE": "20",
 }
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 def _month() -> dict[str, list[dict]]:

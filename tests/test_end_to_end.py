@@ -4,12 +4,9 @@ sandbox NetSuite. Limits are time-scaled (5 calls per 2 s) so a run takes second
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 
-import pytest
 import redis
 
 from nue_ns import sample
@@ -25,13 +22,6 @@ ITEM_TYPES = {
 }
 INCOME = {"subscription": "5", "entitlement": "6", "asset": "7"}
 REVENUE = {"subscription": "8", "entitlement": "9", "asset": "10"}
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 def busiest_window(times: list[float], period: float) -> int:
@@ -80,12 +70,12 @@ def test_customers_and_products_transfer_under_the_rate_limit(system):
     # The hub holds the NetSuite internal id of each, matching what NetSuite answered.
     ns_ids = {r["externalId"]: r["id"] for r in system.ns_records("customer")}
     views = json.loads(
-        _cli(
-            system, "hub", "list", "--state", "transferred", "--type", "customer", "--json", "--limit", "100"
+        system.cli_ok(
+            "hub", "list", "--state", "transferred", "--type", "customer", "--json", "--limit", "100"
         )
     )
     assert {v["netsuite"]["external_id"]: v["netsuite"]["internal_id"] for v in views} == ns_ids
-    status = json.loads(_cli(system, "hub", "status", "--json"))
+    status = json.loads(system.cli_ok("hub", "status", "--json"))
     assert status == {"customer": {"transferred": 20}, "product": {"transferred": 12}}
 
 
@@ -112,10 +102,10 @@ def test_invalid_field_needs_a_person_with_netsuite_detail(system):
     customer = {"id": "C-BAD", "name": "Bad Sub Ltd", "subsidiary_id": "77"}
     ids = [a.id for a in enqueue_many("customer", [customer])]
     system.wait(ids, states=[State.FAILED], timeout=30)
-    listed = json.loads(_cli(system, "hub", "list", "--state", "failed", "--json"))
+    listed = json.loads(system.cli_ok("hub", "list", "--state", "failed", "--json"))
     assert listed[0]["error"]["code"] == "INVALID_CONTENT" and listed[0]["error"]["path"] == "subsidiary"
     assert "77" in listed[0]["error"]["detail"]
-    assert "subsidiary" in _cli(system, "hub", "list", "--state", "Not Transferred")
+    assert "subsidiary" in system.cli_ok("hub", "list", "--state", "Not Transferred")
     time.sleep(2)
     calls = [c for c in system.log() if c.get("external_id") == "nue-cust-C-BAD"]
     assert len(calls) == 1  # needs a person: never retried in a loop
@@ -132,7 +122,7 @@ def test_429_and_500_are_retried_until_transferred(system):
     system.wait(ids, timeout=60)
     statuses = Counter(c["status"] for c in system.log() if c["method"] == "PUT")
     assert statuses[429] == 2 and statuses[500] == 2 and statuses[204] == 4
-    shown = json.loads(_cli(system, "hub", "show", str(ids[0]), "--json"))
+    shown = json.loads(system.cli_ok("hub", "show", str(ids[0]), "--json"))
     assert shown["status"] == "Transferred"
 
 
@@ -142,11 +132,11 @@ def test_bad_signature_pauses_the_account_and_blames_no_record(system):
     ids = [a.id for a in enqueue_many("customer", sample.customers(3))]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        listed = json.loads(_cli(system, "hub", "list", "--json"))
+        listed = json.loads(system.cli_ok("hub", "list", "--json"))
         if any("login" in (v["reason"] or "") for v in listed):
             break
         time.sleep(0.5)
-    listed = {v["id"]: v for v in json.loads(_cli(system, "hub", "list", "--json"))}
+    listed = {v["id"]: v for v in json.loads(system.cli_ok("hub", "list", "--json"))}
     assert all(listed[i]["status"] == "Not Transferred" for i in ids)
     assert any("INVALID_LOGIN" in (listed[i]["reason"] or "") for i in ids)
     assert all(listed[i]["state"] != State.FAILED for i in ids)  # no record is at fault
@@ -173,15 +163,3 @@ def test_scheduled_mode_waits_for_the_batch_sweep(system):
     assert system.counts(ids) == {State.PARKED: 5} and system.log() == []
     system.beat()
     system.wait(ids, timeout=30)
-
-
-def _cli(system: System, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "nue_ns.cli", *args],
-        env=system.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout

@@ -50,7 +50,7 @@ class FakeClient:
 
 
 @pytest.fixture
-def hub(monkeypatch):
+def hub_calls(monkeypatch):
     """The hub calls the gateway makes, in order."""
     calls: list[tuple[Any, ...]] = []
     store = gateway.store
@@ -77,15 +77,15 @@ def _setup(answer: Any, deny: Denied | None = None):
     return ctx, conn, governor
 
 
-def test_the_attempt_is_logged_before_the_call_and_finished_after(hub) -> None:
+def test_the_attempt_is_logged_before_the_call_and_finished_after(hub_calls) -> None:
     ctx, conn, governor = _setup({"items": [{"id": "1"}], "count": 1})
     seen_at_call: list[int] = []
     original = conn.client.suiteql
-    conn.client.suiteql = lambda *a, **k: (seen_at_call.append(len(hub)), original(*a, **k))[1]
+    conn.client.suiteql = lambda *a, **k: (seen_at_call.append(len(hub_calls)), original(*a, **k))[1]
     page = gateway.suiteql(ctx, conn, "SELECT id FROM account", outcome="validated")
     assert page["count"] == 1
-    assert seen_at_call == [1] and hub[0][0] == "start" and hub[0][1] == "POST"
-    assert hub[1] == ("finish", 7, "validated", {"items": [{"id": "1"}], "count": 1})
+    assert seen_at_call == [1] and hub_calls[0][0] == "start" and hub_calls[0][1] == "POST"
+    assert hub_calls[1] == ("finish", 7, "validated", {"items": [{"id": "1"}], "count": 1})
     assert governor.events == [("acquire",), ("release", "L1", 0.0)]
 
 
@@ -95,15 +95,15 @@ def test_rows_can_be_left_out_of_the_log() -> None:
     assert gateway._logged(ex, keep_rows=True) is ex
 
 
-def test_an_unanswered_call_keeps_its_slot_one_timeout(hub) -> None:
+def test_an_unanswered_call_keeps_its_slot_one_timeout(hub_calls) -> None:
     ctx, conn, governor = _setup(NetSuiteError(Kind.TRANSIENT, "read timed out", status=None))
     with pytest.raises(NetSuiteError):
         gateway.suiteql(ctx, conn, "SELECT 1")
     assert governor.events[-1] == ("release", "L1", 60.0)
-    assert hub[-1][:3] == ("finish", 7, "transient")
+    assert hub_calls[-1][:3] == ("finish", 7, "transient")
 
 
-def test_an_answered_failure_frees_its_slot_at_once(hub) -> None:
+def test_an_answered_failure_frees_its_slot_at_once(hub_calls) -> None:
     ctx, conn, governor = _setup(NetSuiteError(Kind.TRANSIENT, "boom", status=500))
     with pytest.raises(NetSuiteError):
         gateway.suiteql(ctx, conn, "SELECT 1")
@@ -111,29 +111,29 @@ def test_an_answered_failure_frees_its_slot_at_once(hub) -> None:
 
 
 @pytest.mark.parametrize(("kind", "status", "seconds"), [(Kind.THROTTLED, 429, 30), (Kind.AUTH, 401, 300)])
-def test_429_and_auth_failures_pause_the_account_and_hold_dispatch(hub, kind, status, seconds) -> None:
+def test_429_and_auth_failures_pause_the_account_and_hold_dispatch(hub_calls, kind, status, seconds) -> None:
     ctx, conn, governor = _setup(NetSuiteError(kind, "no", status=status))
     with pytest.raises(NetSuiteError):
         gateway.suiteql(ctx, conn, "SELECT 1")
     assert [e for e in governor.events if e[0] == "pause"][0][1] == seconds
-    assert ("hold", 3, seconds) in hub
+    assert ("hold", 3, seconds) in hub_calls
 
 
-def test_no_token_means_no_call_and_no_log(hub) -> None:
+def test_no_token_means_no_call_and_no_log(hub_calls) -> None:
     ctx, conn, governor = _setup({"items": []}, deny=Denied(retry_after=4.0, reason="rate"))
     with pytest.raises(gateway.NoCallSlot, match="rate"):
         gateway.suiteql(ctx, conn, "SELECT 1")
-    assert hub == [] and governor.events == []
+    assert hub_calls == [] and governor.events == []
 
 
-def test_a_crash_in_the_call_still_releases_and_finishes_the_attempt(hub) -> None:
+def test_a_crash_in_the_call_still_releases_and_finishes_the_attempt(hub_calls) -> None:
     ctx, conn, governor = _setup(RuntimeError("bug"))
     with pytest.raises(RuntimeError):
         gateway.suiteql(ctx, conn, "SELECT 1")
-    assert governor.events[-1][0] == "release" and hub[-1][:3] == ("finish", 7, "error")
+    assert governor.events[-1][0] == "release" and hub_calls[-1][:3] == ("finish", 7, "error")
 
 
-def test_the_audit_pauses_the_account_on_an_auth_failure(hub) -> None:
+def test_the_audit_pauses_the_account_on_an_auth_failure(hub_calls) -> None:
     """The audit's own copy never did: its queries now go through the gateway."""
     ctx, conn, governor = _setup(NetSuiteError(Kind.AUTH, "Invalid login attempt.", status=401))
     with pytest.raises(audit.AuditError):
@@ -141,15 +141,15 @@ def test_the_audit_pauses_the_account_on_an_auth_failure(hub) -> None:
     assert any(e[0] == "pause" for e in governor.events)
 
 
-def test_the_inbound_poll_and_validation_log_before_they_call(hub) -> None:
+def test_the_inbound_poll_and_validation_log_before_they_call(hub_calls) -> None:
     ctx, conn, _ = _setup({"items": [], "count": 0, "hasMore": False})
     inbound._Reader(ctx, conn).query("SELECT 1", [], limit=10)
-    assert [h[0] for h in hub] == ["start", "finish"]
-    hub.clear()
+    assert [h[0] for h in hub_calls] == ["start", "finish"]
+    hub_calls.clear()
     ctx.connection = lambda integration_id: conn
     config = validation.IntegrationConfig.model_validate({"gl": {"clearing": "4"}})
     verdict = validation.check(ctx, 3, config, max_wait=0)
-    assert [h[0] for h in hub] == ["start", "finish"] and hub[1][2] == "validated"
+    assert [h[0] for h in hub_calls] == ["start", "finish"] and hub_calls[1][2] == "validated"
     assert verdict["valid"] is False  # NetSuite answered no such account
 
 
@@ -172,7 +172,7 @@ class FakeBearer:
         return self.refusals.pop(0)
 
 
-def test_a_refused_token_is_dropped_once_before_the_account_is_paused(hub) -> None:
+def test_a_refused_token_is_dropped_once_before_the_account_is_paused(hub_calls) -> None:
     login = NetSuiteError(Kind.AUTH, "Invalid login attempt.", status=401, code="INVALID_LOGIN")
     ctx, conn, governor = _setup(login)
     conn.bearer = FakeBearer([True, False])
@@ -188,7 +188,7 @@ def test_a_refused_token_is_dropped_once_before_the_account_is_paused(hub) -> No
     assert conn.bearer.ensured == 2  # the token is made sure of before each call's own slot
 
 
-def test_a_refused_token_request_pauses_and_no_slot_means_no_call(hub) -> None:
+def test_a_refused_token_request_pauses_and_no_slot_means_no_call(hub_calls) -> None:
     from nue_ns.tokens import TokenSlotDenied
 
     refused = NetSuiteError(Kind.AUTH, "OAuth 2.0 token request rejected: invalid_client", status=401)
@@ -197,7 +197,7 @@ def test_a_refused_token_request_pauses_and_no_slot_means_no_call(hub) -> None:
     with pytest.raises(NetSuiteError):
         gateway.suiteql(ctx, conn, "SELECT 1")
     assert governor.events == [("pause", 300, "NetSuite refused the login: " + refused.detail)]
-    assert hub == [("hold", 3, 300)]  # no attempt: no record call was made
+    assert hub_calls == [("hold", 3, 300)]  # no attempt: no record call was made
     conn.bearer = FakeBearer([], ensure_error=TokenSlotDenied(Denied(retry_after=4.0, reason="rate")))
     with pytest.raises(gateway.NoCallSlot):
         gateway.suiteql(ctx, conn, "SELECT 1")

@@ -8,8 +8,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -94,10 +92,10 @@ def receiver():
 
 
 @pytest.fixture
-def system(env, tmp_path, monkeypatch, receiver):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
+def system(receiver, system):
+    """The shared system (conftest.py), set up after the receiver and stopped before it: the
+    receiver outlives the workers that post to it."""
+    return system
 
 
 def start(
@@ -293,7 +291,7 @@ def test_same_second_changes_paging_a_restart_and_a_late_commit_miss_nothing(sys
         assert (wm.wm_time, wm.wm_id) == (dt.datetime(2030, 1, 1, 10, 0, 0), int(paid[3]))
 
     # A new process (the CLI) goes on from the stored watermark.
-    assert json.loads(_cli(system, "inbound", "poll", "--json"))[0]["created"] == 3
+    assert json.loads(system.cli_ok("inbound", "poll", "--json"))[0]["created"] == 3
 
     # A payment that committed late, stamped before the watermark (within the look-back overlap).
     late = ns.user_payment([(invoices[0], "5.00")], lastModifiedDate="2030-01-01T09:59:30.000Z")
@@ -383,15 +381,15 @@ def test_refused_event_needs_a_person_then_cli_retries_it(system, receiver):
     inbound.poll(system.ctx, ns.integration.id)
     receiver.answer = 422
     webhook.deliver_due(system.ctx)
-    listed = json.loads(_cli(system, "hub", "list", "--inbound", "--json"))
+    listed = json.loads(system.cli_ok("hub", "list", "--inbound", "--json"))
     assert [(v["state"], v["status"], v["last_status"]) for v in listed] == [("failed", "Not Delivered", 422)]
     assert "needs a person" in listed[0]["last_error"] and "INV-1" in listed[0]["summary"]
     assert len(receiver.requests) == 1  # not retried by itself
-    table = _cli(system, "hub", "list", "--inbound", COLUMNS="200")
+    table = system.cli_ok("hub", "list", "--inbound", COLUMNS="200")
     assert "payment_received" in table and "Not Delivered" in table and "422" in table
     receiver.answer = 200
-    assert "1 delivered now" in _cli(system, "inbound", "retry", "--all-failed")
-    listed = json.loads(_cli(system, "inbound", "list", "--state", "delivered", "--json"))
+    assert "1 delivered now" in system.cli_ok("inbound", "retry", "--all-failed")
+    listed = json.loads(system.cli_ok("inbound", "list", "--state", "delivered", "--json"))
     assert len(listed) == 1 and listed[0]["delivered_at"] and len(receiver.accepted) == 1
 
 
@@ -472,13 +470,6 @@ def test_signature_and_webhook_url():
     own = Integration(settings={"webhook_url": "https://tenant.example/hooks"})
     assert webhook.webhook_url_for(own, settings) == "https://tenant.example/hooks"
     assert SECRET not in repr(Settings(NUE_NS_WEBHOOK_SECRET=SECRET))
-
-
-def _cli(system: System, *args: str, **env: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "nue_ns.cli", *args], env=system.env | env,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def test_the_receiver_sample_in_the_readme_verifies_and_refuses_replays():

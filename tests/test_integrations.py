@@ -6,8 +6,6 @@ revoked) loses and doubles no record."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,24 +30,6 @@ from tests.oauth_support import keypair, map_certificate, token_log
 
 SECOND = "TSTDRV7654321"
 SECOND_CLIENT = "second-integration-client"
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
-
-
-def cli(system: System, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nue_ns.cli", *args],
-        env=system.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        input=stdin,
-    )
 
 
 def gl_options() -> list[str]:
@@ -85,8 +65,7 @@ def key_file(tmp: Path, name: str, kind: str = "ec", seq: int = 0) -> str:
 def connect_second(system: System, cert: str = "SECOND-CERT-1", **limits: str) -> dict:
     second_account(system)
     map_certificate(system.base, SECOND, SECOND_CLIENT, cert, keypair("ec")[1])
-    out = cli(
-        system,
+    out = system.cli(
         "integration",
         "create",
         "second",
@@ -107,7 +86,7 @@ def connect_second(system: System, cert: str = "SECOND-CERT-1", **limits: str) -
     )
     assert out.returncode == 0, out.stderr
     view = json.loads(out.stdout)
-    mapped = cli(system, "integration", "set", "second", *gl_options())  # checked in NetSuite via OAuth
+    mapped = system.cli("integration", "set", "second", *gl_options())  # checked in NetSuite via OAuth
     assert mapped.returncode == 0, mapped.stderr
     return view
 
@@ -127,7 +106,7 @@ def test_a_second_integration_from_the_cli_runs_beside_the_first(system):
         {"certificate_id": "SECOND-CERT-1", "active": True, "private_key": "stored encrypted"}
     ]
     assert "PRIVATE KEY" not in json.dumps(view) and SECOND_CLIENT not in json.dumps(view)
-    listed = json.loads(cli(system, "integration", "list", "--json").stdout)
+    listed = json.loads(system.cli("integration", "list", "--json").stdout)
     assert [(v["name"], v["auth_method"], v["rate_limit"], v["concurrency"]) for v in listed] == [
         ("default", "tba", "20/1s", 3),
         ("second", "oauth2", "10/1s", 2),
@@ -307,16 +286,14 @@ def test_oauth2_under_flush_expiry_rotation_and_revocation_loses_nothing(system)
     # Rotation while the workers run: a second certificate, made active, the first retired.
     map_certificate(system.base, SECOND, SECOND_CLIENT, "SECOND-CERT-2", keypair("ec", 1)[1])
     k2 = key_file(system.work_dir, "SECOND-CERT-2", "ec", 1)
-    rotated = cli(
-        system, "integration", "set", "second", "--add-certificate", "SECOND-CERT-2", "--private-key-file", k2
+    rotated = system.cli(
+        "integration", "set", "second", "--add-certificate", "SECOND-CERT-2", "--private-key-file", k2
     )
     assert rotated.returncode == 0, rotated.stderr
     assert (
-        cli(system, "integration", "set", "second", "--activate-certificate", "SECOND-CERT-2").returncode == 0
+        system.cli("integration", "set", "second", "--activate-certificate", "SECOND-CERT-2").returncode == 0
     )
-    assert (
-        cli(system, "integration", "set", "second", "--retire-certificate", "SECOND-CERT-1").returncode == 0
-    )
+    assert system.cli("integration", "set", "second", "--retire-certificate", "SECOND-CERT-1").returncode == 0
     system.sandbox_post("oauth/revoke", {"certificate_id": "SECOND-CERT-1"})  # its tokens die too
     ids += batch("ROTATED")
     system.wait(ids, timeout=60, what="records after the key rotation")
@@ -337,8 +314,7 @@ def test_oauth2_under_flush_expiry_rotation_and_revocation_loses_nothing(system)
     # A new certificate mapped and added: the paused records go, none twice.
     map_certificate(system.base, SECOND, SECOND_CLIENT, "SECOND-CERT-3", keypair("ec", 2)[1])
     k3 = key_file(system.work_dir, "SECOND-CERT-3", "ec", 2)
-    fixed = cli(
-        system,
+    fixed = system.cli(
         "integration",
         "set",
         "second",

@@ -6,25 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from nue_ns.context import get_context
 from nue_ns.hub import store
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import ensure_default, save_config
+from nue_ns.hub.integrations import save_config
 from nue_ns.hub.models import Record
 from nue_ns.integration import SANDBOX_GL, Collection, IntegrationConfig
 from nue_ns.producer import InvalidBatch, enqueue_many
 from tests.api_support import bearer, key
 from tests.test_mapping_documents import CREDIT_MEMO, REFUND
-
-pytest_plugins = ["tests.api_fixtures"]
-
-
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    ctx = get_context()
-    ensure_default(ctx.engine, ctx.settings)
-    return ctx
 
 
 def _stored(ctx) -> list[str]:

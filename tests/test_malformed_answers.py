@@ -26,8 +26,6 @@ from nue_ns.sandbox.malformed import HOSTILE_TEXT
 from tests.api_support import set_record, transfer_all
 from tests.bad_input_corpus import CUSTOMER
 
-pytest_plugins = ["tests.api_fixtures"]
-
 MAX_ATTEMPTS = 3
 
 

@@ -15,15 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nue_ns import sync
 from nue_ns.config import reset_settings
-from nue_ns.context import get_context, reset_context
+from nue_ns.context import reset_context
 from nue_ns.hub import store
 from nue_ns.hub.models import utcnow
 from nue_ns.logging import bound, configure
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.producer import enqueue_many
 from tests.api_support import ACCOUNT, set_record
-
-pytest_plugins = ["tests.api_fixtures"]
 
 
 def _scrape(client) -> dict[tuple[str, tuple], float]:
@@ -43,18 +41,15 @@ def _attempt(ctx, integ, status: int | None, outcome: str, code: str | None) -> 
 
 
 @pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
-    ctx = get_context()
+def customers(hub):
+    """Six customers enqueued (not dispatched) on the shared hub: (context, their ids)."""
     customers = [{"id": f"C-{i}", "name": f"Customer {i}"} for i in range(6)]
-    ids = [a.id for a in enqueue_many("customer", customers, ctx=ctx, dispatch_now=False)]
-    return ctx, ids
+    ids = [a.id for a in enqueue_many("customer", customers, ctx=hub, dispatch_now=False)]
+    return hub, ids
 
 
-def test_metrics_from_hub_attempt_log_and_redis(client, hub):
-    ctx, ids = hub
+def test_metrics_from_hub_attempt_log_and_redis(client, customers):
+    ctx, ids = customers
     integ = ctx.integration("default")
     gov = ctx.governor(integ)  # before the attempts below, which it would count as calls
     gov.try_acquire()
@@ -106,7 +101,7 @@ def test_metrics_from_hub_attempt_log_and_redis(client, hub):
     assert m[("nue_ns_metrics_source_up", (("source", "redis"),))] == 1
 
 
-def test_metrics_answer_when_redis_is_down(client, hub, monkeypatch):
+def test_metrics_answer_when_redis_is_down(client, customers, monkeypatch):
     monkeypatch.setenv("NUE_NS_REDIS_URL", "redis://127.0.0.1:1/0")
     reset_settings()
     reset_context()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -83,13 +81,6 @@ SMALL = {
     "n_refunds": 3,
     "n_credit_memos": 4,
 }
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 def enqueue_shuffled(month: dict[str, list[dict]], seed: int = 7) -> list[int]:
@@ -522,16 +513,6 @@ def test_changed_records_are_upserted_again_without_doubling_lines(system):
         assert _versions(system, rtype, nue_id) == [State.TRANSFERRED, State.TRANSFERRED]
 
 
-def _cli(system: System, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nue_ns.cli", *args],
-        env=system.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_misconfigured_accounts_block_sending_until_the_mapping_is_fixed(system):
     bad = IntegrationConfig(
         gl=SANDBOX_GL.model_copy(update={"subscription_income": "15", "clearing": "999"}),
@@ -575,16 +556,15 @@ def test_misconfigured_accounts_block_sending_until_the_mapping_is_fixed(system)
     # The account profile's queries (one of them the GL check) once per mapping, not per record.
     assert len(suiteql) == profile_calls(system) - 1
 
-    out = _cli(system, "integration", "validate")
+    out = system.cli("integration", "validate")
     assert out.returncode == 1 and "account 15 (6000 Office Expense)" in out.stderr
-    refused = _cli(system, "integration", "set", "--gl", "subscription_income=14")
+    refused = system.cli("integration", "set", "--gl", "subscription_income=14")
     assert refused.returncode == 1 and "nothing saved" in refused.stderr
     assert "subscription_income: account 14 (4900 Old Income (inactive)) is inactive" in refused.stderr
-    shown = json.loads(_cli(system, "integration", "show").stdout)
+    shown = json.loads(system.cli("integration", "show").stdout)
     assert shown["config"]["gl"]["subscription_income"] == "15"  # unchanged
 
-    fixed = _cli(
-        system,
+    fixed = system.cli(
         "integration",
         "set",
         "--gl",

@@ -24,8 +24,8 @@ from sqlalchemy import text
 from nue_ns import sample
 from nue_ns.api import create_app
 from nue_ns.api.auth import SESSION_COOKIE
-from nue_ns.config import get_settings, reset_settings
-from nue_ns.context import get_context, reset_context
+from nue_ns.config import get_settings
+from nue_ns.context import get_context
 from nue_ns.hub.integrations import create_integration
 from nue_ns.hub.models import State
 from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials, tba_auth
@@ -45,8 +45,6 @@ from tests.oauth_support import (
     secret_leaks,
 )
 
-pytest_plugins = ["tests.api_fixtures"]
-
 SECRETS = {"consumer secret": demo.DEMO_CONSUMER_SECRET, "token secret": demo.DEMO_TOKEN_SECRET}
 FLOWER_AUTH = ("ops", "flower-pass")
 
@@ -59,13 +57,6 @@ def leaks(where: str, blob: str) -> list[str]:
         if any(p in blob for p in pieces):
             found.append(f"{name} in {where}")
     return found
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 # ---------------------------------------------------------------- secrets nowhere
@@ -286,14 +277,6 @@ def test_sandbox_refuses_a_replayed_or_altered_signed_request(system):
 # ---------------------------------------------------------------- every route guarded
 
 
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
-    return get_context()
-
-
 PUBLIC = {
     "/health",
     "/metrics",
@@ -490,7 +473,7 @@ def test_api_key_in_the_url_is_refused_and_never_logged(hub, tmp_path):
 
 
 def test_producer_keys_are_scoped_to_the_integrations_they_serve(hub, client):
-    from nue_ns.api.keys import create_key
+    from nue_ns.hub.api_keys import create_key
 
     scoped = create_key(hub.engine, "billing eu", "producer", ["default"])[0]
     body = {"id": "C-1", "name": "Acme"}

@@ -23,20 +23,13 @@ from nue_ns.mapping.base import external_id
 from nue_ns.records import validate
 from nue_ns.sandbox import tax as sandbox_tax
 from tests.harness import ACCOUNT, System
-from tests.test_month_end_to_end import Ledger, _cli, add_tax, applied, enqueue_shuffled, nue_applied
+from tests.test_month_end_to_end import Ledger, add_tax, applied, enqueue_shuffled, nue_applied
 
 CENT = Decimal("0.01")
 RATE = Decimal("8.25")
 SMALL = {"n_customers": 6, "n_products": 5, "n_orders": 6, "n_invoices": 10, "n_payments": 8}
 SMALL |= {"n_refunds": 2, "n_credit_memos": 3}
 DOCS = ("order", "invoice", "credit_memo")
-
-
-@pytest.fixture
-def system(env, tmp_path, monkeypatch):
-    sys_ = System(env["database_url"], env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
 
 
 def taxed_month() -> dict[str, list[dict[str, Any]]]:
@@ -149,7 +142,7 @@ def test_validate_names_the_tax_setup_and_taxed_documents_wait_for_it(system):
     system.start(rate_limit="50/1s", kind="real-2025-09")
     config = IntegrationConfig(gl=SANDBOX_GL.model_copy(update={"tax_liability": "5"}), subsidiary_id="1")
     save_config(system.ctx.engine, "default", config)
-    out = _cli(system, "integration", "validate")
+    out = system.cli("integration", "validate")
     assert out.returncode == 1, out.stderr
     assert "tax_liability: account 5 (4000 Subscription Income) is of type Income (expected OthCurrLiab)" in (
         " ".join(out.stderr.split())

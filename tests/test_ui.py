@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from nue_ns.api.auth import SESSION_COOKIE
-from nue_ns.api.keys import create_key, revoke
-from nue_ns.config import reset_settings
-from nue_ns.context import get_context, reset_context
 from nue_ns.hub import store
-from nue_ns.hub.integrations import ensure_default
+from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.models import utcnow
 from nue_ns.netsuite.errors import Exchange
 from nue_ns.producer import enqueue_many
 from tests.api_support import key, set_record
 
-pytest_plugins = ["tests.api_fixtures"]
-
 EVIL = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def hub(api_env, monkeypatch):
-    monkeypatch.setenv("NETSUITE_ACCOUNT_ID", "TSTDRV1")
-    reset_settings()
-    reset_context()
-    ctx = get_context()
-    ensure_default(ctx.engine, ctx.settings)
-    return ctx
 
 
 def _csrf(html: str) -> str:

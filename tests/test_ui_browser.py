@@ -31,8 +31,6 @@ from nue_ns.processes import free_port
 from tests.api_support import bearer, key
 from tests.harness import System
 
-pytest_plugins = ["tests.api_fixtures"]
-
 ROOT = Path(__file__).resolve().parent.parent
 # Whichever the user has (the Makefile installs Debian's chromium only when none is on PATH).
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -50,10 +48,9 @@ BROKEN = GOOD.model_copy(update={"currency_ids": GOOD.currency_ids | {"EUR": "9"
 
 
 @pytest.fixture
-def system(api_env, tmp_path, monkeypatch) -> Iterator[System]:
-    sys_ = System(api_env["database_url"], api_env["redis_url"], tmp_path, monkeypatch)
-    yield sys_
-    sys_.stop()
+def system(api_env, system: System) -> System:
+    """The shared system (conftest.py) on a hub whose API tables are emptied too (api_env)."""
+    return system
 
 
 @pytest.fixture

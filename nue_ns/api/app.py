@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,7 +22,7 @@ from nue_ns.api.common import Problem
 from nue_ns.api.guard import RequestGuard, out_of_range
 from nue_ns.api.templating import render
 from nue_ns.context import get_context
-from nue_ns.hub.db import probe_engine
+from nue_ns.hub.engines import ping
 from nue_ns.records import _field_path
 
 STATIC = Path(__file__).with_name("static")
@@ -69,8 +68,7 @@ def _health_checks() -> dict[str, str]:
     ctx = get_context()
     checks = {}
     try:
-        with probe_engine(ctx.database_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(ctx.database_url)
         checks["database"] = "ok"
     except Exception as exc:  # report, don't raise: this is what a health check is for
         checks["database"] = f"down: {type(exc).__name__}"

@@ -21,15 +21,13 @@ from pathlib import Path
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert
 
 from nue_ns.api import keys
 from nue_ns.api.keys import Principal
 from nue_ns.config import Settings
 from nue_ns.context import get_context
-from nue_ns.hub.db import session_scope
-from nue_ns.hub.models_api import EndedSession, Role
+from nue_ns.hub import api_keys
+from nue_ns.hub.models_api import Role
 from nue_ns.secrets import fernet
 
 SESSION_COOKIE = "nue_ns_session"
@@ -145,25 +143,9 @@ def start_session(response: Response, request: Request, principal: Principal) ->
 def end_session(response: Response, session: UiSession) -> None:
     """Log out for real: the session is recorded as ended, so a copy of the cookie (another tab,
     a stolen one) stops working too, not only the browser's own."""
-    ctx = get_context()
     expires = dt.datetime.fromtimestamp(session.expires, dt.UTC)
-    with session_scope(ctx.engine) as s:
-        s.execute(delete(EndedSession).where(EndedSession.expires_at < func.now()))  # keep it small
-        s.execute(
-            insert(EndedSession)
-            .values(sid_hash=_sid_hash(session.csrf), expires_at=expires)
-            .on_conflict_do_nothing()
-        )
+    api_keys.end_ui_session(get_context().engine, session.csrf, expires)
     response.delete_cookie(SESSION_COOKIE)
-
-
-def _sid_hash(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
-
-
-def _ended(sid: str) -> bool:
-    with session_scope(get_context().engine) as s:
-        return s.get(EndedSession, _sid_hash(sid)) is not None
 
 
 def current_session(request: Request) -> UiSession | None:
@@ -175,7 +157,11 @@ def current_session(request: Request) -> UiSession | None:
     if not isinstance(payload.get("k"), int) or not isinstance(payload.get("c"), str):
         return None
     principal = keys.principal_of(ctx.engine, payload["k"])
-    if principal is None or principal.role is not Role.OPERATOR or _ended(payload["c"]):
+    if (
+        principal is None
+        or principal.role is not Role.OPERATOR
+        or api_keys.ui_session_ended(ctx.engine, payload["c"])
+    ):
         return None
     return UiSession(principal, payload["c"], payload["e"])
 

@@ -6,12 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from nue_ns.api.guard import id_bounded, utc_bounded
-from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Attempt, Integration
-from nue_ns.hub.queries import Filter, states_named
+from nue_ns.hub.queries import Filter, recent_status_counts, states_named
 from nue_ns.integration import IntegrationConfig
 from nue_ns.records import CONTRACTS
 
@@ -90,23 +88,16 @@ def filter_params(f: Filter) -> dict[str, Any]:
 
 def throttling(engine: Engine) -> dict[str, dict[str, Any]]:
     """Real-time integrations that keep hitting NetSuite's concurrency limit (429), with advice."""
-    q = (
-        select(Integration.name, Integration.settings, func.count())
-        .join(Attempt, Attempt.integration_id == Integration.id)
-        .where(Attempt.status == 429, Attempt.started_at > func.now() - THROTTLE_WINDOW)
-        .group_by(Integration.id, Integration.name, Integration.settings)
-    )
     out: dict[str, dict[str, Any]] = {}
-    with session_scope(engine) as s:
-        for name, settings, n in s.execute(q):
-            if n < THROTTLE_THRESHOLD or IntegrationConfig.load(settings).scheduled_mode:
-                continue
-            minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-            out[name] = {
-                "recent_429": n,
-                "window_minutes": minutes,
-                "advice": f"NetSuite refused {n} calls of integration '{name}' with 429 (concurrency limit) "
-                f"in the last {minutes} minutes. Its account is busier than real-time mode allows: "
-                "turn on 'Process in scheduled mode' so records go in governed batches.",
-            }
+    for name, settings, n in recent_status_counts(engine, 429, THROTTLE_WINDOW):
+        if n < THROTTLE_THRESHOLD or IntegrationConfig.load(settings).scheduled_mode:
+            continue
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        out[name] = {
+            "recent_429": n,
+            "window_minutes": minutes,
+            "advice": f"NetSuite refused {n} calls of integration '{name}' with 429 (concurrency limit) "
+            f"in the last {minutes} minutes. Its account is busier than real-time mode allows: "
+            "turn on 'Process in scheduled mode' so records go in governed batches.",
+        }
     return out

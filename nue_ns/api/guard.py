@@ -27,7 +27,7 @@ from fastapi import Path
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nue_ns.api.keys import PREFIX
+from nue_ns.hub.api_keys import PREFIX
 from nue_ns.strict_json import BadJson, loads
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL's bigint: the largest id the hub has

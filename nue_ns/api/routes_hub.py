@@ -16,6 +16,8 @@ from nue_ns.api.common import Problem, filter_params, make_filter
 from nue_ns.api.guard import BIGINT_MAX, HubId
 from nue_ns.api.keys import Principal
 from nue_ns.context import get_context
+from nue_ns.hub import bulk_jobs
+from nue_ns.hub import events as hub_events
 from nue_ns.hub.queries import attempt_view, get_record, list_records, record_batch, record_view, status
 
 router = APIRouter(prefix="/v1", tags=["hub"])
@@ -44,7 +46,7 @@ class VerifyRequest(BaseModel):
 
 def _job_accepted(job_id: int) -> JSONResponse:
     ctx = get_context()
-    job = jobs.get_job(ctx.engine, job_id)
+    job = bulk_jobs.get(ctx.engine, job_id)
     return JSONResponse(
         jobs.job_view(ctx.engine, job), status_code=202, headers={"Location": f"/v1/jobs/{job_id}"}
     )
@@ -150,7 +152,7 @@ def retry_one(record_id: HubId, _: Principal = Depends(operator)) -> dict[str, A
 def job(job_id: HubId, _: Principal = Depends(operator)) -> dict[str, Any]:
     """A bulk job's progress (and, for a retry, where its records stand now)."""
     engine = get_context().engine
-    found = jobs.get_job(engine, job_id)
+    found = bulk_jobs.get(engine, job_id)
     if found is None:
         raise Problem(404, f"no job {job_id}")
     return jobs.job_view(engine, found)
@@ -185,7 +187,7 @@ def inbound_events(
 ) -> dict[str, Any]:
     """NetSuite → Nue events (payments collected in NetSuite, voided credit memos) and their delivery."""
     try:
-        events = inbound.list_events(
+        found = hub_events.list_events(
             get_context().engine,
             state=state,
             kind=kind,
@@ -197,7 +199,7 @@ def inbound_events(
     except ValueError as exc:
         field_name = "kind" if kind and "EventKind" in str(exc) else "state"
         raise Problem(422, "invalid filter", [{"field": field_name, "reason": str(exc)}]) from None
-    items = [inbound.inbound_view(e) for e in events]
+    items = [inbound.inbound_view(e) for e in found]
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
@@ -208,5 +210,5 @@ def retry_inbound(body: InboundRetry, _: Principal = Depends(operator)) -> dict[
         raise Problem(
             422, "nothing to retry", [{"field": "ids", "reason": "give event ids or all_failed: true"}]
         )
-    ids = inbound.retry_events(get_context().engine, body.ids, all_failed=body.all_failed)
+    ids = hub_events.retry_events(get_context().engine, body.ids, all_failed=body.all_failed)
     return {"retried": ids}

@@ -22,6 +22,7 @@ from nue_ns.api.guard import HubId
 from nue_ns.api.routes_governor import governor_states
 from nue_ns.api.templating import render
 from nue_ns.context import get_context
+from nue_ns.hub import bulk_jobs
 from nue_ns.hub.integrations import list_integrations
 from nue_ns.hub.models import DISPLAY, State
 from nue_ns.hub.models_api import Role
@@ -202,7 +203,7 @@ def record_page(request: Request, record_id: HubId, session: UiSession = Depends
         integration=ctx.integration(rec.integration_id).name,
         payload=rec.payload,
         attempts=[attempt_view(a) for a in reversed(attempts)],
-        retryable=rec.state in {s.value for s in jobs.RETRYABLE},
+        retryable=rec.state in {s.value for s in bulk_jobs.RETRYABLE},
     )
 
 
@@ -240,7 +241,7 @@ async def retry(request: Request, session: UiSession = Depends(ui_session)) -> R
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: HubId, session: UiSession = Depends(ui_session)) -> Response:
     engine = get_context().engine
-    job = jobs.get_job(engine, job_id)
+    job = bulk_jobs.get(engine, job_id)
     if job is None:
         return render(request, "error.html", session, 404, detail=f"There is no job {job_id}.")
     view = jobs.job_view(engine, job)

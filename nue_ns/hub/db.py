@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -52,6 +52,12 @@ def probe_engine(url: str) -> Engine:
             )  # fmt: skip
             _probe_engines[url] = engine
         return engine
+
+
+def ping(url: str) -> None:
+    """`SELECT 1` on the health check's own engine (probe_engine); raises if the database is down."""
+    with probe_engine(url).connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def dispose_engines() -> None:

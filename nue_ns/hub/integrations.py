@@ -6,13 +6,15 @@ shown (the auth method's certificate ids and which one is active).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, text
 
-from nue_ns.account_profile import summary
+from nue_ns.account_profile import AccountProfile, summary
 from nue_ns.config import RateLimit, Settings
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import OPEN_STATES, Attempt, Integration, NetSuiteLink, Record
@@ -375,3 +377,52 @@ def remove_integration(engine: Engine, name: str) -> None:
         for model in (Attempt, NetSuiteLink, InboundWatermark):
             s.execute(delete(model).where(model.integration_id == integ.id))
         s.delete(integ)
+
+
+def save_profile(engine: Engine, integration_id: int, profile: AccountProfile | None) -> None:
+    """Store the account profile (None forgets it); updated_at moves, so workers pick it up."""
+    value = json.dumps(profile.model_dump(mode="json")) if profile is not None else None
+    with session_scope(engine) as s:
+        s.execute(
+            text("UPDATE integrations SET profile = CAST(:p AS jsonb), updated_at = now() WHERE id = :id"),
+            {"p": value, "id": integration_id},
+        )
+
+
+def save_validation(
+    engine: Engine, integration_id: int, judged: dict[str, Any] | None, verdict: dict[str, Any]
+) -> bool:
+    """Store a GL-account verdict in the settings unless they changed since `judged` was read (then
+    it judged an old mapping and is dropped). Returns whether it was stored."""
+    seen = {k: v for k, v in (judged or {}).items() if k != "validation"}
+    with session_scope(engine) as s:
+        stored = s.execute(
+            text(
+                """
+                UPDATE integrations
+                SET settings = jsonb_set(COALESCE(settings, '{}'::jsonb), '{validation}', CAST(:v AS jsonb)),
+                    updated_at = now()
+                WHERE id = :id AND (COALESCE(settings, '{}'::jsonb) - 'validation') = CAST(:seen AS jsonb)
+                """
+            ),
+            {"id": integration_id, "v": json.dumps(verdict), "seen": json.dumps(seen)},
+        ).rowcount
+    return bool(stored)
+
+
+def find(engine: Engine, name_or_id: str | int) -> Integration | None:
+    """The integration of this id (an int) or name (a str)."""
+    q = select(Integration)
+    q = (
+        q.where(Integration.id == name_or_id)
+        if isinstance(name_or_id, int)
+        else q.where(Integration.name == name_or_id)
+    )
+    with session_scope(engine) as s:
+        return s.scalars(q).one_or_none()
+
+
+def updated_at(engine: Engine, integration_id: int) -> dt.datetime | None:
+    """When the integration last changed (None: no such integration); connections are rebuilt on a change."""
+    with session_scope(engine) as s:
+        return s.scalar(select(Integration.updated_at).where(Integration.id == integration_id))

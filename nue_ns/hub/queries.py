@@ -1,13 +1,14 @@
-"""Read-side of the hub for operators: counts by state and type, filtered listings."""
+"""Read-side of the hub for operators: counts by state and type, filtered listings, what the
+metrics and the throttling advice are computed from."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Row, Select, func, select, text
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import DISPLAY, Attempt, Integration, Record, State
@@ -188,3 +189,58 @@ def record_batch(engine: Any, rec: Record) -> dict[str, Any] | None:
 
     batch = batch_store.get(engine, rec.batch_id) if rec.batch_id else None
     return batch_view(batch) if batch is not None else None
+
+
+# ---------------------------------------------------------------- metrics (read at scrape time)
+
+_RECORDS = """
+    SELECT i.name, r.record_type, r.state, count(*) FROM hub_records r
+    JOIN integrations i ON i.id = r.integration_id
+    WHERE r.state <> 'superseded' GROUP BY 1, 2, 3
+"""
+_ATTEMPTS = """
+    SELECT i.name, a.outcome, COALESCE(a.error_code, ''), COALESCE(a.status, 0), count(*)
+    FROM hub_attempts a JOIN integrations i ON i.id = a.integration_id GROUP BY 1, 2, 3, 4
+"""
+_OLDEST = """
+    SELECT i.name, EXTRACT(EPOCH FROM now() - min(r.created_at)) FROM hub_records r
+    JOIN integrations i ON i.id = r.integration_id
+    WHERE r.state = ANY(:states) GROUP BY 1
+"""
+_GOVERNOR_WAITS = """
+    SELECT i.name, count(*) FROM hub_records r JOIN integrations i ON i.id = r.integration_id
+    WHERE r.state = 'pending' AND r.reason LIKE 'waiting for a NetSuite call slot%' GROUP BY 1
+"""
+
+
+@dataclass
+class MetricRows:
+    """The hub's counts behind the Prometheus metrics, by integration name."""
+
+    records: list[Row]  # (integration, record type, state, count), superseded versions left out
+    attempts: list[Row]  # (integration, outcome, error code or '', HTTP status or 0, count)
+    oldest: list[Row]  # (integration, age in seconds of its oldest record in `not_transferred` states)
+    governor_waits: list[Row]  # (integration, records pending until a NetSuite call slot frees)
+
+
+def metric_rows(engine: Engine, not_transferred: Sequence[str]) -> MetricRows:
+    with session_scope(engine) as s:
+        return MetricRows(
+            list(s.execute(text(_RECORDS))),
+            list(s.execute(text(_ATTEMPTS))),
+            list(s.execute(text(_OLDEST), {"states": list(not_transferred)})),
+            list(s.execute(text(_GOVERNOR_WAITS))),
+        )
+
+
+def recent_status_counts(engine: Engine, status: int, window: dt.timedelta) -> list[Row]:
+    """(integration name, its settings, count) of the calls NetSuite answered `status` in the last
+    `window`, per integration that had any."""
+    q = (
+        select(Integration.name, Integration.settings, func.count())
+        .join(Attempt, Attempt.integration_id == Integration.id)
+        .where(Attempt.status == status, Attempt.started_at > func.now() - window)
+        .group_by(Integration.id, Integration.name, Integration.settings)
+    )
+    with session_scope(engine) as s:
+        return list(s.execute(q))
