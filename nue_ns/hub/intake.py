@@ -1,0 +1,156 @@
+"""Producers' records into the hub: one COPY and one set-based statement per batch.
+
+Each record is serialised once (its canonical JSON: what is hashed is what is stored) and streamed
+to PostgreSQL with COPY into a per-connection temporary table: no bind parameter per row, so a
+batch of any size fits (PostgreSQL allows 65,535 parameters per statement). One statement then
+inserts the new versions, marks a version older than one the hub has as superseded, and retires
+the open older versions the new ones replace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from nue_ns.hub.models import Integration, State, utcnow
+from nue_ns.records import TYPE_ORDER, _Record
+
+
+def _canonical(record: _Record) -> str:
+    """The record's one serialisation: what is hashed is what is stored."""
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def version_hash(record: _Record) -> str:
+    return hashlib.sha256(_canonical(record).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: int
+    record_type: str
+    nue_id: str
+    created: bool  # False: this exact version was already in the hub
+    state: str
+
+
+# Open states a newer version replaces; in_flight is not among them: a worker holds that one right
+# now, it finishes and the newer version follows.
+_REPLACEABLE = [s.value for s in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)]
+_STALE = "stale: the hub has a newer version of this record (by updated_at)"
+
+# One per connection, emptied at every commit: no catalog churn per batch (ON COMMIT DROP would
+# create and drop a table each time). Created again if the transaction that created it rolled back.
+_BATCH_TABLE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS intake_batch (
+    ord integer NOT NULL, nue_id text NOT NULL, upd timestamptz, hash text NOT NULL, payload jsonb NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+_COPY = "COPY intake_batch (ord, nue_id, upd, hash, payload) FROM STDIN"
+
+# The new versions, in the batch's order (their ids follow it). A version older (by the
+# producer's updated_at) than one the hub holds open or sent goes in as superseded, never sent.
+# Every new version, stale or not, retires the open older versions of its record; the older rows
+# are those this statement's snapshot sees, so never the ones it inserts.
+_INSERT = """
+WITH ins AS (
+    INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
+                             version_hash, payload, state, reason, next_attempt_at, attempts)
+    SELECT %(i)s, %(t)s, %(rank)s, b.nue_id, b.upd, b.hash, b.payload,
+           CASE WHEN newer.found THEN 'superseded' ELSE %(state)s END,
+           CASE WHEN newer.found THEN %(stale)s ELSE %(reason)s END,
+           %(now)s, 0
+    FROM intake_batch b
+    CROSS JOIN LATERAL (
+        SELECT b.upd IS NOT NULL AND EXISTS (
+            SELECT 1 FROM hub_records o
+            WHERE o.integration_id = %(i)s AND o.record_type = %(t)s AND o.nue_id = b.nue_id
+              AND o.state <> 'superseded' AND o.source_updated_at > b.upd)
+    ) AS newer(found)
+    ORDER BY b.ord
+    ON CONFLICT ON CONSTRAINT uq_record_version DO NOTHING
+    RETURNING id, nue_id, source_updated_at, state
+), replaced AS (
+    UPDATE hub_records o SET state = 'superseded', reason = 'replaced by version ' || ins.id,
+           updated_at = now(), waiting_on = NULL
+    FROM ins
+    WHERE o.integration_id = %(i)s AND o.record_type = %(t)s AND o.nue_id = ins.nue_id AND o.id < ins.id
+      AND o.state = ANY(%(states)s)
+      AND (o.source_updated_at IS NULL OR ins.source_updated_at IS NULL
+           OR o.source_updated_at <= ins.source_updated_at)
+    RETURNING o.id
+)
+SELECT id, nue_id, state FROM ins
+"""
+
+# The versions the hub already had (the insert skipped them): their rows as they stand.
+_EXISTING = """
+SELECT r.id, r.nue_id, r.state FROM intake_batch b
+JOIN hub_records r ON r.integration_id = %(i)s AND r.record_type = %(t)s
+                  AND r.nue_id = b.nue_id AND r.version_hash = b.hash
+"""
+
+
+def batch_rows(records: Sequence[_Record]) -> list[tuple[int, str, dt.datetime | None, str, str]]:
+    """The COPY rows of a batch: within one batch the last version of a record wins, in the
+    place of the record's first appearance; each record serialised once and hashed from that text."""
+    latest: dict[str, _Record] = {}
+    for rec in records:
+        latest[rec.id] = rec
+    rows = []
+    for ord_, (nue_id, rec) in enumerate(latest.items()):
+        canonical = _canonical(rec)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        rows.append((ord_, nue_id, getattr(rec, "updated_at", None), digest, canonical))
+    return rows
+
+
+def accept(
+    engine: Engine, integration: Integration, record_type: str, records: Sequence[_Record]
+) -> list[Accepted]:
+    """Store validated records in one transaction; the same version twice is one row.
+
+    A newer version supersedes the open older ones (except one a worker holds right now: that
+    one finishes and the newer one follows). A version older than one the hub has (by the
+    producer's `updated_at`) is kept as superseded and never sent. One result per record (the
+    last version of a record given twice), in the batch's order.
+    """
+    if not records:
+        return []
+    scheduled = bool((integration.settings or {}).get("scheduled_mode"))
+    initial = State.PARKED if scheduled else State.PENDING
+    rows = batch_rows(records)
+    params: dict[str, Any] = {
+        "i": integration.id,
+        "t": record_type,
+        "rank": TYPE_ORDER[record_type],
+        "state": initial.value,
+        "reason": "waiting for the scheduled batch" if scheduled else None,
+        "stale": _STALE,
+        "states": _REPLACEABLE,
+        "now": utcnow(),
+    }
+    results: dict[str, Accepted] = {}
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection  # psycopg's: COPY is not SQLAlchemy's to give
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute(_BATCH_TABLE)
+            with cur.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(_INSERT, params)
+            for id_, nue_id, state in cur.fetchall():
+                results[nue_id] = Accepted(id_, record_type, nue_id, True, state)
+            if len(results) < len(rows):
+                cur.execute(_EXISTING, params)
+                for id_, nue_id, state in cur.fetchall():
+                    if nue_id not in results:
+                        results[nue_id] = Accepted(id_, record_type, nue_id, False, state)
+    return [results[nue_id] for _, nue_id, *_ in rows if nue_id in results]
