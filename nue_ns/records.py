@@ -171,6 +171,8 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(
 def clean_text(v: str) -> str:
     """The one rule for every text field: no NUL or other control characters (tab and newline
     aside), no bidi controls, valid Unicode, and not made only of invisible characters."""
+    if v.isascii() and v.isprintable():
+        return v  # no control character, and only a space can be invisible (then all are: allowed)
     if "\x00" in v:
         raise ValueError("text contains a NUL character")
     try:

@@ -147,3 +147,28 @@ def test_scheduled_mode_parks_new_versions(ctx):
     (a,) = intake.accept(ctx.engine, integ, "customer", _customers(sample.customers(1)[0]))
     (row,) = _stored(ctx, a.nue_id)
     assert a.state == row.state == State.PARKED and row.reason == "waiting for the scheduled batch"
+
+
+def test_other_versions_are_found_by_index_probes_whatever_the_statistics(ctx):
+    """The plan joins nothing by hash or merge: on a table without statistics such a join scanned
+    every open row of the integration for each batch row."""
+    integ = ctx.integration("default")
+    intake.accept(ctx.engine, integ, "customer", _customers(*sample.customers(3000, prefix="P")))
+    rows = intake.batch_rows(_customers(*sample.customers(500, prefix="Q")))
+    params = {"i": integ.id, "t": "customer", "rank": 0, "state": "pending", "reason": None}
+    params |= {"stale": intake._STALE, "states": intake._REPLACEABLE, "now": "2026-01-01T00:00:00Z"}
+    with ctx.engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute(intake._PREPARE)
+            with cur.copy(intake._COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            plans = []
+            for query in (intake._INSERT, intake._EXISTING):
+                cur.execute("EXPLAIN " + query, params)
+                plans.append("\n".join(line for (line,) in cur.fetchall()))
+        conn.rollback()
+    for plan in plans:
+        assert "ix_records_nue" in plan or "uq_record_version" in plan, plan
+        assert "Hash Join" not in plan and "Merge Join" not in plan, plan

@@ -28,6 +28,44 @@ def test_clean_text_refuses_exactly_the_characters_of_the_rule():
         assert bool(records._FORBIDDEN.search(ch)) == _refused_by_the_rule(ch), f"U+{code:04X}"
 
 
+def _reference_clean_text(v: str) -> str:
+    """clean_text as first written: one unicodedata lookup per character."""
+    if "\x00" in v:
+        raise ValueError("text contains a NUL character")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text is not valid Unicode") from exc
+    for ch in v:
+        if ch in records._BIDI:
+            raise ValueError(f"text contains a bidirectional control character (U+{ord(ch):04X})")
+        if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r":
+            raise ValueError(f"text contains a control character (U+{ord(ch):04X})")
+    if v and all(records._invisible(ch) for ch in v) and not v.isspace():
+        raise ValueError("text is made only of invisible characters")
+    return v
+
+
+def _answer(rule, v: str) -> str:
+    try:
+        return "ok: " + rule(v)
+    except ValueError as exc:
+        return str(exc)
+
+
+_TEXTS = st.text(
+    alphabet=st.sampled_from(" \t\n\r\x00\x07\x1f\x7f\x85\u00a0\u200b\u202e\u2066\u3164\ufeffaZ9~é東🚀")
+    | st.characters(),
+    max_size=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_TEXTS)
+def test_clean_text_answers_as_the_per_character_rule(v):
+    assert _answer(clean_text, v) == _answer(_reference_clean_text, v)
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -45,19 +45,26 @@ class Accepted:
 _REPLACEABLE = [s.value for s in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)]
 _STALE = "stale: the hub has a newer version of this record (by updated_at)"
 
-# One per connection, emptied at every commit: no catalog churn per batch (ON COMMIT DROP would
-# create and drop a table each time). Created again if the transaction that created it rolled back.
-_BATCH_TABLE = """
+# The batch table: one per connection, emptied at every commit, so no catalog churn per batch
+# (ON COMMIT DROP would create and drop a table each time); created again if the transaction that
+# created it rolled back.
+_PREPARE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS intake_batch (
     ord integer NOT NULL, nue_id text NOT NULL, upd timestamptz, hash text NOT NULL, payload jsonb NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 _COPY = "COPY intake_batch (ord, nue_id, upd, hash, payload) FROM STDIN"
 
+# Every lookup of a record's other versions is a correlated subquery (EXISTS, or LATERAL kept
+# from being flattened into a join by OFFSET 0): one probe of ix_records_nue per batch row,
+# whatever the statistics say. A join the planner may reorder went quadratic: a temporary table
+# has no statistics, a new hub table none either, and without them the planner scanned every open
+# row of the integration once per batch row (5 s for 1,000 rows into a table of 6,000).
+#
 # The new versions, in the batch's order (their ids follow it). A version older (by the
 # producer's updated_at) than one the hub holds open or sent goes in as superseded, never sent.
-# Every new version, stale or not, retires the open older versions of its record; the older rows
-# are those this statement's snapshot sees, so never the ones it inserts.
+# Every new version, stale or not, retires the open older versions of its record; those are the
+# rows this statement's snapshot sees, so never the ones it inserts.
 _INSERT = """
 WITH ins AS (
     INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
@@ -76,24 +83,34 @@ WITH ins AS (
     ORDER BY b.ord
     ON CONFLICT ON CONSTRAINT uq_record_version DO NOTHING
     RETURNING id, nue_id, source_updated_at, state
+), older AS (
+    SELECT o.id, ins.id AS new_id
+    FROM ins CROSS JOIN LATERAL (
+        SELECT o.id FROM hub_records o
+        WHERE o.integration_id = %(i)s AND o.record_type = %(t)s AND o.nue_id = ins.nue_id
+          AND o.id < ins.id AND o.state = ANY(%(states)s)
+          AND (o.source_updated_at IS NULL OR ins.source_updated_at IS NULL
+               OR o.source_updated_at <= ins.source_updated_at)
+        OFFSET 0
+    ) AS o
 ), replaced AS (
-    UPDATE hub_records o SET state = 'superseded', reason = 'replaced by version ' || ins.id,
+    UPDATE hub_records r SET state = 'superseded', reason = 'replaced by version ' || older.new_id,
            updated_at = now(), waiting_on = NULL
-    FROM ins
-    WHERE o.integration_id = %(i)s AND o.record_type = %(t)s AND o.nue_id = ins.nue_id AND o.id < ins.id
-      AND o.state = ANY(%(states)s)
-      AND (o.source_updated_at IS NULL OR ins.source_updated_at IS NULL
-           OR o.source_updated_at <= ins.source_updated_at)
-    RETURNING o.id
+    FROM older WHERE r.id = older.id
+    RETURNING r.id
 )
 SELECT id, nue_id, state FROM ins
 """
 
 # The versions the hub already had (the insert skipped them): their rows as they stand.
 _EXISTING = """
-SELECT r.id, r.nue_id, r.state FROM intake_batch b
-JOIN hub_records r ON r.integration_id = %(i)s AND r.record_type = %(t)s
-                  AND r.nue_id = b.nue_id AND r.version_hash = b.hash
+SELECT r.id, b.nue_id, r.state FROM intake_batch b
+CROSS JOIN LATERAL (
+    SELECT r.id, r.state FROM hub_records r
+    WHERE r.integration_id = %(i)s AND r.record_type = %(t)s AND r.nue_id = b.nue_id
+      AND r.version_hash = b.hash
+    OFFSET 0
+) AS r
 """
 
 
@@ -141,7 +158,7 @@ def accept(
         raw = conn.connection.driver_connection  # psycopg's: COPY is not SQLAlchemy's to give
         assert raw is not None
         with raw.cursor() as cur:
-            cur.execute(_BATCH_TABLE)
+            cur.execute(_PREPARE)
             with cur.copy(_COPY) as copy:
                 for row in rows:
                     copy.write_row(row)
