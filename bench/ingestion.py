@@ -49,7 +49,7 @@ def _cpu_only(n: int, batch: int) -> float:
     items = sample.customers(n, prefix="CPU")
     started = time.perf_counter()
     for i in range(0, n, batch):
-        intake.batch_rows(validate_all("customer", items[i : i + batch]))
+        list(intake.batch_rows(intake.latest_versions(validate_all("customer", items[i : i + batch]))))
     return time.perf_counter() - started
 
 
@@ -60,7 +60,7 @@ def _floor(ctx, n: int, batch: int) -> float:
     valid = [records.validate("customer", item) for item in sample.customers(n, prefix="FLOOR")]
     rows = [
         (integ.id, "customer", 0, nue_id, upd, digest, text, "pending", utcnow(), 0)
-        for _, nue_id, upd, digest, text in intake.batch_rows(valid)
+        for _, nue_id, upd, digest, text in intake.batch_rows(intake.latest_versions(valid))
     ]
     copy_sql = (
         "COPY hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at, "

@@ -62,7 +62,7 @@ def test_batch_rows_serialise_each_record_once_the_last_version_winning():
     a1, b, a2 = _customers(
         {"id": "A", "name": "first"}, {"id": "B", "name": "b"}, {"id": "A", "name": "second"}
     )
-    rows = intake.batch_rows([a1, b, a2])
+    rows = list(intake.batch_rows(intake.latest_versions([a1, b, a2])))
     assert [(r[0], r[1]) for r in rows] == [(0, "A"), (1, "B")]  # A keeps its first place
     ord_, nue_id, updated, digest, text = rows[0]
     assert json.loads(text)["name"] == "second" and updated is None
@@ -154,7 +154,7 @@ def test_other_versions_are_found_by_index_probes_whatever_the_statistics(ctx):
     every open row of the integration for each batch row."""
     integ = ctx.integration("default")
     intake.accept(ctx.engine, integ, "customer", _customers(*sample.customers(3000, prefix="P")))
-    rows = intake.batch_rows(_customers(*sample.customers(500, prefix="Q")))
+    rows = intake.batch_rows(intake.latest_versions(_customers(*sample.customers(500, prefix="Q"))))
     params = {"i": integ.id, "t": "customer", "rank": 0, "state": "pending", "reason": None}
     params |= {"stale": intake._STALE, "states": intake._REPLACEABLE, "now": "2026-01-01T00:00:00Z"}
     with ctx.engine.begin() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,18 +114,29 @@ CROSS JOIN LATERAL (
 """
 
 
-def batch_rows(records: Sequence[_Record]) -> list[tuple[int, str, dt.datetime | None, str, str]]:
-    """The COPY rows of a batch: within one batch the last version of a record wins, in the
-    place of the record's first appearance; each record serialised once and hashed from that text."""
+Row = tuple[int, str, dt.datetime | None, str, str]  # ord, nue_id, updated_at, hash, canonical JSON
+
+
+def latest_versions(records: Sequence[_Record]) -> dict[str, _Record]:
+    """Within one batch the last version of a record wins, in the place of its first appearance."""
     latest: dict[str, _Record] = {}
     for rec in records:
         latest[rec.id] = rec
-    rows = []
+    return latest
+
+
+def batch_rows(latest: dict[str, _Record]) -> Iterator[Row]:
+    """The COPY rows, made as they are sent: each record serialised once, hashed from that text.
+    A generator, so that PostgreSQL reads the first rows while the next are being serialised."""
     for ord_, (nue_id, rec) in enumerate(latest.items()):
         canonical = _canonical(rec)
-        digest = hashlib.sha256(canonical.encode()).hexdigest()
-        rows.append((ord_, nue_id, getattr(rec, "updated_at", None), digest, canonical))
-    return rows
+        yield (
+            ord_,
+            nue_id,
+            getattr(rec, "updated_at", None),
+            hashlib.sha256(canonical.encode()).hexdigest(),
+            canonical,
+        )
 
 
 def accept(
@@ -142,7 +153,7 @@ def accept(
         return []
     scheduled = bool((integration.settings or {}).get("scheduled_mode"))
     initial = State.PARKED if scheduled else State.PENDING
-    rows = batch_rows(records)
+    latest = latest_versions(records)
     params: dict[str, Any] = {
         "i": integration.id,
         "t": record_type,
@@ -160,14 +171,14 @@ def accept(
         with raw.cursor() as cur:
             cur.execute(_PREPARE)
             with cur.copy(_COPY) as copy:
-                for row in rows:
+                for row in batch_rows(latest):
                     copy.write_row(row)
             cur.execute(_INSERT, params)
             for id_, nue_id, state in cur.fetchall():
                 results[nue_id] = Accepted(id_, record_type, nue_id, True, state)
-            if len(results) < len(rows):
+            if len(results) < len(latest):
                 cur.execute(_EXISTING, params)
                 for id_, nue_id, state in cur.fetchall():
                     if nue_id not in results:
                         results[nue_id] = Accepted(id_, record_type, nue_id, False, state)
-    return [results[nue_id] for _, nue_id, *_ in rows if nue_id in results]
+    return [results[nue_id] for nue_id in latest if nue_id in results]
