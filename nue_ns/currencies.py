@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Context
-from nue_ns.hub import store
+from nue_ns.hub import intake, store
 from nue_ns.hub.models import Integration, Record
 from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
@@ -124,7 +124,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
         if code == latest.get("currency") or code in listed:
             return False
         customer = records.validate("customer", latest | {"currencies": [*listed, code]})
-        store.accept(ctx.engine, ctx.integration(integration_id), "customer", [customer])
+        intake.accept(ctx.engine, ctx.integration(integration_id), "customer", [customer])
         store.hurry(ctx.engine, integration_id, [ref])  # scheduled mode: not held for the batch
         return True
     finally:

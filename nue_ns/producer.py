@@ -11,9 +11,9 @@ from typing import Any
 
 from nue_ns import currencies, dispatch, mapping, profile, records
 from nue_ns.context import Context, get_context
-from nue_ns.hub import links, store
+from nue_ns.hub import intake, links
+from nue_ns.hub.intake import Accepted
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
-from nue_ns.hub.store import Accepted
 from nue_ns.integration import Collection, IntegrationConfig
 
 # The most records one call may carry (API, CLI and Python alike); docs/OPERATIONS.md says so.
@@ -75,7 +75,7 @@ def enqueue_many(
         raise InvalidBatch(sorted(problems, key=lambda p: p.index or 0))
     if record_type == "product":
         _refuse_type_changes(ctx, integ.id, config, valid)
-    accepted = store.accept(ctx.engine, integ, record_type, valid)
+    accepted = intake.accept(ctx.engine, integ, record_type, valid)
     if dispatch_now and not config.scheduled_mode:
         dispatch.dispatch(ctx, integ.id)
     return accepted

@@ -8,12 +8,15 @@ NetSuite externalId. Unknown fields are refused so that a typo is never silently
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import unicodedata
 from collections.abc import Collection
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +28,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.networks import validate_email
+from pydantic_core import PydanticCustomError
 
 MAX_TEXT = 4000
 
@@ -38,7 +43,7 @@ Name = Annotated[str, Field(min_length=1, max_length=250)]
 DATE_MIN = dt.date(1900, 1, 1)
 DATE_MAX = dt.date(2199, 12, 31)
 # How far ahead of our clock a producer's `updated_at` may be. A later one would make every real
-# correction after it "stale" (see hub.store._supersede), so it is refused.
+# correction after it "stale" (see hub.intake.accept), so it is refused.
 CLOCK_SKEW = dt.timedelta(days=1)
 
 
@@ -157,20 +162,28 @@ def _invisible(ch: str) -> bool:
     return ch.isspace() or ch in _BLANK_LETTERS or unicodedata.category(ch) in ("Cf", "Cc", "Zs", "Zl", "Zp")
 
 
+# The characters clean_text refuses anywhere, found by one regex search: every control character
+# (Unicode category Cc: U+0000-U+001F and U+007F-U+009F) but tab, newline and carriage return,
+# and the bidi controls.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(_BIDI)) + "]")
+
+
 def clean_text(v: str) -> str:
     """The one rule for every text field: no NUL or other control characters (tab and newline
     aside), no bidi controls, valid Unicode, and not made only of invisible characters."""
+    if v.isascii() and v.isprintable():
+        return v  # no control character, and only a space can be invisible (then all are: allowed)
     if "\x00" in v:
         raise ValueError("text contains a NUL character")
     try:
         v.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("text is not valid Unicode") from exc
-    for ch in v:
+    if bad := _FORBIDDEN.search(v):  # the first one, as a reader meets it
+        ch = bad.group()
         if ch in _BIDI:
             raise ValueError(f"text contains a bidirectional control character (U+{ord(ch):04X})")
-        if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS:
-            raise ValueError(f"text contains a control character (U+{ord(ch):04X})")
+        raise ValueError(f"text contains a control character (U+{ord(ch):04X})")
     if v and all(_invisible(ch) for ch in v) and not v.isspace():
         raise ValueError("text is made only of invisible characters")
     return v
@@ -185,10 +198,47 @@ def _money_field(v: Decimal, *, positive: bool = False, non_negative: bool = Fal
     return v
 
 
+# A plain address (dot-atom ASCII local part, ASCII domain): its domain, checked once by
+# email-validator through pydantic (the rule EmailStr applies), is remembered; a whole address
+# costs that library about 60 us, most of it on the domain, which few customers do not share.
+_PLAIN_EMAIL = re.compile(r"([A-Za-z0-9_!#$%&'*+/=?^`{|}~.-]{1,64})@([A-Za-z0-9.-]{1,253})")
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | None:
+    """The domain as email-validator normalises it, or None: refused, or not plain ASCII after."""
+    try:
+        normal = validate_email("x@" + domain)[1].rpartition("@")[2]
+    except PydanticCustomError:
+        return None
+    return normal if normal.isascii() else None
+
+
+def email_address(value: str) -> str:
+    """EmailStr's answer for `value` (the same address, or the same error): a plain address
+    whose domain is known takes the fast way; any other goes through the full check."""
+    plain = _PLAIN_EMAIL.fullmatch(value)
+    local = plain[1] if plain and len(value) <= 254 else None
+    # email-validator lower-cases the RFC 2142 mailbox names (postmaster, ...): left to it.
+    if plain and local and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES and DOT_ATOM_TEXT.match(local):
+        domain = _email_domain(plain[2])
+        if domain is not None:
+            return f"{local}@{domain}"
+    return validate_email(value)[1]
+
+
+class Email(EmailStr):
+    """EmailStr (the same rule, error and schema), checked faster: see email_address."""
+
+    @classmethod
+    def _validate(cls, input_value: str, /) -> str:
+        return email_address(input_value)
+
+
 class Customer(_Record):
     id: NueId
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Annotated[str, Field(max_length=32, pattern=r"^[0-9+()./ x-]*$")] | None = None
     is_person: bool = False
     first_name: Annotated[str, Field(max_length=32)] | None = None
