@@ -21,8 +21,8 @@ from sqlalchemy import func, select, text
 from bench.env import world
 from bench.report import Table, verdict
 from nue_ns import records, sample
-from nue_ns.hub.api_keys import create_key
 from nue_ns.hub import intake
+from nue_ns.hub.api_keys import create_key
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.producer import enqueue, enqueue_many, validate_all
