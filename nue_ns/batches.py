@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import currencies, gateway, mapping, profile, records, validation
+from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, store
 from nue_ns.hub.models import Batch, BatchState, Record, State, utcnow
@@ -57,6 +57,11 @@ _TABLE = {
     "serviceSaleItem": "item",
     "inventoryItem": "item",
 }
+
+
+# A batch's `progress` once its job has finished: its results are read without polling it again (a
+# run short of calls polls, and the next one reads).
+FINISHED = "finished"
 
 
 @dataclass
@@ -129,7 +134,7 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
             try:
                 if batch.state == BatchState.PREPARED:
                     _submit(ctx, conn, run, batch)
-                elif _poll(ctx, conn, run, batch):
+                elif batch.progress == FINISHED or _poll(ctx, conn, run, batch):
                     finished.append(batch)
             except gateway.NoCallSlot as exc:
                 batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
@@ -139,7 +144,7 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
                 batch_store.set_state(
                     ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay
                 )
-    except gateway.NoCallSlot as exc:  # no call to read them now: polled again once a slot is free
+    except gateway.NoCallSlot as exc:  # no call to read them now: read once a slot is free
         for batch in finished:
             batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
         raise
@@ -224,7 +229,7 @@ def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> bool:
         batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress, delay=delay)
         run.next_due.append(delay)
         return False
-    batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress)
+    batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=FINISHED)
     batch.polls = polls
     return True
 
@@ -252,16 +257,23 @@ def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) 
             if item["created"]:
                 wanted.setdefault(_table(batch.ns_type), []).append(item["external_id"])
     found: dict[str, dict[str, str]] = {}
+    no_slot: gateway.NoCallSlot | None = None
     for table, eids in wanted.items():
+        of_table = [b for b in batches if _table(b.ns_type) == table]
         try:
             found[table] = _read_ids(ctx, conn, run, table, eids)
-        except NetSuiteError as err:  # these batches are polled and read again later
-            _read_later(ctx, [b for b in batches if _table(b.ns_type) == table], err)
+        except gateway.NoCallSlot as exc:  # read once a slot is free; those read already land now
+            no_slot = exc
+            for batch in of_table:
+                batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+            break
+        except NetSuiteError as err:  # these batches are read again later
+            _read_later(ctx, of_table, err)
     done: list[tuple[Record, str, str, str]] = []
     tallies: dict[int, dict[str, int]] = {}
     for batch in batches:
         table = _table(batch.ns_type)
-        if table in wanted and table not in found:
+        if (table in wanted and table not in found) or (no_slot is not None and table not in found):
             continue
         ours: list[tuple[Record, str, str, str]] = []
         rest: list[tuple[int, Record, str]] = []
@@ -275,8 +287,15 @@ def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) 
                 rest.append((pos, rec, eid))
         tally = {"ok": len(ours), "failed": 0, "retried": 0}
         if rest:  # updates and failures: their answers are in the job's task results
+            if no_slot is not None:
+                batch_store.set_state(ctx.engine, batch.id, delay=no_slot.denied.retry_after)
+                continue
             try:
                 results = _job_results(ctx, conn, run, batch, [pos for pos, _, _ in rest])
+            except gateway.NoCallSlot as exc:
+                no_slot = exc
+                batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+                continue
             except NetSuiteError as err:
                 _read_later(ctx, [batch], err)
                 continue
@@ -290,9 +309,11 @@ def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) 
     for batch_id, tally in tallies.items():
         batch_store.set_state(
             ctx.engine, batch_id, state=BatchState.DONE, succeeded=tally["ok"], failed=tally["failed"],
-            retried=tally["retried"], progress="finished",
+            retried=tally["retried"], progress=FINISHED,
         )  # fmt: skip
         run.finished += 1
+    if no_slot is not None:
+        raise no_slot
 
 
 def _read_later(ctx: Context, batches: Sequence[Batch], err: NetSuiteError) -> None:
@@ -461,9 +482,12 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         if request is None:
             continue
         created = Ref(rec.record_type, rec.nue_id) not in linked
-        if request.replace and not created:
-            # UNVERIFIED whether `?replace=` applies to a batch: an update that replaces sublists
-            # goes alone, so it never doubles its lines.
+        if (request.replace and not created) or not linking.plain_upsert(
+            conn.config, contracts[rec.id], sent=not created
+        ):
+            # A linked document (a transform, a header-only update) goes alone, where linking.plan
+            # decides. UNVERIFIED whether `?replace=` applies to a batch: an update that replaces
+            # sublists goes alone too, so it never doubles its lines.
             single.append(rec.id)
             continue
         item = dict(request.body) | {"externalId": request.external_id}
