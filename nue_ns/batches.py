@@ -75,6 +75,7 @@ class Run:
     formed: int = 0
     single: int = 0
     next_due: list[float] = field(default_factory=list)
+    handed: list[int] = field(default_factory=list)  # records to go one by one, sent at the run's end
 
     def as_json(self) -> dict[str, Any]:
         keys = ("submitted", "polled", "finished", "formed", "single")
@@ -103,6 +104,10 @@ def work(ctx: Context, integration_id: int, record_type: str | None = None) -> R
             run.next_due.append(exc.denied.retry_after)
         except _OutOfCalls:
             run.next_due.append(0.0)
+        finally:
+            # The records going one by one (linked documents) are handed to workers only now: the
+            # account's tokens go first to the new batches' submits, 100 records a call.
+            _send_single(run.handed)
     finally:
         try:
             lock.release()
@@ -496,7 +501,9 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         )
     _wait_all(ctx, integ.id, waits)
     if single:
-        run.single += len(_send_single(batch_store.to_single(ctx.engine, single)))
+        handed = batch_store.to_single(ctx.engine, single)
+        run.handed += handed
+        run.single += len(handed)
     formed = 0
     for (rtype, ns_type), members in groups.items():
         for start in range(0, len(members), s.batch_size):
