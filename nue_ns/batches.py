@@ -61,7 +61,7 @@ _TABLE = {
 
 # A batch's `progress` once its job has finished: its results are read without polling it again (a
 # run short of calls polls, and the next one reads).
-FINISHED = "finished"
+FINISHED = batch_store.FINISHED
 
 
 @dataclass
@@ -154,9 +154,27 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
             batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
         raise
     except _OutOfCalls:
-        _finish(ctx, conn, run, finished)
+        _finish(ctx, conn, run, _to_read(ctx, conn, finished))
         raise
-    _finish(ctx, conn, run, finished)
+    _finish(ctx, conn, run, _to_read(ctx, conn, finished))
+
+
+def _to_read(ctx: Context, conn: Connection, finished: list[Batch]) -> list[Batch]:
+    """The finished batches to read now. While other jobs of the integration still run, their
+    results wait to be read together (one SuiteQL call per table for the whole wave instead of
+    one per run); at most NUE_NS_BATCH_POLL_MAX after their submit, so a slow job holds no one long.
+    Their dependents wait for the slowest batch of a wave anyway (_form holds the types above)."""
+    if not finished:
+        return []
+    running = batch_store.running(ctx.engine, conn.integration.id, [b.id for b in finished])
+    wait = ctx.settings.batch_poll_max
+    now = utcnow()
+    if not running or any((now - b.submitted_at).total_seconds() >= wait for b in finished if b.submitted_at):
+        return finished
+    delay = ctx.settings.batch_poll_first
+    for batch in finished:
+        batch_store.set_state(ctx.engine, batch.id, delay=delay)
+    return []
 
 
 def _spend(run: Run) -> None:

@@ -17,6 +17,8 @@ from nue_ns.hub.models import Batch, BatchState, Record, State
 from nue_ns.refs import Ref
 
 OPEN = (BatchState.PREPARED, BatchState.SUBMITTED)
+# A batch's `progress` once its job has finished: its results are read without polling it again.
+FINISHED = "finished"
 
 # Integrations whose records go in batches: scheduled mode, batches not switched off, and the
 # account has not answered that it cannot take them. dispatch_candidates leaves their records alone.
@@ -103,6 +105,19 @@ def open_ranks(engine: Engine, integration_id: int) -> set[str]:
                 .distinct()
             )
         )
+
+
+def running(engine: Engine, integration_id: int, besides: Sequence[int] = ()) -> int:
+    """This integration's submitted batches whose jobs are not known to have finished."""
+    with session_scope(engine) as s:
+        q = select(func.count()).where(
+            Batch.integration_id == integration_id,
+            Batch.state == BatchState.SUBMITTED,
+            func.coalesce(Batch.progress, "") != FINISHED,
+        )
+        if besides:
+            q = q.where(Batch.id.not_in(list(besides)))
+        return int(s.scalar(q) or 0)
 
 
 def open_count(engine: Engine, integration_id: int) -> int:
