@@ -492,16 +492,22 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []
     waits: list[tuple[Record, list[Ref]]] = []
+    later: list[int] = []
     for rec in recs:
         missing = [ref for ref in needed[rec.id] if ref not in linked]
         if missing:
             waits.append((rec, missing))
+            continue
+        if later:  # the account profile could not be read: the rest wait for it too
+            later.append(rec.id)
             continue
         request = _prepare(ctx, conn, rec, contracts[rec.id], needed[rec.id], linked)
         checked = rec.record_type in validation.GATED and accounts.current_verdict(conn.config) is None
         if conn.profile is None or checked:
             # Just read or checked by that record's gates: the next records see it, not read again.
             conn = ctx.connection(integ.id)
+            if conn.profile is None:  # not readable now (paused, no slot, another worker reads it)
+                later.append(rec.id)
         if request is None:
             continue
         created = Ref(rec.record_type, rec.nue_id) not in linked
@@ -518,6 +524,8 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
             (rec.id, request.external_id, item, created)
         )
     _wait_all(ctx, integ.id, waits)
+    # Not one profile read (and governor wait) per record while the account cannot be read.
+    batch_store.requeue(ctx.engine, later[1:], "waiting for the NetSuite account profile", delay=1.0)
     if single:
         handed = batch_store.to_single(ctx.engine, single)
         run.handed += handed
