@@ -35,10 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import currencies, gateway, mapping, profile, records, validation
+from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, store
-from nue_ns.hub.models import Batch, BatchState, Record, utcnow
+from nue_ns.hub.models import Batch, BatchState, Record, State, utcnow
+from nue_ns.mapping import accounts
 from nue_ns.netsuite import batch_shapes
 from nue_ns.netsuite.batch_shapes import ItemResult
 from nue_ns.netsuite.errors import Kind, NetSuiteError
@@ -58,6 +59,11 @@ _TABLE = {
 }
 
 
+# A batch's `progress` once its job has finished: its results are read without polling it again (a
+# run short of calls polls, and the next one reads).
+FINISHED = batch_store.FINISHED
+
+
 @dataclass
 class Run:
     """What one run did (returned by the task, and counted in tests)."""
@@ -69,6 +75,7 @@ class Run:
     formed: int = 0
     single: int = 0
     next_due: list[float] = field(default_factory=list)
+    handed: list[int] = field(default_factory=list)  # records to go one by one, sent at the run's end
 
     def as_json(self) -> dict[str, Any]:
         keys = ("submitted", "polled", "finished", "formed", "single")
@@ -97,6 +104,10 @@ def work(ctx: Context, integration_id: int, record_type: str | None = None) -> R
             run.next_due.append(exc.denied.retry_after)
         except _OutOfCalls:
             run.next_due.append(0.0)
+        finally:
+            # The records going one by one (linked documents) are handed to workers only now: the
+            # account's tokens go first to the new batches' submits, 100 records a call.
+            _send_single(run.handed)
     finally:
         try:
             lock.release()
@@ -115,20 +126,55 @@ def batching(conn: Connection) -> bool:
 
 
 def _advance(ctx: Context, conn: Connection, run: Run) -> None:
-    for batch in batch_store.due(ctx.engine, conn.integration.id, limit=ctx.settings.batch_max_open):
-        if run.calls_left <= 0:
-            raise _OutOfCalls
-        try:
-            if batch.state == BatchState.PREPARED:
-                _submit(ctx, conn, run, batch)
-            else:
-                _poll(ctx, conn, run, batch)
-        except gateway.NoCallSlot as exc:
+    """Submit and poll the due batches; the finished ones are then answered together (_finish)."""
+    finished: list[Batch] = []
+    try:
+        for batch in batch_store.due(ctx.engine, conn.integration.id, limit=ctx.settings.batch_max_open):
+            # Keep back one call per SuiteQL table the finished batches (and this one) are read from.
+            tables = {_table(b.ns_type) for b in finished}
+            if batch.state != BatchState.PREPARED:
+                tables.add(_table(batch.ns_type))
+            if run.calls_left < 1 + len(tables):
+                raise _OutOfCalls
+            try:
+                if batch.state == BatchState.PREPARED:
+                    _submit(ctx, conn, run, batch)
+                elif batch.progress == FINISHED or _poll(ctx, conn, run, batch):
+                    finished.append(batch)
+            except gateway.NoCallSlot as exc:
+                batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+                raise
+            except NetSuiteError as err:  # reading a finished job's results failed: read them again later
+                delay = _backoff(ctx, batch.polls + 1)
+                batch_store.set_state(
+                    ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay
+                )
+    except gateway.NoCallSlot as exc:  # no call to read them now: read once a slot is free
+        for batch in finished:
             batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
-            raise
-        except NetSuiteError as err:  # reading a finished job's results failed: read them again later
-            delay = _backoff(ctx, batch.polls + 1)
-            batch_store.set_state(ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay)
+        raise
+    except _OutOfCalls:
+        _finish(ctx, conn, run, _to_read(ctx, conn, finished))
+        raise
+    _finish(ctx, conn, run, _to_read(ctx, conn, finished))
+
+
+def _to_read(ctx: Context, conn: Connection, finished: list[Batch]) -> list[Batch]:
+    """The finished batches to read now. While other jobs of the integration still run, their
+    results wait to be read together (one SuiteQL call per table for the whole wave instead of
+    one per run); at most NUE_NS_BATCH_POLL_MAX after their submit, so a slow job holds no one long.
+    Their dependents wait for the slowest batch of a wave anyway (_form holds the types above)."""
+    if not finished:
+        return []
+    running = batch_store.running(ctx.engine, conn.integration.id, [b.id for b in finished])
+    wait = ctx.settings.batch_poll_max
+    now = utcnow()
+    if not running or any((now - b.submitted_at).total_seconds() >= wait for b in finished if b.submitted_at):
+        return finished
+    delay = ctx.settings.batch_poll_first
+    for batch in finished:
+        batch_store.set_state(ctx.engine, batch.id, delay=delay)
+    return []
 
 
 def _spend(run: Run) -> None:
@@ -181,7 +227,8 @@ def _submit_failed(ctx: Context, conn: Connection, batch: Batch, err: NetSuiteEr
     batch_store.set_state(ctx.engine, batch.id, state=BatchState.ABANDONED, detail=reason, retried=len(sent))
 
 
-def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
+def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> bool:
+    """One job poll; True when the job has finished (its records are answered by _finish)."""
     url = f"{conn.client.base_url}/async/v1/job/{batch.job_id}"
     _spend(run)
     try:
@@ -196,7 +243,7 @@ def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
             batch_store.set_state(
                 ctx.engine, batch.id, detail=f"poll failed: {err}", delay=_backoff(ctx, batch.polls + 1)
             )
-        return
+        return False
     polls = batch.polls + 1
     run.polled += 1
     progress = str(job.get("progress") or "")[:40] or None
@@ -204,9 +251,10 @@ def _poll(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
         delay = _backoff(ctx, polls)
         batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress, delay=delay)
         run.next_due.append(delay)
-        return
-    batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=progress)
-    _finish(ctx, conn, run, batch)
+        return False
+    batch_store.set_state(ctx.engine, batch.id, polls=polls, progress=FINISHED)
+    batch.polls = polls
+    return True
 
 
 def _backoff(ctx: Context, n: int) -> float:
@@ -217,54 +265,119 @@ def _backoff(ctx: Context, n: int) -> float:
 # ---------------------------------------------------------------- results back to hub rows
 
 
-def _finish(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
-    """Map every record's outcome back to its hub row, then close the batch."""
-    members = batch_store.members(ctx.engine, batch)
-    info = {item["record_id"]: (pos, item) for pos, item in enumerate(batch.items)}
-    tally = {"ok": 0, "failed": 0, "retried": 0}
-    creates = [m for m in members if info[m.id][1]["created"]]
-    found = _read_ids(ctx, conn, run, batch.ns_type, [info[m.id][1]["external_id"] for m in creates])
-    rest, done = [], []
-    for rec in members:
-        eid = info[rec.id][1]["external_id"]
-        if info[rec.id][1]["created"] and eid in found:
-            done.append((rec, batch.ns_type, eid, found[eid]))
-        else:
-            rest.append(rec)
-    store.complete_many(ctx.engine, done)  # one transaction for the batch's answer
-    for rec, ns_type, eid, internal_id in done:
-        currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
-    tally["ok"] += len(done)
-    if rest:
-        results = _job_results(ctx, conn, run, batch, [info[r.id][0] for r in rest])
-        for rec in rest:
-            pos, item = info[rec.id]
-            _apply(ctx, batch, rec, item["external_id"], results.get(pos), tally)
-    batch_store.set_state(
-        ctx.engine, batch.id, state=BatchState.DONE, succeeded=tally["ok"], failed=tally["failed"],
-        retried=tally["retried"], progress="finished",
-    )  # fmt: skip
-    run.finished += 1
+def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) -> None:
+    """Map every record's outcome back to its hub row, then close the batches. The records they
+    created are read back by externalId with one SuiteQL call per table for all of them; their
+    answers land in the hub in one transaction (batch_store.complete_all)."""
+    if not batches:
+        return
+    members = batch_store.members_all(ctx.engine, batches)
+    items = {b.id: {item["record_id"]: (n, item) for n, item in enumerate(b.items)} for b in batches}
+    wanted: dict[str, list[str]] = {}
+    for batch in batches:
+        for rec in members[batch.id]:
+            _, item = items[batch.id][rec.id]
+            if item["created"]:
+                wanted.setdefault(_table(batch.ns_type), []).append(item["external_id"])
+    found: dict[str, dict[str, str]] = {}
+    no_slot: gateway.NoCallSlot | None = None
+    for table, eids in wanted.items():
+        of_table = [b for b in batches if _table(b.ns_type) == table]
+        try:
+            found[table] = _read_ids(ctx, conn, run, table, eids)
+        except gateway.NoCallSlot as exc:  # read once a slot is free; those read already land now
+            no_slot = exc
+            for batch in of_table:
+                batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+            break
+        except NetSuiteError as err:  # these batches are read again later
+            _read_later(ctx, of_table, err)
+    done: list[tuple[Record, str, str, str]] = []
+    tallies: dict[int, dict[str, int]] = {}
+    for batch in batches:
+        table = _table(batch.ns_type)
+        if (table in wanted and table not in found) or (no_slot is not None and table not in found):
+            continue
+        ours: list[tuple[Record, str, str, str]] = []
+        rest: list[tuple[int, Record, str]] = []
+        for rec in members[batch.id]:
+            pos, item = items[batch.id][rec.id]
+            eid = item["external_id"]
+            internal_id = found.get(table, {}).get(eid) if item["created"] else None
+            if internal_id is not None:
+                ours.append((rec, batch.ns_type, eid, internal_id))
+            else:
+                rest.append((pos, rec, eid))
+        tally = {"ok": len(ours), "failed": 0, "retried": 0}
+        if rest:  # updates and failures: their answers are in the job's task results
+            if no_slot is not None:
+                batch_store.set_state(ctx.engine, batch.id, delay=no_slot.denied.retry_after)
+                continue
+            try:
+                results = _job_results(ctx, conn, run, batch, [pos for pos, _, _ in rest])
+            except gateway.NoCallSlot as exc:
+                no_slot = exc
+                batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+                continue
+            except NetSuiteError as err:
+                _read_later(ctx, [batch], err)
+                continue
+            again: list[int] = []
+            for pos, rec, eid in rest:
+                tally[_apply(ctx, batch, rec, eid, results.get(pos), ours, again)] += 1
+            batch_store.requeue(ctx.engine, again, f"batch {batch.id}: no result for this record; sent again")
+        done += ours
+        tallies[batch.id] = tally
+    _complete(ctx, done)
+    for batch_id, tally in tallies.items():
+        batch_store.set_state(
+            ctx.engine, batch_id, state=BatchState.DONE, succeeded=tally["ok"], failed=tally["failed"],
+            retried=tally["retried"], progress=FINISHED,
+        )  # fmt: skip
+        run.finished += 1
+    if no_slot is not None:
+        raise no_slot
 
 
-def _apply(ctx: Context, batch: Batch, rec: Record, eid: str, result: ItemResult | None, tally: dict) -> None:
+def _read_later(ctx: Context, batches: Sequence[Batch], err: NetSuiteError) -> None:
+    for batch in batches:
+        delay = _backoff(ctx, batch.polls + 1)
+        batch_store.set_state(ctx.engine, batch.id, detail=f"reading results failed: {err}", delay=delay)
+
+
+def _complete(ctx: Context, done: Sequence[tuple[Record, str, str, str]]) -> None:
+    """Transferred, in one transaction: the records, their links and a customer's currencies."""
+    also = [(rec, ref) for rec, *_ in done for ref in currencies.listed(rec)]
+    batch_store.complete_all(ctx.engine, done, also)
+
+
+def _apply(
+    ctx: Context,
+    batch: Batch,
+    rec: Record,
+    eid: str,
+    result: ItemResult | None,
+    done: list[tuple[Record, str, str, str]],
+    again: list[int],
+) -> str:
+    """One record's task result: 'ok' (added to `done`), 'failed' or 'retried' (`again`: resent)."""
     s = ctx.settings
     if result is None:  # no readable answer for it: a later batch sends it again (an upsert)
-        batch_store.requeue(ctx.engine, [rec.id], f"batch {batch.id}: no result for this record; sent again")
-        tally["retried"] += 1
-    elif result.internal_id is not None:
-        store.complete(ctx.engine, rec, batch.ns_type, eid, result.internal_id)
-        tally["ok"] += 1
-    elif result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
+        again.append(rec.id)
+        return "retried"
+    if result.internal_id is not None:
+        done.append((rec, batch.ns_type, eid, result.internal_id))
+        return "ok"
+    if result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
         store.fail(ctx.engine, rec, result.error)
-        tally["failed"] += 1
-    else:  # transient, throttled or a login hiccup inside the job: a later batch
-        err = result.error
-        assert err is not None
-        store.retry_later(
-            ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
-        )
-        tally["retried"] += 1
+        return "failed"
+    # transient, throttled or a login hiccup inside the job: a later batch
+    err = result.error
+    assert err is not None
+    store.retry_later(
+        ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
+    )
+    return "retried"
 
 
 def _job_results(
@@ -301,9 +414,13 @@ def _job_results(
     return out
 
 
-def _read_ids(ctx: Context, conn: Connection, run: Run, ns_type: str, eids: Sequence[str]) -> dict[str, str]:
-    """NetSuite internal ids by externalId, one SuiteQL call per 1000 ids."""
-    table = _TABLE.get(ns_type, "transaction")
+def _table(ns_type: str) -> str:
+    return _TABLE.get(ns_type, "transaction")
+
+
+def _read_ids(ctx: Context, conn: Connection, run: Run, table: str, eids: Sequence[str]) -> dict[str, str]:
+    """NetSuite internal ids by externalId in one SuiteQL `table`, one call per 1000 ids. The
+    externalIds of different types never collide (mapping.base: a prefix per type)."""
     found: dict[str, str] = {}
     for start in range(0, len(eids), 1000):
         chunk = eids[start : start + 1000]
@@ -323,7 +440,7 @@ def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: s
     """A job NetSuite cannot find: read what is there by externalId before anything is sent again."""
     members = batch_store.members(ctx.engine, batch)
     items = {item["record_id"]: item for item in batch.items}
-    found = _read_ids(ctx, conn, run, batch.ns_type, [items[m.id]["external_id"] for m in members])
+    found = _read_ids(ctx, conn, run, _table(batch.ns_type), [items[m.id]["external_id"] for m in members])
     done, again = [], []
     for rec in members:
         item = items[rec.id]
@@ -331,9 +448,7 @@ def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: s
             done.append((rec, batch.ns_type, item["external_id"], found[item["external_id"]]))
         else:  # not there, or an update we cannot confirm: a later batch upserts it again
             again.append(rec.id)
-    store.complete_many(ctx.engine, done)
-    for rec, ns_type, eid, internal_id in done:
-        currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
+    _complete(ctx, done)
     ok = len(done)
     batch_store.requeue(ctx.engine, again, f"batch {batch.id}: {why}; sent again in a later batch")
     batch_store.set_state(
@@ -376,22 +491,45 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     linked, _ = store.resolve(ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)}))
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []
+    waits: list[tuple[Record, list[Ref]]] = []
+    later: list[int] = []
     for rec in recs:
+        missing = [ref for ref in needed[rec.id] if ref not in linked]
+        if missing:
+            waits.append((rec, missing))
+            continue
+        if later:  # the account profile could not be read: the rest wait for it too
+            later.append(rec.id)
+            continue
         request = _prepare(ctx, conn, rec, contracts[rec.id], needed[rec.id], linked)
+        checked = rec.record_type in validation.GATED and accounts.current_verdict(conn.config) is None
+        if conn.profile is None or checked:
+            # Just read or checked by that record's gates: the next records see it, not read again.
+            conn = ctx.connection(integ.id)
+            if conn.profile is None:  # not readable now (paused, no slot, another worker reads it)
+                later.append(rec.id)
         if request is None:
             continue
         created = Ref(rec.record_type, rec.nue_id) not in linked
-        if request.replace and not created:
-            # UNVERIFIED whether `?replace=` applies to a batch: an update that replaces sublists
-            # goes alone, so it never doubles its lines.
+        if (request.replace and not created) or not linking.plain_upsert(
+            conn.config, contracts[rec.id], sent=not created
+        ):
+            # A linked document (a transform, a header-only update) goes alone, where linking.plan
+            # decides. UNVERIFIED whether `?replace=` applies to a batch: an update that replaces
+            # sublists goes alone too, so it never doubles its lines.
             single.append(rec.id)
             continue
         item = dict(request.body) | {"externalId": request.external_id}
         groups.setdefault((rec.record_type, request.ns_type), []).append(
             (rec.id, request.external_id, item, created)
         )
+    _wait_all(ctx, integ.id, waits)
+    # Not one profile read (and governor wait) per record while the account cannot be read.
+    batch_store.requeue(ctx.engine, later[1:], "waiting for the NetSuite account profile", delay=1.0)
     if single:
-        run.single += len(_send_single(batch_store.to_single(ctx.engine, single)))
+        handed = batch_store.to_single(ctx.engine, single)
+        run.handed += handed
+        run.single += len(handed)
     formed = 0
     for (rtype, ns_type), members in groups.items():
         for start in range(0, len(members), s.batch_size):
@@ -408,14 +546,11 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
 def _prepare(
     ctx: Context, conn: Connection, rec: Record, contract: Any, needed: list[Ref], linked: dict[Ref, str]
 ) -> mapping.NsRequest | None:
-    """The record's request, checked as a single transfer checks it; None when it was parked."""
-    from nue_ns.sync import _failed, _wait  # one rule: a record waits and fails as in sync
+    """The record's request (its prerequisites all in NetSuite), checked as a single transfer
+    checks it; None when it was parked."""
+    from nue_ns.sync import _failed  # one rule: a record fails as in sync
 
-    resolved = {ref: linked[ref] for ref in needed if ref in linked}
-    missing = [ref for ref in needed if ref not in linked]
-    if missing:
-        _wait(ctx, rec, missing)
-        return None
+    resolved = {ref: linked[ref] for ref in needed}
     try:  # the account's schema and facts (currencies, ...), read once, as a single transfer does
         if profile.gate(ctx, conn, rec) is not None:
             return None
@@ -432,6 +567,48 @@ def _prepare(
         reason = f"waiting for the integration mapping: {exc}"
         store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
         return None
+
+
+def _wait_all(ctx: Context, integration_id: int, waits: Sequence[tuple[Record, list[Ref]]]) -> None:
+    """sync._wait for many records at once: each names exactly what it waits for, the hub's own
+    copies of those go to the front, and all are parked; a few statements in all, where one record
+    at a time took four (the first batches of a month park hundreds of documents)."""
+    if not waits:
+        return
+    engine = ctx.engine
+    missing = list(dict.fromkeys(ref for _, refs in waits for ref in refs))
+    states = batch_store.latest_states(engine, integration_id, missing)
+    batch_store.hurry_all(engine, integration_id, missing)
+    wanted = [
+        (ref.id, ref.type.removeprefix(mapping.CUSTOMER_CURRENCY))
+        for ref in missing
+        if ref.type.startswith(mapping.CUSTOMER_CURRENCY)
+    ]
+    if wanted:  # a customer version with the currency on its list goes first
+        currencies.request_currencies(ctx, integration_id, wanted)
+    parked = []
+    for rec, refs in waits:
+        parts, on = [], list(refs)
+        for ref in refs:  # worded as sync._wait words it
+            st = states[ref]
+            if ref.type.startswith(mapping.CUSTOMER_CURRENCY):
+                # Woken by that customer version, or by any customer version (then it asks again).
+                code = ref.type.removeprefix(mapping.CUSTOMER_CURRENCY)
+                on.append(Ref("customer", ref.id))
+                parts.append(f"customer {ref.id} with {code} on its NetSuite currency list")
+            elif st is None:
+                parts.append(f"{ref} (not in the hub yet)")
+            elif st == State.FAILED:
+                parts.append(f"{ref} (it needs a person)")
+            else:
+                parts.append(f"{ref} ({st})")
+        parked.append((rec.id, list(dict.fromkeys(on)), "waiting for " + ", ".join(parts)))
+    batch_store.wait_all(engine, parked)
+    # A prerequisite may have landed between resolve() and parking: re-check so nothing sleeps forever.
+    landed, _ = store.resolve(engine, integration_id, missing)
+    if landed:
+        woken = [rec.id for rec, refs in waits if any(ref in landed for ref in refs)]
+        store.requeue(engine, woken, "a prerequisite landed while it began to wait")
 
 
 def _send_single(ids: Sequence[int]) -> list[int]:

@@ -12,6 +12,7 @@ NetSuite's:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -121,7 +122,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
         if latest is None:  # the customer is not in the hub: the transaction waits for it anyway
             return False
         listed = list(latest.get("currencies") or [])
-        if code == latest.get("currency") or code in listed:
+        if _lists(latest, code):
             return False
         customer = records.validate("customer", latest | {"currencies": [*listed, code]})
         intake.accept(ctx.engine, ctx.integration(integration_id), "customer", [customer])
@@ -134,13 +135,36 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
             pass
 
 
+def request_currencies(ctx: Context, integration_id: int, wanted: Sequence[tuple[str, str]]) -> int:
+    """request_currency for many (customer id, code): the customers' latest versions are read in one
+    query, and only one lacking the code goes on to take its lock. Returns how many were added."""
+    latest = store.latest_payloads(ctx.engine, integration_id, [Ref("customer", c) for c, _ in wanted])
+    added = 0
+    for customer_id, code in dict.fromkeys(wanted):
+        payload = latest.get(Ref("customer", customer_id))
+        if payload is not None and not _lists(payload, code):
+            added += request_currency(ctx, integration_id, customer_id, code)
+    return added
+
+
+def _lists(customer: dict[str, Any], code: str) -> bool:
+    """Does this customer payload have `code` as its currency or on its currency list?"""
+    return code == customer.get("currency") or code in (customer.get("currencies") or [])
+
+
 def link_listed(
     engine: Engine, rec: Record, ns_type: str, external_id: str, internal_id: str, contract: Any = None
 ) -> None:
     """A customer just transferred (one call or a batch) has its currencies on its NetSuite record:
     link them, so the transactions waiting for them go."""
+    refs = listed(rec, contract)
+    if refs:
+        store.link_also(engine, rec, refs, ns_type, external_id, internal_id)
+
+
+def listed(rec: Record, contract: Any = None) -> list[Ref]:
+    """The currency prerequisites a transferred customer version satisfies (none for other types)."""
     if rec.record_type != "customer":
-        return
+        return []
     customer = contract if contract is not None else records.validate("customer", rec.payload)
-    refs = mapping.customer_currencies(customer)
-    store.link_also(engine, rec, refs, ns_type, external_id, internal_id)
+    return mapping.customer_currencies(customer)

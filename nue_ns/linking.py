@@ -22,7 +22,7 @@ from nue_ns.context import Connection, Context
 from nue_ns.hub import links as hub_links
 from nue_ns.hub import store
 from nue_ns.hub.models import Record
-from nue_ns.integration import InvoiceLink
+from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
 from nue_ns.netsuite.client import WriteResult
@@ -60,6 +60,21 @@ def plan(ctx: Context, conn: Connection, rec: Record, contract: records._Record,
     if isinstance(contract, records.CreditMemo) and contract.invoice_id and not _sent(ctx, rec):
         return Plan(request, "credit_memo")
     return Plan(request)
+
+
+def plain_upsert(config: IntegrationConfig, contract: records._Record, sent: bool) -> bool:
+    """Whether `plan` surely makes this record an ordinary upsert of its request, decided without
+    the hub (`sent`: the record is in NetSuite already). False for every case `plan` may turn into
+    a transform, a header-only update or a refusal; batches (nue_ns/batches.py) carry only the
+    others, since a batch holds upserts only [article_0127092747], and these go one by one."""
+    linked_invoices = config.invoice_link is InvoiceLink.transform
+    if isinstance(contract, records.Product) or (isinstance(contract, records.Order) and linked_invoices):
+        return not sent  # an item's type change; an invoiced order's lines
+    if isinstance(contract, records.Invoice) and contract.order_id and linked_invoices:
+        return False
+    if isinstance(contract, records.CreditMemo) and contract.invoice_id:
+        return sent
+    return True
 
 
 def _sent(ctx: Context, rec: Record) -> bool:

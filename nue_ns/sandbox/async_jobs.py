@@ -8,8 +8,11 @@ Documented, and emulated as written:
 - The answer is 202 with `Location: /services/rest/async/v1/job/{id}`; the job shows `completed` and
   `progress`; its tasks are under `.../task`, each with `completed`, `progress`, and a `related`
   link to its `result` [subsect_161278579295, subsect_161252896355].
-- Jobs run in the background on the account's "REST Async Processors" [chapter_161251386312]: here
-  one processor per account, jobs queued in submit order.
+- Jobs run in the background, "asynchronously and in parallel" [article_0127092747], on the
+  account's "REST Async Processors", as many as its SuiteCloud Plus licences allow
+  [chapter_161251386312]; how many an account without them has is not stated (switch
+  `processors`, default 1: jobs of one account one after another; accounts never wait for
+  each other).
 - A repeated idempotency key is answered 400 IDEMPOTENCY_ERROR with `Location` of the earlier job
   [subsect_164494900632].
 Each record of a job succeeds or fails on its own, through the same upsert path as a single PUT.
@@ -22,6 +25,7 @@ plausible NetSuite behaviour the product must work under:
   repeated request runs again as a new job);
 - `batches`: "supported", or "405" / "400": the account refuses batch requests;
 - `lost_job_probability`: a job is lost (its job URL answers 404 from then on) though it runs;
+- `processors`: jobs one account runs at once (1: the others wait their turn);
 - `job_start_ms`, `item_ms`: how long a job waits for its processor and spends per record.
 A lost submit answer is the ordinary `lost_after_commit` fault on type "batch".
 """
@@ -54,6 +58,7 @@ class Switches:
     duplicate_key: str = "400"
     batches: str = "supported"
     lost_job_probability: float = 0.0
+    processors: int = 1
     job_start_ms: float = 20.0
     item_ms: float = 1.0
     seed: int = 0
@@ -71,6 +76,11 @@ class Switches:
                 if value < 0 or (key == "lost_job_probability" and value > 1):
                     raise ValueError(f"{key} out of range")
                 setattr(self, key, value)
+        if "processors" in data:
+            processors = int(data["processors"])
+            if not 1 <= processors <= 60:
+                raise ValueError("processors must be between 1 and 60")
+            self.processors = processors
         if "seed" in data:
             self.seed = int(data["seed"])
 
@@ -107,7 +117,8 @@ class Job:
 class _AccountJobs:
     jobs: dict[str, Job] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
-    processor: threading.Lock = field(default_factory=threading.Lock)  # one REST async processor
+    running: int = 0  # jobs on the account's processors now
+    turn: threading.Condition = field(default_factory=threading.Condition)
 
 
 class AsyncJobs:
@@ -229,20 +240,32 @@ def _duplicate(origin: str, job_id: str, status: int) -> Response:
 
 def _run(acct: AccountData, jobs: _AccountJobs, job: Job, sw: Switches) -> None:
     time.sleep(sw.job_start_ms / 1000)
-    with jobs.processor:
-        job.started = ns.now_iso()
-        results: list[tuple[int, dict[str, Any]] | None] = []
-        for n, item in enumerate(job.items):
-            task_start = ns.now_iso()
-            results.append(_one(acct, job, item))
-            if job.shape == "task_per_record":
-                job.tasks.append(Task(str(n + 1), [n], task_start, ns.now_iso()))
-            if sw.item_ms:
-                time.sleep(sw.item_ms / 1000)
-        job.results = results
-        if job.shape == "one_task":
-            job.tasks = [Task("1", list(range(len(job.items))), job.started, ns.now_iso())]
-        job.ended = ns.now_iso()
+    with jobs.turn:  # a free processor of the account's
+        jobs.turn.wait_for(lambda: jobs.running < sw.processors)
+        jobs.running += 1
+    try:
+        _execute(acct, job, sw)
+    finally:
+        with jobs.turn:
+            jobs.running -= 1
+            jobs.turn.notify_all()
+
+
+def _execute(acct: AccountData, job: Job, sw: Switches) -> None:
+    """Each record on its own, through the same write path as a single request (_one)."""
+    job.started = ns.now_iso()
+    results: list[tuple[int, dict[str, Any]] | None] = []
+    for n, item in enumerate(job.items):
+        task_start = ns.now_iso()
+        results.append(_one(acct, job, item))
+        if job.shape == "task_per_record":
+            job.tasks.append(Task(str(n + 1), [n], task_start, ns.now_iso()))
+        if sw.item_ms:
+            time.sleep(sw.item_ms / 1000)
+    job.results = results
+    if job.shape == "one_task":
+        job.tasks = [Task("1", list(range(len(job.items))), job.started, ns.now_iso())]
+    job.ended = ns.now_iso()
 
 
 def _one(acct: AccountData, job: Job, item: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -350,7 +373,7 @@ def _progress(job: Job) -> str:
 
 async def control(request: Request) -> Response:
     """GET: the switches; POST {account?, result_shape?, duplicate_key?, batches?, lost_job_probability?,
-    job_start_ms?, item_ms?, seed?}: set them for one account (by realm) or for all."""
+    processors?, job_start_ms?, item_ms?, seed?}: set them for one account (by realm) or for all."""
     registry = of(request.app.state.sandbox)
     if request.method == "GET":
         out = {"default": registry.default.__dict__} | {
