@@ -23,7 +23,7 @@ lock) advances that integration's open batches that are due, then forms new ones
 Every submit, poll and read is one gateway.call: one governor token and one attempt row. A run makes
 at most NUE_NS_BATCH_CALLS_PER_RUN calls before yielding, so polling never starves other accounts.
 Records that need a person get NetSuite's detail and field path; transient failures go back to
-pending and into a later batch (store.retry_later); an account that answers it cannot take batches
+pending and into a later batch (transfers.retry_later); an account that answers it cannot take batches
 is switched to single upserts (integration settings `batches_unsupported`).
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 from nue_ns import currencies, gateway, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
-from nue_ns.hub import batch_store, store
+from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.models import Batch, BatchState, Record, utcnow
 from nue_ns.netsuite import batch_shapes
 from nue_ns.netsuite.batch_shapes import ItemResult
@@ -231,7 +231,7 @@ def _finish(ctx: Context, conn: Connection, run: Run, batch: Batch) -> None:
             done.append((rec, batch.ns_type, eid, found[eid]))
         else:
             rest.append(rec)
-    store.complete_many(ctx.engine, done)  # one transaction for the batch's answer
+    transfers.complete_many(ctx.engine, done)  # one transaction for the batch's answer
     for rec, ns_type, eid, internal_id in done:
         currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
     tally["ok"] += len(done)
@@ -253,15 +253,15 @@ def _apply(ctx: Context, batch: Batch, rec: Record, eid: str, result: ItemResult
         batch_store.requeue(ctx.engine, [rec.id], f"batch {batch.id}: no result for this record; sent again")
         tally["retried"] += 1
     elif result.internal_id is not None:
-        store.complete(ctx.engine, rec, batch.ns_type, eid, result.internal_id)
+        transfers.complete(ctx.engine, rec, batch.ns_type, eid, result.internal_id)
         tally["ok"] += 1
     elif result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
-        store.fail(ctx.engine, rec, result.error)
+        transfers.fail(ctx.engine, rec, result.error)
         tally["failed"] += 1
     else:  # transient, throttled or a login hiccup inside the job: a later batch
         err = result.error
         assert err is not None
-        store.retry_later(
+        transfers.retry_later(
             ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
         )
         tally["retried"] += 1
@@ -331,7 +331,7 @@ def _resolve_lost(ctx: Context, conn: Connection, run: Run, batch: Batch, why: s
             done.append((rec, batch.ns_type, item["external_id"], found[item["external_id"]]))
         else:  # not there, or an update we cannot confirm: a later batch upserts it again
             again.append(rec.id)
-    store.complete_many(ctx.engine, done)
+    transfers.complete_many(ctx.engine, done)
     for rec, ns_type, eid, internal_id in done:
         currencies.link_listed(ctx.engine, rec, ns_type, eid, internal_id)
     ok = len(done)
@@ -368,12 +368,14 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         try:
             contracts[rec.id] = records.validate(rec.record_type, rec.payload)
         except records.InvalidRecord as exc:  # only if the rules tightened since it was accepted
-            store.fail(ctx.engine, rec, str(exc))
+            transfers.fail(ctx.engine, rec, str(exc))
     recs = [r for r in recs if r.id in contracts]
     # Every prerequisite, and whether each record is in NetSuite already, in one read of the links.
     needed = {r.id: mapping.requirements(r.record_type, contracts[r.id]) for r in recs}
     selves = [Ref(r.record_type, r.nue_id) for r in recs]
-    linked, _ = store.resolve(ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)}))
+    linked, _ = prerequisites.resolve(
+        ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)})
+    )
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []
     for rec in recs:
@@ -430,7 +432,7 @@ def _prepare(
         return mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
     except mapping.MappingIncomplete as exc:
         reason = f"waiting for the integration mapping: {exc}"
-        store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+        transfers.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
         return None
 
 

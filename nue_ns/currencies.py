@@ -19,11 +19,11 @@ from sqlalchemy import Engine
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Context
-from nue_ns.hub import store
+from nue_ns.hub import prerequisites, store, transfers
 from nue_ns.hub.models import Integration, Record
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.lines import currency_ids
+from nue_ns.refs import Ref
 
 # What each applying type applies to: (applications key, Nue type of the document).
 _APPLIED = {
@@ -85,7 +85,7 @@ def cross_currency(
         for key, doc_type in keys
         if (doc_id := getattr(a, key, None))
     }
-    docs = store.latest_payloads(ctx.engine, integ.id, list(wanted))
+    docs = prerequisites.latest_payloads(ctx.engine, integ.id, list(wanted))
     problems = []
     for i, rec in enumerate(valid):
         errors = []
@@ -117,7 +117,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
         return False
     try:
         ref = Ref("customer", customer_id)
-        latest = store.latest_payloads(ctx.engine, integration_id, [ref]).get(ref)
+        latest = prerequisites.latest_payloads(ctx.engine, integration_id, [ref]).get(ref)
         if latest is None:  # the customer is not in the hub: the transaction waits for it anyway
             return False
         listed = list(latest.get("currencies") or [])
@@ -125,7 +125,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
             return False
         customer = records.validate("customer", latest | {"currencies": [*listed, code]})
         store.accept(ctx.engine, ctx.integration(integration_id), "customer", [customer])
-        store.hurry(ctx.engine, integration_id, [ref])  # scheduled mode: not held for the batch
+        prerequisites.hurry(ctx.engine, integration_id, [ref])  # scheduled mode: not held for the batch
         return True
     finally:
         try:
@@ -134,13 +134,20 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
             pass
 
 
+def listed(rec: Record, contract: Any = None) -> list[Ref]:
+    """The currency prerequisites a transferred customer satisfies (none for other records)."""
+    if rec.record_type != "customer":
+        return []
+    customer = contract if contract is not None else records.validate("customer", rec.payload)
+    return mapping.customer_currencies(customer)
+
+
 def link_listed(
     engine: Engine, rec: Record, ns_type: str, external_id: str, internal_id: str, contract: Any = None
 ) -> None:
     """A customer just transferred (one call or a batch) has its currencies on its NetSuite record:
     link them, so the transactions waiting for them go."""
-    if rec.record_type != "customer":
+    refs = listed(rec, contract)
+    if not refs:
         return
-    customer = contract if contract is not None else records.validate("customer", rec.payload)
-    refs = mapping.customer_currencies(customer)
-    store.link_also(engine, rec, refs, ns_type, external_id, internal_id)
+    transfers.link_also(engine, rec, refs, ns_type, external_id, internal_id)

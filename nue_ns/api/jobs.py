@@ -25,7 +25,7 @@ from nue_ns.hub.queries import Filter, apply_filter, states_named
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)  # what store.retry accepts
+RETRYABLE = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)  # what operators.retry accepts
 CHUNK = 500  # records per retry transaction: progress moves, and no lock is held for long
 STALLED_AFTER = dt.timedelta(minutes=2)  # a running job silent this long lost its process
 
