@@ -54,7 +54,7 @@ def transfer(ctx: Context, record_id: int, *, refill: bool = False) -> tuple[Out
     waiters woken and (`refill`: a worker's task) the integration's dispatch window refilled."""
     refilled: list[int] | None = [] if refill else None
     with checkout(ctx.engine) as hub:
-        with transaction(hub) as cur:
+        with transaction(hub, pipeline=True) as cur:
             claimed = transfers.claim_in(cur, record_id, ctx.worker_name, ctx.settings.lease_seconds)
             if claimed is None:
                 return Outcome.SKIPPED, None

@@ -90,10 +90,11 @@ def start_attempt(
         "body": _jsonb(request_body),
         "worker": worker,
     }
-    with transaction(hub) as cur:
-        row = cur.execute(_START, params).fetchone()
-        assert row is not None
-        return int(row[0])
+    with transaction(hub, pipeline=True) as cur:
+        cur.execute(_START, params)
+    row = cur.fetchone()  # read once committed: BEGIN, INSERT and COMMIT in one round trip
+    assert row is not None
+    return int(row[0])
 
 
 def finish_params(
@@ -140,7 +141,7 @@ def finish_attempt(
 ) -> None:
     """The attempt's outcome and NetSuite's answer; `detail` says why a call ended without one.
     `then(cursor)`: the caller's side of the outcome, in the same transaction."""
-    with transaction(hub) as cur:
+    with transaction(hub, pipeline=then is not None) as cur:
         cur.execute(FINISH, finish_params(attempt_id, exchange, outcome, error, detail=detail))
         if then is not None:
             then(cur)

@@ -147,26 +147,35 @@ def checkout(engine: Engine) -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def transaction(hub: Hub) -> Iterator[psycopg.Cursor]:
+def transaction(hub: Hub, *, pipeline: bool = False) -> Iterator[psycopg.Cursor]:
     """One transaction of prebuilt SQL on plain psycopg (no ORM: the hot path's statements cost a
-    tenth of theirs): commit on success, roll back on any error."""
+    tenth of theirs): commit on success, roll back on any error.
+
+    `pipeline`: statements are sent without waiting for each answer (libpq's pipeline mode), so
+    BEGIN, the statements whose results nobody reads before the end, and COMMIT cost one round
+    trip; reading a result waits for it (and for those sent before it)."""
     if isinstance(hub, Engine):
         held = getattr(_held, "conn", None)
         if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
             hub = held[1]  # this thread's unit of work holds one, between its transactions
         else:
-            with checkout(hub) if held is None else _fresh(hub) as conn, transaction(conn) as cur:
+            with (
+                checkout(hub) if held is None else _fresh(hub) as conn,
+                transaction(conn, pipeline=pipeline) as cur,
+            ):
                 yield cur
             return
-    cur = hub.cursor()
+    if pipeline:
+        with hub.pipeline(), transaction(hub) as cur:
+            yield cur
+        return
+    cur = hub.cursor()  # left open: a pipelined result is read once the block has committed
     try:
         yield cur
         hub.commit()
     except BaseException:
         hub.rollback()
         raise
-    finally:
-        cur.close()
 
 
 def migrate(url: str, revision: str = "heads") -> None:

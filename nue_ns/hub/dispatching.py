@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
-
 from nue_ns.hub import states
 from nue_ns.hub.batch_store import BATCHING_SQL
-from nue_ns.hub.db import Hub, session_scope, transaction
+from nue_ns.hub.db import Hub, transaction
 
 # Due records move to QUEUED, at most `window` queued + in flight per integration (not those of
 # integrations that send in batches: hub/batch_store.py takes theirs). One statement serves every
@@ -57,59 +55,50 @@ def refill(cur: Any, integration_id: int | None, window: int | None) -> list[int
     return [row[0] for row in cur.execute(DISPATCH, {"only": integration_id, "window": window})]
 
 
-def hold_dispatch(engine: Engine, integration_id: int, seconds: float) -> None:
+def hold_dispatch(hub: Hub, integration_id: int, seconds: float) -> None:
     """Dispatch nothing more for this integration for `seconds` (its account has no token).
 
-    Raw SQL on purpose: it must not touch updated_at, which would make every worker reload the
-    integration."""
-    with session_scope(engine) as s:
-        s.execute(
-            text(
-                """
-                UPDATE integrations
-                SET not_before = GREATEST(COALESCE(not_before, now()), now() + make_interval(secs => :s))
-                WHERE id = :i
-                """
-            ),
+    It must not touch updated_at, which would make every worker reload the integration."""
+    with transaction(hub) as cur:
+        cur.execute(
+            """
+            UPDATE integrations
+            SET not_before = GREATEST(COALESCE(not_before, now()), now() + make_interval(secs => %(s)s))
+            WHERE id = %(i)s
+            """,
             {"i": integration_id, "s": max(0.0, seconds)},
         )
 
 
-def stale_queued(engine: Engine, older_than: float, limit: int = 5000) -> list[int]:
+def stale_queued(hub: Hub, older_than: float, limit: int = 5000) -> list[int]:
     """QUEUED records whose task Redis may have lost: stamp them and hand them out again.
 
     Sending a record twice is harmless: only one worker can claim it, and the write is an upsert.
     """
-    with session_scope(engine) as s:
-        return list(
-            s.scalars(
-                text(
-                    """
-                    UPDATE hub_records SET dispatched_at = now() WHERE id IN (
-                        SELECT id FROM hub_records WHERE state = 'queued'
-                          AND dispatched_at < now() - make_interval(secs => :age)
-                        ORDER BY dispatched_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-                    RETURNING id
-                    """
-                ),
-                {"age": older_than, "limit": limit},
-            )
+    with transaction(hub) as cur:
+        rows = cur.execute(
+            f"""
+            UPDATE hub_records SET dispatched_at = now() WHERE id IN (
+                SELECT id FROM hub_records WHERE state = {states.target("dispatch")}
+                  AND dispatched_at < now() - make_interval(secs => %(age)s)
+                ORDER BY dispatched_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """,
+            {"age": older_than, "limit": limit},
         )
+        return [r[0] for r in rows]
 
 
-def release_batch(engine: Engine) -> list[int]:
+def release_batch(hub: Hub) -> list[int]:
     """The scheduled-mode batch sweep: let every parked record of scheduled integrations go."""
-    with session_scope(engine) as s:
-        return list(
-            s.scalars(
-                text(
-                    """
-                    UPDATE integrations SET batch_released_at = now()
-                    WHERE COALESCE((settings ->> 'scheduled_mode')::boolean, false)
-                       OR EXISTS (SELECT 1 FROM hub_records r WHERE r.integration_id = integrations.id
-                                  AND r.state = 'parked')
-                    RETURNING id
-                    """
-                )
-            )
+    with transaction(hub) as cur:
+        rows = cur.execute(
+            """
+            UPDATE integrations SET batch_released_at = now()
+            WHERE COALESCE((settings ->> 'scheduled_mode')::boolean, false)
+               OR EXISTS (SELECT 1 FROM hub_records r WHERE r.integration_id = integrations.id
+                          AND r.state = 'parked')
+            RETURNING id
+            """
         )
+        return [r[0] for r in rows]

@@ -196,14 +196,14 @@ def complete_in(
     also: Sequence[Ref] = (),
     *,
     locked: bool = False,
-) -> int:
+) -> None:
     """Transferred, inside the caller's transaction: the NetSuite id stored, the record linked (and
     `also`, further prerequisites it satisfies: a customer's currencies), and the records that
-    waited for any of them woken. Returns the number woken. `locked`: the caller took the refs'
-    locks already (lock_refs)."""
+    waited for any of them woken. `locked`: the caller took the refs' locks already (lock_refs)."""
     refs = _refs(record, also)
     if not locked:
         lock_refs(cur, record.integration_id, refs)
+    # Nothing here reads an answer: in a pipelined transaction it all goes in one round trip.
     cur.execute(
         _COMPLETE,
         {
@@ -217,7 +217,8 @@ def complete_in(
             "nue_ids": [r.id for r in refs],
         },
     )
-    return sum(wake_in(cur, record.integration_id, ref) for ref in refs)
+    for ref in refs:
+        cur.execute(_WAKE, {"i": record.integration_id, "ref": json.dumps([ref.as_json()])})
 
 
 def _refs(record: Record, also: Sequence[Ref] = ()) -> list[Ref]:
@@ -228,14 +229,12 @@ def wake_in(cur: Any, integration_id: int, ref: Ref) -> int:
     return int(cur.execute(_WAKE, {"i": integration_id, "ref": json.dumps([ref.as_json()])}).rowcount)
 
 
-def complete(hub: Hub, record: Record, ns_type: str, external_id: str, internal_id: str) -> int:
-    """Transferred: store the NetSuite id, remember the link, wake records that waited for it.
-
-    Returns the number of waiting records woken."""
-    return complete_many(hub, [(record, ns_type, external_id, internal_id)])
+def complete(hub: Hub, record: Record, ns_type: str, external_id: str, internal_id: str) -> None:
+    """Transferred: store the NetSuite id, remember the link, wake records that waited for it."""
+    complete_many(hub, [(record, ns_type, external_id, internal_id)])
 
 
-def complete_many(hub: Hub, done: Sequence[tuple[Record, str, str, str]]) -> int:
+def complete_many(hub: Hub, done: Sequence[tuple[Record, str, str, str]]) -> None:
     """`complete` for many records (record, ns_type, externalId, internal id) in one transaction: a
     NetSuite batch's answer lands at once."""
     with transaction(hub) as cur:
@@ -243,7 +242,8 @@ def complete_many(hub: Hub, done: Sequence[tuple[Record, str, str, str]]) -> int
         for integration_id in sorted({r.integration_id for r, *_ in done}):
             refs = [ref for r, *_ in done if r.integration_id == integration_id for ref in _refs(r)]
             lock_refs(cur, integration_id, refs)
-        return sum(complete_in(cur, *each, locked=True) for each in done)
+        for each in done:
+            complete_in(cur, *each, locked=True)
 
 
 def link_also(
