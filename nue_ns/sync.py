@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import psycopg
+
 from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
 from nue_ns.hub import dispatching, prerequisites, transfers
-from nue_ns.hub.db import Hub, checkout, transaction
+from nue_ns.hub.db import Hub, checkout, drop_kept, kept_connection, transaction
 from nue_ns.hub.models import Record, State
 from nue_ns.logging import bound
 from nue_ns.netsuite.client import WriteResult
@@ -53,16 +55,37 @@ def transfer(ctx: Context, record_id: int, *, refill: bool = False) -> tuple[Out
     attempt logged before the call, (3) the attempt finished with the outcome, the links, the
     waiters woken and (`refill`: a worker's task) the integration's dispatch window refilled."""
     refilled: list[int] | None = [] if refill else None
-    with checkout(ctx.engine) as hub:
-        with transaction(hub, pipeline=True) as cur:
-            claimed = transfers.claim_in(cur, record_id, ctx.worker_name, ctx.settings.lease_seconds)
-            if claimed is None:
-                return Outcome.SKIPPED, None
-            rec = claimed.record
-            try:
-                read: _Claimed | Exception = _read(ctx, cur, claimed)
-            except Exception as exc:  # handled below, once the claim is committed
-                read = exc
+    # The worker thread keeps its hub connection from record to record (no checkout, no ping);
+    # one that died meanwhile (PostgreSQL restarted) fails the claim, and the claim is tried
+    # once more on a fresh connection.
+    reused = kept_connection(ctx.engine)
+    try:
+        return _on(ctx, record_id, refilled)
+    except _DeadConnection as dead:
+        drop_kept()
+        if not reused:
+            raise dead.__cause__ from None  # type: ignore[misc]
+        return _on(ctx, record_id, refilled)
+
+
+class _DeadConnection(Exception):
+    """The claim failed on a connection that had died."""
+
+
+def _on(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outcome, int | None]:
+    with checkout(ctx.engine, keep=True) as hub:
+        try:
+            with transaction(hub) as cur:
+                claimed = transfers.claim_in(cur, record_id, ctx.worker_name, ctx.settings.lease_seconds)
+                if claimed is None:
+                    return Outcome.SKIPPED, None
+                rec = claimed.record
+                try:
+                    read: _Claimed | Exception = _read(ctx, cur, claimed)
+                except Exception as exc:  # handled below, once the claim is committed
+                    read = exc
+        except psycopg.OperationalError as exc:
+            raise _DeadConnection() from exc
         with bound(record_id=rec.id, integration_id=rec.integration_id):  # on every log line of the transfer
             try:
                 if isinstance(read, Exception):
@@ -78,7 +101,7 @@ def transfer(ctx: Context, record_id: int, *, refill: bool = False) -> tuple[Out
                 outcome = Outcome.DEFERRED
     if refilled:
         dispatch.send(refilled)
-    elif refill and outcome is not Outcome.TRANSFERRED:
+    elif refilled is not None and outcome is not Outcome.TRANSFERRED:
         dispatch.dispatch(ctx, rec.integration_id)  # keep this integration's window full
     return outcome, rec.integration_id
 

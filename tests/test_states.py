@@ -63,6 +63,8 @@ def test_the_hot_paths_statements_are_built_from_the_table():
     assert claim is not None and claim.groups() == (states.target("claim"), states.guard("claim"))
     assert f"SET state = {states.target('complete')}" in transfers._COMPLETE
     assert states.guard("complete") in transfers._COMPLETE
+    assert f"SET state = {states.target('wake')}" in transfers._COMPLETE
+    assert states.guard("wake", "w.state") in transfers._COMPLETE  # the waiters it releases
     assert (
         f"SET state = {states.target('wake')}" in transfers._WAKE and states.guard("wake") in transfers._WAKE
     )

@@ -13,7 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, func, select
 
-from nue_ns.hub.db import Hub, session_scope, transaction
+from nue_ns.hub.db import Hub, session_scope, statement, transaction
 from nue_ns.hub.models import Attempt, Record
 from nue_ns.netsuite.errors import Exchange, NetSuiteError
 from nue_ns.safe_text import clip, clip_json
@@ -90,9 +90,7 @@ def start_attempt(
         "body": _jsonb(request_body),
         "worker": worker,
     }
-    with transaction(hub, pipeline=True) as cur:
-        cur.execute(_START, params)
-    row = cur.fetchone()  # read once committed: BEGIN, INSERT and COMMIT in one round trip
+    row = statement(hub, _START, params).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -141,10 +139,13 @@ def finish_attempt(
 ) -> None:
     """The attempt's outcome and NetSuite's answer; `detail` says why a call ended without one.
     `then(cursor)`: the caller's side of the outcome, in the same transaction."""
-    with transaction(hub, pipeline=then is not None) as cur:
-        cur.execute(FINISH, finish_params(attempt_id, exchange, outcome, error, detail=detail))
-        if then is not None:
-            then(cur)
+    params = finish_params(attempt_id, exchange, outcome, error, detail=detail)
+    if then is None:
+        statement(hub, FINISH, params)
+        return
+    with transaction(hub) as cur:
+        cur.execute(FINISH, params)
+        then(cur)
 
 
 def recent_calls(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, create_engine
@@ -127,15 +129,22 @@ _held = threading.local()
 
 
 @contextmanager
-def checkout(engine: Engine) -> Iterator[psycopg.Connection]:
+def checkout(engine: Engine, *, keep: bool = False) -> Iterator[psycopg.Connection]:
     """One connection of the engine's pool for a unit of work of several transactions (one
     checkout, one liveness ping), handed back at the end. Meanwhile this thread's `transaction`s
-    on the engine run on it too (the gateway's attempt log during a transfer's linked calls)."""
+    on the engine run on it too (the gateway's attempt log during a transfer's linked calls).
+
+    `keep`: the thread keeps the connection for its next unit of work (a worker thread, record
+    after record: no checkout and no ping each time). One that broke is dropped at the end, and
+    `fresh` checks out a new one for a unit of work that found its kept one dead."""
     held = getattr(_held, "conn", None)
     if held is not None and held[0] is engine:
         yield held[1]
         return
-    proxied = engine.raw_connection()
+    kept = getattr(_held, "kept", None)
+    if keep and kept is not None and (kept[0] != os.getpid() or kept[1] is not engine):
+        kept = _held.kept = None  # another process's (forked) or engine's: never touch its socket
+    proxied = kept[2] if keep and kept is not None else engine.raw_connection()
     try:
         conn = proxied.driver_connection
         assert isinstance(conn, psycopg.Connection)
@@ -143,39 +152,66 @@ def checkout(engine: Engine) -> Iterator[psycopg.Connection]:
         yield conn
     finally:
         _held.conn = None
-        proxied.close()
+        if keep and not (conn.closed or conn.broken):
+            _held.kept = (os.getpid(), engine, proxied)
+        else:
+            _held.kept = None
+            if keep and (conn.closed or conn.broken):
+                proxied.invalidate()
+            proxied.close()
+
+
+def kept_connection(engine: Engine) -> bool:
+    """Whether this thread keeps a connection of `engine` (used without a liveness ping)."""
+    kept = getattr(_held, "kept", None)
+    return kept is not None and kept[0] == os.getpid() and kept[1] is engine
+
+
+def drop_kept() -> None:
+    """Forget this thread's kept connection (it failed): the next checkout takes a pinged one."""
+    kept = getattr(_held, "kept", None)
+    _held.kept = None
+    if kept is not None and kept[0] == os.getpid():
+        kept[2].invalidate()
 
 
 @contextmanager
-def transaction(hub: Hub, *, pipeline: bool = False) -> Iterator[psycopg.Cursor]:
+def transaction(hub: Hub) -> Iterator[psycopg.Cursor]:
     """One transaction of prebuilt SQL on plain psycopg (no ORM: the hot path's statements cost a
-    tenth of theirs): commit on success, roll back on any error.
-
-    `pipeline`: statements are sent without waiting for each answer (libpq's pipeline mode), so
-    BEGIN, the statements whose results nobody reads before the end, and COMMIT cost one round
-    trip; reading a result waits for it (and for those sent before it)."""
+    tenth of theirs): commit on success, roll back on any error. (libpq's pipeline mode saves
+    round trips but costs more CPU in psycopg than it saves: measured, not used.)"""
     if isinstance(hub, Engine):
         held = getattr(_held, "conn", None)
         if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
             hub = held[1]  # this thread's unit of work holds one, between its transactions
         else:
-            with (
-                checkout(hub) if held is None else _fresh(hub) as conn,
-                transaction(conn, pipeline=pipeline) as cur,
-            ):
+            with checkout(hub) if held is None else _fresh(hub) as conn, transaction(conn) as cur:
                 yield cur
             return
-    if pipeline:
-        with hub.pipeline(), transaction(hub) as cur:
-            yield cur
-        return
-    cur = hub.cursor()  # left open: a pipelined result is read once the block has committed
+    cur = hub.cursor()
     try:
         yield cur
         hub.commit()
     except BaseException:
         hub.rollback()
         raise
+
+
+def statement(hub: Hub, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor:
+    """One statement as a transaction of its own (autocommit: no BEGIN and COMMIT round trips);
+    its cursor, to read what it returned."""
+    if isinstance(hub, Engine):
+        held = getattr(_held, "conn", None)
+        if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
+            hub = held[1]
+        else:
+            with checkout(hub) if held is None else _fresh(hub) as conn:
+                return statement(conn, sql, params)
+    hub.autocommit = True
+    try:
+        return hub.execute(sql, params)
+    finally:
+        hub.autocommit = False
 
 
 def migrate(url: str, revision: str = "heads") -> None:

@@ -161,6 +161,8 @@ def wait_for(hub: Hub, record: Record, missing: Sequence[Ref], reason: str) -> N
         )
 
 
+# The record, its links and the waiters they release in one statement: its snapshot is taken after
+# lock_refs, so it sees every waiter that parked before (see lock_refs).
 _COMPLETE = f"""
     WITH done AS (
         UPDATE hub_records SET state = {states.target("complete")}, attempts = %(attempts)s,
@@ -169,15 +171,22 @@ _COMPLETE = f"""
                waiting_on = NULL, error_kind = NULL, error_status = NULL, error_code = NULL,
                error_detail = NULL, error_path = NULL, updated_at = now()
         WHERE id = %(id)s AND {states.guard("complete")}
-        RETURNING id)
-    INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id, ns_internal_id,
-                          record_id, transferred_at)
-    SELECT %(i)s, k.t, k.n, %(ns_type)s, %(eid)s, %(nsid)s, %(id)s, now()
-    FROM unnest(CAST(%(types)s AS text[]), CAST(%(nue_ids)s AS text[])) AS k(t, n)
-    ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
-    SET ns_type = EXCLUDED.ns_type, external_id = EXCLUDED.external_id,
-        ns_internal_id = EXCLUDED.ns_internal_id, record_id = EXCLUDED.record_id,
-        transferred_at = EXCLUDED.transferred_at
+        RETURNING id
+    ), linked AS (
+        INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id, ns_internal_id,
+                              record_id, transferred_at)
+        SELECT %(i)s, k.t, k.n, %(ns_type)s, %(eid)s, %(nsid)s, %(id)s, now()
+        FROM unnest(CAST(%(types)s AS text[]), CAST(%(nue_ids)s AS text[])) AS k(t, n)
+        ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
+        SET ns_type = EXCLUDED.ns_type, external_id = EXCLUDED.external_id,
+            ns_internal_id = EXCLUDED.ns_internal_id, record_id = EXCLUDED.record_id,
+            transferred_at = EXCLUDED.transferred_at
+        RETURNING 1
+    )
+    UPDATE hub_records w SET state = {states.target("wake")}, next_attempt_at = now(), waiting_on = NULL,
+           reason = NULL, updated_at = now()
+    FROM unnest(CAST(%(refs)s AS jsonb[])) AS r(ref)
+    WHERE w.integration_id = %(i)s AND {states.guard("wake", "w.state")} AND w.waiting_on @> r.ref
 """
 
 _WAKE = f"""
@@ -203,7 +212,6 @@ def complete_in(
     refs = _refs(record, also)
     if not locked:
         lock_refs(cur, record.integration_id, refs)
-    # Nothing here reads an answer: in a pipelined transaction it all goes in one round trip.
     cur.execute(
         _COMPLETE,
         {
@@ -215,10 +223,9 @@ def complete_in(
             "nsid": internal_id,
             "types": [r.type for r in refs],
             "nue_ids": [r.id for r in refs],
+            "refs": [Jsonb([r.as_json()]) for r in refs],
         },
     )
-    for ref in refs:
-        cur.execute(_WAKE, {"i": record.integration_id, "ref": json.dumps([ref.as_json()])})
 
 
 def _refs(record: Record, also: Sequence[Ref] = ()) -> list[Ref]:
