@@ -876,10 +876,12 @@ def worker(
     hostname: str = typer.Option(None, "--hostname", "-n"),
 ) -> None:
     """Run a Celery worker."""
+    from nue_ns.config import get_settings
     from nue_ns.context import reset_context
     from nue_ns.hub.db import size_pool
 
-    size_pool(concurrency + 2)  # a connection per thread, and one for the worker's own use
+    # A connection per thread (each keeps one from record to record), and two for the worker's own.
+    size_pool(get_settings().db_pool_size or concurrency + 2)
     reset_context()
     _ctx()
     from nue_ns.tasks import app as celery_app

@@ -12,6 +12,9 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from nue_ns.config import get_settings
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _lock = threading.Lock()
@@ -29,19 +32,20 @@ def normalise_url(url: str) -> str:
 def get_engine(url: str, **kwargs) -> Engine:
     """One pooled engine per URL per process (workers fork: see tasks.py, which disposes on fork).
 
-    The pool keeps 10 connections, or what `size_pool` set: a worker sizes it to its threads, so
-    that each keeps one instead of PostgreSQL opening new ones every second."""
+    The pool keeps NUE_NS_DB_POOL_SIZE connections (10 if unset), or what `size_pool` set: a
+    worker sizes it to its threads, so that each keeps one instead of PostgreSQL opening new ones
+    every second."""
     url = normalise_url(url)
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            size = kwargs.pop("pool_size", None) or _pool_size
+            size = kwargs.pop("pool_size", None) or _pool_size or get_settings().db_pool_size or 10
             engine = create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=20, **kwargs)
             _engines[url] = engine
         return engine
 
 
-_pool_size = 10
+_pool_size: int | None = None  # set by a worker (size_pool)
 
 
 def size_pool(size: int) -> None:
@@ -152,7 +156,10 @@ def checkout(engine: Engine, *, keep: bool = False) -> Iterator[psycopg.Connecti
         yield conn
     finally:
         _held.conn = None
-        if keep and not (conn.closed or conn.broken):
+        # Kept only within the pool's size: an overflow connection goes back (and is closed).
+        pool = engine.pool
+        within = not isinstance(pool, QueuePool) or pool.checkedout() <= pool.size()
+        if keep and within and not (conn.closed or conn.broken):
             _held.kept = (os.getpid(), engine, proxied)
         else:
             _held.kept = None

@@ -34,7 +34,8 @@ DISPATCH = f"""
                    OR (r.state = 'parked' AND r.created_at <= room.batch_released_at))
             ORDER BY r.type_rank, r.next_attempt_at, r.id
             LIMIT room.free
-        ) c
+            FOR UPDATE SKIP LOCKED  -- two dispatches at once (a sweep, workers' refills) never
+        ) c                         -- wait on each other's rows, so they cannot deadlock
         WHERE room.free > 0
     )
     UPDATE hub_records SET state = {states.target("dispatch")}, dispatched_at = now(), reason = NULL,

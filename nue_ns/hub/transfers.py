@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -28,6 +29,18 @@ from nue_ns.netsuite.errors import NetSuiteError
 from nue_ns.refs import Ref
 
 _COLUMNS = tuple(c.name for c in Record.__table__.columns)
+
+
+class HeldRecord(SimpleNamespace):
+    """A claimed record's row (the columns of `Record`, read by attribute): a plain object, since
+    an ORM instance costs more to build than the claim's whole statement."""
+
+    id: int
+    integration_id: int
+    record_type: str
+    nue_id: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,8 @@ def claim_in(cur: Any, record_id: int, worker: str, lease_seconds: float) -> Cla
             cur, "defer", record_id, 2.0, "an older version of this record is being sent; this one follows"
         )
         return None
-    return Claimed(Record(**{k: row[k] for k in _COLUMNS}), row["integration_updated_at"])
+    held = HeldRecord(**{k: row[k] for k in _COLUMNS})
+    return Claimed(held, row["integration_updated_at"])  # type: ignore[arg-type]  # read like a Record
 
 
 def _to_pending(cur: Any, verb: str, record_id: int, delay: float, reason: str, **extra: Any) -> bool:
