@@ -23,8 +23,10 @@ accept_content = ["json"]
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-worker_send_task_events = True  # Flower
-task_send_sent_event = True
+# Task events (Flower's view) cost a few Redis publishes per task: opt-in (NUE_NS_TASK_EVENTS);
+# Flower can also switch them on in running workers (`celery control enable_events`).
+worker_send_task_events = _settings.task_events
+task_send_sent_event = _settings.task_events
 
 task_default_queue = "nue_ns"
 task_routes = {

@@ -29,7 +29,7 @@ from bench import data
 from bench.env import CONFIG, wait_until, world
 from bench.report import Table, verdict
 from nue_ns import dispatch, sample
-from nue_ns.hub import batch_store, store
+from nue_ns.hub import batch_store, dispatching
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.integration import InvoiceLink
@@ -78,7 +78,7 @@ def _transfer(
     ids_by_type = data.enqueue_all(w.ctx, integration, month())
     ids = [i for t in ids_by_type.values() for i in t]
     started = time.monotonic()
-    store.release_batch(w.ctx.engine)
+    dispatching.release_batch(w.ctx.engine)
     dispatch.dispatch(w.ctx)
     dispatch.dispatch_batches(w.ctx)
     done = wait_until(lambda: _states(w.ctx, ids).get(State.TRANSFERRED, 0) == len(ids), timeout, poll=0.25)

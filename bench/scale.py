@@ -33,7 +33,10 @@ def run(
 ) -> list[Table]:
     """`window`: NUE_NS_DISPATCH_WINDOW (records queued + in flight per integration; 0: 2 x concurrency)."""
     per_account = CALLS * (minutes + 1)
-    with world("scale", **({"NUE_NS_DISPATCH_WINDOW": str(window)} if window else {})) as w:
+    # Each worker thread keeps a hub connection: 2 x 64 of them would pass PostgreSQL's default
+    # max_connections (100), so each worker keeps 24 (the other threads borrow one per record).
+    env = {"NUE_NS_DB_POOL_SIZE": "24"} | ({"NUE_NS_DISPATCH_WINDOW": str(window)} if window else {})
+    with world("scale", **env) as w:
         w.sandbox(LATENCY_MS)
         ctx = w.ctx
         started = time.monotonic()

@@ -43,16 +43,16 @@ def _sweep(rounds: int) -> dict[str, float]:
     """In a fresh process: time the sweep's steps; return them with this process's peak RSS."""
     from nue_ns import tasks
     from nue_ns.context import get_context
-    from nue_ns.hub import store
+    from nue_ns.hub import dispatching
 
     ctx = get_context()
     started = time.perf_counter()
-    store.release_batch(ctx.engine)
+    dispatching.release_batch(ctx.engine)
     release = time.perf_counter() - started
     times, sizes = [], []
     for _ in range(rounds):
         started = time.perf_counter()
-        ids = store.dispatch_candidates(ctx.engine)
+        ids = dispatching.dispatch_candidates(ctx.engine)
         times.append(time.perf_counter() - started)
         sizes.append(len(ids))
         with session_scope(ctx.engine) as s:  # the workers' part, untimed

@@ -23,7 +23,7 @@ lock) advances that integration's open batches that are due, then forms new ones
 Every submit, poll and read is one gateway.call: one governor token and one attempt row. A run makes
 at most NUE_NS_BATCH_CALLS_PER_RUN calls before yielding, so polling never starves other accounts.
 Records that need a person get NetSuite's detail and field path; transient failures go back to
-pending and into a later batch (store.retry_later); an account that answers it cannot take batches
+pending and into a later batch (transfers.retry_later); an account that answers it cannot take batches
 is switched to single upserts (integration settings `batches_unsupported`).
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
 from nue_ns.context import Connection, Context
-from nue_ns.hub import batch_store, store
+from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.models import Batch, BatchState, Record, State, utcnow
 from nue_ns.mapping import accounts
 from nue_ns.netsuite import batch_shapes
@@ -369,12 +369,12 @@ def _apply(
         done.append((rec, batch.ns_type, eid, result.internal_id))
         return "ok"
     if result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
-        store.fail(ctx.engine, rec, result.error)
+        transfers.fail(ctx.engine, rec, result.error)
         return "failed"
     # transient, throttled or a login hiccup inside the job: a later batch
     err = result.error
     assert err is not None
-    store.retry_later(
+    transfers.retry_later(
         ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
     )
     return "retried"
@@ -483,12 +483,14 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         try:
             contracts[rec.id] = records.validate(rec.record_type, rec.payload)
         except records.InvalidRecord as exc:  # only if the rules tightened since it was accepted
-            store.fail(ctx.engine, rec, str(exc))
+            transfers.fail(ctx.engine, rec, str(exc))
     recs = [r for r in recs if r.id in contracts]
     # Every prerequisite, and whether each record is in NetSuite already, in one read of the links.
     needed = {r.id: mapping.requirements(r.record_type, contracts[r.id]) for r in recs}
     selves = [Ref(r.record_type, r.nue_id) for r in recs]
-    linked, _ = store.resolve(ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)}))
+    linked, _ = prerequisites.resolve(
+        ctx.engine, integ.id, list({*selves, *(x for v in needed.values() for x in v)})
+    )
     groups: dict[tuple[str, str], list[tuple[int, str, dict[str, Any], bool]]] = {}
     single: list[int] = []
     waits: list[tuple[Record, list[Ref]]] = []
@@ -565,7 +567,7 @@ def _prepare(
         return mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
     except mapping.MappingIncomplete as exc:
         reason = f"waiting for the integration mapping: {exc}"
-        store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+        transfers.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
         return None
 
 
@@ -605,10 +607,10 @@ def _wait_all(ctx: Context, integration_id: int, waits: Sequence[tuple[Record, l
         parked.append((rec.id, list(dict.fromkeys(on)), "waiting for " + ", ".join(parts)))
     batch_store.wait_all(engine, parked)
     # A prerequisite may have landed between resolve() and parking: re-check so nothing sleeps forever.
-    landed, _ = store.resolve(engine, integration_id, missing)
+    landed, _ = prerequisites.resolve(engine, integration_id, missing)
     if landed:
         woken = [rec.id for rec, refs in waits if any(ref in landed for ref in refs)]
-        store.requeue(engine, woken, "a prerequisite landed while it began to wait")
+        transfers.requeue(engine, woken, "a prerequisite landed while it began to wait")
 
 
 def _send_single(ids: Sequence[int]) -> list[int]:

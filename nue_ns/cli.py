@@ -684,9 +684,9 @@ def _print_problems(verdict: dict) -> None:
 def _release_waiting(ctx: Any, integration_id: int) -> int:
     """Records that waited for the mapping go now."""
     from nue_ns import dispatch
-    from nue_ns.hub import store
+    from nue_ns.hub import prerequisites
 
-    woken = store.wake_mapping(ctx.engine, integration_id)
+    woken = prerequisites.wake_mapping(ctx.engine, integration_id)
     if woken:
         dispatch.dispatch(ctx, integration_id)
     return woken
@@ -875,6 +875,13 @@ def worker(
     hostname: str = typer.Option(None, "--hostname", "-n"),
 ) -> None:
     """Run a Celery worker."""
+    from nue_ns.config import get_settings
+    from nue_ns.context import reset_context
+    from nue_ns.hub.engines import size_pool
+
+    # A connection per thread (each keeps one from record to record), and two for the worker's own.
+    size_pool(get_settings().db_pool_size or concurrency + 2)
+    reset_context()
     _ctx()
     from nue_ns.tasks import app as celery_app
 

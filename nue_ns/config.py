@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     backoff_max: float = Field(600.0, alias="NUE_NS_BACKOFF_MAX", gt=0)
     pause_on_429: float = Field(30.0, alias="NUE_NS_PAUSE_ON_429", ge=0)
     pause_on_auth: float = Field(300.0, alias="NUE_NS_PAUSE_ON_AUTH", ge=0)
+    # Hub connections a process keeps in its pool; 0: a worker keeps one per thread (+2), others 10.
+    db_pool_size: int = Field(0, alias="NUE_NS_DB_POOL_SIZE", ge=0)
+    # Celery task events (what Flower shows): off, they cost Redis publishes on every task.
+    task_events: bool = Field(False, alias="NUE_NS_TASK_EVENTS")
 
     # Batches (nue_ns/batches.py): up to 100 records of one type per NetSuite call.
     batch_size: int = Field(100, alias="NUE_NS_BATCH_SIZE", ge=1, le=100)

@@ -6,6 +6,7 @@ so a mapping saved by an operator applies to the next record without a restart.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import socket
@@ -20,8 +21,8 @@ from nue_ns.account_profile import AccountProfile
 from nue_ns.config import RateLimit, Settings, get_settings
 from nue_ns.embedded import resolve_urls
 from nue_ns.governor import Governor, Seed
+from nue_ns.hub import attempts
 from nue_ns.hub import integrations as hub_integrations
-from nue_ns.hub import store
 from nue_ns.hub.engines import get_engine
 from nue_ns.hub.models import Integration
 from nue_ns.integration import IntegrationConfig
@@ -69,10 +70,12 @@ class Context:
             raise LookupError(f"no integration named {name_or_id!r}")
         return found
 
-    def connection(self, integration_id: int) -> Connection:
+    def connection(self, integration_id: int, updated_at: dt.datetime | None = None) -> Connection:
         """Cached per integration, rebuilt as soon as the integration row changed (a saved mapping
-        applies to the very next record)."""
-        updated_at = hub_integrations.updated_at(self.engine, integration_id)
+        applies to the very next record). `updated_at`: the row's, when the caller just read it
+        (a transfer's claim does, in the same statement), saving a query."""
+        if updated_at is None:
+            updated_at = hub_integrations.updated_at(self.engine, integration_id)
         if updated_at is None:
             raise LookupError(f"no integration with id {integration_id}")
         with self._lock:
@@ -144,7 +147,7 @@ class Context:
             # (sync.py writes the attempt right after the grant), and no grant is made while the
             # governor waits for this seed: let those last rows land before reading them.
             time.sleep(SEED_SETTLE_SECONDS)
-            times, in_flight = store.recent_calls(
+            times, in_flight = attempts.recent_calls(
                 self.engine, integ.account_id, rate.period, self.settings.netsuite_timeout
             )
             return Seed(call_times=times, in_flight=in_flight)

@@ -20,11 +20,11 @@ from sqlalchemy import Engine
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile
 from nue_ns.context import Context
-from nue_ns.hub import intake, store
+from nue_ns.hub import intake, prerequisites, transfers
 from nue_ns.hub.models import Integration, Record
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.lines import currency_ids
+from nue_ns.refs import Ref
 
 # What each applying type applies to: (applications key, Nue type of the document).
 _APPLIED = {
@@ -86,7 +86,7 @@ def cross_currency(
         for key, doc_type in keys
         if (doc_id := getattr(a, key, None))
     }
-    docs = store.latest_payloads(ctx.engine, integ.id, list(wanted))
+    docs = prerequisites.latest_payloads(ctx.engine, integ.id, list(wanted))
     problems = []
     for i, rec in enumerate(valid):
         errors = []
@@ -118,7 +118,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
         return False
     try:
         ref = Ref("customer", customer_id)
-        latest = store.latest_payloads(ctx.engine, integration_id, [ref]).get(ref)
+        latest = prerequisites.latest_payloads(ctx.engine, integration_id, [ref]).get(ref)
         if latest is None:  # the customer is not in the hub: the transaction waits for it anyway
             return False
         listed = list(latest.get("currencies") or [])
@@ -126,7 +126,7 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
             return False
         customer = records.validate("customer", latest | {"currencies": [*listed, code]})
         intake.accept(ctx.engine, ctx.integration(integration_id), "customer", [customer])
-        store.hurry(ctx.engine, integration_id, [ref])  # scheduled mode: not held for the batch
+        prerequisites.hurry(ctx.engine, integration_id, [ref])  # scheduled mode: not held for the batch
         return True
     finally:
         try:
@@ -138,7 +138,9 @@ def request_currency(ctx: Context, integration_id: int, customer_id: str, code: 
 def request_currencies(ctx: Context, integration_id: int, wanted: Sequence[tuple[str, str]]) -> int:
     """request_currency for many (customer id, code): the customers' latest versions are read in one
     query, and only one lacking the code goes on to take its lock. Returns how many were added."""
-    latest = store.latest_payloads(ctx.engine, integration_id, [Ref("customer", c) for c, _ in wanted])
+    latest = prerequisites.latest_payloads(
+        ctx.engine, integration_id, [Ref("customer", c) for c, _ in wanted]
+    )
     added = 0
     for customer_id, code in dict.fromkeys(wanted):
         payload = latest.get(Ref("customer", customer_id))
@@ -159,7 +161,7 @@ def link_listed(
     link them, so the transactions waiting for them go."""
     refs = listed(rec, contract)
     if refs:
-        store.link_also(engine, rec, refs, ns_type, external_id, internal_id)
+        transfers.link_also(engine, rec, refs, ns_type, external_id, internal_id)
 
 
 def listed(rec: Record, contract: Any = None) -> list[Ref]:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from nue_ns.context import Context
-from nue_ns.hub import store
+from nue_ns.hub import dispatching
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def dispatch(ctx: Context, integration_id: int | None = None) -> int:
     window = ctx.settings.dispatch_window or None
     total = 0
     while True:
-        ids = store.dispatch_candidates(ctx.engine, integration_id, window)
+        ids = dispatching.dispatch_candidates(ctx.engine, integration_id, window)
         if not ids:
             return total
         total += send(ids)
@@ -44,7 +44,7 @@ def dispatch(ctx: Context, integration_id: int | None = None) -> int:
 
 
 def resend_stale(ctx: Context) -> int:
-    ids = store.stale_queued(ctx.engine, ctx.settings.dispatch_timeout)
+    ids = dispatching.stale_queued(ctx.engine, ctx.settings.dispatch_timeout)
     return send(ids) if ids else 0
 
 

@@ -4,7 +4,7 @@ Every call nue-ns makes to NetSuite (a record upsert, a GL-account check, an inb
 audit, an account-profile read) goes through `call`, which:
 1. takes a token from the account's governor (rate and concurrency), or raises NoCallSlot;
 2. logs the attempt BEFORE the call: if Redis loses the governor's memory while the call is in
-   flight, the governor re-seeds from the attempt log and still counts it (hub/store.recent_calls);
+   flight, the governor re-seeds from the attempt log and still counts it (hub/attempts.recent_calls);
 3. makes the call, and always releases the token (a context manager, as dramatiq's rate limiters
    do); a call that got no answer keeps its concurrency slot one more timeout, since NetSuite may
    still be working on it;
@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 
 from nue_ns.context import Connection, Context
 from nue_ns.governor import Denied, Grant
-from nue_ns.hub import store
+from nue_ns.hub import attempts, dispatching
+from nue_ns.hub.engines import Hub
 from nue_ns.hub.models import Record
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.tokens import TokenSlotDenied, from_token_endpoint
@@ -75,23 +76,28 @@ def call(
     record: Record | None = None,
     max_wait: float | None = None,
     keep_rows: bool = True,
+    hub: Hub | None = None,
+    settle: Callable[[Any, T], None] | None = None,
 ) -> T:
     """Make one governed call: `send()` returns (value, exchange) or raises NetSuiteError.
 
     `outcome` names a success in the attempt log ("transferred", "validated", "queried", ...);
-    `keep_rows=False` logs a SuiteQL answer's row count instead of its rows."""
+    `keep_rows=False` logs a SuiteQL answer's row count instead of its rows. `hub`: the caller's
+    own hub connection (a transfer checks one out for all its transactions); `settle(cursor,
+    value)` records the caller's side of a success in the transaction that finishes the attempt."""
     integ = conn.integration
+    db = ctx.engine if hub is None else hub
     if conn.bearer is not None:
         _ensure_token(ctx, conn, max_wait)
     with slot(ctx, conn, max_wait):
-        attempt = store.start_attempt(
-            ctx.engine, integ.id, integ.account_id, method, url, body, ctx.worker_name,
+        attempt = attempts.start_attempt(
+            db, integ.id, integ.account_id, method, url, body, ctx.worker_name,
             record_id=record.id if record else None,
         )  # fmt: skip
         try:
             value, exchange = send()
         except NetSuiteError as err:
-            store.finish_attempt(ctx.engine, attempt, _logged(err.exchange, keep_rows), err.kind.value, err)
+            attempts.finish_attempt(db, attempt, _logged(err.exchange, keep_rows), err.kind.value, err)
             if _token_refused_once(conn, err):
                 raise dataclasses.replace(
                     err,
@@ -102,9 +108,10 @@ def call(
             _pause_policy(ctx, conn, err)
             raise
         except BaseException as exc:
-            store.finish_attempt(ctx.engine, attempt, None, "error", None, detail=type(exc).__name__)
+            attempts.finish_attempt(db, attempt, None, "error", None, detail=type(exc).__name__)
             raise
-        store.finish_attempt(ctx.engine, attempt, _logged(exchange, keep_rows), outcome)
+        then = None if settle is None else (lambda cur: settle(cur, value))
+        attempts.finish_attempt(db, attempt, _logged(exchange, keep_rows), outcome, then=then)
         return value
 
 
@@ -173,4 +180,4 @@ def _pause_policy(ctx: Context, conn: Connection, err: NetSuiteError) -> None:
         return
     log.warning("integration %s: account paused for %gs: %s", conn.integration.name, pause, reason)
     conn.governor.pause(pause, reason)
-    store.hold_dispatch(ctx.engine, conn.integration.id, pause)
+    dispatching.hold_dispatch(ctx.engine, conn.integration.id, pause)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from nue_ns import gateway, records
 from nue_ns.context import Connection, Context
 from nue_ns.hub import links as hub_links
-from nue_ns.hub import store
 from nue_ns.hub.models import Record
 from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
@@ -39,10 +38,20 @@ class Plan:
     needs_person: list[str] = field(default_factory=list)  # line changes NetSuite will not take
 
 
-def plan(ctx: Context, conn: Connection, rec: Record, contract: records._Record, request: NsRequest) -> Plan:
+def plan(
+    ctx: Context,
+    conn: Connection,
+    rec: Record,
+    contract: records._Record,
+    request: NsRequest,
+    *,
+    linked: dict[Ref, tuple[str, str]] | None = None,
+) -> Plan:
+    """`linked`: the links the caller already read ({ref: (internal id, NetSuite type)}, the
+    record's own among them: a transfer reads them with its claim), else they are read here."""
     integ, config = rec.integration_id, conn.config
     if isinstance(contract, records.Product):
-        before = hub_links.ns_types(ctx.engine, integ, "product", [contract.id]).get(contract.id)
+        before = _own_type(ctx, rec, linked)
         if before is not None and before != request.ns_type:
             raise LinkRefused(
                 f"product {contract.id} is in NetSuite as {before} and would now be {request.ns_type}: "
@@ -54,10 +63,14 @@ def plan(ctx: Context, conn: Connection, rec: Record, contract: records._Record,
         if hub_links.order_invoiced(ctx.engine, integ, contract.id):
             return _header_only(ctx, rec, contract, request)
     if isinstance(contract, records.Invoice) and contract.order_id and linked_invoices:
-        if _sent(ctx, rec):
+        if _own_type(ctx, rec, linked) is not None:
             return _header_only(ctx, rec, contract, request)
         return Plan(request, "invoice")
-    if isinstance(contract, records.CreditMemo) and contract.invoice_id and not _sent(ctx, rec):
+    if (
+        isinstance(contract, records.CreditMemo)
+        and contract.invoice_id
+        and _own_type(ctx, rec, linked) is None
+    ):
         return Plan(request, "credit_memo")
     return Plan(request)
 
@@ -77,9 +90,12 @@ def plain_upsert(config: IntegrationConfig, contract: records._Record, sent: boo
     return True
 
 
-def _sent(ctx: Context, rec: Record) -> bool:
-    found, _ = store.resolve(ctx.engine, rec.integration_id, [Ref(rec.record_type, rec.nue_id)])
-    return bool(found)
+def _own_type(ctx: Context, rec: Record, linked: dict[Ref, tuple[str, str]] | None) -> str | None:
+    """The NetSuite type this record went in as (None: never transferred)."""
+    if linked is not None:
+        own = linked.get(Ref(rec.record_type, rec.nue_id))
+        return own[1] if own else None
+    return hub_links.ns_types(ctx.engine, rec.integration_id, rec.record_type, [rec.nue_id]).get(rec.nue_id)
 
 
 def _header_only(ctx: Context, rec: Record, contract: records._Record, request: NsRequest) -> Plan:

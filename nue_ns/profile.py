@@ -31,13 +31,13 @@ from nue_ns import dispatch, gateway
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.gateway import NoCallSlot
-from nue_ns.hub import store
+from nue_ns.hub import prerequisites, transfers
 from nue_ns.hub.integrations import save_profile, save_validation
 from nue_ns.hub.models import Record, utcnow
-from nue_ns.hub.store import Ref
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping import accounts, setup
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.refs import Ref
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def save(engine: Engine, integration_id: int, profile: AccountProfile | None) ->
     up with the integration (updated_at). Records waiting for the mapping or the account are
     woken to try again under it; returns how many."""
     save_profile(engine, integration_id, profile)
-    return store.wake_mapping(engine, integration_id) if profile is not None else 0
+    return prerequisites.wake_mapping(engine, integration_id) if profile is not None else 0
 
 
 def discover(ctx: Context, integration_id: int, *, max_wait: float) -> AccountProfile:
@@ -169,7 +169,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
         blocking_timeout=s.governor_max_wait,
     )
     if not lock.acquire():
-        store.defer(
+        transfers.defer(
             ctx.engine, rec.id, 1.0, "waiting while another worker reads the NetSuite account profile"
         )
         return "deferred"
@@ -180,7 +180,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
             profile = read(ctx, rec.integration_id, record=rec)
         except NoCallSlot as exc:
             reason = f"waiting for a NetSuite call slot to read the account profile ({exc.denied.reason})"
-            store.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
+            transfers.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
             return "deferred"
         except NetSuiteError as err:
             if err.kind is Kind.NEEDS_PERSON:  # e.g. the role may not read the metadata catalog
@@ -188,7 +188,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
                     "waiting for the integration mapping: the NetSuite account profile could not be "
                     f"read: {err}"
                 )
-                store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+                transfers.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
                 return "waiting"
             raise  # throttled, refused login, transient: the record's side as for a write (sync)
         save(ctx.engine, rec.integration_id, profile)
@@ -224,7 +224,7 @@ def refresh_once(ctx: Context, conn: Connection, rec: Record, field: str) -> boo
         stored = load(ctx.integration(rec.integration_id).profile)
         if stored is not None and stored.read_at == conn.profile.read_at:  # not re-read meanwhile
             save(ctx.engine, rec.integration_id, None)
-    store.defer(
+    transfers.defer(
         ctx.engine, rec.id, 0.0, f"NetSuite does not know the field {field}: re-reading the account profile"
     )
     return True
@@ -240,8 +240,8 @@ def findings(
     found = setup.judge(
         config,
         account,
-        hub_currencies=store.open_currencies(ctx.engine, integration_id),
-        customer_subsidiaries=store.customer_subsidiaries(ctx.engine, integration_id),
+        hub_currencies=prerequisites.open_currencies(ctx.engine, integration_id),
+        customer_subsidiaries=prerequisites.customer_subsidiaries(ctx.engine, integration_id),
     )
     return account, found
 

@@ -6,8 +6,10 @@ become a huge row. One rule, used wherever such text is kept.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Any
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Cc, but for newline and tab
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -17,12 +19,12 @@ def clip(text: str | None, limit: int) -> str | None:
     if text is None:
         return None
     text = str(text)
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
-        text = "".join(
-            f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
-            for ch in text
-        )
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    # One regular-expression scan (it is on every attempt logged): Unicode's control characters
+    # (category Cc) are exactly U+0000-U+001F and U+007F-U+009F.
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > limit:
         note = f"... [truncated: {len(text)} characters]"
         text = text[: max(0, limit - len(note))] + note

@@ -10,7 +10,7 @@ from typing import Any
 
 from nue_ns import dispatch
 from nue_ns.context import Context
-from nue_ns.hub import store
+from nue_ns.hub import dispatching, operators, sweeps
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,10 @@ def retry(
     all_failed: bool = False,
     integration_id: int | None = None,
 ) -> Retried:
-    """An operator's retry: the records start afresh (store.retry), then the integrations they
+    """An operator's retry: the records start afresh (operators.retry), then the integrations they
     belong to, and only those, are dispatched (another integration's window is not ours to fill)."""
-    retried = store.retry(ctx.engine, ids, all_failed=all_failed, integration_id=integration_id)
-    dispatched = sum(dispatch.dispatch(ctx, i) for i in store.integrations_of(ctx.engine, retried))
+    retried = operators.retry(ctx.engine, ids, all_failed=all_failed, integration_id=integration_id)
+    dispatched = sum(dispatch.dispatch(ctx, i) for i in operators.integrations_of(ctx.engine, retried))
     return Retried(retried, dispatched)
 
 
@@ -37,7 +37,7 @@ def retry_sweep(ctx: Context) -> dict[str, Any]:
     """Beat's retry sweep (and `nue-ns hub sweep`): wake settled waiters, dispatch what is due,
     resend tasks Redis may have lost, send the batch tasks."""
     return {
-        "woken": store.wake_settled(ctx.engine),
+        "woken": sweeps.wake_settled(ctx.engine),
         "dispatched": dispatch.dispatch(ctx),
         "resent": dispatch.resend_stale(ctx),
         "batch_tasks": dispatch.dispatch_batches(ctx),
@@ -46,12 +46,12 @@ def retry_sweep(ctx: Context) -> dict[str, Any]:
 
 def recover_leases(ctx: Context) -> list[int]:
     """Records whose worker died mid-transfer go back to pending (counted against max_attempts)."""
-    return store.recover_leases(ctx.engine, ctx.settings.max_attempts)
+    return sweeps.recover_leases(ctx.engine, ctx.settings.max_attempts)
 
 
 def batch_sweep(ctx: Context) -> dict[str, Any]:
     """Scheduled mode: every parked record goes, in prerequisite order, at the governed rate."""
-    released = store.release_batch(ctx.engine)
+    released = dispatching.release_batch(ctx.engine)
     return {
         "integrations": len(released),
         "dispatched": dispatch.dispatch(ctx),

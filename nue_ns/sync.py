@@ -7,11 +7,16 @@ governor's brief wait, so a worker slot is never tied up by one account's limit.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
-from nue_ns.context import Context
-from nue_ns.hub import store
+import psycopg
+
+from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation
+from nue_ns.context import Connection, Context
+from nue_ns.hub import dispatching, prerequisites, transfers
+from nue_ns.hub.engines import Hub, checkout, drop_kept, kept_connection, transaction
 from nue_ns.hub.models import Record, State
 from nue_ns.logging import bound
 from nue_ns.netsuite.client import WriteResult
@@ -30,40 +35,105 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
-    """Returns the outcome and the record's integration (None when it was not ours to send)."""
-    rec = store.claim(ctx.engine, record_id, ctx.worker_name, ctx.settings.lease_seconds)
-    if rec is None:
-        return Outcome.SKIPPED, None
-    with bound(record_id=rec.id, integration_id=rec.integration_id):  # on every log line of the transfer
+@dataclass
+class _Claimed:
+    """What the claiming transaction read: the record, its integration, its prerequisites' links."""
+
+    rec: Record
+    conn: Connection
+    contract: records._Record | None  # None: the payload no longer validates (`invalid` says why)
+    invalid: str = ""
+    resolved: dict[Ref, str] = field(default_factory=dict)
+    missing: list[Ref] = field(default_factory=list)
+    linked: dict[Ref, tuple[str, str]] = field(default_factory=dict)  # incl. the record's own link
+
+
+def transfer(ctx: Context, record_id: int, *, refill: bool = False) -> tuple[Outcome, int | None]:
+    """Returns the outcome and the record's integration (None when it was not ours to send).
+
+    Three hub transactions on one connection: (1) claim and resolve the prerequisites, (2) the
+    attempt logged before the call, (3) the attempt finished with the outcome, the links, the
+    waiters woken and (`refill`: a worker's task) the integration's dispatch window refilled."""
+    refilled: list[int] | None = [] if refill else None
+    # The worker thread keeps its hub connection from record to record (no checkout, no ping);
+    # one that died meanwhile (PostgreSQL restarted) fails the claim, and the claim is tried
+    # once more on a fresh connection.
+    reused = kept_connection(ctx.engine)
+    try:
+        return _on(ctx, record_id, refilled)
+    except _DeadConnection as dead:
+        drop_kept()
+        if not reused:
+            raise dead.__cause__ from None  # type: ignore[misc]
+        return _on(ctx, record_id, refilled)
+
+
+class _DeadConnection(Exception):
+    """The claim failed on a connection that had died."""
+
+
+def _on(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outcome, int | None]:
+    with checkout(ctx.engine, keep=True) as hub:
         try:
-            return _transfer(ctx, rec), rec.integration_id
-        except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
-            log.exception("transfer of record %s failed unexpectedly", rec.id)
-            try:  # counted: a fault that recurs ends as needing a person, never loops
-                reason = f"internal error ({type(exc).__name__})"
-                store.abandon(ctx.engine, rec.id, reason, max_attempts=ctx.settings.max_attempts)
-            except Exception:
-                log.exception("could not hand record %s back; lease recovery will", rec.id)
-            return Outcome.DEFERRED, rec.integration_id
+            with transaction(hub) as cur:
+                claimed = transfers.claim_in(cur, record_id, ctx.worker_name, ctx.settings.lease_seconds)
+                if claimed is None:
+                    return Outcome.SKIPPED, None
+                rec = claimed.record
+                try:
+                    read: _Claimed | Exception = _read(ctx, cur, claimed)
+                except Exception as exc:  # handled below, once the claim is committed
+                    read = exc
+        except psycopg.OperationalError as exc:
+            raise _DeadConnection() from exc
+        with bound(record_id=rec.id, integration_id=rec.integration_id):  # on every log line of the transfer
+            try:
+                if isinstance(read, Exception):
+                    raise read
+                outcome = _transfer(ctx, hub, read, refilled)
+            except Exception as exc:  # a bug or an outage of the hub/Redis: never leave the record in flight
+                log.exception("transfer of record %s failed unexpectedly", rec.id)
+                try:  # counted: a fault that recurs ends as needing a person, never loops
+                    reason = f"internal error ({type(exc).__name__})"
+                    transfers.abandon(ctx.engine, rec.id, reason, max_attempts=ctx.settings.max_attempts)
+                except Exception:
+                    log.exception("could not hand record %s back; lease recovery will", rec.id)
+                outcome = Outcome.DEFERRED
+    if refilled:
+        dispatch.send(refilled)
+    elif refilled is not None and outcome is not Outcome.TRANSFERRED:
+        dispatch.dispatch(ctx, rec.integration_id)  # keep this integration's window full
+    return outcome, rec.integration_id
 
 
-def _transfer(ctx: Context, rec: Record) -> Outcome:
-    conn = ctx.connection(rec.integration_id)
-    if not conn.integration.enabled:  # dispatch skips it; this one was queued before it was disabled
-        reason = f"integration {conn.integration.name!r} is disabled: the record stays until it is enabled"
-        store.defer(ctx.engine, rec.id, 0.0, reason)
-        return Outcome.DEFERRED
+def _read(ctx: Context, cur: Any, claimed: transfers.Claimed) -> _Claimed:
+    """Inside the claiming transaction: the integration (cached, checked against the row's
+    updated_at the claim read), the contract, and the links of its prerequisites and its own."""
+    rec = claimed.record
+    conn = ctx.connection(rec.integration_id, claimed.integration_updated_at)
     try:
         contract = records.validate(rec.record_type, rec.payload)
     except records.InvalidRecord as exc:  # cannot happen for rows the hub accepted, unless rules tightened
-        store.fail(ctx.engine, rec, str(exc))
-        return Outcome.FAILED
-
+        return _Claimed(rec, conn, None, str(exc))
     needed = mapping.requirements(rec.record_type, contract)
-    resolved, missing = store.resolve(ctx.engine, rec.integration_id, needed)
-    if missing:
-        return _wait(ctx, rec, missing)
+    linked = prerequisites.links_in(cur, rec.integration_id, [*needed, Ref(rec.record_type, rec.nue_id)])
+    resolved = {ref: linked[ref][0] for ref in needed if ref in linked}
+    missing = [ref for ref in needed if ref not in linked]
+    return _Claimed(rec, conn, contract, "", resolved, missing, linked)
+
+
+def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | None) -> Outcome:
+    rec, conn, contract = claimed.rec, claimed.conn, claimed.contract
+    if not conn.integration.enabled:  # dispatch skips it; this one was queued before it was disabled
+        reason = f"integration {conn.integration.name!r} is disabled: the record stays until it is enabled"
+        transfers.defer(hub, rec.id, 0.0, reason)
+        return Outcome.DEFERRED
+    if contract is None:
+        transfers.fail(hub, rec, claimed.invalid)
+        return Outcome.FAILED
+    resolved = claimed.resolved
+    if claimed.missing:
+        return _wait(ctx, rec, claimed.missing)
 
     try:
         held = profile.gate(ctx, conn, rec)  # the account's schema and facts, read once
@@ -81,7 +151,7 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
     try:
         request = mapping.build(rec.record_type, contract, conn.config, resolved, conn.profile)
     except mapping.MappingIncomplete as exc:
-        store.wait_for(
+        transfers.wait_for(
             ctx.engine,
             rec,
             [Ref("mapping", str(rec.integration_id))],
@@ -89,53 +159,60 @@ def _transfer(ctx: Context, rec: Record) -> Outcome:
         )
         return Outcome.WAITING
 
-    url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
-
     def upsert() -> tuple[WriteResult, Exchange]:
         result = conn.client.upsert(
             request.ns_type, request.external_id, request.body, replace=request.replace
         )
         return result, result.exchange
 
+    def settle(cur: Any, internal_id: str) -> None:
+        """The outcome, in the transaction that finishes the call's attempt."""
+        if step.needs_person:  # the header went; the lines NetSuite keeps as billed did not
+            lines = ", ".join(step.needs_person)
+            transfers.fail_in(cur, rec, f"{request.ns_type} lines are linked in NetSuite, only its header "
+                              f"was updated; change these in NetSuite by hand: {lines}")  # fmt: skip
+        else:
+            also = currencies.listed(rec, contract)  # a customer's currencies are on it now
+            transfers.complete_in(cur, rec, request.ns_type, request.external_id, internal_id, also)
+        if refilled is not None:
+            refilled.extend(dispatching.refill(cur, rec.integration_id, ctx.settings.dispatch_window or None))
+
     try:
         # Linked documents: made by a transform, or only what may change re-sent (linking.py).
-        step = linking.plan(ctx, conn, rec, contract, request)
+        step = linking.plan(ctx, conn, rec, contract, request, linked=claimed.linked)
         if step.transform is not None:
             internal_id = linking.transform(ctx, conn, rec, step, contract, resolved)
+            with transaction(hub) as cur:
+                settle(cur, internal_id)
         else:
             request = step.request
             url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
-            internal_id = gateway.call(
-                ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec
-            ).internal_id
+            gateway.call(
+                ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec, hub=hub,
+                settle=lambda cur, result: settle(cur, result.internal_id),
+            )  # fmt: skip
     except linking.LinkRefused as exc:
-        store.fail(ctx.engine, rec, str(exc))
+        transfers.fail(hub, rec, str(exc))
         return Outcome.FAILED
     except gateway.NoCallSlot as exc:
         # Back shortly before the token frees: the next worker's brief wait covers the rest.
         due = max(0.0, exc.denied.retry_after - ctx.settings.governor_max_wait)
         if exc.denied.reason != "concurrency":
-            store.hold_dispatch(ctx.engine, rec.integration_id, due)
-        store.defer(ctx.engine, rec.id, due, f"waiting for a NetSuite call slot ({exc.denied.reason})")
+            dispatching.hold_dispatch(hub, rec.integration_id, due)
+        transfers.defer(hub, rec.id, due, f"waiting for a NetSuite call slot ({exc.denied.reason})")
         return Outcome.DEFERRED
     except NetSuiteError as err:
-        field = profile.unknown_field(err)  # the account changed since its profile was read
-        if field is not None and profile.refresh_once(ctx, conn, rec, field):
+        unknown = profile.unknown_field(err)  # the account changed since its profile was read
+        if unknown is not None and profile.refresh_once(ctx, conn, rec, unknown):
             return Outcome.DEFERRED
         return _failed(ctx, rec, err)
-    if step.needs_person:  # the header went; the lines NetSuite keeps as billed did not
-        store.fail(ctx.engine, rec, f"{request.ns_type} lines are linked in NetSuite, only its header was "
-                   f"updated; change these in NetSuite by hand: {', '.join(step.needs_person)}")  # fmt: skip
-        return Outcome.FAILED
-    store.complete(ctx.engine, rec, request.ns_type, request.external_id, internal_id)
-    currencies.link_listed(ctx.engine, rec, request.ns_type, request.external_id, internal_id, contract)
-    return Outcome.TRANSFERRED
+    return Outcome.FAILED if step.needs_person else Outcome.TRANSFERRED
 
 
 def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     """Name exactly what is missing, and push the hub's own copies of it to the front."""
-    states = store.prerequisite_states(ctx.engine, rec.integration_id, missing)
-    store.hurry(ctx.engine, rec.integration_id, missing)
+    states = prerequisites.prerequisite_states(ctx.engine, rec.integration_id, missing)
+    prerequisites.hurry(ctx.engine, rec.integration_id, missing)
     parts, waits = [], list(missing)
     for ref in missing:
         st = states[ref]
@@ -152,11 +229,11 @@ def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
             parts.append(f"{ref} (it needs a person)")
         else:
             parts.append(f"{ref} ({st})")
-    store.wait_for(ctx.engine, rec, list(dict.fromkeys(waits)), "waiting for " + ", ".join(parts))
+    transfers.wait_for(ctx.engine, rec, list(dict.fromkeys(waits)), "waiting for " + ", ".join(parts))
     # A prerequisite may have landed between resolve() and wait_for(): re-check so nothing sleeps forever.
-    _, still = store.resolve(ctx.engine, rec.integration_id, missing)
+    _, still = prerequisites.resolve(ctx.engine, rec.integration_id, missing)
     if len(still) < len(missing):
-        store.requeue(ctx.engine, [rec.id], "a prerequisite landed while it began to wait")
+        transfers.requeue(ctx.engine, [rec.id], "a prerequisite landed while it began to wait")
     return Outcome.WAITING
 
 
@@ -164,19 +241,21 @@ def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
     """The record's side of a failed call (the gateway already paused the account where due)."""
     s = ctx.settings
     if err.code == gateway.TOKEN_REFUSED:  # the shared token was dropped: again at once, with a new one
-        store.defer(ctx.engine, rec.id, 0.0, str(err))
+        transfers.defer(ctx.engine, rec.id, 0.0, str(err))
         return Outcome.DEFERRED
     if err.kind is Kind.THROTTLED:
-        store.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
+        transfers.defer(ctx.engine, rec.id, s.pause_on_429, f"NetSuite throttled the account: {err}")
         return Outcome.DEFERRED
     if err.kind is Kind.AUTH:  # no record is at fault: keep it as it was
         log.error("integration %s: NetSuite authentication failed; account paused", rec.integration_id)
-        store.defer(ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}")
+        transfers.defer(
+            ctx.engine, rec.id, s.pause_on_auth, f"account paused, NetSuite refused the login: {err}"
+        )
         return Outcome.DEFERRED
     if err.kind is Kind.TRANSIENT:
-        state = store.retry_later(
+        state = transfers.retry_later(
             ctx.engine, rec, err, max_attempts=s.max_attempts, base=s.backoff_base, cap=s.backoff_max
         )
         return Outcome.FAILED if state == State.FAILED else Outcome.RETRYING
-    store.fail(ctx.engine, rec, err)
+    transfers.fail(ctx.engine, rec, err)
     return Outcome.FAILED

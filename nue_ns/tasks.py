@@ -40,10 +40,8 @@ def _sweep_lock(name: str, ttl: float):
 
 @app.task(name="nue_ns.transfer", ignore_result=True)
 def transfer_record(record_id: int) -> str:
-    ctx = get_context()
-    outcome, integration_id = sync.transfer(ctx, int(record_id))
-    if integration_id is not None:
-        dispatch.dispatch(ctx, integration_id)  # keep this integration's window full
+    # refill: the transfer keeps its integration's dispatch window full (in its last transaction).
+    outcome, _ = sync.transfer(get_context(), int(record_id), refill=True)
     return outcome.value
 
 

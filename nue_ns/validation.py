@@ -15,7 +15,7 @@ from redis.exceptions import LockError
 
 from nue_ns import gateway
 from nue_ns.context import Connection, Context
-from nue_ns.hub import store
+from nue_ns.hub import transfers
 from nue_ns.hub.integrations import save_validation
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.integration import IntegrationConfig
@@ -80,13 +80,13 @@ def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] |
         blocking_timeout=s.governor_max_wait,
     )
     if not lock.acquire():
-        store.defer(ctx.engine, rec.id, 1.0, "waiting while another worker checks the GL accounts")
+        transfers.defer(ctx.engine, rec.id, 1.0, "waiting while another worker checks the GL accounts")
         return "deferred"
     try:
         integ = ctx.integration(rec.integration_id)  # fresh: another worker may have just checked
         fresh = IntegrationConfig.load(integ.settings)
         if accounts.mapping_hash(fresh) != accounts.mapping_hash(conn.config):
-            store.defer(ctx.engine, rec.id, 1.0, "the integration mapping just changed; reloading it")
+            transfers.defer(ctx.engine, rec.id, 1.0, "the integration mapping just changed; reloading it")
             return "deferred"
         verdict = accounts.current_verdict(fresh)
         if verdict is not None:
@@ -95,7 +95,7 @@ def _revalidate(ctx: Context, conn: Connection, rec: Record) -> dict[str, Any] |
             verdict = check(ctx, rec.integration_id, fresh, max_wait=s.governor_max_wait, record=rec)
         except gateway.NoCallSlot as exc:
             reason = f"waiting for a NetSuite call slot to check the GL accounts ({exc.denied.reason})"
-            store.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
+            transfers.defer(ctx.engine, rec.id, exc.denied.retry_after, reason)
             return "deferred"
         except NetSuiteError as err:
             if err.kind is not Kind.NEEDS_PERSON:
@@ -123,15 +123,15 @@ def _defer_after(ctx: Context, rec: Record, err: NetSuiteError) -> str:
         delay = s.pause_on_auth
     else:
         delay = min(s.backoff_max, 30.0)
-    store.defer(ctx.engine, rec.id, delay, f"could not check the GL accounts, retrying: {err}")
+    transfers.defer(ctx.engine, rec.id, delay, f"could not check the GL accounts, retrying: {err}")
     return "deferred"
 
 
 def _wait_for_mapping(ctx: Context, rec: Record, reason: str) -> None:
-    store.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
+    transfers.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
     # An operator may have saved a good mapping (and woken the waiters) just before this record
     # started to wait: look once more, so that it never sleeps through the wake-up.
     saved = IntegrationConfig.load(ctx.integration(rec.integration_id).settings)
     verdict = accounts.current_verdict(saved)
     if verdict is None or verdict["valid"]:
-        store.requeue(ctx.engine, [rec.id], "the mapping was saved while it began to wait")
+        transfers.requeue(ctx.engine, [rec.id], "the mapping was saved while it began to wait")

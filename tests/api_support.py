@@ -9,7 +9,7 @@ from sqlalchemy import select, text, update
 
 from nue_ns import sync
 from nue_ns.context import Context, get_context
-from nue_ns.hub import store
+from nue_ns.hub import dispatching
 from nue_ns.hub.api_keys import create_key
 from nue_ns.hub.db import get_engine, session_scope
 from nue_ns.hub.models import Record, State
@@ -41,7 +41,7 @@ def transfer_all(ctx: Context, rounds: int = 50) -> None:
     """Run what workers do, in this process, until nothing is due or queued (prerequisites first).
     Tasks the producer already put in Redis are ignored: records are taken by their hub state."""
     for _ in range(rounds):
-        store.dispatch_candidates(ctx.engine, window=1000)
+        dispatching.dispatch_candidates(ctx.engine, window=1000)
         with session_scope(ctx.engine) as s:
             ids = list(
                 s.scalars(

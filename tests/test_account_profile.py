@@ -6,10 +6,10 @@ import pytest
 
 from nue_ns import mapping, records
 from nue_ns.account_profile import AccountProfile, record_schema
-from nue_ns.hub.store import Ref
 from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest
 from nue_ns.mapping.fit import fit
+from nue_ns.refs import Ref
 from nue_ns.sandbox.account_schema import openapi_document
 
 

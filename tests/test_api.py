@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from nue_ns.cli import app as cli
 from nue_ns.context import get_context
-from nue_ns.hub import store
+from nue_ns.hub import attempts
 from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, Record, utcnow
@@ -243,7 +243,9 @@ def test_record_with_attempts_and_404(client, hub):
     url = "https://x/record/v1/customer/eid:nue-cust-C-1"
     ex = Exchange("PUT", url, {"companyName": "Customer 1"}, 400, answer, 12.5)
     err = NetSuiteError(Kind.NEEDS_PERSON, "bad", 400, "INVALID_CONTENT", "email", ex)
-    store.log_attempt(ctx.engine, rec, rec.integration_id, "TSTDRV1", ex, "needs_person", utcnow(), "w1", err)
+    attempts.log_attempt(
+        ctx.engine, rec, rec.integration_id, "TSTDRV1", ex, "needs_person", utcnow(), "w1", err
+    )
     body = client.get(f"/v1/records/{ids[0]}", headers=bearer(operator)).json()
     assert body["payload"]["name"] == "Customer 1"
     [attempt] = body["attempts_log"]
@@ -321,7 +323,9 @@ def test_integration_view_has_no_secrets_and_advises_scheduled_mode(client, nets
     integ = netsuite.integration("default")
     ex = Exchange("PUT", "https://x/record/v1/customer/eid:a", None, 429, {"title": "Too Many Requests"})
     for _ in range(5):
-        store.log_attempt(netsuite.engine, None, integ.id, integ.account_id, ex, "throttled", utcnow(), "w")
+        attempts.log_attempt(
+            netsuite.engine, None, integ.id, integ.account_id, ex, "throttled", utcnow(), "w"
+        )
     advice = client.get("/v1/integrations/default", headers=bearer(operator)).json()["throttling"]
     assert advice["recent_429"] == 5 and "scheduled mode" in advice["advice"]
     assert client.get("/v1/integrations", headers=bearer(operator)).json()[0]["throttling"] == advice

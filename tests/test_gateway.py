@@ -16,6 +16,7 @@ import pytest
 from nue_ns import audit, gateway, inbound, validation
 from nue_ns.config import Settings
 from nue_ns.governor import Denied, Grant
+from nue_ns.hub import attempts, dispatching
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 
 
@@ -53,15 +54,14 @@ class FakeClient:
 def hub_calls(monkeypatch):
     """The hub calls the gateway makes, in order."""
     calls: list[tuple[Any, ...]] = []
-    store = gateway.store
-    monkeypatch.setattr(store, "start_attempt", lambda *a, **k: calls.append(("start", a[3], a[4])) or 7)
+    monkeypatch.setattr(attempts, "start_attempt", lambda *a, **k: calls.append(("start", a[3], a[4])) or 7)
     monkeypatch.setattr(
-        store, "finish_attempt", lambda engine, attempt, ex, outcome, err=None, **k: calls.append(
+        attempts, "finish_attempt", lambda engine, attempt, ex, outcome, err=None, **k: calls.append(
             ("finish", attempt, outcome, ex.response_body if ex else None)
         )
     )  # fmt: skip
     monkeypatch.setattr(
-        store, "hold_dispatch", lambda engine, integ, secs: calls.append(("hold", integ, secs))
+        dispatching, "hold_dispatch", lambda engine, integ, secs: calls.append(("hold", integ, secs))
     )
     return calls
 

@@ -9,13 +9,14 @@ from sqlalchemy import select
 
 from nue_ns import sample
 from nue_ns.context import get_context
-from nue_ns.hub import store
+from nue_ns.hub import attempts, dispatching, operators, sweeps, transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
 from nue_ns.integration import IntegrationConfig
 from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue, enqueue_many
+from nue_ns.refs import Ref
 
 CREDS = Credentials("ck", "cs-secret", "tid", "ts-secret")
 
@@ -72,13 +73,13 @@ def test_stale_version_by_updated_at_is_never_sent(ctx):
 def test_in_flight_version_is_not_overtaken(ctx):
     c = sample.customers(1)[0]
     first = enqueue("customer", c, ctx=ctx)
-    store.dispatch_candidates(ctx.engine)
-    assert store.claim(ctx.engine, first.id, "w1", 60) is not None
+    dispatching.dispatch_candidates(ctx.engine)
+    assert transfers.claim(ctx.engine, first.id, "w1", 60) is not None
     second = enqueue("customer", c | {"name": "Changed"}, ctx=ctx)
     # The older one is in a worker's hands: it stays, and the newer one must wait for it.
     assert _rows(ctx, id=first.id)[0].state == State.IN_FLIGHT
-    store.dispatch_candidates(ctx.engine)
-    assert store.claim(ctx.engine, second.id, "w2", 60) is None
+    dispatching.dispatch_candidates(ctx.engine)
+    assert transfers.claim(ctx.engine, second.id, "w2", 60) is None
     assert "older version" in _rows(ctx, id=second.id)[0].reason
 
 
@@ -94,14 +95,16 @@ def test_invalid_batch_stores_nothing_and_names_fields(ctx):
 
 def test_claim_is_exclusive_and_lease_recovery_returns_record(ctx):
     a = enqueue("customer", sample.customers(1)[0], ctx=ctx)
-    assert store.dispatch_candidates(ctx.engine) == [a.id] or _rows(ctx, id=a.id)[0].state == State.QUEUED
-    first = store.claim(ctx.engine, a.id, "w1", lease_seconds=0.01)
+    assert (
+        dispatching.dispatch_candidates(ctx.engine) == [a.id] or _rows(ctx, id=a.id)[0].state == State.QUEUED
+    )
+    first = transfers.claim(ctx.engine, a.id, "w1", lease_seconds=0.01)
     assert first is not None
-    assert store.claim(ctx.engine, a.id, "w2", 60) is None  # nobody else gets it
+    assert transfers.claim(ctx.engine, a.id, "w2", 60) is None  # nobody else gets it
     import time
 
     time.sleep(0.05)
-    assert store.recover_leases(ctx.engine) == [a.id]
+    assert sweeps.recover_leases(ctx.engine) == [a.id]
     row = _rows(ctx, id=a.id)[0]
     assert row.state == State.PENDING and "lost" in row.reason
 
@@ -117,7 +120,7 @@ def test_dispatch_window_per_integration_is_fair(ctx):
     enqueue_many(
         "customer", sample.customers(3, prefix="S"), integration="small", ctx=ctx, dispatch_now=False
     )
-    ids = store.dispatch_candidates(ctx.engine)
+    ids = dispatching.dispatch_candidates(ctx.engine)
     by_integration = {big.id: 0, small.id: 0}
     for r in _rows(ctx, state=State.QUEUED):
         by_integration[r.integration_id] += 1
@@ -137,9 +140,9 @@ def test_scheduled_mode_parks_until_the_batch_sweep(ctx):
     )
     accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
     assert {a.state for a in accepted} == {State.PARKED}
-    assert store.dispatch_candidates(ctx.engine) == []
-    store.release_batch(ctx.engine)
-    assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+    assert dispatching.dispatch_candidates(ctx.engine) == []
+    dispatching.release_batch(ctx.engine)
+    assert sorted(dispatching.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
 
 
 def test_scheduled_mode_with_batches_leaves_records_to_the_batcher(ctx):
@@ -151,8 +154,8 @@ def test_scheduled_mode_with_batches_leaves_records_to_the_batcher(ctx):
     )  # fmt: skip
     accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
     assert batch_store.take(ctx.engine, integ.id, "t", 60) == []  # not released yet
-    store.release_batch(ctx.engine)
-    assert store.dispatch_candidates(ctx.engine) == []  # never one by one
+    dispatching.release_batch(ctx.engine)
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # never one by one
     taken = batch_store.take(ctx.engine, integ.id, "t", 60)
     assert [r.id for r in taken] == sorted(a.id for a in accepted) and {r.state for r in taken} == {
         State.IN_FLIGHT
@@ -205,13 +208,13 @@ def test_retry_sweep_wakes_records_whose_prerequisites_arrived(ctx):
         ],
     }
     rec_id = enqueue("invoice", invoice, ctx=ctx).id
-    store.dispatch_candidates(ctx.engine)
-    rec = store.claim(ctx.engine, rec_id, "w1", 60)
-    store.wait_for(ctx.engine, rec, [store.Ref("customer", "CUST-00001")], "waiting for customer CUST-00001")
+    dispatching.dispatch_candidates(ctx.engine)
+    rec = transfers.claim(ctx.engine, rec_id, "w1", 60)
+    transfers.wait_for(ctx.engine, rec, [Ref("customer", "CUST-00001")], "waiting for customer CUST-00001")
     # The customer lands, but its wake-up happened before this record parked (no waiter then).
     customer = enqueue("customer", sample.customers(1)[0], ctx=ctx)
-    store.dispatch_candidates(ctx.engine)
-    cust = store.claim(ctx.engine, customer.id, "w2", 60)
+    dispatching.dispatch_candidates(ctx.engine)
+    cust = transfers.claim(ctx.engine, customer.id, "w2", 60)
     with session_scope(ctx.engine) as s:
         s.add(
             NetSuiteLink(
@@ -225,14 +228,16 @@ def test_retry_sweep_wakes_records_whose_prerequisites_arrived(ctx):
                 transferred_at=utcnow(),
             )
         )
-    assert store.wake_settled(ctx.engine, older_than=60) == 0  # too recent to judge
-    assert store.wake_settled(ctx.engine, older_than=0) == 1
+    assert sweeps.wake_settled(ctx.engine, older_than=60) == 0  # too recent to judge
+    assert sweeps.wake_settled(ctx.engine, older_than=0) == 1
     assert _rows(ctx, id=rec_id)[0].state == State.PENDING
     # A record waiting on something still missing stays put.
     rec2 = enqueue("invoice", invoice | {"id": "INV-2", "customer_id": "NOPE"}, ctx=ctx).id
-    store.dispatch_candidates(ctx.engine)
-    store.wait_for(ctx.engine, store.claim(ctx.engine, rec2, "w3", 60), [store.Ref("customer", "NOPE")], "w")
-    assert store.wake_settled(ctx.engine, older_than=0) == 0
+    dispatching.dispatch_candidates(ctx.engine)
+    transfers.wait_for(
+        ctx.engine, transfers.claim(ctx.engine, rec2, "w3", 60), [Ref("customer", "NOPE")], "w"
+    )
+    assert sweeps.wake_settled(ctx.engine, older_than=0) == 0
 
 
 def test_governor_seed_counts_calls_from_when_they_ended(ctx):
@@ -255,13 +260,13 @@ def test_governor_seed_counts_calls_from_when_they_ended(ctx):
         s.add(Attempt(**common, started_at=started, elapsed_ms=4000.0, outcome="transferred"))
         s.add(Attempt(**common, started_at=utcnow(), outcome="in_flight"))
         s.add(Attempt(**common, started_at=started - dt.timedelta(seconds=120), elapsed_ms=5.0, outcome="x"))
-    times, in_flight = store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)
+    times, in_flight = attempts.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)
     assert in_flight == 1
     assert len(times) == 2  # the call 2 minutes ago is out of the window
     # A record a worker merely holds has made no call: it takes no place (no token is denied for it).
-    store.dispatch_candidates(ctx.engine)
-    assert store.claim(ctx.engine, rec_id, "w1", 60) is not None
-    assert len(store.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)[0]) == 2
+    dispatching.dispatch_candidates(ctx.engine)
+    assert transfers.claim(ctx.engine, rec_id, "w1", 60) is not None
+    assert len(attempts.recent_calls(ctx.engine, "TEST1", period=60, call_timeout=5)[0]) == 2
     assert min(times) == pytest.approx((started + dt.timedelta(seconds=4)).timestamp(), abs=0.01)
     assert max(times) == pytest.approx(time.time(), abs=2)
 
@@ -269,12 +274,12 @@ def test_governor_seed_counts_calls_from_when_they_ended(ctx):
 def test_no_dispatch_while_the_account_has_no_token(ctx):
     accepted = enqueue_many("customer", sample.customers(3), ctx=ctx, dispatch_now=False)
     integ = ctx.integration("default")
-    store.hold_dispatch(ctx.engine, integ.id, 30)
-    assert store.dispatch_candidates(ctx.engine) == []
-    store.hold_dispatch(ctx.engine, integ.id, 1)  # a shorter hold never shortens a longer one
-    assert store.dispatch_candidates(ctx.engine) == []
+    dispatching.hold_dispatch(ctx.engine, integ.id, 30)
+    assert dispatching.dispatch_candidates(ctx.engine) == []
+    dispatching.hold_dispatch(ctx.engine, integ.id, 1)  # a shorter hold never shortens a longer one
+    assert dispatching.dispatch_candidates(ctx.engine) == []
     upsert_integration(ctx.engine, ctx.settings, "default", account_id="TEST1", rate_limit="10/60s")
-    assert sorted(store.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+    assert sorted(dispatching.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
 
 
 def test_a_real_time_burst_above_the_threshold_is_found_for_a_batch(ctx):
@@ -308,12 +313,12 @@ def test_a_real_time_integration_forms_no_batch_without_a_burst(ctx):
 
 def test_requeue_keeps_the_attempts_and_says_why_where_retry_starts_afresh(ctx):
     rec_id = enqueue("customer", sample.customers(1)[0], ctx=ctx).id
-    store.dispatch_candidates(ctx.engine)
-    rec = store.claim(ctx.engine, rec_id, "w1", 60)
+    dispatching.dispatch_candidates(ctx.engine)
+    rec = transfers.claim(ctx.engine, rec_id, "w1", 60)
     with session_scope(ctx.engine) as s:
         s.get(Record, rec_id).attempts = 3
-    store.wait_for(ctx.engine, rec, [store.Ref("customer", "PARENT")], "waiting for customer PARENT")
-    assert store.requeue(ctx.engine, [rec_id], "the customer landed meanwhile") == [rec_id]
+    transfers.wait_for(ctx.engine, rec, [Ref("customer", "PARENT")], "waiting for customer PARENT")
+    assert transfers.requeue(ctx.engine, [rec_id], "the customer landed meanwhile") == [rec_id]
     row = _rows(ctx, id=rec_id)[0]
     assert (row.state, row.attempts, row.reason, row.waiting_on) == (
         State.PENDING,
@@ -321,7 +326,7 @@ def test_requeue_keeps_the_attempts_and_says_why_where_retry_starts_afresh(ctx):
         "the customer landed meanwhile",
         None,
     )
-    assert store.integrations_of(ctx.engine, [rec_id]) == [row.integration_id]
-    assert store.retry(ctx.engine, [rec_id]) == [rec_id]
+    assert operators.integrations_of(ctx.engine, [rec_id]) == [row.integration_id]
+    assert operators.retry(ctx.engine, [rec_id]) == [rec_id]
     row = _rows(ctx, id=rec_id)[0]
     assert (row.attempts, row.reason) == (0, "retry requested")

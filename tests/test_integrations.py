@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from nue_ns import sample
 from nue_ns.cli import app
 from nue_ns.context import get_context
-from nue_ns.hub import store
+from nue_ns.hub import dispatching
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import create_integration, rotate_certificates
 from nue_ns.hub.models import Integration, Record, State
@@ -205,7 +205,7 @@ def test_integrations_are_managed_from_the_cli_and_secrets_stay_write_only(env, 
     off = runner.invoke(app, ["integration", "disable", "emea"])
     assert off.exit_code == 0 and "3 open record(s) stay in the hub" in off.output
     emea = ctx.integration("emea").id
-    assert store.dispatch_candidates(ctx.engine, emea) == []  # disabled: nothing dispatched
+    assert dispatching.dispatch_candidates(ctx.engine, emea) == []  # disabled: nothing dispatched
     refused = runner.invoke(app, ["integration", "remove", "emea"])
     assert refused.exit_code == 1 and "3 record(s)" in refused.output
     with session_scope(ctx.engine) as s:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from nue_ns.hub import store
+from nue_ns.hub import transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import save_config
 from nue_ns.hub.models import Record
@@ -41,7 +41,7 @@ def test_a_product_whose_item_type_would_change_is_refused(hub):
     with session_scope(hub.engine) as s:  # as if transferred: the hub knows its NetSuite type
         rec = s.get(Record, accepted.id)
         s.expunge(rec)
-    store.complete(hub.engine, rec, "nonInventorySaleItem", "nue-item-P-1", "301")
+    transfers.complete(hub.engine, rec, "nonInventorySaleItem", "nue-item-P-1", "301")
     renamed = product | {"name": "Seats (v2)"}
     assert enqueue_many("product", [renamed], ctx=hub, dispatch_now=False)[0].created
     with pytest.raises(InvalidBatch) as err:

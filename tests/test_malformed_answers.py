@@ -17,7 +17,7 @@ from sqlalchemy import select
 from nue_ns import sync
 from nue_ns.config import reset_settings
 from nue_ns.context import get_context, reset_context
-from nue_ns.hub import store
+from nue_ns.hub import attempts, dispatching, operators, sweeps, transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State, utcnow
 from nue_ns.hub.models_inbound import InboundEvent
@@ -120,7 +120,7 @@ def test_malformed_answer_is_stored_safely_counted_and_ends_needing_a_person(
             assert s.scalar(select(NetSuiteLink).where(NetSuiteLink.record_id == acc.id)) is None
     # After the fault is gone, a retry by a person transfers it.
     requests.delete(f"{sandbox_base}/_sandbox/faults", timeout=10)
-    store.retry(ns.engine, [acc.id])
+    operators.retry(ns.engine, [acc.id])
     assert _send_until_settled(ns, acc.id).state == State.TRANSFERRED
 
 
@@ -130,10 +130,10 @@ def test_an_error_on_our_side_is_counted_and_closes_its_attempt(ns, monkeypatch)
     def broken(*_a, **_k):
         raise RuntimeError("cannot store")
 
-    monkeypatch.setattr(store, "complete", broken)
+    monkeypatch.setattr(transfers, "complete_in", broken)
     (acc,) = enqueue_many("customer", [CUSTOMER], ctx=ns, dispatch_now=False)
     for _ in range(MAX_ATTEMPTS):
-        store.dispatch_candidates(ns.engine, window=10)
+        dispatching.dispatch_candidates(ns.engine, window=10)
         sync.transfer(ns, acc.id)
         set_record(acc.id, next_attempt_at=utcnow())
     with session_scope(ns.engine) as s:
@@ -145,21 +145,21 @@ def test_an_error_on_our_side_is_counted_and_closes_its_attempt(ns, monkeypatch)
 
 def test_a_lost_worker_closes_its_attempt_and_counts(ns):
     (acc,) = enqueue_many("customer", [CUSTOMER], ctx=ns, dispatch_now=False)
-    store.dispatch_candidates(ns.engine, window=10)
-    rec = store.claim(ns.engine, acc.id, "w-lost", 60)
-    store.start_attempt(
+    dispatching.dispatch_candidates(ns.engine, window=10)
+    rec = transfers.claim(ns.engine, acc.id, "w-lost", 60)
+    attempts.start_attempt(
         ns.engine, rec.integration_id, "ACCT", "PUT", "https://x/r", {}, "w-lost", record_id=rec.id
     )
     for n in range(1, MAX_ATTEMPTS + 1):
         set_record(acc.id, lease_expires_at=utcnow())
-        assert store.recover_leases(ns.engine, MAX_ATTEMPTS) == [acc.id]
+        assert sweeps.recover_leases(ns.engine, MAX_ATTEMPTS) == [acc.id]
         with session_scope(ns.engine) as s:
             rec = s.get(Record, acc.id)
         assert rec.attempts == n and all(a.outcome == "lost" for a in _attempts(ns, acc.id))
         if rec.state == State.FAILED:
             break
         set_record(acc.id, state=State.IN_FLIGHT)
-        store.start_attempt(
+        attempts.start_attempt(
             ns.engine, rec.integration_id, "ACCT", "PUT", "https://x/r", {}, "w-lost", record_id=rec.id
         )
     assert rec.state == State.FAILED and rec.attempts == MAX_ATTEMPTS

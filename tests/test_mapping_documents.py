@@ -9,9 +9,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from nue_ns import mapping, records
-from nue_ns.hub.store import Ref
 from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, Collection, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete
+from nue_ns.refs import Ref
 from tests.openapi import check_body
 
 # A transaction needs its customer with the transaction's currency in NetSuite (primary or listed).

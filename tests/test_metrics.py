@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from nue_ns import sync
 from nue_ns.config import reset_settings
 from nue_ns.context import reset_context
-from nue_ns.hub import store
+from nue_ns.hub import attempts, dispatching
 from nue_ns.hub.models import utcnow
 from nue_ns.logging import bound, configure
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
@@ -37,7 +37,7 @@ def _scrape(client) -> dict[tuple[str, tuple], float]:
 def _attempt(ctx, integ, status: int | None, outcome: str, code: str | None) -> None:
     ex = Exchange("PUT", "https://x/record/v1/customer/eid:a", {}, status, None)
     err = NetSuiteError(Kind.NEEDS_PERSON, "x", status, code) if code else None
-    store.log_attempt(ctx.engine, None, integ.id, integ.account_id, ex, outcome, utcnow(), "w", err)
+    attempts.log_attempt(ctx.engine, None, integ.id, integ.account_id, ex, outcome, utcnow(), "w", err)
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_every_log_line_of_a_transfer_names_the_record_and_integration(netsuite,
     [accepted] = enqueue_many("customer", [{"id": "C-1", "name": "Acme"}], ctx=netsuite, dispatch_now=False)
     fault = {"kind": "invalid_login", "account": ACCOUNT, "count": 1}
     requests.post(f"{sandbox_base}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
-    store.dispatch_candidates(netsuite.engine)
+    dispatching.dispatch_candidates(netsuite.engine)
     logging.getLogger("outside").info("before the transfer")
     assert sync.transfer(netsuite, accepted.id)[0] == sync.Outcome.DEFERRED
     logging.getLogger("outside").info("after the transfer")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nue_ns import cli, dispatch, services, sync, validation
-from nue_ns.hub import store
+from nue_ns.hub import dispatching, operators, prerequisites, sweeps, transfers
 from nue_ns.refs import Ref
 
 
@@ -30,11 +30,11 @@ def calls(monkeypatch):
 
         return f
 
-    monkeypatch.setattr(store, "retry", fake("retry", [11, 12]))
-    monkeypatch.setattr(store, "integrations_of", fake("integrations_of", [3]))
-    monkeypatch.setattr(store, "wake_settled", fake("wake_settled", 2))
-    monkeypatch.setattr(store, "recover_leases", fake("recover_leases", [5]))
-    monkeypatch.setattr(store, "release_batch", fake("release_batch", [3]))
+    monkeypatch.setattr(operators, "retry", fake("retry", [11, 12]))
+    monkeypatch.setattr(operators, "integrations_of", fake("integrations_of", [3]))
+    monkeypatch.setattr(sweeps, "wake_settled", fake("wake_settled", 2))
+    monkeypatch.setattr(sweeps, "recover_leases", fake("recover_leases", [5]))
+    monkeypatch.setattr(dispatching, "release_batch", fake("release_batch", [3]))
     monkeypatch.setattr(dispatch, "dispatch", fake("dispatch", 1))
     monkeypatch.setattr(dispatch, "resend_stale", fake("resend_stale", 0))
     monkeypatch.setattr(dispatch, "dispatch_batches", fake("dispatch_batches", 0))
@@ -84,20 +84,22 @@ def test_beat_retry_sweep_is_the_same_service(ctx, calls, monkeypatch):
 
 
 def test_internal_requeue_keeps_the_attempts_never_the_operators_retry(ctx, monkeypatch):
-    """A waiter re-checked after parking goes again through store.requeue, not store.retry."""
+    """A waiter re-checked after parking goes again through transfers.requeue, not operators.retry."""
     requeued: list[tuple] = []
 
     def no_retry(*_a, **_k):
-        raise AssertionError("store.retry is the operator's verb: it resets the attempts")
+        raise AssertionError("operators.retry is the operator's verb: it resets the attempts")
 
-    monkeypatch.setattr(store, "retry", no_retry)
-    monkeypatch.setattr(store, "requeue", lambda _e, ids, reason: requeued.append((list(ids), reason)) or ids)
+    monkeypatch.setattr(operators, "retry", no_retry)
+    monkeypatch.setattr(
+        transfers, "requeue", lambda _e, ids, reason: requeued.append((list(ids), reason)) or ids
+    )
     rec = SimpleNamespace(id=9, integration_id=3)
     missing = [Ref("customer", "C1")]
-    monkeypatch.setattr(store, "prerequisite_states", lambda *_a: {missing[0]: None})
-    monkeypatch.setattr(store, "hurry", lambda *_a: 0)
-    monkeypatch.setattr(store, "wait_for", lambda *_a: None)
-    monkeypatch.setattr(store, "resolve", lambda *_a: ({}, []))  # the customer landed meanwhile
+    monkeypatch.setattr(prerequisites, "prerequisite_states", lambda *_a: {missing[0]: None})
+    monkeypatch.setattr(prerequisites, "hurry", lambda *_a: 0)
+    monkeypatch.setattr(transfers, "wait_for", lambda *_a: None)
+    monkeypatch.setattr(prerequisites, "resolve", lambda *_a: ({}, []))  # the customer landed meanwhile
     assert sync._wait(ctx, rec, missing) is sync.Outcome.WAITING
 
     ctx.integration = lambda _id: SimpleNamespace(settings={})

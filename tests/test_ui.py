@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from nue_ns.api.auth import SESSION_COOKIE
-from nue_ns.hub import store
+from nue_ns.hub import attempts, dispatching
 from nue_ns.hub.api_keys import create_key, revoke
 from nue_ns.hub.models import utcnow
 from nue_ns.netsuite.errors import Exchange
@@ -95,7 +95,9 @@ def test_record_data_and_netsuite_answers_are_escaped(client, hub):
     integ = hub.integration("default")
     ex = Exchange("PUT", "https://x/", {"companyName": EVIL}, 400, {"title": EVIL})
     with_record = type("R", (), {"id": acc.id})()
-    store.log_attempt(hub.engine, with_record, integ.id, integ.account_id, ex, "needs_person", utcnow(), "w")
+    attempts.log_attempt(
+        hub.engine, with_record, integ.id, integ.account_id, ex, "needs_person", utcnow(), "w"
+    )
     _login(client, key("operator"))
     for page in (client.get("/ui/"), client.get(f"/ui/records/{acc.id}")):
         assert page.status_code == 200
@@ -154,7 +156,7 @@ def test_dashboard_warns_of_throttling(client, hub):
     integ = hub.integration("default")
     ex = Exchange("PUT", "https://x/", None, 429, None)
     for _ in range(6):
-        store.log_attempt(hub.engine, None, integ.id, integ.account_id, ex, "throttled", utcnow(), "w")
+        attempts.log_attempt(hub.engine, None, integ.id, integ.account_id, ex, "throttled", utcnow(), "w")
     _login(client, key("operator"))
     page = client.get("/ui/").text
     assert "NetSuite refused 6 calls" in page and "Process in scheduled mode" in page
@@ -170,7 +172,7 @@ def test_batches_page_and_record_page_show_each_batch_and_job(client, hub):
 
     integ = hub.integration("default")
     ids = [a.id for a in enqueue_many("customer", sample.customers(2), dispatch_now=False)]
-    store.release_batch(hub.engine)
+    dispatching.release_batch(hub.engine)
     taken = batch_store.take(hub.engine, integ.id, "t", 60)
     batch = batch_store.create(
         hub.engine, integ.id, "customer", "customer", "t",

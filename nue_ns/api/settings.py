@@ -15,7 +15,7 @@ from nue_ns import dispatch, gateway, profile, validation
 from nue_ns.account_profile import summary
 from nue_ns.api.common import Problem
 from nue_ns.context import Context
-from nue_ns.hub import store
+from nue_ns.hub import prerequisites
 from nue_ns.hub.integrations import save_config
 from nue_ns.hub.models import Integration
 from nue_ns.integration import IntegrationConfig
@@ -88,8 +88,8 @@ def account_findings(
     found = setup.judge(
         config,
         stored,
-        hub_currencies=store.open_currencies(ctx.engine, integ.id),
-        customer_subsidiaries=store.customer_subsidiaries(ctx.engine, integ.id),
+        hub_currencies=prerequisites.open_currencies(ctx.engine, integ.id),
+        customer_subsidiaries=prerequisites.customer_subsidiaries(ctx.engine, integ.id),
     )
     return found.as_json()
 
@@ -114,6 +114,6 @@ def save(ctx: Context, integ: Integration, config: IntegrationConfig) -> dict[st
         )
     save_config(ctx.engine, integ.name, config.model_copy(update={"validation": verdict}))
     profile.forget(ctx, integ.id)  # read again for the new mapping
-    if store.wake_mapping(ctx.engine, integ.id):
+    if prerequisites.wake_mapping(ctx.engine, integ.id):
         dispatch.dispatch(ctx, integ.id)
     return verdict

@@ -10,20 +10,21 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from nue_ns.hub import states
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
 from nue_ns.hub.models_api import BulkJob
 from nue_ns.hub.queries import Filter, apply_filter, states_named
 
-RETRYABLE = (State.FAILED, State.WAITING, State.PENDING, State.PARKED)  # what store.retry accepts
+RETRYABLE = tuple(State(s) for s in states.sources("retry"))  # what operators.retry accepts (hub/states.py)
 
 
 def retryable_ids(engine: Engine, f: Filter) -> list[int]:
     """Ids of the records a bulk retry of filter `f` touches: those matching it that can be retried."""
-    states = [s.value for s in RETRYABLE]
+    wanted = [s.value for s in RETRYABLE]
     if f.state:
-        states = [s for s in states_named(f.state) if s in states]
-    q = apply_filter(select(Record.id).where(Record.state.in_(states)).order_by(Record.id), f)
+        wanted = [s for s in states_named(f.state) if s in wanted]
+    q = apply_filter(select(Record.id).where(Record.state.in_(wanted)).order_by(Record.id), f)
     with session_scope(engine) as s:
         return list(s.scalars(q))
 

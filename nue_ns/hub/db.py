@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from nue_ns.config import get_settings
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _lock = threading.Lock()
@@ -24,16 +30,29 @@ def normalise_url(url: str) -> str:
 
 
 def get_engine(url: str, **kwargs) -> Engine:
-    """One pooled engine per URL per process (workers fork: see tasks.py, which disposes on fork)."""
+    """One pooled engine per URL per process (workers fork: see tasks.py, which disposes on fork).
+
+    The pool keeps NUE_NS_DB_POOL_SIZE connections (10 if unset), or what `size_pool` set: a
+    worker sizes it to its threads, so that each keeps one instead of PostgreSQL opening new ones
+    every second."""
     url = normalise_url(url)
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = create_engine(
-                url, pool_pre_ping=True, pool_size=kwargs.pop("pool_size", 10), max_overflow=20, **kwargs
-            )
+            size = kwargs.pop("pool_size", None) or _pool_size or get_settings().db_pool_size or 10
+            engine = create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=20, **kwargs)
             _engines[url] = engine
         return engine
+
+
+_pool_size: int | None = None  # set by a worker (size_pool)
+
+
+def size_pool(size: int) -> None:
+    """Pools made from now on keep `size` connections (those made before are disposed)."""
+    global _pool_size
+    _pool_size = max(1, size)
+    dispose_engines()
 
 
 _probe_engines: dict[str, Engine] = {}
@@ -94,6 +113,118 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+
+@contextmanager
+def _fresh(engine: Engine) -> Iterator[psycopg.Connection]:
+    """A connection of the pool besides the one this thread holds (which is inside a transaction)."""
+    proxied = engine.raw_connection()
+    try:
+        conn = proxied.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        yield conn
+    finally:
+        proxied.close()
+
+
+# A hub handle for the plain-SQL statements: the engine (a connection is checked out of its pool
+# for the transaction) or a psycopg connection already checked out for a unit of work (a transfer).
+Hub = Engine | psycopg.Connection
+
+
+_held = threading.local()
+
+
+@contextmanager
+def checkout(engine: Engine, *, keep: bool = False) -> Iterator[psycopg.Connection]:
+    """One connection of the engine's pool for a unit of work of several transactions (one
+    checkout, one liveness ping), handed back at the end. Meanwhile this thread's `transaction`s
+    on the engine run on it too (the gateway's attempt log during a transfer's linked calls).
+
+    `keep`: the thread keeps the connection for its next unit of work (a worker thread, record
+    after record: no checkout and no ping each time). One that broke is dropped at the end, and
+    `fresh` checks out a new one for a unit of work that found its kept one dead."""
+    held = getattr(_held, "conn", None)
+    if held is not None and held[0] is engine:
+        yield held[1]
+        return
+    kept = getattr(_held, "kept", None)
+    if keep and kept is not None and (kept[0] != os.getpid() or kept[1] is not engine):
+        kept = _held.kept = None  # another process's (forked) or engine's: never touch its socket
+    proxied = kept[2] if keep and kept is not None else engine.raw_connection()
+    try:
+        conn = proxied.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        _held.conn = (engine, conn)
+        yield conn
+    finally:
+        _held.conn = None
+        # Kept only within the pool's size: an overflow connection goes back (and is closed).
+        pool = engine.pool
+        within = not isinstance(pool, QueuePool) or pool.checkedout() <= pool.size()
+        if keep and within and not (conn.closed or conn.broken):
+            _held.kept = (os.getpid(), engine, proxied)
+        else:
+            _held.kept = None
+            if keep and (conn.closed or conn.broken):
+                proxied.invalidate()
+            proxied.close()
+
+
+def kept_connection(engine: Engine) -> bool:
+    """Whether this thread keeps a connection of `engine` (used without a liveness ping)."""
+    kept = getattr(_held, "kept", None)
+    return kept is not None and kept[0] == os.getpid() and kept[1] is engine
+
+
+def drop_kept() -> None:
+    """Forget this thread's kept connection (it failed): the next checkout takes a pinged one."""
+    kept = getattr(_held, "kept", None)
+    _held.kept = None
+    if kept is not None and kept[0] == os.getpid():
+        kept[2].invalidate()
+
+
+@contextmanager
+def transaction(hub: Hub) -> Iterator[psycopg.Cursor]:
+    """One transaction of prebuilt SQL on plain psycopg (no ORM: the hot path's statements cost a
+    tenth of theirs): commit on success, roll back on any error. (libpq's pipeline mode saves
+    round trips but costs more CPU in psycopg than it saves: measured, not used.)"""
+    if isinstance(hub, Engine):
+        held = getattr(_held, "conn", None)
+        if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
+            hub = held[1]  # this thread's unit of work holds one, between its transactions
+        else:
+            with checkout(hub) if held is None else _fresh(hub) as conn, transaction(conn) as cur:
+                yield cur
+            return
+    cur = hub.cursor()
+    try:
+        yield cur
+        hub.commit()
+    except BaseException:
+        hub.rollback()
+        raise
+
+
+def statement(hub: Hub, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor:
+    """One statement as a transaction of its own (autocommit: no BEGIN and COMMIT round trips);
+    its cursor, to read what it returned."""
+    if isinstance(hub, Engine):
+        held = getattr(_held, "conn", None)
+        if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
+            hub = held[1]
+        else:
+            with checkout(hub) if held is None else _fresh(hub) as conn:
+                return statement(conn, sql, params)
+    hub.autocommit = True
+    try:
+        return hub.execute(sql, params)
+    finally:
+        hub.autocommit = False
 
 
 def migrate(url: str, revision: str = "heads") -> None:

@@ -1,0 +1,105 @@
+"""Hub -> Redis: which due records go to the workers, a bounded window per integration, and the
+sweeps that hand out again what Redis may have lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nue_ns.hub import states
+from nue_ns.hub.batch_store import BATCHING_SQL
+from nue_ns.hub.db import Hub, transaction
+
+# Due records move to QUEUED, at most `window` queued + in flight per integration (not those of
+# integrations that send in batches: hub/batch_store.py takes theirs). One statement serves every
+# integration (round robin: each gets its own window, so one account's backlog never crowds out
+# another's) or just one (a worker's refill after a task): each integration's count of queued and
+# in-flight rows is an index probe of its own, never a scan of every integration's rows.
+DISPATCH = f"""
+    WITH room AS (
+        SELECT i.id, i.batch_released_at,
+               GREATEST(0, COALESCE(%(window)s, i.concurrency * 2) - (
+                   SELECT count(*) FROM hub_records b
+                   WHERE b.integration_id = i.id AND b.state IN ('queued', 'in_flight'))) AS free
+        FROM integrations i
+        WHERE (CAST(%(only)s AS integer) IS NULL OR i.id = %(only)s)
+          AND (i.not_before IS NULL OR i.not_before <= now())
+          AND NOT {BATCHING_SQL}
+          AND i.enabled  -- a disabled integration's records stay in the hub, unsent
+    ), due AS (
+        SELECT c.id FROM room
+        CROSS JOIN LATERAL (
+            SELECT r.id FROM hub_records r
+            WHERE r.integration_id = room.id
+              AND ((r.state = 'pending' AND r.next_attempt_at <= now())
+                   OR (r.state = 'parked' AND r.created_at <= room.batch_released_at))
+            ORDER BY r.type_rank, r.next_attempt_at, r.id
+            LIMIT room.free
+            FOR UPDATE SKIP LOCKED  -- two dispatches at once (a sweep, workers' refills) never
+        ) c                         -- wait on each other's rows, so they cannot deadlock
+        WHERE room.free > 0
+    )
+    UPDATE hub_records SET state = {states.target("dispatch")}, dispatched_at = now(), reason = NULL,
+           updated_at = now()
+    WHERE id IN (SELECT id FROM due) AND {states.guard("dispatch")}
+    RETURNING id
+"""
+
+
+def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int | None = None) -> list[int]:
+    """Move due records to QUEUED (every integration's, or one's); the ids to hand to Redis."""
+    with transaction(hub) as cur:
+        return refill(cur, integration_id, window)
+
+
+def refill(cur: Any, integration_id: int | None, window: int | None) -> list[int]:
+    """DISPATCH inside the caller's transaction (a transfer's last one refills its integration)."""
+    return [row[0] for row in cur.execute(DISPATCH, {"only": integration_id, "window": window})]
+
+
+def hold_dispatch(hub: Hub, integration_id: int, seconds: float) -> None:
+    """Dispatch nothing more for this integration for `seconds` (its account has no token).
+
+    It must not touch updated_at, which would make every worker reload the integration."""
+    with transaction(hub) as cur:
+        cur.execute(
+            """
+            UPDATE integrations
+            SET not_before = GREATEST(COALESCE(not_before, now()), now() + make_interval(secs => %(s)s))
+            WHERE id = %(i)s
+            """,
+            {"i": integration_id, "s": max(0.0, seconds)},
+        )
+
+
+def stale_queued(hub: Hub, older_than: float, limit: int = 5000) -> list[int]:
+    """QUEUED records whose task Redis may have lost: stamp them and hand them out again.
+
+    Sending a record twice is harmless: only one worker can claim it, and the write is an upsert.
+    """
+    with transaction(hub) as cur:
+        rows = cur.execute(
+            f"""
+            UPDATE hub_records SET dispatched_at = now() WHERE id IN (
+                SELECT id FROM hub_records WHERE state = {states.target("dispatch")}
+                  AND dispatched_at < now() - make_interval(secs => %(age)s)
+                ORDER BY dispatched_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """,
+            {"age": older_than, "limit": limit},
+        )
+        return [r[0] for r in rows]
+
+
+def release_batch(hub: Hub) -> list[int]:
+    """The scheduled-mode batch sweep: let every parked record of scheduled integrations go."""
+    with transaction(hub) as cur:
+        rows = cur.execute(
+            """
+            UPDATE integrations SET batch_released_at = now()
+            WHERE COALESCE((settings ->> 'scheduled_mode')::boolean, false)
+               OR EXISTS (SELECT 1 FROM hub_records r WHERE r.integration_id = integrations.id
+                          AND r.state = 'parked')
+            RETURNING id
+            """
+        )
+        return [r[0] for r in rows]
