@@ -35,10 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import currencies, gateway, linking, mapping, profile, records, validation
+from nue_ns import currencies, gateway, linking, mapping, profile, records, validation, waiting
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, prerequisites, transfers
-from nue_ns.hub.models import Batch, BatchState, Record, State, utcnow
+from nue_ns.hub.models import Batch, BatchState, Record, utcnow
 from nue_ns.mapping import accounts
 from nue_ns.netsuite import batch_shapes
 from nue_ns.netsuite.batch_shapes import ItemResult
@@ -268,7 +268,7 @@ def _backoff(ctx: Context, n: int) -> float:
 def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) -> None:
     """Map every record's outcome back to its hub row, then close the batches. The records they
     created are read back by externalId with one SuiteQL call per table for all of them; their
-    answers land in the hub in one transaction (batch_store.complete_all)."""
+    answers land in the hub in one transaction (transfers.complete_many)."""
     if not batches:
         return
     members = batch_store.members_all(ctx.engine, batches)
@@ -348,7 +348,7 @@ def _read_later(ctx: Context, batches: Sequence[Batch], err: NetSuiteError) -> N
 def _complete(ctx: Context, done: Sequence[tuple[Record, str, str, str]]) -> None:
     """Transferred, in one transaction: the records, their links and a customer's currencies."""
     also = [(rec, ref) for rec, *_ in done for ref in currencies.listed(rec)]
-    batch_store.complete_all(ctx.engine, done, also)
+    transfers.complete_many(ctx.engine, done, also)
 
 
 def _apply(
@@ -525,7 +525,7 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         groups.setdefault((rec.record_type, request.ns_type), []).append(
             (rec.id, request.external_id, item, created)
         )
-    _wait_all(ctx, integ.id, waits)
+    waiting.park(ctx, integ.id, waits)
     # Not one profile read (and governor wait) per record while the account cannot be read.
     batch_store.requeue(ctx.engine, later[1:], "waiting for the NetSuite account profile", delay=1.0)
     if single:
@@ -569,48 +569,6 @@ def _prepare(
         reason = f"waiting for the integration mapping: {exc}"
         transfers.wait_for(ctx.engine, rec, [Ref("mapping", str(rec.integration_id))], reason)
         return None
-
-
-def _wait_all(ctx: Context, integration_id: int, waits: Sequence[tuple[Record, list[Ref]]]) -> None:
-    """sync._wait for many records at once: each names exactly what it waits for, the hub's own
-    copies of those go to the front, and all are parked; a few statements in all, where one record
-    at a time took four (the first batches of a month park hundreds of documents)."""
-    if not waits:
-        return
-    engine = ctx.engine
-    missing = list(dict.fromkeys(ref for _, refs in waits for ref in refs))
-    states = batch_store.latest_states(engine, integration_id, missing)
-    batch_store.hurry_all(engine, integration_id, missing)
-    wanted = [
-        (ref.id, ref.type.removeprefix(mapping.CUSTOMER_CURRENCY))
-        for ref in missing
-        if ref.type.startswith(mapping.CUSTOMER_CURRENCY)
-    ]
-    if wanted:  # a customer version with the currency on its list goes first
-        currencies.request_currencies(ctx, integration_id, wanted)
-    parked = []
-    for rec, refs in waits:
-        parts, on = [], list(refs)
-        for ref in refs:  # worded as sync._wait words it
-            st = states[ref]
-            if ref.type.startswith(mapping.CUSTOMER_CURRENCY):
-                # Woken by that customer version, or by any customer version (then it asks again).
-                code = ref.type.removeprefix(mapping.CUSTOMER_CURRENCY)
-                on.append(Ref("customer", ref.id))
-                parts.append(f"customer {ref.id} with {code} on its NetSuite currency list")
-            elif st is None:
-                parts.append(f"{ref} (not in the hub yet)")
-            elif st == State.FAILED:
-                parts.append(f"{ref} (it needs a person)")
-            else:
-                parts.append(f"{ref} ({st})")
-        parked.append((rec.id, list(dict.fromkeys(on)), "waiting for " + ", ".join(parts)))
-    batch_store.wait_all(engine, parked)
-    # A prerequisite may have landed between resolve() and parking: re-check so nothing sleeps forever.
-    landed, _ = prerequisites.resolve(engine, integration_id, missing)
-    if landed:
-        woken = [rec.id for rec, refs in waits if any(ref in landed for ref in refs)]
-        transfers.requeue(engine, woken, "a prerequisite landed while it began to wait")
 
 
 def _send_single(ids: Sequence[int]) -> list[int]:

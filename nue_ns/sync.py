@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation
+from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation, waiting
 from nue_ns.context import Connection, Context
 from nue_ns.hub import dispatching, prerequisites, transfers
 from nue_ns.hub.engines import Hub, checkout, drop_kept, kept_connection, transaction
@@ -211,29 +211,7 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
 
 def _wait(ctx: Context, rec: Record, missing: list[Ref]) -> Outcome:
     """Name exactly what is missing, and push the hub's own copies of it to the front."""
-    states = prerequisites.prerequisite_states(ctx.engine, rec.integration_id, missing)
-    prerequisites.hurry(ctx.engine, rec.integration_id, missing)
-    parts, waits = [], list(missing)
-    for ref in missing:
-        st = states[ref]
-        if ref.type.startswith(mapping.CUSTOMER_CURRENCY):
-            # A customer version with the currency on its list goes first; the record is woken by
-            # it, or by any customer version (then it asks again).
-            code = ref.type.removeprefix(mapping.CUSTOMER_CURRENCY)
-            currencies.request_currency(ctx, rec.integration_id, ref.id, code)
-            waits.append(Ref("customer", ref.id))
-            parts.append(f"customer {ref.id} with {code} on its NetSuite currency list")
-        elif st is None:
-            parts.append(f"{ref} (not in the hub yet)")
-        elif st == State.FAILED:
-            parts.append(f"{ref} (it needs a person)")
-        else:
-            parts.append(f"{ref} ({st})")
-    transfers.wait_for(ctx.engine, rec, list(dict.fromkeys(waits)), "waiting for " + ", ".join(parts))
-    # A prerequisite may have landed between resolve() and wait_for(): re-check so nothing sleeps forever.
-    _, still = prerequisites.resolve(ctx.engine, rec.integration_id, missing)
-    if len(still) < len(missing):
-        transfers.requeue(ctx.engine, [rec.id], "a prerequisite landed while it began to wait")
+    waiting.park(ctx, rec.integration_id, [(rec, missing)])
     return Outcome.WAITING
 
 

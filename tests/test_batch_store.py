@@ -1,6 +1,6 @@
-"""The hub's set-based writes for a whole batch (hub/batch_store.py) with real PostgreSQL: they leave
-the rows exactly as the record-at-a-time functions they stand for (store.complete_many, wait_for,
-hurry, prerequisite_states) would."""
+"""The hub's writes for a whole batch with real PostgreSQL: a batch's answer (transfers.complete_many
+with a customer's currency listings), parking many waiters in one statement (transfers.wait_all), and
+the prerequisites' states read in one query; the same functions serve a single transfer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from nue_ns import mapping, sample
 from nue_ns.context import get_context
-from nue_ns.hub import batch_store, store
+from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import NetSuiteLink, Record, State
@@ -66,18 +66,19 @@ def test_a_batchs_answer_lands_as_complete_many_would_and_wakes_its_waiters(ctx)
     orders = _taken(ctx, "order", month["order"])
     # One order waits for customer 1 itself, the other for customer 2's currency listing.
     usd = mapping.customer_currency(two.nue_id, two.payload["currency"])
-    batch_store.wait_all(
+    transfers.wait_all(
         ctx.engine,
+        1,
         [(orders[0].id, [Ref("customer", one.nue_id)], "r0"), (orders[1].id, [usd], "r1")],
     )
-    store.fail(ctx.engine, three, "needs a person")  # no longer in flight: left as it is
-    woken = batch_store.complete_all(
+    transfers.fail(ctx.engine, three, "needs a person")  # no longer in flight: left as it is
+    woken = transfers.complete_many(
         ctx.engine,
         [(one, "customer", "nue-cust-1", "11"), (two, "customer", "nue-cust-2", "12"),
          (three, "customer", "nue-cust-3", "13")],
         also=[(two, usd)],
     )  # fmt: skip
-    store.complete_many(ctx.engine, [(four, "customer", "nue-cust-4", "14")])
+    transfers.complete(ctx.engine, four, "customer", "nue-cust-4", "14")
     assert woken == 2
     assert [_row(ctx, o.id).state for o in orders] == [State.PENDING, State.PENDING]
     a, b = _row(ctx, one.id), _row(ctx, four.id)
@@ -98,19 +99,18 @@ def test_records_park_in_one_statement_and_their_prerequisites_go_first(ctx):
     enqueue_many("customer", customers, ctx=ctx, dispatch_now=False)
     orders = _taken(ctx, "order", month["order"])
     refs = [Ref("customer", c["id"]) for c in customers] + [Ref("customer", "NOT-THERE")]
-    states = batch_store.latest_states(ctx.engine, 1, refs)
-    assert states == store.prerequisite_states(ctx.engine, 1, refs)
+    states = prerequisites.prerequisite_states(ctx.engine, 1, refs)
     assert states[refs[0]] == State.PENDING and states[refs[2]] is None
     with session_scope(ctx.engine) as s:  # the customers parked, as in scheduled mode
         s.execute(Record.__table__.update().where(Record.record_type == "customer").values(state="parked"))
-    assert batch_store.hurry_all(ctx.engine, 1, refs) == 2
-    assert batch_store.latest_states(ctx.engine, 1, refs)[refs[1]] == State.PENDING
-    parked = batch_store.wait_all(
-        ctx.engine, [(orders[0].id, refs[:1], "waiting for A"), (orders[1].id, refs[1:], "waiting for B")]
+    assert prerequisites.hurry(ctx.engine, 1, refs) == 2
+    assert prerequisites.prerequisite_states(ctx.engine, 1, refs)[refs[1]] == State.PENDING
+    parked = transfers.wait_all(
+        ctx.engine, 1, [(orders[0].id, refs[:1], "waiting for A"), (orders[1].id, refs[1:], "waiting for B")]
     )
     assert parked == 2
     row = _row(ctx, orders[1].id)
     assert row.state == State.WAITING and row.reason == "waiting for B" and row.leased_by is None
     assert row.waiting_on == [r.as_json() for r in refs[1:]]
     # Only records still in flight park: a second call changes nothing.
-    assert batch_store.wait_all(ctx.engine, [(orders[0].id, refs, "again")]) == 0
+    assert transfers.wait_all(ctx.engine, 1, [(orders[0].id, refs, "again")]) == 0

@@ -5,7 +5,6 @@ records BEFORE anything is sent (nue_ns/batches.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,6 @@ from sqlalchemy import Engine, func, select, text, update
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Batch, BatchState, Record, State
-from nue_ns.refs import Ref
 
 OPEN = (BatchState.PREPARED, BatchState.SUBMITTED)
 # A batch's `progress` once its job has finished: its results are read without polling it again.
@@ -355,159 +353,3 @@ def counts(engine: Engine) -> dict[str, int]:
 # ---------------------------------------------------------------- set-based writes for a whole batch
 # A batch's records land together: one statement for all of them, never one per record (a batch of
 # 100 was 100 UPDATEs, 100 link INSERTs and 100 wake UPDATEs; bench/batches.py).
-
-
-def complete_all(
-    engine: Engine, done: Sequence[tuple[Record, str, str, str]], also: Sequence[tuple[Record, Ref]] = ()
-) -> int:
-    """store.complete_many in three statements: records (record, ns_type, externalId, internal id)
-    transferred, their links and `also` (further prerequisites a record satisfies: a customer's
-    currencies, linked to its NetSuite record) upserted, then the records waiting for any of them
-    woken. Returns the number woken."""
-    if not done:
-        return 0
-    ids = [r.id for r, *_ in done]
-    with session_scope(engine) as s:
-        s.execute(
-            text(
-                """
-                UPDATE hub_records r
-                SET state = 'transferred', attempts = r.attempts + 1, ns_type = v.ns_type,
-                    external_id = v.eid, ns_internal_id = v.iid, transferred_at = now(),
-                    lease_expires_at = NULL, leased_by = NULL, reason = NULL, waiting_on = NULL,
-                    error_kind = NULL, error_status = NULL, error_code = NULL, error_detail = NULL,
-                    error_path = NULL, updated_at = now()
-                FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS text[]), CAST(:eid AS text[]),
-                            CAST(:iid AS text[])) AS v(id, ns_type, eid, iid)
-                WHERE r.id = v.id AND r.state IN ('in_flight', 'pending', 'queued')
-                """
-            ),
-            {
-                "ids": ids,
-                "ns": [d[1] for d in done],
-                "eid": [d[2] for d in done],
-                "iid": [d[3] for d in done],
-            },
-        )
-        by_id = {r.id: (ns_type, eid, iid) for r, ns_type, eid, iid in done}
-        links: dict[tuple[int, str, str], tuple[str, str, str, int]] = {}
-        for rec, ns_type, eid, iid in done:
-            links[(rec.integration_id, rec.record_type, rec.nue_id)] = (ns_type, eid, iid, rec.id)
-        for rec, ref in also:
-            if rec.id in by_id:
-                links[(rec.integration_id, ref.type, ref.id)] = (*by_id[rec.id], rec.id)
-        keys, vals = list(links), list(links.values())
-        s.execute(
-            text(
-                """
-                INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id,
-                                      ns_internal_id, record_id, transferred_at)
-                SELECT v.i, v.t, v.n, v.ns_type, v.eid, v.iid, v.rid, now()
-                FROM unnest(CAST(:i AS bigint[]), CAST(:t AS text[]), CAST(:n AS text[]),
-                            CAST(:ns AS text[]), CAST(:eid AS text[]), CAST(:iid AS text[]),
-                            CAST(:rid AS bigint[])) AS v(i, t, n, ns_type, eid, iid, rid)
-                ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
-                SET ns_type = excluded.ns_type, external_id = excluded.external_id,
-                    ns_internal_id = excluded.ns_internal_id, record_id = excluded.record_id,
-                    transferred_at = excluded.transferred_at
-                """
-            ),
-            {
-                "i": [k[0] for k in keys], "t": [k[1] for k in keys], "n": [k[2] for k in keys],
-                "ns": [v[0] for v in vals], "eid": [v[1] for v in vals], "iid": [v[2] for v in vals],
-                "rid": [v[3] for v in vals],
-            },
-        )  # fmt: skip
-    # Woken only once the links are committed, as store.complete_many does: a record that parks
-    # itself meanwhile re-checks the links after parking, so one of the two always sees the other.
-    by_integration: dict[int, list[Ref]] = {}
-    for integ, rtype, nue_id in links:
-        by_integration.setdefault(integ, []).append(Ref(rtype, nue_id))
-    with session_scope(engine) as s:
-        return sum(_wake_all(s, integ, refs) for integ, refs in by_integration.items())
-
-
-def _wake_all(s: Any, integration_id: int, refs: Sequence[Ref]) -> int:
-    """Records waiting for any of `refs` back to pending, in one statement (store._wake, for many)."""
-    return int(
-        s.execute(
-            text(
-                """
-                UPDATE hub_records SET state = 'pending', next_attempt_at = now(), waiting_on = NULL,
-                       reason = NULL, updated_at = now()
-                WHERE integration_id = :i AND state = 'waiting'
-                  AND waiting_on @> ANY(CAST(:refs AS jsonb[]))
-                """
-            ),
-            {"i": integration_id, "refs": [json.dumps([r.as_json()]) for r in refs]},
-        ).rowcount
-    )
-
-
-def wait_all(engine: Engine, waits: Sequence[tuple[int, Sequence[Ref], str]]) -> int:
-    """store.wait_for for many records (record id, what it waits for, reason) in one statement."""
-    if not waits:
-        return 0
-    with session_scope(engine) as s:
-        return int(
-            s.execute(
-                text(
-                    """
-                    UPDATE hub_records r
-                    SET state = 'waiting', waiting_on = CAST(v.w AS jsonb), lease_expires_at = NULL,
-                        leased_by = NULL, reason = v.reason, updated_at = now()
-                    FROM unnest(CAST(:ids AS bigint[]), CAST(:w AS text[]), CAST(:reasons AS text[]))
-                         AS v(id, w, reason)
-                    WHERE r.id = v.id AND r.state = 'in_flight'
-                    """
-                ),
-                {
-                    "ids": [w[0] for w in waits],
-                    "w": [json.dumps([r.as_json() for r in w[1]]) for w in waits],
-                    "reasons": [w[2] for w in waits],
-                },
-            ).rowcount
-        )
-
-
-def hurry_all(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> int:
-    """store.hurry in one statement: the hub's open versions of these prerequisites due now."""
-    if not refs:
-        return 0
-    with session_scope(engine) as s:
-        return int(
-            s.execute(
-                text(
-                    """
-                    UPDATE hub_records r SET state = 'pending', next_attempt_at = now(), updated_at = now()
-                    FROM unnest(CAST(:t AS text[]), CAST(:n AS text[])) AS v(t, n)
-                    WHERE r.integration_id = :i AND r.record_type = v.t AND r.nue_id = v.n
-                      AND r.state IN ('parked', 'pending')
-                    """
-                ),
-                {"i": integration_id, "t": [r.type for r in refs], "n": [r.id for r in refs]},
-            ).rowcount
-        )
-
-
-def latest_states(engine: Engine, integration_id: int, refs: Sequence[Ref]) -> dict[Ref, str | None]:
-    """store.prerequisite_states in one query: where the hub's latest version of each stands."""
-    out: dict[Ref, str | None] = {r: None for r in refs}
-    if not refs:
-        return out
-    with session_scope(engine) as s:
-        rows = s.execute(
-            text(
-                """
-                SELECT DISTINCT ON (r.record_type, r.nue_id) r.record_type, r.nue_id, r.state
-                FROM hub_records r JOIN unnest(CAST(:t AS text[]), CAST(:n AS text[])) AS v(t, n)
-                     ON r.record_type = v.t AND r.nue_id = v.n
-                WHERE r.integration_id = :i AND r.state <> 'superseded'
-                ORDER BY r.record_type, r.nue_id, r.id DESC
-                """
-            ),
-            {"i": integration_id, "t": [r.type for r in refs], "n": [r.id for r in refs]},
-        )
-        for rtype, nue_id, state in rows:
-            out[Ref(rtype, nue_id)] = state
-    return out

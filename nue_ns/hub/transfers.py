@@ -163,15 +163,31 @@ def lock_refs(cur: Any, integration_id: int, refs: Sequence[Ref]) -> None:
 
 def wait_for(hub: Hub, record: Record, missing: Sequence[Ref], reason: str) -> None:
     """Park a record until its prerequisites are in NetSuite (or its mapping is fixed)."""
+    wait_all(hub, record.integration_id, [(record.id, missing, reason)])
+
+
+def wait_all(hub: Hub, integration_id: int, waits: Sequence[tuple[int, Sequence[Ref], str]]) -> int:
+    """`wait_for` for many records of one integration (record id, what it waits for, reason), in one
+    statement after the prerequisites' locks (lock_refs). Returns how many parked."""
+    if not waits:
+        return 0
     with transaction(hub) as cur:
-        lock_refs(cur, record.integration_id, missing)
-        cur.execute(
-            f"""
-            UPDATE hub_records SET state = {states.target("wait")}, waiting_on = %(on)s, reason = %(reason)s,
-                   lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-            WHERE id = %(id)s AND {states.guard("wait")}
-            """,
-            {"id": record.id, "on": Jsonb([m.as_json() for m in missing]), "reason": reason},
+        lock_refs(cur, integration_id, [ref for _, refs, _ in waits for ref in refs])
+        return int(
+            cur.execute(
+                f"""
+                UPDATE hub_records r SET state = {states.target("wait")}, waiting_on = v.w,
+                       reason = v.reason, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+                FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(w)s AS jsonb[]), CAST(%(reasons)s AS text[]))
+                     AS v(id, w, reason)
+                WHERE r.id = v.id AND {states.guard("wait", "r.state")}
+                """,
+                {
+                    "ids": [w[0] for w in waits],
+                    "w": [Jsonb([r.as_json() for r in w[1]]) for w in waits],
+                    "reasons": [w[2] for w in waits],
+                },
+            ).rowcount
         )
 
 
@@ -219,14 +235,15 @@ def complete_in(
     also: Sequence[Ref] = (),
     *,
     locked: bool = False,
-) -> None:
+) -> int:
     """Transferred, inside the caller's transaction: the NetSuite id stored, the record linked (and
     `also`, further prerequisites it satisfies: a customer's currencies), and the records that
-    waited for any of them woken. `locked`: the caller took the refs' locks already (lock_refs)."""
+    waited for any of them woken (returns how many). `locked`: the caller took the refs' locks
+    already (lock_refs)."""
     refs = _refs(record, also)
     if not locked:
         lock_refs(cur, record.integration_id, refs)
-    cur.execute(
+    return cur.execute(
         _COMPLETE,
         {
             "id": record.id,
@@ -239,7 +256,7 @@ def complete_in(
             "nue_ids": [r.id for r in refs],
             "refs": [Jsonb([r.as_json()]) for r in refs],
         },
-    )
+    ).rowcount
 
 
 def _refs(record: Record, also: Sequence[Ref] = ()) -> list[Ref]:
@@ -255,16 +272,24 @@ def complete(hub: Hub, record: Record, ns_type: str, external_id: str, internal_
     complete_many(hub, [(record, ns_type, external_id, internal_id)])
 
 
-def complete_many(hub: Hub, done: Sequence[tuple[Record, str, str, str]]) -> None:
+def complete_many(
+    hub: Hub, done: Sequence[tuple[Record, str, str, str]], also: Sequence[tuple[Record, Ref]] = ()
+) -> int:
     """`complete` for many records (record, ns_type, externalId, internal id) in one transaction: a
-    NetSuite batch's answer lands at once."""
+    NetSuite batch's answer lands at once. `also`: (record, further prerequisite it satisfies, such
+    as a customer's currency listing). Returns how many waiters were woken."""
+    extra: dict[int, list[Ref]] = {}
+    for rec, ref in also:
+        extra.setdefault(rec.id, []).append(ref)
     with transaction(hub) as cur:
         # Every lock first, in one order: two batches (or a batch and a waiter) never deadlock.
         for integration_id in sorted({r.integration_id for r, *_ in done}):
-            refs = [ref for r, *_ in done if r.integration_id == integration_id for ref in _refs(r)]
+            refs = [
+                ref for r, *_ in done if r.integration_id == integration_id
+                for ref in _refs(r, extra.get(r.id, ()))
+            ]  # fmt: skip
             lock_refs(cur, integration_id, refs)
-        for each in done:
-            complete_in(cur, *each, locked=True)
+        return sum(complete_in(cur, *each, extra.get(each[0].id, ()), locked=True) for each in done)
 
 
 def link_also(
