@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nue_ns import mapping, records
+from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
 from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.sandbox import state, suiteql, switches, transforms
@@ -20,7 +21,7 @@ def acct() -> AccountData:
     return AccountData("LINKS1", "ck", "cs", "tk", "ts")  # switches live on the account: none leak
 
 
-def _order(acct: AccountData, quantities=(2, 1, 3)) -> tuple[str, str]:
+def _order(acct: AccountData, quantities=(2, 1, 3), approval: object = "B") -> tuple[str, str]:
     cust = state.upsert(acct, "customer", "nue-cust-1", {"companyName": "A", "subsidiary": {"id": "1"}})
     item = state.upsert(
         acct, "nonInventorySaleItem", "nue-item-1", {"itemId": "I", "incomeAccount": {"id": "5"}}
@@ -29,9 +30,8 @@ def _order(acct: AccountData, quantities=(2, 1, 3)) -> tuple[str, str]:
         {"item": {"id": item.record.id}, "quantity": q, "rate": 10.0, "custcol_nue_line_id": f"L-{n}"}
         for n, q in enumerate(quantities, 1)
     ]
-    so = state.upsert(
-        acct, "salesOrder", "nue-so-1", {"entity": {"id": cust.record.id}, "item": {"items": lines}}
-    )
+    body = {"entity": {"id": cust.record.id}, "item": {"items": lines}}
+    so = state.upsert(acct, "salesOrder", "nue-so-1", body | ({"orderStatus": approval} if approval else {}))
     return so.record.id, item.record.id
 
 
@@ -72,9 +72,32 @@ def test_an_order_is_pending_billing_until_its_invoices_bill_or_close_every_line
     second = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-2"})
     assert [(x["orderLine"], x["quantity"]) for x in second.record.body["item"]["items"]] == [(3, 2.0)]
     assert _status(acct, so) == "G" and _pending_billing(acct) == []
-    q = "SELECT id, isclosed, quantitybilled FROM transactionline WHERE transaction = ?"
-    billed = suiteql.run(acct, {"q": q, "params": [int(so)]}, 1000, 0)["items"]
+    q = f"SELECT id, isclosed, quantitybilled FROM transactionline WHERE transaction = {int(so)}"
+    billed = suiteql.run(acct, {"q": q}, 1000, 0)["items"]
     assert [(r["isclosed"], r["quantitybilled"]) for r in billed] == [("F", "2"), ("T", "0"), ("F", "3")]
+
+
+@pytest.mark.parametrize("approval", ["B", {"id": "B"}])
+def test_only_an_approved_order_is_billed_and_an_order_starts_pending_approval(acct, approval):
+    so, _ = _order(acct, approval=None)  # sent without orderStatus: "A" (section_159795516182)
+    assert acct.records[so].body["orderStatus"] == {"id": "A", "refName": "Pending Approval"}
+    assert _status(acct, so) == "A" and _pending_billing(acct) == []
+    with pytest.raises(NsError) as err:
+        transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    assert (err.value.code, err.value.path) == ("USER_ERROR", "orderStatus")
+    assert [r.type for r in acct.records.values()].count("invoice") == 0
+    # Approved by a PATCH, in either shape Oracle shows (its example's letter, the Browser's object).
+    state.update(acct, "salesOrder", so, {"orderStatus": approval})
+    assert _status(acct, so) == "F"
+    transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    assert acct.records[so].body["orderStatus"]["id"] == "B"  # an update without it keeps it
+
+
+@pytest.mark.parametrize("bad", ["C", {"id": "b"}, True, {"refName": "Pending Fulfillment"}])
+def test_an_order_status_outside_the_list_is_refused(acct, bad):
+    with pytest.raises(NsError) as err:
+        _order(acct, approval=bad)
+    assert (err.value.code, err.value.path) == ("INVALID_CONTENT", "orderStatus")
 
 
 def test_an_order_closed_unbilled_shows_closed(acct):
@@ -270,6 +293,26 @@ def test_linked_documents_change_only_their_header_and_name_line_changes():
     before = records.validate("invoice", BILLING)
     after = records.validate("invoice", BILLING | {"lines": changed, "total": "1200.10"})
     assert links.line_changes(before, after) == ["line IL-U removed", "line IL-N added", "line IL-1 changed"]
+
+
+def test_orders_are_sent_approved_in_the_account_shape_until_billed():
+    order = records.validate("order", ORDER)
+    request = mapping.build("order", order, CONFIG, RESOLVED)
+    assert request.body["orderStatus"] == {"id": "B"}  # no profile: the Browser's object
+    assert "orderStatus" not in links.header_only(request).body  # once billed: never again
+
+    def profile(kind: str | None) -> AccountProfile:  # the fields the order is sent with, and orderStatus
+        fields = {k: "string" for k in request.body if k != "orderStatus"} | (
+            {"orderStatus": kind} if kind else {}
+        )
+        item = SublistSchema(fields={k: "string" for line in request.body["item"]["items"] for k in line})
+        return AccountProfile(records={"salesOrder": RecordSchema(fields=fields, sublists={"item": item})})
+
+    sent = {kind: mapping.build("order", order, CONFIG, RESOLVED, profile(kind)).body for kind in
+            ("object", "ref", "string", None)}  # fmt: skip
+    assert sent["object"]["orderStatus"] == sent["ref"]["orderStatus"] == {"id": "B"}
+    assert sent["string"]["orderStatus"] == "B"  # Oracle's example's shape where the account says so
+    assert "orderStatus" not in sent[None]  # an account without the field: left out, not refused
 
 
 def test_standalone_orders_are_sent_with_closed_lines():

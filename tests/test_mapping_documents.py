@@ -146,6 +146,7 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
         "memo": "ORD-0001",  # NetSuite numbers the order (no Allow Override configured)
         "tranDate": "2025-03-01",
         "currency": {"id": "1"},
+        "orderStatus": {"id": "B"},  # approved, so its invoices can be made from it
         "item": {"items": BODY_LINES},
     }
     assert mapping.requirements("order", _record("order", ORDER)) == [

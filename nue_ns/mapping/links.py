@@ -152,9 +152,17 @@ def credit_memo_from_invoice(request: NsRequest, memo: CreditMemo, invoice_ns_id
     )
 
 
+# Sent only while nothing is billed: a billed order's approval is NetSuite's (and its people's) now.
+_UNTIL_BILLED = frozenset({"orderStatus"})
+
+
 def header_only(request: NsRequest) -> NsRequest:
     """The request without its sublists: what may change on a document whose lines are linked."""
-    body = {k: v for k, v in request.body.items() if not (isinstance(v, dict) and "items" in v)}
+    body = {
+        k: v
+        for k, v in request.body.items()
+        if not (isinstance(v, dict) and "items" in v) and k not in _UNTIL_BILLED
+    }
     return replace(request, body=body, replace=())
 
 

@@ -338,6 +338,20 @@ def _check_value(name: str, value: Any, path: str) -> None:
             raise invalid_value(value, path)
     elif name == "externalId" and not (isinstance(value, str) and _EXTERNAL_ID.match(value)):
         raise invalid_value(value, path)
+    elif name == "orderStatus" and order_approval(value) is None:
+        raise invalid_value(value, path)
+
+
+# salesOrder.orderStatus: "A" Pending Approval, "B" Pending Fulfillment (section_159795516182).
+ORDER_APPROVAL = {"A": "Pending Approval", "B": "Pending Fulfillment"}
+
+
+def order_approval(value: Any) -> str | None:
+    """The letter of an orderStatus as sent: the bare letter of Oracle's example ("B",
+    section_159795516182) or the object the REST API Browser types it as ({"id": "B"}); None when
+    it is neither."""
+    letter = value.get("id") if isinstance(value, dict) else value
+    return letter if isinstance(letter, str) and letter in ORDER_APPROVAL else None
 
 
 def _check_shape(kind: AccountKind, ns_type: str, body: dict[str, Any]) -> None:
@@ -769,6 +783,9 @@ def _fill_defaults(acct: AccountData, rec: Record) -> None:
         b.setdefault("currency", copy.deepcopy(customer.body.get("currency") or base))
     if rec.type in ("invoice", "creditMemo", "salesOrder"):
         b.setdefault("account", {"id": "2"})
+    if rec.type == "salesOrder":  # created without one: Pending Approval (section_159795516182)
+        letter = order_approval(b.get("orderStatus")) or "A"
+        b["orderStatus"] = {"id": letter, "refName": ORDER_APPROVAL[letter]}
     if rec.type == "customerPayment":
         b.setdefault("arAcct", {"id": "2"})
 
