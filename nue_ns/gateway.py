@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -112,7 +112,6 @@ def suiteql(
     ctx: Context,
     conn: Connection,
     query: str,
-    params: Sequence[Any] | None = None,
     *,
     limit: int = 1000,
     offset: int = 0,
@@ -121,12 +120,11 @@ def suiteql(
     max_wait: float | None = None,
     keep_rows: bool = True,
 ) -> dict[str, Any]:
-    """One governed SuiteQL page."""
-    body: dict[str, Any] = {"q": query} | ({"params": list(params)} if params is not None else {})
+    """One governed SuiteQL page (the query alone: values inlined, netsuite/literals.py)."""
     url = f"{conn.client.base_url}/query/v1/suiteql?limit={limit}&offset={offset}"
     return call(
-        ctx, conn, "POST", url, body,
-        lambda: conn.client.suiteql(query, params, limit=limit, offset=offset),
+        ctx, conn, "POST", url, {"q": query},
+        lambda: conn.client.suiteql(query, limit=limit, offset=offset),
         outcome=outcome, record=record, max_wait=max_wait, keep_rows=keep_rows,
     )  # fmt: skip
 

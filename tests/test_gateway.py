@@ -43,7 +43,7 @@ class FakeClient:
     def __init__(self, answer: Any):
         self.answer = answer
 
-    def suiteql(self, query: str, params=None, limit: int = 1000, offset: int = 0):
+    def suiteql(self, query: str, limit: int = 1000, offset: int = 0):
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer, Exchange("POST", self.base_url, {"q": query}, 200, self.answer, 5.0)
@@ -143,7 +143,7 @@ def test_the_audit_pauses_the_account_on_an_auth_failure(hub) -> None:
 
 def test_the_inbound_poll_and_validation_log_before_they_call(hub) -> None:
     ctx, conn, _ = _setup({"items": [], "count": 0, "hasMore": False})
-    inbound._Reader(ctx, conn).query("SELECT 1", [], limit=10)
+    inbound._Reader(ctx, conn).query("SELECT 1", limit=10)
     assert [h[0] for h in hub] == ["start", "finish"]
     hub.clear()
     ctx.connection = lambda integration_id: conn

@@ -347,22 +347,24 @@ def test_delete(client: NetSuiteClient, server: ScriptedServer) -> None:
 def test_suiteql_page(client: NetSuiteClient, server: ScriptedServer) -> None:
     page = {"items": [{"id": "5", "accttype": "Income"}], "count": 1, "offset": 1000, "hasMore": False}
     server.answer(200, page)
-    query = "SELECT id, accttype FROM account WHERE id = ?"
-    result, exchange = client.suiteql(query, ["5"], limit=500, offset=1000)
+    query = "SELECT id, accttype FROM account WHERE id = 5"
+    result, exchange = client.suiteql(query, limit=500, offset=1000)
 
     assert result == page and exchange.response_body == page
     [req] = server.seen
     assert (req.method, req.path) == ("POST", "/services/rest/query/v1/suiteql")
     assert req.query == {"limit": ["500"], "offset": ["1000"]}
     assert req.headers["Prefer"] == "transient"
-    assert req.json() == {"q": query, "params": ["5"]}
+    assert req.json() == {"q": query}  # only `q`: REST SuiteQL documents no other (section_157909186990)
     auth = parse_oauth_header(req.headers["Authorization"])
     assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
 
 
-def test_suiteql_omits_params_when_none(client: NetSuiteClient, server: ScriptedServer) -> None:
+def test_suiteql_sends_the_query_alone(client: NetSuiteClient, server: ScriptedServer) -> None:
     server.answer(200, {"items": [], "count": 0, "hasMore": False})
     client.suiteql("SELECT id FROM account")
+    with pytest.raises(TypeError):
+        client.suiteql("SELECT id FROM account WHERE id = ?", ["5"])  # type: ignore[call-arg]
     assert server.seen[0].json() == {"q": "SELECT id FROM account"}
     assert server.seen[0].query == {"limit": ["1000"], "offset": ["0"]}
 

@@ -286,16 +286,17 @@ def paging(limit: str | None, offset: str | None) -> tuple[int, int]:
 
 def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]:
     """One page of a query: {links, count, hasMore, items, offset, totalResults}."""
+    # The query goes "in the request body after the body parameter `q`" (section_157909186990), and
+    # nothing else: bind parameters (`params`) are SuiteScript's query.runSuiteQL's only
+    # (section_157960542026), so a body with any other key is refused, and so is a `?` placeholder.
     if not isinstance(body, dict) or not isinstance(body.get("q"), str) or not body["q"].strip():
-        raise NsError(
-            400, "INVALID_PARAMETER", 'The request body must be {"q": "SELECT ...", "params": [...]}.'
-        )
-    params = body.get("params") or []
-    if not isinstance(params, list) or not all(isinstance(p, str | int | float | bool) for p in params):
-        raise bad_query("params must be a list of strings or numbers.")
+        raise NsError(400, "INVALID_PARAMETER", 'The request body must be {"q": "SELECT ..."}.')
+    extra = sorted(k for k in body if k != "q")
+    if extra:
+        raise NsError(400, "INVALID_PARAMETER", f"Unknown request body parameter: {extra[0]}.", extra[0])
     with acct.lock:
         try:
-            cursor = _database(acct).execute(translate(body["q"]), params)
+            cursor = _database(acct).execute(translate(body["q"]))
             names = [column[0].lower() for column in cursor.description or ()]
             rows = cursor.fetchmany(MAX_RESULTS)
         except (sqlite3.Error, ValueError, OverflowError) as exc:
