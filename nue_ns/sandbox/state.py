@@ -226,6 +226,8 @@ class AccountData:
     # Replacing the lines of a billed order, or of an invoice billed from one: "refuse" or "allow"
     # (sandbox/transforms.py check_replace; Oracle is silent).
     linked_line_replace: str = "refuse"
+    # SuiteQL salestaxitem's tax code column: "itemid" or "name" (sandbox/suiteql.py; Oracle is silent).
+    tax_code_column: str = "itemid"
 
     def clear_data(self) -> None:
         with self.lock:

@@ -37,7 +37,9 @@ _TABLES = {
     "isinactive TEXT",
     "subsidiary": "id INTEGER, name TEXT, parent INTEGER, isinactive TEXT",
     "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT",
-    "salestaxitem": "id INTEGER, name TEXT, isinactive TEXT",
+    # The tax code's column: `itemid` (public SuiteQL code), or `name` (the ODBC tax_items column)
+    # with the switch tax_code_column (sandbox/switches.py); Oracle names none for SuiteQL [U].
+    "salestaxitem": "id INTEGER, {tax_code_column} TEXT, description TEXT, isinactive TEXT",
     "customer": "id INTEGER, entityid TEXT, companyname TEXT, firstname TEXT, lastname TEXT, isperson TEXT, "
     "externalid TEXT, email TEXT, subsidiary INTEGER, currency INTEGER, isinactive TEXT, "
     "lastmodifieddate NSDATE, datecreated NSDATE",
@@ -187,7 +189,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     ]
     base = acct.kind.base_currency
     rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
-    rows["salestaxitem"] = [(int(i), name, "F") for i, name in acct.kind.tax_codes.items()]
+    rows["salestaxitem"] = [(int(i), name, name, "F") for i, name in acct.kind.tax_codes.items()]
     for rec in acct.records.values():
         b = rec.body
         stamps = (_ts(rec.last_modified), _ts(rec.date_created))
@@ -225,7 +227,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
             _link(acct, doc, payer, amount) for payer, amount in appliers.items()
         ]
     for name, columns in _TABLES.items():
-        conn.execute(f"CREATE TABLE {name} ({columns})")
+        conn.execute(f"CREATE TABLE {name} ({columns.format(tax_code_column=acct.tax_code_column)})")
         if rows[name]:
             marks = ",".join("?" * len(rows[name][0]))
             conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
