@@ -179,7 +179,7 @@ def test_upsert_puts_by_external_id_and_reads_location(
     assert req.json() == body
     assert req.headers["Accept"] == "application/json"
     assert req.headers["Content-Type"] == "application/json"
-    assert req.headers["X-NetSuite-PropertyNameValidation"] == "error"
+    assert req.headers["X-NetSuite-PropertyNameValidation"] == "Error"
     assert "Prefer" not in req.headers
     ex = result.exchange
     assert (ex.method, ex.url, ex.request_body, ex.status, ex.response_body) == (

@@ -58,7 +58,7 @@ TOO_MANY = {
         }
     ],
 }
-STRICT = {"X-NetSuite-PropertyNameValidation": "error"}
+STRICT = {"X-NetSuite-PropertyNameValidation": "Error"}
 DEMO = demo.demo_account()
 COMPANY = {"companyName": "A", "subsidiary": {"id": "1"}}
 
@@ -363,6 +363,24 @@ def test_unknown_field_with_and_without_validation_header(base: str) -> None:
     assert lenient.status_code == 204
     assert "companyNmae" in lenient.headers["X-NetSuite-PropertyValidation"]
     assert "companyNmae" not in get(base, "customer", "eid:nue-cust-2")
+    # The header is an enum, Error | Warning | Ignore, in that case (NetSuite's OpenAPI document).
+    warned = call(
+        base,
+        "PUT",
+        "/record/v1/customer/eid:nue-cust-3",
+        json=body,
+        headers={"X-NetSuite-PropertyNameValidation": "Warning"},
+    )
+    assert warned.status_code == 204
+    for wrong in ("error", "ERROR", "strict"):
+        r = call(
+            base,
+            "PUT",
+            "/record/v1/customer/eid:nue-cust-4",
+            json=body,
+            headers={"X-NetSuite-PropertyNameValidation": wrong},
+        )
+        assert r.status_code == 400 and error_of(r)["o:errorPath"] == "X-NetSuite-PropertyNameValidation"
 
 
 def test_openapi_field_names_are_accepted() -> None:

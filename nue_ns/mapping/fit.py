@@ -4,7 +4,7 @@ The mappings build the body they would send to an account with every feature; `f
 the optional fields this account lacks (an account without Advanced Revenue Management has no
 revenue recognition dates, one without nue-ns's custom line column has no such column) and
 refuses a body whose needed field the account lacks, naming the field and what to enable.
-NetSuite refuses unknown fields under `X-NetSuite-PropertyNameValidation: error`
+NetSuite refuses unknown fields under `X-NetSuite-PropertyNameValidation: Error`
 (docs/NETSUITE.md "Record API"), so sending them anyway would fail every record one by one.
 """
 

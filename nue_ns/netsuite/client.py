@@ -37,8 +37,9 @@ _LOCATION_ID = re.compile(r"^[0-9]{1,20}$")
 _HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/json",
-    # Without it NetSuite ignores a misspelt field with only a warning header.
-    "X-NetSuite-PropertyNameValidation": "error",
+    # Without it NetSuite ignores a misspelt field with only a warning header. The value is one of
+    # the header parameter's enum in NetSuite's OpenAPI document, in its case: Error, Warning, Ignore.
+    "X-NetSuite-PropertyNameValidation": "Error",
 }
 
 

@@ -882,6 +882,23 @@ def _unknown_field(ns_type: str, path: str) -> NsError:
     return NsError(400, "INVALID_CONTENT", detail, path)
 
 
+# X-NetSuite-PropertyNameValidation: an enum in NetSuite's OpenAPI document (the account schema's
+# parameter: Error, Warning, Ignore; default Warning). Any other value is refused.
+NAME_VALIDATION = ("Error", "Warning", "Ignore")
+
+
+def strict_names(headers: Any) -> bool:
+    """Whether unknown field names are refused (`Error`), from a request's headers."""
+    value = headers.get("x-netsuite-propertynamevalidation")
+    if value is None:
+        return False
+    if value not in NAME_VALIDATION:
+        expected = ", ".join(NAME_VALIDATION)
+        detail = f"Invalid X-NetSuite-PropertyNameValidation value '{value}': expected one of {expected}."
+        raise NsError(400, "INVALID_PARAMETER", detail, "X-NetSuite-PropertyNameValidation")
+    return value == "Error"
+
+
 def _prepare(
     acct: AccountData, ns_type: str, body: Any, strict: bool
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
