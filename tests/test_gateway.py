@@ -119,6 +119,13 @@ def test_429_and_auth_failures_pause_the_account_and_hold_dispatch(hub, kind, st
     assert ("hold", 3, seconds) in hub
 
 
+def test_a_throttled_answer_pauses_for_its_retry_after_where_it_has_one(hub) -> None:
+    ctx, conn, governor = _setup(NetSuiteError(Kind.THROTTLED, "no", status=400, retry_after=7.0))
+    with pytest.raises(NetSuiteError):
+        gateway.suiteql(ctx, conn, "SELECT 1")
+    assert [e for e in governor.events if e[0] == "pause"][0][1] == 7.0 and ("hold", 3, 7.0) in hub
+
+
 def test_no_token_means_no_call_and_no_log(hub) -> None:
     ctx, conn, governor = _setup({"items": []}, deny=Denied(retry_after=4.0, reason="rate"))
     with pytest.raises(gateway.NoCallSlot, match="rate"):

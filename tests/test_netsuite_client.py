@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from nue_ns.netsuite import errors
 from nue_ns.netsuite.auth import Credentials, parse_oauth_header, tba_auth, tba_signature
 from nue_ns.netsuite.client import MAX_LOGGED_BODY, NetSuiteClient, WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
@@ -339,6 +341,45 @@ def test_delete(client: NetSuiteClient, server: ScriptedServer) -> None:
     assert exchange.method == "DELETE" and exchange.status == 204
     with pytest.raises(ValueError, match="internal_id"):
         client.delete("customer", "44?x=1")
+
+
+# -- throttling ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "header", "kind", "wait"),
+    [
+        (429, "USER_ERROR", "12", Kind.THROTTLED, 12.0),  # Retry-After honoured
+        (429, "USER_ERROR", None, Kind.THROTTLED, None),  # none: the configured pause
+        (429, "USER_ERROR", "999999", Kind.THROTTLED, errors.RETRY_AFTER_MAX),  # bounded
+        (429, "USER_ERROR", "0", Kind.THROTTLED, errors.RETRY_AFTER_MIN),
+        (429, "USER_ERROR", "soon", Kind.THROTTLED, None),  # unreadable: ignored
+        (400, "CONCURRENCY_LIMIT_EXCEEDED", "5", Kind.THROTTLED, 5.0),  # the code, not only the status
+        (400, "SSS_REQUEST_LIMIT_EXCEEDED", None, Kind.THROTTLED, None),
+        (
+            400,
+            "INVALID_CONTENT",
+            "5",
+            Kind.NEEDS_PERSON,
+            None,
+        ),  # Retry-After only means something when throttled
+    ],
+)
+def test_throttling_is_the_code_or_the_status_and_honours_retry_after(
+    client: NetSuiteClient, server: ScriptedServer, status, code, header, kind, wait
+) -> None:
+    server.answer(
+        status, ns_error(status, code, "over the limit"), headers={"Retry-After": header} if header else {}
+    )
+    with pytest.raises(NetSuiteError) as err:
+        client.get("customer", "1")
+    assert (err.value.kind, err.value.retry_after) == (kind, wait)
+
+
+def test_a_retry_after_date_is_read_as_the_seconds_until_it() -> None:
+    now = dt.datetime(2026, 12, 2, 14, 0, 0, tzinfo=dt.UTC)
+    assert errors.retry_after_seconds("Wed, 02 Dec 2026 14:00:45 GMT", now) == 45.0
+    assert errors.retry_after_seconds("Wed, 02 Dec 2026 13:00:00 GMT", now) == errors.RETRY_AFTER_MIN
 
 
 # -- queries -----------------------------------------------------------------------------------------

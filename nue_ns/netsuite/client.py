@@ -352,7 +352,7 @@ class NetSuiteClient:
         exchange.status = response.status_code
         exchange.response_body = _logged_body(text, response.headers.get("Content-Type", ""))
         if not 200 <= response.status_code < 300 and not (accept is not None and accept(response)):
-            raise classify_response(response.status_code, text, exchange)
+            raise classify_response(response.status_code, text, exchange, response.headers.get("Retry-After"))
         return response, exchange
 
     @staticmethod
