@@ -58,6 +58,9 @@ TAX_CODE_QUERY = "SELECT id, itemid, isinactive FROM salestaxitem"
 TAX_CODE_QUERY_BY_NAME = "SELECT id, name AS itemid, isinactive FROM salestaxitem"  # ODBC's column
 
 
+PAGE = 1000  # rows per SuiteQL page (NetSuite's most)
+
+
 def record_types(config: IntegrationConfig) -> list[str]:
     items = sorted({t.value for t in config.item_types.values()})
     return [WRITTEN_TYPES[0], *items, *WRITTEN_TYPES[1:]]
@@ -71,12 +74,16 @@ def _rows(ctx: Context, conn: Connection, query: str, **kw: Any) -> tuple[list[d
     rows: list[dict[str, Any]] = []
     offset, calls = 0, 0
     while True:
-        page = gateway.suiteql(ctx, conn, query, offset=offset, outcome="profile", keep_rows=False, **kw)
+        page = gateway.suiteql(
+            ctx, conn, query, limit=PAGE, offset=offset, outcome="profile", keep_rows=False, **kw
+        )
         calls += 1
         rows += page.get("items") or []
         if not page.get("hasMore"):
             return rows, calls
-        offset += len(page.get("items") or []) or 1000
+        # By the limit, not the page's length: the offset must stay a multiple of the limit
+        # (docs/NETSUITE.md "SuiteQL"), whatever a page held.
+        offset += PAGE
 
 
 def _active(row: dict[str, Any]) -> bool:

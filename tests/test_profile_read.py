@@ -83,3 +83,10 @@ def test_a_throttled_tax_code_query_still_fails_the_read(monkeypatch):
     throttled = NetSuiteError(Kind.THROTTLED, "CONCURRENCY_LIMIT_EXCEEDED", status=429)
     with pytest.raises(NetSuiteError):
         _read(monkeypatch, _suitetax(), wrap=_failing_tax_codes(throttled))
+
+
+def test_pages_advance_by_the_limit_even_when_a_page_is_short(monkeypatch):
+    monkeypatch.setattr(profile, "PAGE", 2)
+    read, asked = _read(monkeypatch, _suitetax(), short_pages=True)  # 3 currencies: pages of 1
+    assert [o for q, o in asked if "FROM currency" in q] == [0, 2]  # 1 would be refused by NetSuite
+    assert read.currencies  # and the read goes on
