@@ -175,6 +175,26 @@ def test_a_credit_memo_from_its_invoice_applies_to_it_and_replaces_lines_on_requ
     assert default.record.derived["total"] == 20.0 and inv.record.derived["amountRemaining"] == 0.0
 
 
+def test_a_credit_memo_from_its_invoice_stays_unapplied_when_its_apply_line_says_so(acct):
+    so, item = _order(acct, (2,))
+    inv = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    lines = {"items": [{"item": {"id": item}, "quantity": 1, "rate": 5.0}]}
+    unapplied = {"items": [{"doc": {"id": inv.record.id}, "apply": False}]}
+    memo = transforms.transform(
+        acct, "invoice", inv.record.id, "creditMemo",
+        {"externalId": "nue-cm-1", "item": lines, "apply": unapplied}, replace=frozenset({"item"}),
+    )  # fmt: skip
+    # The default application to the source invoice, updated by its key: not applied, all credit left.
+    assert memo.record.derived["unapplied"] == 5.0 and inv.record.derived["amountRemaining"] == 20.0
+    assert [line["apply"] for line in memo.record.body["apply"]["items"]] == [False]
+    # Without an apply line the default stands: the memo is applied to its invoice.
+    default = transforms.transform(
+        acct, "invoice", inv.record.id, "creditMemo", {"externalId": "nue-cm-2", "item": lines},
+        replace=frozenset({"item"}),
+    )  # fmt: skip
+    assert default.record.derived["unapplied"] == 0.0 and inv.record.derived["amountRemaining"] == 15.0
+
+
 # -- the mapping: which transform, which lines -----------------------------------------------------
 
 BILLING = INVOICE | {
@@ -273,16 +293,26 @@ def test_billing_a_closed_or_unknown_order_line_needs_a_person():
         _invoice_transform(BILLING | {"lines": [LINES[0] | {"order_line_id": "L-9"}], "total": "1200.00"})
 
 
-def test_a_credit_memo_transform_replaces_the_copied_lines_and_application():
+def test_a_credit_memo_transform_replaces_the_copied_lines_and_says_which_invoices_it_applies_to():
     memo = records.validate("credit_memo", {k: v for k, v in CREDIT_MEMO.items() if k != "applications"})
     t = links.credit_memo_from_invoice(mapping.build("credit_memo", memo, CONFIG, RESOLVED), memo, "501")
-    assert (t.source_type, t.source_id, t.ns_type, t.replace) == (
-        "invoice",
-        "501",
-        "creditMemo",
-        ("item", "apply"),
+    assert (t.source_type, t.source_id, t.ns_type, t.replace) == ("invoice", "501", "creditMemo", ("item",))
+    # Not applied by Nue: the source invoice's default application is undone explicitly.
+    assert t.body["apply"]["items"] == [{"doc": {"id": "501"}, "apply": False}]
+    assert t.body["externalId"] == "nue-cm-CM-1"
+    elsewhere = records.validate(
+        "credit_memo", CREDIT_MEMO | {"applications": [{"invoice_id": "I-2", "amount": "9.99"}]}
     )
-    assert t.body["apply"] == {"items": []} and t.body["externalId"] == "nue-cm-CM-1"
+    t = links.credit_memo_from_invoice(
+        mapping.build("credit_memo", elsewhere, CONFIG, RESOLVED), elsewhere, "501"
+    )
+    assert [(x["doc"]["id"], x["apply"], x.get("amount")) for x in t.body["apply"]["items"]] == [
+        ("501", False, None),
+        ("502", True, 9.99),
+    ]
+    there = records.validate("credit_memo", CREDIT_MEMO)  # applied to its own invoice (and another)
+    t = links.credit_memo_from_invoice(mapping.build("credit_memo", there, CONFIG, RESOLVED), there, "501")
+    assert [(x["doc"]["id"], x["apply"]) for x in t.body["apply"]["items"]] == [("501", True), ("502", True)]
 
 
 def test_linked_documents_change_only_their_header_and_name_line_changes():

@@ -209,6 +209,14 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     ]
 
 
+def test_a_credit_memo_of_an_invoice_that_nue_does_not_apply_says_so():
+    data = {k: v for k, v in CREDIT_MEMO.items() if k != "applications"}
+    req = _build("credit_memo", data)
+    assert req.body["apply"] == {"items": [{"doc": {"id": "501"}, "apply": False}]}
+    assert req.replace == ("item",)
+    _check_netsuite_body("creditMemo", req.body)
+
+
 def test_unapplied_credit_memo_replaces_only_its_lines():
     data = {k: v for k, v in CREDIT_MEMO.items() if k not in ("invoice_id", "applications")}
     req = _build("credit_memo", data)

@@ -128,6 +128,15 @@ def apply_sublist(applied: Iterable[tuple[str, Decimal]]) -> dict[str, list[dict
     }
 
 
+def unapplied_line(doc: str) -> dict[str, Any]:
+    """An `apply` line saying this document is NOT applied: the way to undo a default application
+    (a credit memo made from an invoice starts applied to it), since `apply` lines are the
+    customer's open documents keyed by doc, not lines the client owns (creditMemo-applyElement
+    `x-ns-sublistkey` doc, line; "Lines on the apply sublist are not identified by line numbers,
+    but by the doc field as a key", article_0830101547)."""
+    return {"doc": ref(doc), "apply": False}
+
+
 def line_requirements(lines: Iterable[Line]) -> list[Ref]:
     """Each product once, in line order."""
     return list(dict.fromkeys(Ref("product", line.product_id) for line in lines))

@@ -142,14 +142,14 @@ def close_lines_body(lines: tuple[int, ...], config: IntegrationConfig) -> dict[
 
 
 def credit_memo_from_invoice(request: NsRequest, memo: CreditMemo, invoice_ns_id: str) -> TransformRequest:
-    """The transform that makes `memo` from its invoice: Nue's lines and applications replace the
-    invoice's copied lines and its default application [`replace` of NetSuite's transform operations]."""
+    """The transform that makes `memo` from its invoice: Nue's lines replace the invoice's copied
+    lines [`replace` of NetSuite's transform operations]; its `apply` lines (mapping/credit_memo.py)
+    say explicitly which documents it applies to, the source invoice included (`apply: false` when
+    Nue does not apply it there), and update the default application by its key (doc, line) like any
+    keyed sublist [section_1545295601], so `apply` is not replaced."""
     body = {k: v for k, v in request.body.items() if k != "createdFrom"}
     body["externalId"] = request.external_id
-    body.setdefault("apply", {"items": []})
-    return TransformRequest(
-        "invoice", invoice_ns_id, "creditMemo", request.external_id, body, ("item", "apply")
-    )
+    return TransformRequest("invoice", invoice_ns_id, "creditMemo", request.external_id, body, ("item",))
 
 
 # Sent only while nothing is billed: a billed order's approval is NetSuite's (and its people's) now.

@@ -71,7 +71,11 @@ def transform(
                 full[name] = copy.deepcopy(value)
         full["item"] = {"items": _lines(acct, source, full["item"]["items"], request, "item" in replace)}
         if "apply" in request or "apply" in replace:
-            full["apply"] = {"items": ns._lines(request, "apply")}
+            # Request lines update the default application by key (doc, line) and add the others,
+            # as on any keyed sublist [section_1545295601]; `?replace=apply` drops the default.
+            default = ns._lines(full, "apply")
+            lines = ns._merge_sublist("apply", default, ns._lines(request, "apply"), "apply" in replace)
+            full["apply"] = {"items": lines}
         rec = ns._store(acct, target, None, full, frozenset({"item", "apply"}), "integration")
         if source.type == "salesOrder":
             refresh_order(acct, source)
