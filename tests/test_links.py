@@ -195,6 +195,24 @@ def test_a_credit_memo_from_its_invoice_stays_unapplied_when_its_apply_line_says
     assert default.record.derived["unapplied"] == 0.0 and inv.record.derived["amountRemaining"] == 15.0
 
 
+def test_apply_lines_are_matched_by_doc_and_line(acct):
+    so, _ = _order(acct, (2,))
+    inv = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"}).record
+    cust = inv.body["entity"]
+    pay = {"customer": cust, "payment": 20.0, "undepFunds": {"id": "F"}, "account": {"id": "1"}}
+    first = {"items": [{"doc": {"id": inv.id}, "line": 0, "apply": True, "amount": 5.0}]}
+    state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": first})
+    # Same (doc, line): the line is updated, not added (Oracle's sample keys a document's line 0).
+    again = {"items": [{"doc": {"id": inv.id}, "line": 0, "apply": True, "amount": 8.0}]}
+    paid = state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": again}).record
+    assert [(x["doc"]["id"], x["amount"]) for x in paid.body["apply"]["items"]] == [(inv.id, 8.0)]
+    assert inv.derived["amountRemaining"] == 12.0
+    # A line sent without `line` is the document's line 0 too.
+    bare = {"items": [{"doc": {"id": inv.id}, "apply": True, "amount": 6.0}]}
+    paid = state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": bare}).record
+    assert len(paid.body["apply"]["items"]) == 1 and inv.derived["amountRemaining"] == 14.0
+
+
 # -- the mapping: which transform, which lines -----------------------------------------------------
 
 BILLING = INVOICE | {
@@ -298,7 +316,7 @@ def test_a_credit_memo_transform_replaces_the_copied_lines_and_says_which_invoic
     t = links.credit_memo_from_invoice(mapping.build("credit_memo", memo, CONFIG, RESOLVED), memo, "501")
     assert (t.source_type, t.source_id, t.ns_type, t.replace) == ("invoice", "501", "creditMemo", ("item",))
     # Not applied by Nue: the source invoice's default application is undone explicitly.
-    assert t.body["apply"]["items"] == [{"doc": {"id": "501"}, "apply": False}]
+    assert t.body["apply"]["items"] == [{"doc": {"id": "501"}, "line": 0, "apply": False}]
     assert t.body["externalId"] == "nue-cm-CM-1"
     elsewhere = records.validate(
         "credit_memo", CREDIT_MEMO | {"applications": [{"invoice_id": "I-2", "amount": "9.99"}]}

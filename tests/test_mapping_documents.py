@@ -195,8 +195,8 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     assert req.body["item"] == {"items": [BODY_LINES[1]]}
     assert req.body["apply"] == {
         "items": [
-            {"doc": {"id": "501"}, "apply": True, "amount": 20.0},
-            {"doc": {"id": "502"}, "apply": True, "amount": 9.99},
+            {"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 20.0},
+            {"doc": {"id": "502"}, "line": 0, "apply": True, "amount": 9.99},
         ]
     }
     _check_netsuite_body("creditMemo", req.body)
@@ -212,7 +212,7 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
 def test_a_credit_memo_of_an_invoice_that_nue_does_not_apply_says_so():
     data = {k: v for k, v in CREDIT_MEMO.items() if k != "applications"}
     req = _build("credit_memo", data)
-    assert req.body["apply"] == {"items": [{"doc": {"id": "501"}, "apply": False}]}
+    assert req.body["apply"] == {"items": [{"doc": {"id": "501"}, "line": 0, "apply": False}]}
     assert req.replace == ("item",)
     _check_netsuite_body("creditMemo", req.body)
 
@@ -242,8 +242,8 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         "memo": "stripe: ch_3Ox",
         "apply": {
             "items": [
-                {"doc": {"id": "501"}, "apply": True, "amount": 1210.09},
-                {"doc": {"id": "502"}, "apply": True, "amount": 0.01},
+                {"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 1210.09},
+                {"doc": {"id": "502"}, "line": 0, "apply": True, "amount": 0.01},
             ]
         },
     }
@@ -290,8 +290,8 @@ def test_refund_pays_out_of_clearing_applied_to_payment_and_credit_memo():
         "memo": "stripe: re_9",
         "apply": {
             "items": [
-                {"doc": {"id": "601"}, "apply": True, "amount": 39.9},
-                {"doc": {"id": "701"}, "apply": True, "amount": 10.0},
+                {"doc": {"id": "601"}, "line": 0, "apply": True, "amount": 39.9},
+                {"doc": {"id": "701"}, "line": 0, "apply": True, "amount": 10.0},
             ]
         },
     }
@@ -311,7 +311,7 @@ def test_two_applications_to_one_document_make_one_apply_line():
         ]
     }
     req = _build("refund", data)
-    assert req.body["apply"] == {"items": [{"doc": {"id": "601"}, "apply": True, "amount": 49.9}]}
+    assert req.body["apply"] == {"items": [{"doc": {"id": "601"}, "line": 0, "apply": True, "amount": 49.9}]}
     assert mapping.requirements("refund", _record("refund", data)) == [
         Ref("customer", "C-1"),
         Ref("payment", "PAY-1"),

@@ -274,7 +274,7 @@ def test_payment_never_auto_applies_and_sends_no_undeposited_funds_flag() -> Non
     body = build("payment", payment).body
     assert body["autoApply"] is False and "undepFunds" not in body
     assert body["account"] == {"id": "4"}  # the clearing account
-    assert body["apply"]["items"] == [{"doc": {"id": "501"}, "apply": True, "amount": 109.75}]
+    assert body["apply"]["items"] == [{"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 109.75}]
 
 
 def test_credit_memo_sends_auto_apply_only_where_the_account_has_it() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import (
+    APPLY_LINE_OPTIONAL,
     OPTIONAL_LINE_FIELDS,
     Resolved,
     apply_sublist,
@@ -54,6 +55,6 @@ def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved
         external_id("credit_memo", c.id),
         body,
         replace=replace,
-        optional=OPTIONAL_LINE_FIELDS,
+        optional=OPTIONAL_LINE_FIELDS | APPLY_LINE_OPTIONAL,
         if_present=frozenset({"autoApply"}),
     )

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from nue_ns.integration import Collection, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id, ref
-from nue_ns.mapping.lines import Resolved, apply_sublist, currency, day, memo, money, netsuite_id
+from nue_ns.mapping.lines import (
+    APPLY_LINE_OPTIONAL,
+    Resolved,
+    apply_sublist,
+    currency,
+    day,
+    memo,
+    money,
+    netsuite_id,
+)
 from nue_ns.records import Payment
 from nue_ns.refs import Ref
 
@@ -43,4 +52,10 @@ def map_payment(p: Payment, config: IntegrationConfig, resolved: Resolved) -> Ns
             (netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in p.applications
         ),
     }
-    return NsRequest("customerPayment", external_id("payment", p.id), body, replace=("apply",))
+    return NsRequest(
+        "customerPayment",
+        external_id("payment", p.id),
+        body,
+        replace=("apply",),
+        optional=APPLY_LINE_OPTIONAL,
+    )

@@ -380,8 +380,9 @@ def _line_key(sublist: str, line: dict[str, Any]) -> str | None:
     """Key that matches a request line to an existing line (OpenAPI x-ns-sublistkey)."""
     if sublist == "item":
         return str(line["line"]) if line.get("line") is not None else None
-    if sublist == "apply":
-        return _ref_id(line.get("doc"))
+    if sublist == "apply":  # x-ns-sublistkey (doc, line); a document's own line is 0 (article_0224093711)
+        doc = _ref_id(line.get("doc"))
+        return f"{doc}:{line.get('line') if line.get('line') is not None else 0}" if doc else None
     if sublist == "payment":
         return str(line["id"]) if line.get("id") is not None else None
     if sublist == "currencyList":  # customer-currencyListElement: x-ns-sublistkey currency

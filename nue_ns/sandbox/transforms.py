@@ -100,7 +100,7 @@ def _initial(acct: AccountData, source: Record, target: str) -> dict[str, Any]:
         lines.append(copied)
     out["item"] = {"items": lines}
     if target == "creditMemo":  # a credit memo from an invoice applies to it
-        out["apply"] = {"items": [{"doc": {"id": source.id}, "apply": True}]}
+        out["apply"] = {"items": [{"doc": {"id": source.id}, "line": 0, "apply": True}]}
     return out
 
 
