@@ -237,6 +237,7 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         "payment": 1250.0,
         "tranDate": "2025-03-05",
         "currency": {"id": "1"},
+        "undepFunds": {"id": "F"},  # off, so the payment sits in `account`, the clearing account
         "account": {"id": "4"},
         "autoApply": False,
         "memo": "stripe: ch_3Ox",

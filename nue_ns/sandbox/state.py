@@ -226,6 +226,9 @@ class AccountData:
     # Replacing the lines of a billed order, or of an invoice billed from one: "refuse" or "allow"
     # (sandbox/transforms.py check_replace; Oracle is silent).
     linked_line_replace: str = "refuse"
+    # A payment sent without undepFunds goes to Undeposited Funds (True), its `account` unused, or to
+    # its `account` (False): Oracle is silent (sandbox/switches.py; docs/NETSUITE.md "Payments").
+    undep_funds_default: bool = True
     # SuiteQL salestaxitem's tax code column: "itemid" or "name" (sandbox/suiteql.py; Oracle is silent).
     tax_code_column: str = "itemid"
 
@@ -562,7 +565,7 @@ class _Checker:
         self.common_transaction()
         if isinstance(b.get("undepFunds"), bool):  # a reference in the REST browser, not a boolean
             raise invalid_value(b["undepFunds"], "undepFunds")
-        if _undeposited(b):
+        if _undeposited(b, self.acct.undep_funds_default):
             if b.get("account") is not None:
                 self.gl("account", b["account"], ("Bank", "OthCurrAsset"))
         elif b.get("account") is None:
@@ -614,7 +617,9 @@ class _Checker:
             path = f"payment.items[{i}].id"
             pay = self.record(path, {"id": line.get("id")}, ("customerPayment",))
             other = self.acct.deposited.get(pay.id)
-            if line.get("deposit", True) and (not _undeposited(pay.body) or other not in (None, self.rid)):
+            if line.get("deposit", True) and (
+                not _undeposited(pay.body, self.acct.undep_funds_default) or other not in (None, self.rid)
+            ):
                 raise invalid_value(line.get("id"), path)
         for sublist in ("other", "cashBack"):
             for i, line in enumerate(_lines(b, sublist)):
@@ -729,10 +734,14 @@ def _available(acct: AccountData, item: Record, subsidiary: str) -> bool:
     return False
 
 
-def _undeposited(body: dict[str, Any]) -> bool:
+def _undeposited(body: dict[str, Any], default: bool = True) -> bool:
     """undepFunds as a {"id": "T"} reference, the type NetSuite's REST browser gives it
-    (docs/NETSUITE.md "Payments"; a boolean is refused by `_Checker.payment`)."""
+    (docs/NETSUITE.md "Payments"; a boolean is refused by `_Checker.payment`). Left out, the
+    account's default: on (Undeposited Funds, even with an `account`) unless the switch
+    undep_funds_default is false [U: Oracle is silent on what an `account` does then]."""
     value = body.get("undepFunds")
+    if value is None:
+        return default
     if isinstance(value, dict):
         value = value.get("id")
     return value == "T"
@@ -791,6 +800,8 @@ def _fill_defaults(acct: AccountData, rec: Record) -> None:
         b["orderStatus"] = {"id": letter, "refName": ORDER_APPROVAL[letter]}
     if rec.type == "customerPayment":
         b.setdefault("arAcct", {"id": "2"})
+        on = acct.undep_funds_default  # as a GET shows it: the account's default, fixed at creation
+        b.setdefault("undepFunds", {"id": "T" if on else "F", "refName": "Yes" if on else "No"})
 
 
 def _derive_own(acct: AccountData, rec: Record) -> None:
@@ -841,7 +852,7 @@ def _refresh_balance(acct: AccountData, rec: Record) -> None:
     elif rec.type == "customerPayment":
         unapplied = _money(total - given - received)
         d |= {"applied": float(_money(given)), "unapplied": float(unapplied)}
-        deposited = rec.id in acct.deposited or not _undeposited(rec.body)
+        deposited = rec.id in acct.deposited or not _undeposited(rec.body, acct.undep_funds_default)
         d["status"] = _status("customerPayment", "C" if deposited else "B")
 
 
@@ -1126,6 +1137,7 @@ def user_payment(
             "customer": {"id": customer},
             "payment": float(_money(total)),
             "account": {"id": deposit_account},
+            "undepFunds": {"id": "F"},  # deposited to `deposit_account`, as the user chose
             "apply": {"items": lines},
         }
         if tran_date:
