@@ -11,7 +11,7 @@ from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping import links
 from nue_ns.sandbox import state, suiteql, switches, transforms
 from nue_ns.sandbox.state import AccountData, NsError
-from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, RESOLVED
+from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, PAYMENT, RESOLVED
 
 CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 
@@ -281,6 +281,7 @@ def test_an_invoice_is_made_from_its_order_line_by_line():
         "nue-inv-I-1",
     )
     assert t.body["externalId"] == "nue-inv-I-1" and "createdFrom" not in t.body
+    assert "entity" not in t.body and "currency" not in t.body  # the order's: sourced by the transform
     lines = t.body["item"]["items"]
     assert lines[0]["orderLine"] == 7 and "item" not in lines[0] and lines[0]["amount"] == 1200.0
     assert lines[1]["item"] == {"id": "302"} and "orderLine" not in lines[1]  # usage: added
@@ -317,7 +318,7 @@ def test_a_credit_memo_transform_replaces_the_copied_lines_and_says_which_invoic
     assert (t.source_type, t.source_id, t.ns_type, t.replace) == ("invoice", "501", "creditMemo", ("item",))
     # Not applied by Nue: the source invoice's default application is undone explicitly.
     assert t.body["apply"]["items"] == [{"doc": {"id": "501"}, "line": 0, "apply": False}]
-    assert t.body["externalId"] == "nue-cm-CM-1"
+    assert t.body["externalId"] == "nue-cm-CM-1" and "entity" not in t.body and "currency" not in t.body
     elsewhere = records.validate(
         "credit_memo", CREDIT_MEMO | {"applications": [{"invoice_id": "I-2", "amount": "9.99"}]}
     )
@@ -361,6 +362,21 @@ def test_orders_are_sent_approved_in_the_account_shape_until_billed():
     assert sent["object"]["orderStatus"] == sent["ref"]["orderStatus"] == {"id": "B"}
     assert sent["string"]["orderStatus"] == "B"  # Oracle's example's shape where the account says so
     assert "orderStatus" not in sent[None]  # an account without the field: left out, not refused
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent"), [("object", {"id": "F"}), ("ref", {"id": "F"}), ("boolean", False), ("string", "F")]
+)
+def test_payments_turn_undeposited_funds_off_in_the_account_shape(kind, sent):
+    payment = records.validate("payment", PAYMENT)
+    request = mapping.build("payment", payment, CONFIG, RESOLVED)
+    assert request.body["undepFunds"] == {"id": "F"}  # no profile: the Browser's object
+    fields = {k: "string" for k in request.body if k != "undepFunds"} | {"undepFunds": kind}
+    apply = SublistSchema(fields={k: "string" for line in request.body["apply"]["items"] for k in line})
+    profile = AccountProfile(
+        records={"customerPayment": RecordSchema(fields=fields, sublists={"apply": apply})}
+    )
+    assert mapping.build("payment", payment, CONFIG, RESOLVED, profile).body["undepFunds"] == sent
 
 
 def test_standalone_orders_are_sent_with_closed_lines():

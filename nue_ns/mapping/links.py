@@ -20,6 +20,11 @@ from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest
 from nue_ns.records import CreditMemo, Invoice, Order, _Record
 
+# Header fields a transform takes from its source (the order's, the invoice's customer and
+# currency): left out of the body, so an account that treats them as sourced never sees them set
+# [J: they would be equal; no page says whether NetSuite accepts them on a transform].
+SOURCED = ("entity", "currency")
+
 
 class LinkRefused(ValueError):
     """The document cannot be linked as Nue describes it; a person must look (the message says why)."""
@@ -87,7 +92,7 @@ def invoice_from_order(
 ) -> TransformRequest:
     """The transform that makes `invoice` from its sales order, as NetSuite shows the order now."""
     by_nue = order_lines(order, ns_order, config)
-    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", "item")}
+    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", "item", *SOURCED)}
     body["externalId"] = request.external_id
     mapped = request.body["item"]["items"]
     # The mapping's lines are Nue's lines in order, then (without SuiteTax) their tax-item lines.
@@ -147,7 +152,7 @@ def credit_memo_from_invoice(request: NsRequest, memo: CreditMemo, invoice_ns_id
     say explicitly which documents it applies to, the source invoice included (`apply: false` when
     Nue does not apply it there), and update the default application by its key (doc, line) like any
     keyed sublist [section_1545295601], so `apply` is not replaced."""
-    body = {k: v for k, v in request.body.items() if k != "createdFrom"}
+    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", *SOURCED)}
     body["externalId"] = request.external_id
     return TransformRequest("invoice", invoice_ns_id, "creditMemo", request.external_id, body, ("item",))
 
