@@ -9,7 +9,8 @@ audit, an account-profile read) goes through `call`, which:
    do); a call that got no answer keeps its concurrency slot one more timeout, since NetSuite may
    still be working on it;
 4. finishes the attempt row with an outcome, whatever happened;
-5. applies the account-level pause policy: a 429 pauses the account for NUE_NS_PAUSE_ON_429, an
+5. applies the account-level pause policy: throttling (a 429, or a CONCURRENCY_LIMIT_EXCEEDED code)
+   pauses the account for its Retry-After where it has one (bounded), else NUE_NS_PAUSE_ON_429, an
    auth failure (no record at fault) for NUE_NS_PAUSE_ON_AUTH, and dispatch holds back meanwhile;
    with OAuth 2.0, a 401 first drops the shared token and the caller tries once more (tokens.py).
 What to do with the record or the job that wanted the call stays with the caller.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -119,7 +120,6 @@ def suiteql(
     ctx: Context,
     conn: Connection,
     query: str,
-    params: Sequence[Any] | None = None,
     *,
     limit: int = 1000,
     offset: int = 0,
@@ -128,12 +128,11 @@ def suiteql(
     max_wait: float | None = None,
     keep_rows: bool = True,
 ) -> dict[str, Any]:
-    """One governed SuiteQL page."""
-    body: dict[str, Any] = {"q": query} | ({"params": list(params)} if params is not None else {})
+    """One governed SuiteQL page (the query alone: values inlined, netsuite/literals.py)."""
     url = f"{conn.client.base_url}/query/v1/suiteql?limit={limit}&offset={offset}"
     return call(
-        ctx, conn, "POST", url, body,
-        lambda: conn.client.suiteql(query, params, limit=limit, offset=offset),
+        ctx, conn, "POST", url, {"q": query},
+        lambda: conn.client.suiteql(query, limit=limit, offset=offset),
         outcome=outcome, record=record, max_wait=max_wait, keep_rows=keep_rows,
     )  # fmt: skip
 
@@ -173,7 +172,9 @@ def _token_refused_once(conn: Connection, err: NetSuiteError) -> bool:
 def _pause_policy(ctx: Context, conn: Connection, err: NetSuiteError) -> None:
     s = ctx.settings
     if err.kind is Kind.THROTTLED:
-        pause, reason = s.pause_on_429, "NetSuite answered 429 (concurrency limit)"
+        # NetSuite's own wait where it names one (Retry-After, bounded in errors.py), else ours.
+        pause = s.pause_on_429 if err.retry_after is None else err.retry_after
+        reason = f"NetSuite answered {err.status or 429} (concurrency limit)"
     elif err.kind is Kind.AUTH:
         pause, reason = s.pause_on_auth, f"NetSuite refused the login: {err.detail}"
     else:

@@ -31,11 +31,12 @@ from nue_ns.hub.models import Integration
 from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent
 from nue_ns.integration import Collection
 from nue_ns.mapping.lines import currency_ids
+from nue_ns.netsuite import literals
 from nue_ns.netsuite.errors import NetSuiteError
 
 log = logging.getLogger(__name__)
 
-SUITEQL_TIME = "YYYY-MM-DD HH24:MI:SS"
+SUITEQL_TIME = literals.TIME_FORMAT
 _TIME = "%Y-%m-%d %H:%M:%S"
 # SuiteQL shows times in the account's time zone (anywhere from UTC-12 to UTC+14): the first poll
 # of an integration starts this far before its creation so no zone makes it miss a change.
@@ -48,10 +49,12 @@ _NS_TYPES = {"CustPymt": "customerPayment", "CustCred": "creditMemo"}
 _KINDS = {"CustPymt": EventKind.PAYMENT_RECEIVED, "CustCred": EventKind.CREDIT_MEMO_VOIDED}
 
 
-def changes_query(payments: bool) -> str:
-    """Changed payments (when collecting in NetSuite) and voided nue-ns credit memos after a key."""
+def changes_query(payments: bool, key: tuple[dt.datetime, int]) -> str:
+    """Changed payments (when collecting in NetSuite) and voided nue-ns credit memos after a key,
+    its values inlined as validated literals (nue_ns/netsuite/literals.py: REST SuiteQL has no
+    bind parameters)."""
     kinds = f"{_PAYMENTS} OR {_VOIDS}" if payments else _VOIDS
-    after = f"TO_DATE(?, '{SUITEQL_TIME}')"
+    after, after_id = literals.timestamp(key[0]), literals.integer(key[1])
     return (
         "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, "
         # The ISO code from the account itself (currency.symbol): internal ids are the account's.
@@ -59,16 +62,16 @@ def changes_query(payments: bool) -> str:
         f"TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, TO_CHAR(t.lastmodifieddate, '{SUITEQL_TIME}') "
         "AS lastmodified FROM transaction t LEFT JOIN currency c ON c.id = t.currency "
         f"WHERE ({kinds}) AND (t.lastmodifieddate > {after} "
-        f"OR (t.lastmodifieddate = {after} AND t.id > ?)) ORDER BY t.lastmodifieddate, t.id"
+        f"OR (t.lastmodifieddate = {after} AND t.id > {after_id})) ORDER BY t.lastmodifieddate, t.id"
     )
 
 
-def applications_query(count: int) -> str:
-    """The invoices `count` payments apply to. The link table's amount sign is UNVERIFIED: abs() below."""
-    marks = ", ".join("?" * count)
+def applications_query(payment_ids: Sequence[int]) -> str:
+    """The invoices these payments apply to. The link table's amount sign is UNVERIFIED: abs() below."""
+    listed = literals.integers(payment_ids)
     return (
         "SELECT l.nextdoc AS payment, l.previousdoc AS invoice, SUM(l.foreignamount) AS amount "
-        f"FROM NextTransactionLineLink l WHERE l.nextdoc IN ({marks}) AND l.previoustype = 'CustInvc' "
+        f"FROM NextTransactionLineLink l WHERE l.nextdoc IN ({listed}) AND l.previoustype = 'CustInvc' "
         "GROUP BY l.nextdoc, l.previousdoc ORDER BY l.nextdoc, l.previousdoc"
     )
 
@@ -180,10 +183,10 @@ class _Reader:
         self.ctx, self.conn = ctx, conn
         self.calls = 0
 
-    def query(self, q: str, params: list[Any], limit: int, offset: int = 0) -> dict[str, Any]:
+    def query(self, q: str, limit: int, offset: int = 0) -> dict[str, Any]:
         self.calls += 1
         try:
-            return gateway.suiteql(self.ctx, self.conn, q, params, limit=limit, offset=offset)
+            return gateway.suiteql(self.ctx, self.conn, q, limit=limit, offset=offset)
         except gateway.NoCallSlot as exc:
             self.calls -= 1  # no token, no call
             raise PollStopped(str(exc)) from None
@@ -195,7 +198,7 @@ class _Reader:
         out: dict[str, list[tuple[str, str]]] = {}
         limit, offset = 1000, 0
         while payment_ids:
-            page = self.query(applications_query(len(payment_ids)), list(payment_ids), limit, offset)
+            page = self.query(applications_query(payment_ids), limit, offset)
             for item in page.get("items", []):
                 amount = str(item.get("amount", "0"))
                 out.setdefault(str(item["payment"]), []).append((str(item["invoice"]), amount))
@@ -328,12 +331,11 @@ def poll(ctx: Context, integration_id: int) -> PollResult:
     watermark = _watermark(ctx, conn.integration)
     overlap = dt.timedelta(seconds=settings.inbound_overlap_seconds)
     key = (watermark[0] - overlap, 0) if overlap else watermark
-    q = changes_query(conn.config.collection == Collection.netsuite)
+    payments = conn.config.collection == Collection.netsuite
     pages = 0
     try:
         while True:
-            stamp = key[0].strftime(_TIME)
-            page = reader.query(q, [stamp, stamp, key[1]], settings.inbound_page_size)
+            page = reader.query(changes_query(payments, key), settings.inbound_page_size)
             changes = [Change.parse(item) for item in page.get("items", [])]
             if changes:
                 _handle_page(reader, changes, result)

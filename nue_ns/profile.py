@@ -47,9 +47,17 @@ WRITTEN_TYPES = ("customer", "salesOrder", "invoice", "creditMemo", "customerPay
 # SuiteQL columns per the Records Catalog: currency.symbol holds the ISO 4217 code (USD, EUR).
 CURRENCY_QUERY = "SELECT id, symbol, isinactive FROM currency"
 SUBSIDIARY_QUERY = "SELECT id, name, isinactive FROM subsidiary"
-# With SuiteTax the tax codes are salesTaxItem records (article_0814121722); their name column is
-# `name` with SuiteTax on (ODBC tax_items). The SuiteQL table name is UNVERIFIED.
-TAX_CODE_QUERY = "SELECT id, name, isinactive FROM salestaxitem"
+# With SuiteTax the tax codes are salesTaxItem records (article_0814121722). Oracle names no SuiteQL
+# column for them: `name` is the ODBC (NetSuite.com) tax_items column, while SuiteQL runs on
+# NetSuite2.com, where public SuiteQL code reads the code as `itemid` (as `item` names its items);
+# the real account's REST salesTaxItem has neither [U: docs/NETSUITE.md]. A refusal of this one
+# query leaves the account without tax codes (each taxed record then names its missing code,
+# mapping/tax.py) instead of failing the whole profile.
+TAX_CODE_QUERY = "SELECT id, itemid, isinactive FROM salestaxitem"
+TAX_CODE_QUERY_BY_NAME = "SELECT id, name AS itemid, isinactive FROM salestaxitem"  # ODBC's column
+
+
+PAGE = 1000  # rows per SuiteQL page (NetSuite's most)
 
 
 def record_types(config: IntegrationConfig) -> list[str]:
@@ -65,12 +73,16 @@ def _rows(ctx: Context, conn: Connection, query: str, **kw: Any) -> tuple[list[d
     rows: list[dict[str, Any]] = []
     offset, calls = 0, 0
     while True:
-        page = gateway.suiteql(ctx, conn, query, offset=offset, outcome="profile", keep_rows=False, **kw)
+        page = gateway.suiteql(
+            ctx, conn, query, limit=PAGE, offset=offset, outcome="profile", keep_rows=False, **kw
+        )
         calls += 1
         rows += page.get("items") or []
         if not page.get("hasMore"):
             return rows, calls
-        offset += len(page.get("items") or []) or 1000
+        # By the limit, not the page's length: the offset must stay a multiple of the limit
+        # (docs/NETSUITE.md "SuiteQL"), whatever a page held.
+        offset += PAGE
 
 
 def _active(row: dict[str, Any]) -> bool:
@@ -121,9 +133,19 @@ def read(
         verdict = accounts.verdict(conn.config, rows, utcnow())
         save_validation(ctx.engine, integration_id, conn.integration.settings, verdict)
     if profile.suitetax:
-        rows, n = _rows(ctx, conn, TAX_CODE_QUERY, **kw)
-        calls += n
-        profile.tax_codes = {str(r["name"]): str(r["id"]) for r in rows if _active(r) and r.get("name")}
+        rows = []
+        for query in (TAX_CODE_QUERY, TAX_CODE_QUERY_BY_NAME):
+            try:
+                rows, n = _rows(ctx, conn, query, **kw)
+            except NetSuiteError as err:
+                if err.kind is not Kind.NEEDS_PERSON:
+                    raise
+                log.warning("integration %s: tax codes not read by %r (%s)", integration_id, query, err)
+                calls += 1
+                continue
+            calls += n
+            break
+        profile.tax_codes = {str(r["itemid"]): str(r["id"]) for r in rows if _active(r) and r.get("itemid")}
     profile.calls = calls
     profile.read_at = utcnow()
     return profile

@@ -52,7 +52,8 @@ def park(ctx: Context, integration_id: int, waits: Sequence[tuple[Record, Sequen
         parked.append((rec.id, list(dict.fromkeys(on)), "waiting for " + ", ".join(parts)))
     transfers.wait_all(engine, integration_id, parked)
     # A prerequisite may have landed between resolve() and parking: re-check so nothing sleeps forever.
-    landed, _ = prerequisites.resolve(engine, integration_id, missing)
+    _, still = prerequisites.resolve(engine, integration_id, missing)
+    landed = set(missing) - set(still)
     if landed:
         woken = [rec.id for rec, refs in waits if any(ref in landed for ref in refs)]
         transfers.requeue(engine, woken, "a prerequisite landed while it began to wait")

@@ -44,7 +44,7 @@ class FakeClient:
     def __init__(self, answer: Any):
         self.answer = answer
 
-    def suiteql(self, query: str, params=None, limit: int = 1000, offset: int = 0):
+    def suiteql(self, query: str, limit: int = 1000, offset: int = 0):
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer, Exchange("POST", self.base_url, {"q": query}, 200, self.answer, 5.0)
@@ -119,6 +119,13 @@ def test_429_and_auth_failures_pause_the_account_and_hold_dispatch(hub_calls, ki
     assert ("hold", 3, seconds) in hub_calls
 
 
+def test_a_throttled_answer_pauses_for_its_retry_after_where_it_has_one(hub_calls) -> None:
+    ctx, conn, governor = _setup(NetSuiteError(Kind.THROTTLED, "no", status=400, retry_after=7.0))
+    with pytest.raises(NetSuiteError):
+        gateway.suiteql(ctx, conn, "SELECT 1")
+    assert [e for e in governor.events if e[0] == "pause"][0][1] == 7.0 and ("hold", 3, 7.0) in hub_calls
+
+
 def test_no_token_means_no_call_and_no_log(hub_calls) -> None:
     ctx, conn, governor = _setup({"items": []}, deny=Denied(retry_after=4.0, reason="rate"))
     with pytest.raises(gateway.NoCallSlot, match="rate"):
@@ -143,7 +150,7 @@ def test_the_audit_pauses_the_account_on_an_auth_failure(hub_calls) -> None:
 
 def test_the_inbound_poll_and_validation_log_before_they_call(hub_calls) -> None:
     ctx, conn, _ = _setup({"items": [], "count": 0, "hasMore": False})
-    inbound._Reader(ctx, conn).query("SELECT 1", [], limit=10)
+    inbound._Reader(ctx, conn).query("SELECT 1", limit=10)
     assert [h[0] for h in hub_calls] == ["start", "finish"]
     hub_calls.clear()
     ctx.connection = lambda integration_id: conn

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from nue_ns import mapping, records
+from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
 from nue_ns.integration import SANDBOX_CURRENCIES, SANDBOX_GL, IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.sandbox import state, suiteql, switches, transforms
 from nue_ns.sandbox.state import AccountData, NsError
-from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, RESOLVED
+from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER, PAYMENT, RESOLVED
 
 CONFIG = IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1", currency_ids=SANDBOX_CURRENCIES)
 
@@ -20,7 +21,7 @@ def acct() -> AccountData:
     return AccountData("LINKS1", "ck", "cs", "tk", "ts")  # switches live on the account: none leak
 
 
-def _order(acct: AccountData, quantities=(2, 1, 3)) -> tuple[str, str]:
+def _order(acct: AccountData, quantities=(2, 1, 3), approval: object = "B") -> tuple[str, str]:
     cust = state.upsert(acct, "customer", "nue-cust-1", {"companyName": "A", "subsidiary": {"id": "1"}})
     item = state.upsert(
         acct, "nonInventorySaleItem", "nue-item-1", {"itemId": "I", "incomeAccount": {"id": "5"}}
@@ -29,9 +30,8 @@ def _order(acct: AccountData, quantities=(2, 1, 3)) -> tuple[str, str]:
         {"item": {"id": item.record.id}, "quantity": q, "rate": 10.0, "custcol_nue_line_id": f"L-{n}"}
         for n, q in enumerate(quantities, 1)
     ]
-    so = state.upsert(
-        acct, "salesOrder", "nue-so-1", {"entity": {"id": cust.record.id}, "item": {"items": lines}}
-    )
+    body = {"entity": {"id": cust.record.id}, "item": {"items": lines}}
+    so = state.upsert(acct, "salesOrder", "nue-so-1", body | ({"orderStatus": approval} if approval else {}))
     return so.record.id, item.record.id
 
 
@@ -72,9 +72,32 @@ def test_an_order_is_pending_billing_until_its_invoices_bill_or_close_every_line
     second = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-2"})
     assert [(x["orderLine"], x["quantity"]) for x in second.record.body["item"]["items"]] == [(3, 2.0)]
     assert _status(acct, so) == "G" and _pending_billing(acct) == []
-    q = "SELECT id, isclosed, quantitybilled FROM transactionline WHERE transaction = ?"
-    billed = suiteql.run(acct, {"q": q, "params": [int(so)]}, 1000, 0)["items"]
+    q = f"SELECT id, isclosed, quantitybilled FROM transactionline WHERE transaction = {int(so)}"
+    billed = suiteql.run(acct, {"q": q}, 1000, 0)["items"]
     assert [(r["isclosed"], r["quantitybilled"]) for r in billed] == [("F", "2"), ("T", "0"), ("F", "3")]
+
+
+@pytest.mark.parametrize("approval", ["B", {"id": "B"}])
+def test_only_an_approved_order_is_billed_and_an_order_starts_pending_approval(acct, approval):
+    so, _ = _order(acct, approval=None)  # sent without orderStatus: "A" (section_159795516182)
+    assert acct.records[so].body["orderStatus"] == {"id": "A", "refName": "Pending Approval"}
+    assert _status(acct, so) == "A" and _pending_billing(acct) == []
+    with pytest.raises(NsError) as err:
+        transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    assert (err.value.code, err.value.path) == ("USER_ERROR", "orderStatus")
+    assert [r.type for r in acct.records.values()].count("invoice") == 0
+    # Approved by a PATCH, in either shape Oracle shows (its example's letter, the Browser's object).
+    state.update(acct, "salesOrder", so, {"orderStatus": approval})
+    assert _status(acct, so) == "F"
+    transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    assert acct.records[so].body["orderStatus"]["id"] == "B"  # an update without it keeps it
+
+
+@pytest.mark.parametrize("bad", ["C", {"id": "b"}, True, {"refName": "Pending Fulfillment"}])
+def test_an_order_status_outside_the_list_is_refused(acct, bad):
+    with pytest.raises(NsError) as err:
+        _order(acct, approval=bad)
+    assert (err.value.code, err.value.path) == ("INVALID_CONTENT", "orderStatus")
 
 
 def test_an_order_closed_unbilled_shows_closed(acct):
@@ -152,6 +175,44 @@ def test_a_credit_memo_from_its_invoice_applies_to_it_and_replaces_lines_on_requ
     assert default.record.derived["total"] == 20.0 and inv.record.derived["amountRemaining"] == 0.0
 
 
+def test_a_credit_memo_from_its_invoice_stays_unapplied_when_its_apply_line_says_so(acct):
+    so, item = _order(acct, (2,))
+    inv = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
+    lines = {"items": [{"item": {"id": item}, "quantity": 1, "rate": 5.0}]}
+    unapplied = {"items": [{"doc": {"id": inv.record.id}, "apply": False}]}
+    memo = transforms.transform(
+        acct, "invoice", inv.record.id, "creditMemo",
+        {"externalId": "nue-cm-1", "item": lines, "apply": unapplied}, replace=frozenset({"item"}),
+    )  # fmt: skip
+    # The default application to the source invoice, updated by its key: not applied, all credit left.
+    assert memo.record.derived["unapplied"] == 5.0 and inv.record.derived["amountRemaining"] == 20.0
+    assert [line["apply"] for line in memo.record.body["apply"]["items"]] == [False]
+    # Without an apply line the default stands: the memo is applied to its invoice.
+    default = transforms.transform(
+        acct, "invoice", inv.record.id, "creditMemo", {"externalId": "nue-cm-2", "item": lines},
+        replace=frozenset({"item"}),
+    )  # fmt: skip
+    assert default.record.derived["unapplied"] == 0.0 and inv.record.derived["amountRemaining"] == 15.0
+
+
+def test_apply_lines_are_matched_by_doc_and_line(acct):
+    so, _ = _order(acct, (2,))
+    inv = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"}).record
+    cust = inv.body["entity"]
+    pay = {"customer": cust, "payment": 20.0, "undepFunds": {"id": "F"}, "account": {"id": "1"}}
+    first = {"items": [{"doc": {"id": inv.id}, "line": 0, "apply": True, "amount": 5.0}]}
+    state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": first})
+    # Same (doc, line): the line is updated, not added (Oracle's sample keys a document's line 0).
+    again = {"items": [{"doc": {"id": inv.id}, "line": 0, "apply": True, "amount": 8.0}]}
+    paid = state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": again}).record
+    assert [(x["doc"]["id"], x["amount"]) for x in paid.body["apply"]["items"]] == [(inv.id, 8.0)]
+    assert inv.derived["amountRemaining"] == 12.0
+    # A line sent without `line` is the document's line 0 too.
+    bare = {"items": [{"doc": {"id": inv.id}, "apply": True, "amount": 6.0}]}
+    paid = state.upsert(acct, "customerPayment", "nue-pay-1", pay | {"apply": bare}).record
+    assert len(paid.body["apply"]["items"]) == 1 and inv.derived["amountRemaining"] == 14.0
+
+
 # -- the mapping: which transform, which lines -----------------------------------------------------
 
 BILLING = INVOICE | {
@@ -220,6 +281,7 @@ def test_an_invoice_is_made_from_its_order_line_by_line():
         "nue-inv-I-1",
     )
     assert t.body["externalId"] == "nue-inv-I-1" and "createdFrom" not in t.body
+    assert "entity" not in t.body and "currency" not in t.body  # the order's: sourced by the transform
     lines = t.body["item"]["items"]
     assert lines[0]["orderLine"] == 7 and "item" not in lines[0] and lines[0]["amount"] == 1200.0
     assert lines[1]["item"] == {"id": "302"} and "orderLine" not in lines[1]  # usage: added
@@ -250,16 +312,26 @@ def test_billing_a_closed_or_unknown_order_line_needs_a_person():
         _invoice_transform(BILLING | {"lines": [LINES[0] | {"order_line_id": "L-9"}], "total": "1200.00"})
 
 
-def test_a_credit_memo_transform_replaces_the_copied_lines_and_application():
+def test_a_credit_memo_transform_replaces_the_copied_lines_and_says_which_invoices_it_applies_to():
     memo = records.validate("credit_memo", {k: v for k, v in CREDIT_MEMO.items() if k != "applications"})
     t = links.credit_memo_from_invoice(mapping.build("credit_memo", memo, CONFIG, RESOLVED), memo, "501")
-    assert (t.source_type, t.source_id, t.ns_type, t.replace) == (
-        "invoice",
-        "501",
-        "creditMemo",
-        ("item", "apply"),
+    assert (t.source_type, t.source_id, t.ns_type, t.replace) == ("invoice", "501", "creditMemo", ("item",))
+    # Not applied by Nue: the source invoice's default application is undone explicitly.
+    assert t.body["apply"]["items"] == [{"doc": {"id": "501"}, "line": 0, "apply": False}]
+    assert t.body["externalId"] == "nue-cm-CM-1" and "entity" not in t.body and "currency" not in t.body
+    elsewhere = records.validate(
+        "credit_memo", CREDIT_MEMO | {"applications": [{"invoice_id": "I-2", "amount": "9.99"}]}
     )
-    assert t.body["apply"] == {"items": []} and t.body["externalId"] == "nue-cm-CM-1"
+    t = links.credit_memo_from_invoice(
+        mapping.build("credit_memo", elsewhere, CONFIG, RESOLVED), elsewhere, "501"
+    )
+    assert [(x["doc"]["id"], x["apply"], x.get("amount")) for x in t.body["apply"]["items"]] == [
+        ("501", False, None),
+        ("502", True, 9.99),
+    ]
+    there = records.validate("credit_memo", CREDIT_MEMO)  # applied to its own invoice (and another)
+    t = links.credit_memo_from_invoice(mapping.build("credit_memo", there, CONFIG, RESOLVED), there, "501")
+    assert [(x["doc"]["id"], x["apply"]) for x in t.body["apply"]["items"]] == [("501", True), ("502", True)]
 
 
 def test_linked_documents_change_only_their_header_and_name_line_changes():
@@ -270,6 +342,41 @@ def test_linked_documents_change_only_their_header_and_name_line_changes():
     before = records.validate("invoice", BILLING)
     after = records.validate("invoice", BILLING | {"lines": changed, "total": "1200.10"})
     assert links.line_changes(before, after) == ["line IL-U removed", "line IL-N added", "line IL-1 changed"]
+
+
+def test_orders_are_sent_approved_in_the_account_shape_until_billed():
+    order = records.validate("order", ORDER)
+    request = mapping.build("order", order, CONFIG, RESOLVED)
+    assert request.body["orderStatus"] == {"id": "B"}  # no profile: the Browser's object
+    assert "orderStatus" not in links.header_only(request).body  # once billed: never again
+
+    def profile(kind: str | None) -> AccountProfile:  # the fields the order is sent with, and orderStatus
+        fields = {k: "string" for k in request.body if k != "orderStatus"} | (
+            {"orderStatus": kind} if kind else {}
+        )
+        item = SublistSchema(fields={k: "string" for line in request.body["item"]["items"] for k in line})
+        return AccountProfile(records={"salesOrder": RecordSchema(fields=fields, sublists={"item": item})})
+
+    sent = {kind: mapping.build("order", order, CONFIG, RESOLVED, profile(kind)).body for kind in
+            ("object", "ref", "string", None)}  # fmt: skip
+    assert sent["object"]["orderStatus"] == sent["ref"]["orderStatus"] == {"id": "B"}
+    assert sent["string"]["orderStatus"] == "B"  # Oracle's example's shape where the account says so
+    assert "orderStatus" not in sent[None]  # an account without the field: left out, not refused
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent"), [("object", {"id": "F"}), ("ref", {"id": "F"}), ("boolean", False), ("string", "F")]
+)
+def test_payments_turn_undeposited_funds_off_in_the_account_shape(kind, sent):
+    payment = records.validate("payment", PAYMENT)
+    request = mapping.build("payment", payment, CONFIG, RESOLVED)
+    assert request.body["undepFunds"] == {"id": "F"}  # no profile: the Browser's object
+    fields = {k: "string" for k in request.body if k != "undepFunds"} | {"undepFunds": kind}
+    apply = SublistSchema(fields={k: "string" for line in request.body["apply"]["items"] for k in line})
+    profile = AccountProfile(
+        records={"customerPayment": RecordSchema(fields=fields, sublists={"apply": apply})}
+    )
+    assert mapping.build("payment", payment, CONFIG, RESOLVED, profile).body["undepFunds"] == sent
 
 
 def test_standalone_orders_are_sent_with_closed_lines():

@@ -146,6 +146,7 @@ def test_sales_order_references_customer_and_items_by_netsuite_id():
         "memo": "ORD-0001",  # NetSuite numbers the order (no Allow Override configured)
         "tranDate": "2025-03-01",
         "currency": {"id": "1"},
+        "orderStatus": {"id": "B"},  # approved, so its invoices can be made from it
         "item": {"items": BODY_LINES},
     }
     assert mapping.requirements("order", _record("order", ORDER)) == [
@@ -194,8 +195,8 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
     assert req.body["item"] == {"items": [BODY_LINES[1]]}
     assert req.body["apply"] == {
         "items": [
-            {"doc": {"id": "501"}, "apply": True, "amount": 20.0},
-            {"doc": {"id": "502"}, "apply": True, "amount": 9.99},
+            {"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 20.0},
+            {"doc": {"id": "502"}, "line": 0, "apply": True, "amount": 9.99},
         ]
     }
     _check_netsuite_body("creditMemo", req.body)
@@ -206,6 +207,14 @@ def test_credit_memo_body_is_valid_netsuite_and_applied_to_its_invoices():
         Ref("invoice", "I-2"),
         CUSTOMER_USD,
     ]
+
+
+def test_a_credit_memo_of_an_invoice_that_nue_does_not_apply_says_so():
+    data = {k: v for k, v in CREDIT_MEMO.items() if k != "applications"}
+    req = _build("credit_memo", data)
+    assert req.body["apply"] == {"items": [{"doc": {"id": "501"}, "line": 0, "apply": False}]}
+    assert req.replace == ("item",)
+    _check_netsuite_body("creditMemo", req.body)
 
 
 def test_unapplied_credit_memo_replaces_only_its_lines():
@@ -228,13 +237,14 @@ def test_payment_posts_to_the_clearing_account_applied_to_its_invoices():
         "payment": 1250.0,
         "tranDate": "2025-03-05",
         "currency": {"id": "1"},
+        "undepFunds": {"id": "F"},  # off, so the payment sits in `account`, the clearing account
         "account": {"id": "4"},
         "autoApply": False,
         "memo": "stripe: ch_3Ox",
         "apply": {
             "items": [
-                {"doc": {"id": "501"}, "apply": True, "amount": 1210.09},
-                {"doc": {"id": "502"}, "apply": True, "amount": 0.01},
+                {"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 1210.09},
+                {"doc": {"id": "502"}, "line": 0, "apply": True, "amount": 0.01},
             ]
         },
     }
@@ -281,8 +291,8 @@ def test_refund_pays_out_of_clearing_applied_to_payment_and_credit_memo():
         "memo": "stripe: re_9",
         "apply": {
             "items": [
-                {"doc": {"id": "601"}, "apply": True, "amount": 39.9},
-                {"doc": {"id": "701"}, "apply": True, "amount": 10.0},
+                {"doc": {"id": "601"}, "line": 0, "apply": True, "amount": 39.9},
+                {"doc": {"id": "701"}, "line": 0, "apply": True, "amount": 10.0},
             ]
         },
     }
@@ -302,7 +312,7 @@ def test_two_applications_to_one_document_make_one_apply_line():
         ]
     }
     req = _build("refund", data)
-    assert req.body["apply"] == {"items": [{"doc": {"id": "601"}, "apply": True, "amount": 49.9}]}
+    assert req.body["apply"] == {"items": [{"doc": {"id": "601"}, "line": 0, "apply": True, "amount": 49.9}]}
     assert mapping.requirements("refund", _record("refund", data)) == [
         Ref("customer", "C-1"),
         Ref("payment", "PAY-1"),

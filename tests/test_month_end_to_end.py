@@ -258,7 +258,11 @@ def check_month(
             open_amount[eid] -= amount
     for pay in month["payment"]:
         body = ledger.body("payment", pay["id"])
-        assert body["account"]["id"] == CLEARING and "undepFunds" not in body and body["autoApply"] is False
+        assert (
+            body["account"]["id"] == CLEARING
+            and body["undepFunds"] == {"id": "F"}
+            and body["autoApply"] is False
+        )
         assert Decimal(str(body["payment"])) == Decimal(pay["amount"])
         assert applied(body["apply"]["items"], ledger) == nue_applied(pay["applications"])
         for eid, amount in nue_applied(pay["applications"]).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from nue_ns.netsuite import errors
 from nue_ns.netsuite.auth import Credentials, parse_oauth_header, tba_auth, tba_signature
 from nue_ns.netsuite.client import MAX_LOGGED_BODY, NetSuiteClient, WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
@@ -179,7 +181,7 @@ def test_upsert_puts_by_external_id_and_reads_location(
     assert req.json() == body
     assert req.headers["Accept"] == "application/json"
     assert req.headers["Content-Type"] == "application/json"
-    assert req.headers["X-NetSuite-PropertyNameValidation"] == "error"
+    assert req.headers["X-NetSuite-PropertyNameValidation"] == "Error"
     assert "Prefer" not in req.headers
     ex = result.exchange
     assert (ex.method, ex.url, ex.request_body, ex.status, ex.response_body) == (
@@ -341,28 +343,69 @@ def test_delete(client: NetSuiteClient, server: ScriptedServer) -> None:
         client.delete("customer", "44?x=1")
 
 
+# -- throttling ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "header", "kind", "wait"),
+    [
+        (429, "USER_ERROR", "12", Kind.THROTTLED, 12.0),  # Retry-After honoured
+        (429, "USER_ERROR", None, Kind.THROTTLED, None),  # none: the configured pause
+        (429, "USER_ERROR", "999999", Kind.THROTTLED, errors.RETRY_AFTER_MAX),  # bounded
+        (429, "USER_ERROR", "0", Kind.THROTTLED, errors.RETRY_AFTER_MIN),
+        (429, "USER_ERROR", "soon", Kind.THROTTLED, None),  # unreadable: ignored
+        (400, "CONCURRENCY_LIMIT_EXCEEDED", "5", Kind.THROTTLED, 5.0),  # the code, not only the status
+        (400, "SSS_REQUEST_LIMIT_EXCEEDED", None, Kind.THROTTLED, None),
+        (
+            400,
+            "INVALID_CONTENT",
+            "5",
+            Kind.NEEDS_PERSON,
+            None,
+        ),  # Retry-After only means something when throttled
+    ],
+)
+def test_throttling_is_the_code_or_the_status_and_honours_retry_after(
+    client: NetSuiteClient, server: ScriptedServer, status, code, header, kind, wait
+) -> None:
+    server.answer(
+        status, ns_error(status, code, "over the limit"), headers={"Retry-After": header} if header else {}
+    )
+    with pytest.raises(NetSuiteError) as err:
+        client.get("customer", "1")
+    assert (err.value.kind, err.value.retry_after) == (kind, wait)
+
+
+def test_a_retry_after_date_is_read_as_the_seconds_until_it() -> None:
+    now = dt.datetime(2026, 12, 2, 14, 0, 0, tzinfo=dt.UTC)
+    assert errors.retry_after_seconds("Wed, 02 Dec 2026 14:00:45 GMT", now) == 45.0
+    assert errors.retry_after_seconds("Wed, 02 Dec 2026 13:00:00 GMT", now) == errors.RETRY_AFTER_MIN
+
+
 # -- queries -----------------------------------------------------------------------------------------
 
 
 def test_suiteql_page(client: NetSuiteClient, server: ScriptedServer) -> None:
     page = {"items": [{"id": "5", "accttype": "Income"}], "count": 1, "offset": 1000, "hasMore": False}
     server.answer(200, page)
-    query = "SELECT id, accttype FROM account WHERE id = ?"
-    result, exchange = client.suiteql(query, ["5"], limit=500, offset=1000)
+    query = "SELECT id, accttype FROM account WHERE id = 5"
+    result, exchange = client.suiteql(query, limit=500, offset=1000)
 
     assert result == page and exchange.response_body == page
     [req] = server.seen
     assert (req.method, req.path) == ("POST", "/services/rest/query/v1/suiteql")
     assert req.query == {"limit": ["500"], "offset": ["1000"]}
     assert req.headers["Prefer"] == "transient"
-    assert req.json() == {"q": query, "params": ["5"]}
+    assert req.json() == {"q": query}  # only `q`: REST SuiteQL documents no other (section_157909186990)
     auth = parse_oauth_header(req.headers["Authorization"])
     assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
 
 
-def test_suiteql_omits_params_when_none(client: NetSuiteClient, server: ScriptedServer) -> None:
+def test_suiteql_sends_the_query_alone(client: NetSuiteClient, server: ScriptedServer) -> None:
     server.answer(200, {"items": [], "count": 0, "hasMore": False})
     client.suiteql("SELECT id FROM account")
+    with pytest.raises(TypeError):
+        client.suiteql("SELECT id FROM account WHERE id = ?", ["5"])  # type: ignore[call-arg]
     assert server.seen[0].json() == {"q": "SELECT id FROM account"}
     assert server.seen[0].query == {"limit": ["1000"], "offset": ["0"]}
 

@@ -58,7 +58,7 @@ TOO_MANY = {
         }
     ],
 }
-STRICT = {"X-NetSuite-PropertyNameValidation": "error"}
+STRICT = {"X-NetSuite-PropertyNameValidation": "Error"}
 DEMO = demo.demo_account()
 COMPANY = {"companyName": "A", "subsidiary": {"id": "1"}}
 
@@ -155,9 +155,9 @@ def get(base: str, ns_type: str, ref: str, **kw: Any) -> dict[str, Any]:
     return r.json()
 
 
-def suiteql(base: str, q: str, params: list[Any] | None = None, limit: int = 1000, offset: int = 0, **kw):
+def suiteql(base: str, q: str, limit: int = 1000, offset: int = 0, **kw):
     headers = kw.pop("headers", {"Prefer": "transient"})
-    body = {"q": q} | ({"params": params} if params is not None else {})
+    body = kw.pop("body", None) or {"q": q}
     return call(base, "POST", f"/query/v1/suiteql?limit={limit}&offset={offset}", json=body, headers=headers)
 
 
@@ -363,6 +363,24 @@ def test_unknown_field_with_and_without_validation_header(base: str) -> None:
     assert lenient.status_code == 204
     assert "companyNmae" in lenient.headers["X-NetSuite-PropertyValidation"]
     assert "companyNmae" not in get(base, "customer", "eid:nue-cust-2")
+    # The header is an enum, Error | Warning | Ignore, in that case (NetSuite's OpenAPI document).
+    warned = call(
+        base,
+        "PUT",
+        "/record/v1/customer/eid:nue-cust-3",
+        json=body,
+        headers={"X-NetSuite-PropertyNameValidation": "Warning"},
+    )
+    assert warned.status_code == 204
+    for wrong in ("error", "ERROR", "strict"):
+        r = call(
+            base,
+            "PUT",
+            "/record/v1/customer/eid:nue-cust-4",
+            json=body,
+            headers={"X-NetSuite-PropertyNameValidation": wrong},
+        )
+        assert r.status_code == 400 and error_of(r)["o:errorPath"] == "X-NetSuite-PropertyNameValidation"
 
 
 def test_openapi_field_names_are_accepted() -> None:
@@ -660,9 +678,15 @@ def test_suiteql_rules_and_paging(base: str) -> None:
         ["16", "17", "18"],
     )
     income = suiteql(
-        base, "SELECT id FROM account WHERE accttype = ? AND isinactive = ? ORDER BY id", ["Income", "F"]
+        base, "SELECT id FROM account WHERE accttype = 'Income' AND isinactive = 'F' ORDER BY id"
     )
     assert [i["id"] for i in income.json()["items"]] == ["5", "6", "7", "12", "16"]
+    # Only `q` is a REST SuiteQL body parameter (section_157909186990): bind parameters are refused,
+    # and so is a `?` placeholder that would need them.
+    marked = "SELECT id FROM account WHERE accttype = ?"
+    refused = suiteql(base, marked, body={"q": marked, "params": ["Income"]})
+    assert refused.status_code == 400 and error_of(refused)["o:errorPath"] == "params"
+    assert suiteql(base, marked).status_code == 400
     bad = suiteql(base, "SELECT nope FROM account")
     assert bad.status_code == 400 and error_of(bad)["o:errorCode"] == "INVALID_PARAMETER"
     assert suiteql(base, "DELETE FROM account").status_code == 400
@@ -677,10 +701,10 @@ def test_suiteql_on_transactions(base: str) -> None:
     q = (
         "SELECT t.id, t.type, t.status, t.voided, t.externalid, t.entity, t.foreigntotal, t.trandate, "
         "t.memo, t.createdby, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS modified "
-        "FROM transaction t WHERE t.lastmodifieddate >= TO_TIMESTAMP(?, 'YYYY-MM-DD HH24:MI:SS') "
-        "AND t.type = ?"
+        "FROM transaction t WHERE t.lastmodifieddate >= TO_TIMESTAMP('2000-01-01 00:00:00', "
+        "'YYYY-MM-DD HH24:MI:SS') AND t.type = 'CustInvc'"
     )
-    rows = suiteql(base, q, ["2000-01-01 00:00:00", "CustInvc"]).json()["items"]
+    rows = suiteql(base, q).json()["items"]
     assert len(rows) == 1
     row = rows[0]
     keys = ("id", "type", "status", "voided", "externalid", "entity", "foreigntotal")
@@ -690,7 +714,7 @@ def test_suiteql_on_transactions(base: str) -> None:
     }  # fmt: skip
     assert row["trandate"] == "1/15/2025" and "memo" not in row and row["createdby"] == "integration"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["modified"])
-    lines = suiteql(base, "SELECT * FROM transactionline WHERE transaction = ?", [int(inv)]).json()["items"]
+    lines = suiteql(base, f"SELECT * FROM transactionline WHERE transaction = {int(inv)}").json()["items"]
     assert [(x["item"], x["foreignamount"], x["custcol_nue_line_id"], x["account"]) for x in lines] == [
         (itm, "100", "L0", "5")
     ]
@@ -709,9 +733,7 @@ def test_netsuite_client_works_against_the_sandbox(base: str) -> None:
         first = client.upsert("customer", "nue-cust-1", COMPANY)
         second = client.upsert("customer", "nue-cust-1", {"companyName": "B"}, replace=("item",))
         assert first.internal_id == second.internal_id
-        page, _ = client.suiteql(
-            "SELECT companyname FROM customer WHERE externalid = ?", ["nue-cust-1"], limit=10
-        )
+        page, _ = client.suiteql("SELECT companyname FROM customer WHERE externalid = 'nue-cust-1'", limit=10)
         assert page["items"][0]["companyname"] == "B"
         assert client.governance_limits()[0]["accountConcurrencyLimit"] == 5
     finally:

@@ -194,5 +194,14 @@ def test_undeposited_funds_is_a_reference_never_a_boolean(acct) -> None:
         acct, "customerPayment", "p5", _payment(cust, 5.0, older, undepFunds={"id": "T"})
     ).record
     assert pay.derived["status"]["id"] == "B"  # not deposited: it sits in Undeposited Funds
+    # Left out: the account's default, Undeposited Funds, even with an `account` (switchable: Oracle
+    # says nothing of what an `account` does then); sent "F": deposited to its account.
     plain = state.upsert(acct, "customerPayment", "p6", _payment(cust, 5.0, older)).record
+    assert plain.derived["status"]["id"] == "B" and plain.body["undepFunds"]["id"] == "T"
+    off = state.upsert(
+        acct, "customerPayment", "p7", _payment(cust, 5.0, older, undepFunds={"id": "F"})
+    ).record
+    assert off.derived["status"]["id"] == "C"
+    switches.apply(acct, {"undep_funds_default": False})
+    plain = state.upsert(acct, "customerPayment", "p8", _payment(cust, 5.0, older)).record
     assert plain.derived["status"]["id"] == "C"  # deposited to its account

@@ -98,7 +98,7 @@ def test_internal_requeue_keeps_the_attempts_never_the_operators_retry(ctx, monk
     missing = [Ref("customer", "C1")]
     monkeypatch.setattr(prerequisites, "prerequisite_states", lambda *_a: {missing[0]: None})
     monkeypatch.setattr(prerequisites, "hurry", lambda *_a: 0)
-    monkeypatch.setattr(transfers, "wait_for", lambda *_a: None)
+    monkeypatch.setattr(transfers, "wait_all", lambda *_a: 1)  # parked, then re-checked
     monkeypatch.setattr(prerequisites, "resolve", lambda *_a: ({}, []))  # the customer landed meanwhile
     assert sync._wait(ctx, rec, missing) is sync.Outcome.WAITING
 

@@ -99,7 +99,7 @@ def check(system: System, month: dict[str, list[dict[str, Any]]], suitetax: bool
             open_amount[eid] -= amount
     for pay in month["payment"]:
         body = ledger.body("payment", pay["id"])
-        assert body["autoApply"] is False and "undepFunds" not in body
+        assert body["autoApply"] is False and body["undepFunds"] == {"id": "F"}
         assert applied(body["apply"]["items"], ledger) == nue_applied(pay["applications"])
         for eid, amount in nue_applied(pay["applications"]).items():
             open_amount[eid] -= amount

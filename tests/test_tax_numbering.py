@@ -267,14 +267,14 @@ def test_the_nue_number_goes_to_a_configured_custom_field_the_account_must_have(
 # -- payments and credit memos ------------------------------------------------------------------
 
 
-def test_payment_never_auto_applies_and_sends_no_undeposited_funds_flag() -> None:
+def test_payment_never_auto_applies_and_turns_undeposited_funds_off() -> None:
     payment = {"id": "PAY-1", "customer_id": "C-1", "amount": "109.75", "currency": "USD"}
     payment |= {"payment_date": "2025-03-05", "collected_via": "stripe"}
     payment |= {"applications": [{"invoice_id": "I-1", "amount": "109.75"}]}
     body = build("payment", payment).body
-    assert body["autoApply"] is False and "undepFunds" not in body
+    assert body["autoApply"] is False and body["undepFunds"] == {"id": "F"}  # so `account` counts
     assert body["account"] == {"id": "4"}  # the clearing account
-    assert body["apply"]["items"] == [{"doc": {"id": "501"}, "apply": True, "amount": 109.75}]
+    assert body["apply"]["items"] == [{"doc": {"id": "501"}, "line": 0, "apply": True, "amount": 109.75}]
 
 
 def test_credit_memo_sends_auto_apply_only_where_the_account_has_it() -> None:

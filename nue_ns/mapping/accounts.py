@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nue_ns.integration import EXPECTED_TYPES, GlAccounts, IntegrationConfig
+from nue_ns.netsuite import literals
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def account_ids(config: IntegrationConfig) -> list[str]:
 
 def query(ids: Iterable[str]) -> str:
     """The SuiteQL for the accounts; ids are digits only (IntegrationConfig's AccountId)."""
-    listed = ", ".join(str(int(i)) for i in ids)
+    listed = literals.integers(ids)
     return f"SELECT id, acctnumber, fullname, accttype, isinactive FROM account WHERE id IN ({listed})"
 
 

@@ -43,6 +43,11 @@ class NsRequest:
     # Body fields sent only where the account's profile shows them (left out without a profile):
     # fields some accounts lack whose absence is harmless, e.g. a credit memo's autoApply.
     if_present: frozenset[str] = field(default=frozenset())
+    # Body fields holding one value of a NetSuite list (an order's orderStatus, a payment's
+    # undepFunds), written {"id": "B"} as the account schema types such fields; mapping/fit.py
+    # rewrites them in the shape the account's own schema gives (a string, a boolean) and leaves
+    # them out where the account lacks them.
+    selects: frozenset[str] = field(default=frozenset())
 
 
 class MappingIncomplete(ValueError):

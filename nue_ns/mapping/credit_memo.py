@@ -5,6 +5,7 @@ from __future__ import annotations
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id
 from nue_ns.mapping.lines import (
+    APPLY_LINE_OPTIONAL,
     OPTIONAL_LINE_FIELDS,
     Resolved,
     apply_sublist,
@@ -12,6 +13,7 @@ from nue_ns.mapping.lines import (
     item_sublist,
     line_requirements,
     netsuite_id,
+    unapplied_line,
 )
 from nue_ns.records import CreditMemo
 from nue_ns.refs import Ref
@@ -35,15 +37,24 @@ def map_credit_memo(c: CreditMemo, config: IntegrationConfig, resolved: Resolved
     # have it (the real account schema's creditMemo does not).
     body["autoApply"] = False
     replace: tuple[str, ...] = ("item",)
+    applied = [(netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in c.applications or []]
+    lines = apply_sublist(applied)["items"]
+    if c.invoice_id:
+        # Made from its invoice, a memo starts applied to it [Oracle's transform copies the source;
+        # the sandbox models it]: unless Nue applies it there, say explicitly that it is not, rather
+        # than hoping `?replace=apply` with no lines removes the default (no page says it does).
+        source = netsuite_id(resolved, "invoice", c.invoice_id)
+        if all(line["doc"]["id"] != source for line in lines):
+            lines.insert(0, unapplied_line(source))
+    if lines:
+        body["apply"] = {"items": lines}
     if c.applications:
-        applied = [(netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in c.applications]
-        body["apply"] = apply_sublist(applied)
         replace += ("apply",)
     return NsRequest(
         "creditMemo",
         external_id("credit_memo", c.id),
         body,
         replace=replace,
-        optional=OPTIONAL_LINE_FIELDS,
+        optional=OPTIONAL_LINE_FIELDS | APPLY_LINE_OPTIONAL,
         if_present=frozenset({"autoApply"}),
     )

@@ -4,7 +4,7 @@ The mappings build the body they would send to an account with every feature; `f
 the optional fields this account lacks (an account without Advanced Revenue Management has no
 revenue recognition dates, one without nue-ns's custom line column has no such column) and
 refuses a body whose needed field the account lacks, naming the field and what to enable.
-NetSuite refuses unknown fields under `X-NetSuite-PropertyNameValidation: error`
+NetSuite refuses unknown fields under `X-NetSuite-PropertyNameValidation: Error`
 (docs/NETSUITE.md "Record API"), so sending them anyway would fail every record one by one.
 """
 
@@ -34,6 +34,20 @@ def _hint(name: str) -> str:
     return "check the integration role's permissions and the account's features"
 
 
+def select_value(value: Any, kind: str | None) -> Any:
+    """A list value written {"id": "B"} in the shape the account's schema gives the field: the
+    object as the REST API Browser and the account document type every such field (`orderStatus`,
+    `undepFunds`: "object" with `id`), the bare letter where it says string (Oracle's own example
+    sends `"orderStatus": "B"`, section_159795516182), true/false where it says boolean (SOAP's
+    and SuiteScript's undepFunds; "T" is true)."""
+    letter = value.get("id") if isinstance(value, dict) else value
+    if kind == "string":
+        return letter
+    if kind == "boolean":
+        return letter == "T"
+    return value
+
+
 def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
     """The request with only the fields `profile`'s account has (unchanged without a profile or
     when the record type was not read)."""
@@ -41,9 +55,14 @@ def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
         if not request.if_present:
             return request
         return replace(request, body={k: v for k, v in request.body.items() if k not in request.if_present})
+    fields = profile.records[request.ns_type].fields
     body: dict[str, Any] = {}
     for name, value in request.body.items():
         if name in request.if_present and not profile.has(request.ns_type, name):
+            continue
+        if name in request.selects:
+            if name in fields:
+                body[name] = select_value(value, fields[name])
             continue
         sublist = isinstance(value, dict) and isinstance(value.get("items"), list)
         if not profile.has(request.ns_type, name):

@@ -117,15 +117,35 @@ def item_sublist(lines: Iterable[Line], resolved: Resolved) -> dict[str, list[di
     return {"items": [item_line(line, resolved) for line in lines]}
 
 
+# An apply line's secondary key: `line` 0 for a whole document, as Oracle's customerPayment sample
+# sends it (`{"amount": 200.0, "apply": true, "doc": {"id": "104"}, "line": 0}`, article_0224093711;
+# the key is (doc, line): `x-ns-sublistkey` of creditMemo-applyElement in the real schema). Left out
+# where the account's apply lines have no `line` (APPLY_LINE_OPTIONAL, mapping/fit.py).
+DOCUMENT_LINE = 0
+APPLY_LINE_OPTIONAL = frozenset({"apply.line"})
+
+
 def apply_sublist(applied: Iterable[tuple[str, Decimal]]) -> dict[str, list[dict[str, Any]]]:
     """`apply` lines from (NetSuite internal id of a document, amount applied to it); NetSuite keys
-    apply lines by document, so two applications to one document become one line."""
+    apply lines by document (and line), so two applications to one document become one line."""
     by_doc: dict[str, Decimal] = {}
     for doc, amount in applied:
         by_doc[doc] = by_doc.get(doc, Decimal("0")) + amount
     return {
-        "items": [{"doc": ref(doc), "apply": True, "amount": money(amount)} for doc, amount in by_doc.items()]
+        "items": [
+            {"doc": ref(doc), "line": DOCUMENT_LINE, "apply": True, "amount": money(amount)}
+            for doc, amount in by_doc.items()
+        ]
     }
+
+
+def unapplied_line(doc: str) -> dict[str, Any]:
+    """An `apply` line saying this document is NOT applied: the way to undo a default application
+    (a credit memo made from an invoice starts applied to it), since `apply` lines are the
+    customer's open documents keyed by doc, not lines the client owns (creditMemo-applyElement
+    `x-ns-sublistkey` doc, line; "Lines on the apply sublist are not identified by line numbers,
+    but by the doc field as a key", article_0830101547)."""
+    return {"doc": ref(doc), "line": DOCUMENT_LINE, "apply": False}
 
 
 def line_requirements(lines: Iterable[Line]) -> list[Ref]:

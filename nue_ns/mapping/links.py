@@ -20,6 +20,11 @@ from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest
 from nue_ns.records import CreditMemo, Invoice, Order, _Record
 
+# Header fields a transform takes from its source (the order's, the invoice's customer and
+# currency): left out of the body, so an account that treats them as sourced never sees them set
+# [J: they would be equal; no page says whether NetSuite accepts them on a transform].
+SOURCED = ("entity", "currency")
+
 
 class LinkRefused(ValueError):
     """The document cannot be linked as Nue describes it; a person must look (the message says why)."""
@@ -87,7 +92,7 @@ def invoice_from_order(
 ) -> TransformRequest:
     """The transform that makes `invoice` from its sales order, as NetSuite shows the order now."""
     by_nue = order_lines(order, ns_order, config)
-    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", "item")}
+    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", "item", *SOURCED)}
     body["externalId"] = request.external_id
     mapped = request.body["item"]["items"]
     # The mapping's lines are Nue's lines in order, then (without SuiteTax) their tax-item lines.
@@ -142,19 +147,27 @@ def close_lines_body(lines: tuple[int, ...], config: IntegrationConfig) -> dict[
 
 
 def credit_memo_from_invoice(request: NsRequest, memo: CreditMemo, invoice_ns_id: str) -> TransformRequest:
-    """The transform that makes `memo` from its invoice: Nue's lines and applications replace the
-    invoice's copied lines and its default application [`replace` of NetSuite's transform operations]."""
-    body = {k: v for k, v in request.body.items() if k != "createdFrom"}
+    """The transform that makes `memo` from its invoice: Nue's lines replace the invoice's copied
+    lines [`replace` of NetSuite's transform operations]; its `apply` lines (mapping/credit_memo.py)
+    say explicitly which documents it applies to, the source invoice included (`apply: false` when
+    Nue does not apply it there), and update the default application by its key (doc, line) like any
+    keyed sublist [section_1545295601], so `apply` is not replaced."""
+    body = {k: v for k, v in request.body.items() if k not in ("createdFrom", *SOURCED)}
     body["externalId"] = request.external_id
-    body.setdefault("apply", {"items": []})
-    return TransformRequest(
-        "invoice", invoice_ns_id, "creditMemo", request.external_id, body, ("item", "apply")
-    )
+    return TransformRequest("invoice", invoice_ns_id, "creditMemo", request.external_id, body, ("item",))
+
+
+# Sent only while nothing is billed: a billed order's approval is NetSuite's (and its people's) now.
+_UNTIL_BILLED = frozenset({"orderStatus"})
 
 
 def header_only(request: NsRequest) -> NsRequest:
     """The request without its sublists: what may change on a document whose lines are linked."""
-    body = {k: v for k, v in request.body.items() if not (isinstance(v, dict) and "items" in v)}
+    body = {
+        k: v
+        for k, v in request.body.items()
+        if not (isinstance(v, dict) and "items" in v) and k not in _UNTIL_BILLED
+    }
     return replace(request, body=body, replace=())
 
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from nue_ns.integration import Collection, IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id, ref
-from nue_ns.mapping.lines import Resolved, apply_sublist, currency, day, memo, money, netsuite_id
+from nue_ns.mapping.lines import (
+    APPLY_LINE_OPTIONAL,
+    Resolved,
+    apply_sublist,
+    currency,
+    day,
+    memo,
+    money,
+    netsuite_id,
+)
 from nue_ns.records import Payment
 from nue_ns.refs import Ref
 
@@ -32,9 +41,12 @@ def map_payment(p: Payment, config: IntegrationConfig, resolved: Resolved) -> Ns
         "payment": money(p.amount),
         "tranDate": day(p.payment_date),
         "currency": currency(config, p.currency),
-        # Deposited to the clearing account itself. `undepFunds` is not sent: NetSuite's REST
-        # browser types it as a reference, not a boolean (docs/NETSUITE.md "Payments"); an
-        # `account` alone says where the money sits.
+        # Deposited to the clearing account itself: `account` counts only with Undeposited Funds
+        # off (the form's choice between "Undep. Funds" and "Account"), and no page says what an
+        # `account` does while undepFunds keeps an account's default of on [U]. So undepFunds is
+        # sent off, "F", in the account's shape (mapping/fit.py selects): {"id": "F"} as the REST
+        # API Browser types it (an object {id, refName}), false where the account says boolean.
+        "undepFunds": {"id": "F"},
         "account": ref(clearing_account(config)),
         # Applied only to the invoices Nue applied it to, never by NetSuite's own choice.
         "autoApply": False,
@@ -43,4 +55,11 @@ def map_payment(p: Payment, config: IntegrationConfig, resolved: Resolved) -> Ns
             (netsuite_id(resolved, "invoice", a.invoice_id), a.amount) for a in p.applications
         ),
     }
-    return NsRequest("customerPayment", external_id("payment", p.id), body, replace=("apply",))
+    return NsRequest(
+        "customerPayment",
+        external_id("payment", p.id),
+        body,
+        replace=("apply",),
+        optional=APPLY_LINE_OPTIONAL,
+        selects=frozenset({"undepFunds"}),
+    )

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import NsRequest, external_id, ref
-from nue_ns.mapping.lines import Resolved, apply_sublist, currency, day, memo, money, netsuite_id
+from nue_ns.mapping.lines import (
+    APPLY_LINE_OPTIONAL,
+    Resolved,
+    apply_sublist,
+    currency,
+    day,
+    memo,
+    money,
+    netsuite_id,
+)
 from nue_ns.mapping.payment import clearing_account
 from nue_ns.records import Refund, RefundApplication
 from nue_ns.refs import Ref
@@ -30,4 +39,6 @@ def map_refund(r: Refund, config: IntegrationConfig, resolved: Resolved) -> NsRe
         "memo": memo(r.refunded_via, r.reference),
         "apply": apply_sublist(applied),
     }
-    return NsRequest("customerRefund", external_id("refund", r.id), body, replace=("apply",))
+    return NsRequest(
+        "customerRefund", external_id("refund", r.id), body, replace=("apply",), optional=APPLY_LINE_OPTIONAL
+    )

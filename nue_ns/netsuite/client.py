@@ -37,8 +37,9 @@ _LOCATION_ID = re.compile(r"^[0-9]{1,20}$")
 _HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/json",
-    # Without it NetSuite ignores a misspelt field with only a warning header.
-    "X-NetSuite-PropertyNameValidation": "error",
+    # Without it NetSuite ignores a misspelt field with only a warning header. The value is one of
+    # the header parameter's enum in NetSuite's OpenAPI document, in its case: Error, Warning, Ignore.
+    "X-NetSuite-PropertyNameValidation": "Error",
 }
 
 
@@ -290,21 +291,18 @@ class NetSuiteClient:
 
     # -- queries ----------------------------------------------------------------------------
 
-    def suiteql(
-        self, query: str, params: Sequence[Any] | None = None, limit: int = 1000, offset: int = 0
-    ) -> tuple[dict[str, Any], Exchange]:
-        """One page of a SuiteQL query (items, count, offset, hasMore, totalResults, links)."""
+    def suiteql(self, query: str, limit: int = 1000, offset: int = 0) -> tuple[dict[str, Any], Exchange]:
+        """One page of a SuiteQL query (items, count, offset, hasMore, totalResults, links). The body
+        is `{"q": ...}` and nothing else: REST SuiteQL documents no other body parameter
+        (section_157909186990), so values go into the query as literals (netsuite/literals.py)."""
         if not 1 <= limit <= 1000:
             raise ValueError(f"limit {limit}: must be between 1 and 1000")
         if offset < 0 or offset % limit:
             raise ValueError(f"offset {offset}: must be a non-negative multiple of limit {limit}")
-        body: dict[str, Any] = {"q": query}
-        if params is not None:
-            body["params"] = list(params)
         response, exchange = self._send(
             "POST",
             "/query/v1/suiteql",
-            body=body,
+            body={"q": query},
             query={"limit": limit, "offset": offset},
             headers={"Prefer": "transient"},
         )
@@ -354,7 +352,7 @@ class NetSuiteClient:
         exchange.status = response.status_code
         exchange.response_body = _logged_body(text, response.headers.get("Content-Type", ""))
         if not 200 <= response.status_code < 300 and not (accept is not None and accept(response)):
-            raise classify_response(response.status_code, text, exchange)
+            raise classify_response(response.status_code, text, exchange, response.headers.get("Retry-After"))
         return response, exchange
 
     @staticmethod

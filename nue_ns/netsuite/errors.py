@@ -7,6 +7,8 @@ the record, everything else needs a person and is never retried in a loop.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import re
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ DETAIL_CHARS = 2000
 
 class Kind(StrEnum):
     TRANSIENT = "transient"  # 5xx, timeouts, connection errors, record locked / changed
-    THROTTLED = "throttled"  # 429 CONCURRENCY_LIMIT_EXCEEDED: back off the whole account
+    THROTTLED = "throttled"  # 429, or a CONCURRENCY_LIMIT_EXCEEDED code: back off the whole account
     AUTH = "auth"  # 401 INVALID_LOGIN: pause the account, no record is at fault
     NEEDS_PERSON = "needs_person"  # invalid field, permission, business rule, bad request
 
@@ -48,6 +50,8 @@ class NetSuiteError(Exception):
     code: str | None = None
     path: str | None = None
     exchange: Exchange | None = field(default=None, repr=False)
+    # Seconds NetSuite asked to wait (a Retry-After header on a throttled answer), bounded.
+    retry_after: float | None = None
 
     def __post_init__(self) -> None:
         # Bounded and escaped once, here: everything downstream (hub columns, logs, CLI, UI) is safe.
@@ -94,11 +98,40 @@ def _as_text(value: Any) -> str | None:
     return None if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
-def classify_response(status: int, text: str | None, exchange: Exchange | None = None) -> NetSuiteError:
-    """Turn a non-2xx NetSuite answer into a classified error."""
+# o:errorCodes that mean "over the account's limit" whatever the status: the concurrency limit
+# (docs/NETSUITE.md "Errors"), and the RESTlets' "400 ... SSS_REQUEST_LIMIT_EXCEEDED" (bridgehead_1525252812).
+_THROTTLING_CODES = frozenset({"CONCURRENCY_LIMIT_EXCEEDED", "SSS_REQUEST_LIMIT_EXCEEDED"})
+# The Retry-After honoured, bounded: never a retry at once (a storm), never an account parked for hours.
+RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1.0, 600.0
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """A Retry-After header (delay-seconds or an HTTP date, RFC 9110 10.2.3) in seconds, bounded to
+    RETRY_AFTER_MIN..RETRY_AFTER_MAX; None when absent or unreadable. Oracle documents no
+    Retry-After on a REST 429 (docs/NETSUITE.md "Errors"): honoured when one is sent."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    return min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
+
+
+def classify_response(
+    status: int, text: str | None, exchange: Exchange | None = None, retry_after: str | None = None
+) -> NetSuiteError:
+    """Turn a non-2xx NetSuite answer into a classified error (`retry_after`: its Retry-After header)."""
     code, detail, path = parse_error_body(text)
     detail = detail or f"HTTP {status}"
-    if status == 429:
+    if status == 429 or (400 <= status < 500 and code in _THROTTLING_CODES):
         kind = Kind.THROTTLED
     elif status == 401:
         kind = Kind.AUTH
@@ -108,7 +141,10 @@ def classify_response(status: int, text: str | None, exchange: Exchange | None =
         kind = Kind.TRANSIENT
     else:
         kind = Kind.NEEDS_PERSON
-    return NetSuiteError(kind, detail, status=status, code=code, path=path, exchange=exchange)
+    wait = retry_after_seconds(retry_after) if kind is Kind.THROTTLED else None
+    return NetSuiteError(
+        kind, detail, status=status, code=code, path=path, exchange=exchange, retry_after=wait
+    )
 
 
 def transient(detail: str, exchange: Exchange | None = None, code: str | None = None) -> NetSuiteError:

@@ -188,7 +188,7 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
     known = call.type in ns.WRITABLE_TYPES or call.type in ns.READ_ONLY_TYPES
     if not known:
         raise NsError(400, "INVALID_REQUEST", f"Record type '{call.type}' does not exist.")
-    strict = request.headers.get("x-netsuite-propertynamevalidation", "").lower() == "error"
+    strict = ns.strict_names(request.headers)
     replace = frozenset(call.replace or ())
     if call.method == "GET":
         if call.ref is None:
@@ -264,7 +264,7 @@ async def _transform_call(acct: AccountData, call: Call, request: Request) -> tu
     """`POST /{source}/{id}/!transform/{target}`: 204 + Location of the new record."""
     if call.method != "POST":
         raise NsError(405, "INVALID_REQUEST", f"{call.method} is not supported on this resource.")
-    strict = request.headers.get("x-netsuite-propertynamevalidation", "").lower() == "error"
+    strict = ns.strict_names(request.headers)
     body = await _request_json(request)
     outcome = transforms.transform(
         acct, call.source or "", call.ref or "", call.type or "", body,

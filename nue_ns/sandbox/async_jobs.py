@@ -200,7 +200,7 @@ def submit(
         job_id = str(registry.next_id)
         registry.next_id += 1
         rng = random.Random(f"{sw.seed}:{acct.realm}:{job_id}")
-        strict = request.headers.get("x-netsuite-propertynamevalidation", "").lower() == "error"
+        strict = ns.strict_names(request.headers)
         replace = frozenset(
             s.strip() for s in request.query_params.get("replace", "").split(",") if s.strip()
         )

@@ -16,7 +16,7 @@ _REF = "#/components/schemas/"
 
 # Field kinds: a name in one of these sets gets that OpenAPI type; any other name is a string.
 _REFS = frozenset(
-    "entity customer subsidiary currency account createdFrom arAcct undepFunds item doc incomeAccount "
+    "entity customer subsidiary currency account createdFrom arAcct item doc incomeAccount "
     "assetAccount cogsAccount revenueRecognitionRule parent status department class location price "
     "units terms salesRep partner postingPeriod taxSchedule".split()
 )
@@ -27,10 +27,25 @@ _BOOLEANS = frozenset("isInactive includeChildren apply deposit autoApply isClos
 _DATES = frozenset("tranDate dueDate applyDate".split())
 _DATETIMES = frozenset("lastModifiedDate createdDate dateCreated".split())
 _ITEM_COLLECTIONS = frozenset({"subsidiary"})  # items: a list of subsidiaries (nsResourceCollection)
+# List (select) fields, typed by the REST API Browser as an object {id, refName} with the id's enum
+# where it lists one: salesOrder.orderStatus A/B, customerPayment.undepFunds (no enum listed).
+_SELECTS: dict[str, list[str] | None] = {"orderStatus": ["A", "B"], "undepFunds": None}
+
+
+def _select(enum: list[str] | None) -> dict[str, Any]:
+    ident: dict[str, Any] = {"title": "Internal identifier", "type": "string"}
+    if enum:
+        ident["enum"] = list(enum)
+    return {
+        "type": "object",
+        "properties": {"id": ident, "refName": {"title": "Reference Name", "type": "string"}},
+    }
 
 
 def prop(name: str, *, collection_ok: bool = False) -> dict[str, Any]:
     """The OpenAPI property of a field by its name's kind."""
+    if name in _SELECTS:
+        return _select(_SELECTS[name])
     if collection_ok and name in _ITEM_COLLECTIONS:
         return {"$ref": _REF + "nsResourceCollection"}
     if name in _REFS:
@@ -69,7 +84,8 @@ HAND_WRITTEN: dict[str, tuple[list[str], dict[str, tuple[list[str], list[str]]]]
     "salesOrder": (
         _names(
             """entity tranDate tranId externalId subsidiary currency account memo dueDate createdFrom
-            otherRefNum exchangeRate item id refName status total lastModifiedDate createdDate"""
+            otherRefNum exchangeRate item id refName status orderStatus total lastModifiedDate
+            createdDate"""
         ),
         {"item": (_SALES_LINE, ["line"])},
     ),

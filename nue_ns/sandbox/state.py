@@ -226,6 +226,11 @@ class AccountData:
     # Replacing the lines of a billed order, or of an invoice billed from one: "refuse" or "allow"
     # (sandbox/transforms.py check_replace; Oracle is silent).
     linked_line_replace: str = "refuse"
+    # A payment sent without undepFunds goes to Undeposited Funds (True), its `account` unused, or to
+    # its `account` (False): Oracle is silent (sandbox/switches.py; docs/NETSUITE.md "Payments").
+    undep_funds_default: bool = True
+    # SuiteQL salestaxitem's tax code column: "itemid" or "name" (sandbox/suiteql.py; Oracle is silent).
+    tax_code_column: str = "itemid"
 
     def clear_data(self) -> None:
         with self.lock:
@@ -338,6 +343,20 @@ def _check_value(name: str, value: Any, path: str) -> None:
             raise invalid_value(value, path)
     elif name == "externalId" and not (isinstance(value, str) and _EXTERNAL_ID.match(value)):
         raise invalid_value(value, path)
+    elif name == "orderStatus" and order_approval(value) is None:
+        raise invalid_value(value, path)
+
+
+# salesOrder.orderStatus: "A" Pending Approval, "B" Pending Fulfillment (section_159795516182).
+ORDER_APPROVAL = {"A": "Pending Approval", "B": "Pending Fulfillment"}
+
+
+def order_approval(value: Any) -> str | None:
+    """The letter of an orderStatus as sent: the bare letter of Oracle's example ("B",
+    section_159795516182) or the object the REST API Browser types it as ({"id": "B"}); None when
+    it is neither."""
+    letter = value.get("id") if isinstance(value, dict) else value
+    return letter if isinstance(letter, str) and letter in ORDER_APPROVAL else None
 
 
 def _check_shape(kind: AccountKind, ns_type: str, body: dict[str, Any]) -> None:
@@ -364,8 +383,9 @@ def _line_key(sublist: str, line: dict[str, Any]) -> str | None:
     """Key that matches a request line to an existing line (OpenAPI x-ns-sublistkey)."""
     if sublist == "item":
         return str(line["line"]) if line.get("line") is not None else None
-    if sublist == "apply":
-        return _ref_id(line.get("doc"))
+    if sublist == "apply":  # x-ns-sublistkey (doc, line); a document's own line is 0 (article_0224093711)
+        doc = _ref_id(line.get("doc"))
+        return f"{doc}:{line.get('line') if line.get('line') is not None else 0}" if doc else None
     if sublist == "payment":
         return str(line["id"]) if line.get("id") is not None else None
     if sublist == "currencyList":  # customer-currencyListElement: x-ns-sublistkey currency
@@ -545,7 +565,7 @@ class _Checker:
         self.common_transaction()
         if isinstance(b.get("undepFunds"), bool):  # a reference in the REST browser, not a boolean
             raise invalid_value(b["undepFunds"], "undepFunds")
-        if _undeposited(b):
+        if _undeposited(b, self.acct.undep_funds_default):
             if b.get("account") is not None:
                 self.gl("account", b["account"], ("Bank", "OthCurrAsset"))
         elif b.get("account") is None:
@@ -597,7 +617,9 @@ class _Checker:
             path = f"payment.items[{i}].id"
             pay = self.record(path, {"id": line.get("id")}, ("customerPayment",))
             other = self.acct.deposited.get(pay.id)
-            if line.get("deposit", True) and (not _undeposited(pay.body) or other not in (None, self.rid)):
+            if line.get("deposit", True) and (
+                not _undeposited(pay.body, self.acct.undep_funds_default) or other not in (None, self.rid)
+            ):
                 raise invalid_value(line.get("id"), path)
         for sublist in ("other", "cashBack"):
             for i, line in enumerate(_lines(b, sublist)):
@@ -712,10 +734,14 @@ def _available(acct: AccountData, item: Record, subsidiary: str) -> bool:
     return False
 
 
-def _undeposited(body: dict[str, Any]) -> bool:
+def _undeposited(body: dict[str, Any], default: bool = True) -> bool:
     """undepFunds as a {"id": "T"} reference, the type NetSuite's REST browser gives it
-    (docs/NETSUITE.md "Payments"; a boolean is refused by `_Checker.payment`)."""
+    (docs/NETSUITE.md "Payments"; a boolean is refused by `_Checker.payment`). Left out, the
+    account's default: on (Undeposited Funds, even with an `account`) unless the switch
+    undep_funds_default is false [U: Oracle is silent on what an `account` does then]."""
     value = body.get("undepFunds")
+    if value is None:
+        return default
     if isinstance(value, dict):
         value = value.get("id")
     return value == "T"
@@ -769,8 +795,13 @@ def _fill_defaults(acct: AccountData, rec: Record) -> None:
         b.setdefault("currency", copy.deepcopy(customer.body.get("currency") or base))
     if rec.type in ("invoice", "creditMemo", "salesOrder"):
         b.setdefault("account", {"id": "2"})
+    if rec.type == "salesOrder":  # created without one: Pending Approval (section_159795516182)
+        letter = order_approval(b.get("orderStatus")) or "A"
+        b["orderStatus"] = {"id": letter, "refName": ORDER_APPROVAL[letter]}
     if rec.type == "customerPayment":
         b.setdefault("arAcct", {"id": "2"})
+        on = acct.undep_funds_default  # as a GET shows it: the account's default, fixed at creation
+        b.setdefault("undepFunds", {"id": "T" if on else "F", "refName": "Yes" if on else "No"})
 
 
 def _derive_own(acct: AccountData, rec: Record) -> None:
@@ -821,7 +852,7 @@ def _refresh_balance(acct: AccountData, rec: Record) -> None:
     elif rec.type == "customerPayment":
         unapplied = _money(total - given - received)
         d |= {"applied": float(_money(given)), "unapplied": float(unapplied)}
-        deposited = rec.id in acct.deposited or not _undeposited(rec.body)
+        deposited = rec.id in acct.deposited or not _undeposited(rec.body, acct.undep_funds_default)
         d["status"] = _status("customerPayment", "C" if deposited else "B")
 
 
@@ -861,6 +892,23 @@ def _unknown_field(ns_type: str, path: str) -> NsError:
     name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
     detail = f"{_ACCESS}Invalid field name: the field '{name}' does not exist on record type {ns_type}."
     return NsError(400, "INVALID_CONTENT", detail, path)
+
+
+# X-NetSuite-PropertyNameValidation: an enum in NetSuite's OpenAPI document (the account schema's
+# parameter: Error, Warning, Ignore; default Warning). Any other value is refused.
+NAME_VALIDATION = ("Error", "Warning", "Ignore")
+
+
+def strict_names(headers: Any) -> bool:
+    """Whether unknown field names are refused (`Error`), from a request's headers."""
+    value = headers.get("x-netsuite-propertynamevalidation")
+    if value is None:
+        return False
+    if value not in NAME_VALIDATION:
+        expected = ", ".join(NAME_VALIDATION)
+        detail = f"Invalid X-NetSuite-PropertyNameValidation value '{value}': expected one of {expected}."
+        raise NsError(400, "INVALID_PARAMETER", detail, "X-NetSuite-PropertyNameValidation")
+    return value == "Error"
 
 
 def _prepare(
@@ -1089,6 +1137,7 @@ def user_payment(
             "customer": {"id": customer},
             "payment": float(_money(total)),
             "account": {"id": deposit_account},
+            "undepFunds": {"id": "F"},  # deposited to `deposit_account`, as the user chose
             "apply": {"items": lines},
         }
         if tran_date:

@@ -37,7 +37,9 @@ _TABLES = {
     "isinactive TEXT",
     "subsidiary": "id INTEGER, name TEXT, parent INTEGER, isinactive TEXT",
     "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT",
-    "salestaxitem": "id INTEGER, name TEXT, isinactive TEXT",
+    # The tax code's column: `itemid` (public SuiteQL code), or `name` (the ODBC tax_items column)
+    # with the switch tax_code_column (sandbox/switches.py); Oracle names none for SuiteQL [U].
+    "salestaxitem": "id INTEGER, {tax_code_column} TEXT, description TEXT, isinactive TEXT",
     "customer": "id INTEGER, entityid TEXT, companyname TEXT, firstname TEXT, lastname TEXT, isperson TEXT, "
     "externalid TEXT, email TEXT, subsidiary INTEGER, currency INTEGER, isinactive TEXT, "
     "lastmodifieddate NSDATE, datecreated NSDATE",
@@ -187,7 +189,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     ]
     base = acct.kind.base_currency
     rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
-    rows["salestaxitem"] = [(int(i), name, "F") for i, name in acct.kind.tax_codes.items()]
+    rows["salestaxitem"] = [(int(i), name, name, "F") for i, name in acct.kind.tax_codes.items()]
     for rec in acct.records.values():
         b = rec.body
         stamps = (_ts(rec.last_modified), _ts(rec.date_created))
@@ -225,7 +227,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
             _link(acct, doc, payer, amount) for payer, amount in appliers.items()
         ]
     for name, columns in _TABLES.items():
-        conn.execute(f"CREATE TABLE {name} ({columns})")
+        conn.execute(f"CREATE TABLE {name} ({columns.format(tax_code_column=acct.tax_code_column)})")
         if rows[name]:
             marks = ",".join("?" * len(rows[name][0]))
             conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
@@ -286,16 +288,17 @@ def paging(limit: str | None, offset: str | None) -> tuple[int, int]:
 
 def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]:
     """One page of a query: {links, count, hasMore, items, offset, totalResults}."""
+    # The query goes "in the request body after the body parameter `q`" (section_157909186990), and
+    # nothing else: bind parameters (`params`) are SuiteScript's query.runSuiteQL's only
+    # (section_157960542026), so a body with any other key is refused, and so is a `?` placeholder.
     if not isinstance(body, dict) or not isinstance(body.get("q"), str) or not body["q"].strip():
-        raise NsError(
-            400, "INVALID_PARAMETER", 'The request body must be {"q": "SELECT ...", "params": [...]}.'
-        )
-    params = body.get("params") or []
-    if not isinstance(params, list) or not all(isinstance(p, str | int | float | bool) for p in params):
-        raise bad_query("params must be a list of strings or numbers.")
+        raise NsError(400, "INVALID_PARAMETER", 'The request body must be {"q": "SELECT ..."}.')
+    extra = sorted(k for k in body if k != "q")
+    if extra:
+        raise NsError(400, "INVALID_PARAMETER", f"Unknown request body parameter: {extra[0]}.", extra[0])
     with acct.lock:
         try:
-            cursor = _database(acct).execute(translate(body["q"]), params)
+            cursor = _database(acct).execute(translate(body["q"]))
             names = [column[0].lower() for column in cursor.description or ()]
             rows = cursor.fetchmany(MAX_RESULTS)
         except (sqlite3.Error, ValueError, OverflowError) as exc:

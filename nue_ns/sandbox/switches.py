@@ -1,6 +1,7 @@
 """An account's switches for behaviours Oracle leaves open or settings an account may have: the
 SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
-what happens to a tranId without it, Auto Apply by default, replacing linked lines (POST
+what happens to a tranId without it, Auto Apply by default, replacing linked lines, the SuiteQL
+tax code column, where a payment without undepFunds goes (POST
 /_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's). Features
 (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
@@ -14,7 +15,8 @@ from nue_ns.sandbox.numbering import TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 _BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
-_CHOICES = {"linked_line_replace": ("refuse", "allow")}
+_BOOLS |= {"undep_funds_default": None}
+_CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("itemid", "name")}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def describe(acct: Any) -> dict[str, Any]:
         "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
         "items_everywhere_without_list": acct.items_everywhere_without_list,
         "linked_line_replace": acct.linked_line_replace,
+        "tax_code_column": acct.tax_code_column,
+        "undep_funds_default": acct.undep_funds_default,
     }
 
 
@@ -47,6 +51,7 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
                 if data[name] not in choices:
                     raise ValueError(f"{name} must be one of {', '.join(choices)}")
                 setattr(acct, name, data[name])
+                acct.version += 1  # SuiteQL's tables follow some switches: rebuilt on the next query
         if "engine_rate" in data:
             try:
                 acct.tax.engine_rate = Decimal(str(data["engine_rate"]))

@@ -14,8 +14,12 @@ request, answered 204 + Location like a create [section_157901123882]. Rules bui
 - The new record's externalId is unique within the transaction group [section_N3436356], so a
   repeated transform with the same externalId fails and makes nothing.
 - A closed order line is not copied and cannot be billed.
-- The sales order's status follows its billing (SuiteQL `transaction.status`, letters of the
-  SalesOrd status list: F Pending Billing, G Billed, H Closed [SuiteAnswers 23874, J]). Fulfilment
+- A sales order is created Pending Approval (orderStatus "A") unless the request sets "B"
+  [section_159795516182]; only an approved order is transformed (a USER_ERROR otherwise: "you
+  need an approved sales order", Oracle's tutorial above; the wording is [U]).
+- The sales order's status follows its approval and billing (SuiteQL `transaction.status`, letters
+  of the SalesOrd status list: A Pending Approval, F Pending Billing, G Billed, H Closed
+  [SuiteAnswers 23874, J]). Fulfilment
   is not modelled: an activated order is billable at once [U for inventory items, which NetSuite
   fulfils before billing].
 - Replacing (`?replace=item`) the lines of an order that has billed lines, or of an invoice billed
@@ -36,7 +40,7 @@ SUPPORTED = {("salesOrder", "invoice"), ("invoice", "creditMemo")}
 # Header fields the new record takes from its source.
 _COPIED = ("entity", "currency", "subsidiary", "account", "memo")
 
-STATUS_NAMES = {"F": "Pending Billing", "G": "Billed", "H": "Closed"}
+STATUS_NAMES = {"A": "Pending Approval", "F": "Pending Billing", "G": "Billed", "H": "Closed"}
 
 
 def transform(
@@ -56,6 +60,10 @@ def transform(
         source = acct.find(source_type, source_ref)
         if source.voided:
             raise ns.user_error("You cannot create a transaction from a voided transaction.")
+        if source.type == "salesOrder" and ns.order_approval(source.body.get("orderStatus")) != "B":
+            # Only an approved order is billed: "you need an approved sales order" (Oracle's
+            # tutorial "Create Invoices or Cash Sales From Your Sales Order"); wording [U].
+            raise ns.user_error("You cannot bill this sales order: it is pending approval.", "orderStatus")
         request, ignored = ns._prepare(acct, target, body if body is not None else {}, strict)
         full = _initial(acct, source, target)
         for name, value in request.items():
@@ -63,7 +71,11 @@ def transform(
                 full[name] = copy.deepcopy(value)
         full["item"] = {"items": _lines(acct, source, full["item"]["items"], request, "item" in replace)}
         if "apply" in request or "apply" in replace:
-            full["apply"] = {"items": ns._lines(request, "apply")}
+            # Request lines update the default application by key (doc, line) and add the others,
+            # as on any keyed sublist [section_1545295601]; `?replace=apply` drops the default.
+            default = ns._lines(full, "apply")
+            lines = ns._merge_sublist("apply", default, ns._lines(request, "apply"), "apply" in replace)
+            full["apply"] = {"items": lines}
         rec = ns._store(acct, target, None, full, frozenset({"item", "apply"}), "integration")
         if source.type == "salesOrder":
             refresh_order(acct, source)
@@ -88,7 +100,7 @@ def _initial(acct: AccountData, source: Record, target: str) -> dict[str, Any]:
         lines.append(copied)
     out["item"] = {"items": lines}
     if target == "creditMemo":  # a credit memo from an invoice applies to it
-        out["apply"] = {"items": [{"doc": {"id": source.id}, "apply": True}]}
+        out["apply"] = {"items": [{"doc": {"id": source.id}, "line": 0, "apply": True}]}
     return out
 
 
@@ -149,7 +161,9 @@ def order_status(acct: AccountData, order: Record) -> dict[str, str]:
     lines = ns._lines(order.body, "item")
     for line in lines:
         line["quantityBilled"] = float(billed.get(str(line.get("line")), Decimal(0)))
-    if any(open_quantity(acct, order, line) > 0 for line in lines):
+    if ns.order_approval(order.body.get("orderStatus")) == "A" and not billed:
+        letter = "A"
+    elif any(open_quantity(acct, order, line) > 0 for line in lines):
         letter = "F"
     else:
         letter = "G" if billed else "H"

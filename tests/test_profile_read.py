@@ -1,0 +1,92 @@
+"""The profile read (profile.read) against a sandbox account in-process: the governed calls are
+replaced by the sandbox's own answers (no server)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from nue_ns import profile
+from nue_ns.integration import IntegrationConfig
+from nue_ns.netsuite.errors import Kind, NetSuiteError, classify_response
+from nue_ns.sandbox import kinds, suiteql, switches
+from nue_ns.sandbox.state import AccountData, NsError
+
+
+def _read(monkeypatch, acct: AccountData, page_size: int = 1000, short_pages: bool = False, wrap=None):
+    """profile.read on `acct`; returns (profile, [(query, offset)] asked)."""
+    asked: list[tuple[str, int]] = []
+
+    def call(ctx, conn, method, url, body, fn, **kw):  # the metadata catalog
+        return acct.kind.document(profile.record_types(conn.config))
+
+    def ask(ctx, conn, query, *, limit=1000, offset=0, **kw):
+        asked.append((query, offset))
+        try:
+            page = suiteql.run(acct, {"q": query}, min(limit, page_size), offset)
+        except NsError as err:
+            raise classify_response(err.status, json.dumps(err.body())) from None
+        if short_pages and page["hasMore"]:  # NetSuite may answer a page shorter than its limit
+            page["items"] = page["items"][:1]
+        return page
+
+    monkeypatch.setattr(profile.gateway, "call", call)
+    monkeypatch.setattr(profile.gateway, "suiteql", wrap(ask) if wrap else ask)
+    conn = SimpleNamespace(config=IntegrationConfig(), client=SimpleNamespace(base_url="http://ns"))
+    ctx = SimpleNamespace(connection=lambda _id: conn, settings=SimpleNamespace(governor_max_wait=1.0))
+    return profile.read(ctx, 1), asked  # type: ignore[arg-type]
+
+
+def _suitetax() -> AccountData:
+    return AccountData("PROF1", "ck", "cs", "tk", "ts", kind=kinds.kind("suitetax"))
+
+
+def test_tax_codes_are_read_by_itemid(monkeypatch):
+    read, asked = _read(monkeypatch, _suitetax())
+    assert read.tax_codes == {name: i for i, name in kinds.TAX_CODES.items()}
+    assert [q for q, _ in asked if "salestaxitem" in q] == [profile.TAX_CODE_QUERY]
+
+
+def test_an_account_that_names_the_column_name_is_read_by_name(monkeypatch):
+    acct = _suitetax()
+    switches.apply(acct, {"tax_code_column": "name"})
+    read, asked = _read(monkeypatch, acct)
+    assert read.tax_codes["S-GB"] == "21"
+    assert [q for q, _ in asked if "salestaxitem" in q] == [
+        profile.TAX_CODE_QUERY,
+        profile.TAX_CODE_QUERY_BY_NAME,
+    ]
+    assert read.calls == len(asked) + 1  # the catalog, and every query, the refused one too
+
+
+def _failing_tax_codes(error: NetSuiteError):
+    def wrap(ask):
+        def answer(ctx, conn, query, **kw):
+            if "salestaxitem" in query:
+                raise error
+            return ask(ctx, conn, query, **kw)
+
+        return answer
+
+    return wrap
+
+
+def test_a_refused_tax_code_query_leaves_no_codes_but_the_rest_of_the_profile(monkeypatch):
+    refused = classify_response(400, json.dumps(suiteql.bad_query("Unknown identifier").body()))
+    read, _ = _read(monkeypatch, _suitetax(), wrap=_failing_tax_codes(refused))
+    assert read.tax_codes == {} and read.suitetax and read.currencies["EUR"] == "1"
+
+
+def test_a_throttled_tax_code_query_still_fails_the_read(monkeypatch):
+    throttled = NetSuiteError(Kind.THROTTLED, "CONCURRENCY_LIMIT_EXCEEDED", status=429)
+    with pytest.raises(NetSuiteError):
+        _read(monkeypatch, _suitetax(), wrap=_failing_tax_codes(throttled))
+
+
+def test_pages_advance_by_the_limit_even_when_a_page_is_short(monkeypatch):
+    monkeypatch.setattr(profile, "PAGE", 2)
+    read, asked = _read(monkeypatch, _suitetax(), short_pages=True)  # 3 currencies: pages of 1
+    assert [o for q, o in asked if "FROM currency" in q] == [0, 2]  # 1 would be refused by NetSuite
+    assert read.currencies  # and the read goes on
