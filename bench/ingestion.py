@@ -199,13 +199,19 @@ def run(n: int = 20_000, batch: int = 1000, singles: int = 1000) -> list[Table]:
         ],
         ["Python API enqueue_many, analyzed table (durable in PostgreSQL)", n, batch, bulk_s, bulk_rate],
         [
-            "floor: raw psycopg COPY of the same rows into hub_records, committed",
+            "floor: raw psycopg COPY of such rows into hub_records, committed (between the above)",
             n,
             batch,
             floor_s,
             n / floor_s,
         ],
-        ["floor: validation + serialisation + hash only (nothing stored)", n, batch, cpu_s, n / cpu_s],
+        [
+            "floor: validation + serialisation + hash only, nothing stored (between the above)",
+            n,
+            batch,
+            cpu_s,
+            n / cpu_s,
+        ],
         ["Python API enqueue, one record per call", singles, 1, one_s, singles / one_s],
         ["HTTP API POST /v1/records/customer, one producer (durable)", n, batch, http_s, http_rate],
         [
