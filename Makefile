@@ -70,7 +70,7 @@ chromium:
 			echo "the browser test needs chromium or google-chrome on PATH (e.g. sudo apt-get install --no-install-recommends chromium)" >&2; exit 1; \
 		fi
 
-chaos: $(DEV)  ## the slow suites: kills workers, Redis and PostgreSQL mid-run
+chaos: $(DEV)  ## the slow suites (~15 min): chaos runs, the OAuth 2.0 chaos, the CLI bad-input corpus, long months
 	$(BIN)/pytest -q -m slow
 
 bench: $(DEV)  ## every benchmark (docs/BENCHMARKS.md), ~15 min; one: make bench-governor etc.

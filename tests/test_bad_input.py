@@ -110,6 +110,8 @@ def _cli_batches() -> dict[tuple[str, bool], list[Case]]:
     return batches
 
 
+# 25 s: make chaos; make test runs the corpus through the Python and HTTP APIs, and the CLI's own cases
+@pytest.mark.slow
 def test_cli_refuses_every_case_and_the_workers_carry_on(system, tmp_path):
     system.start(rate_limit="50/1s")
     system.workers(1)

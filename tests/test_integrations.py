@@ -261,6 +261,7 @@ def _reason(system: System, record_id: int) -> str | None:
         return s.get(Record, record_id).reason
 
 
+@pytest.mark.slow  # 28 s: make chaos; make test keeps the OAuth 2.0 month (test_month_end_to_end)
 def test_oauth2_under_flush_expiry_rotation_and_revocation_loses_nothing(system):
     system.start(rate_limit="30/1s", concurrency=3)
     connect_second(system, rate_limit="30/1s", concurrency="2")

@@ -344,7 +344,10 @@ def expected_calls(
     return n + closing, len(linked)
 
 
-@pytest.mark.parametrize("link", [InvoiceLink.transform, InvoiceLink.standalone])
+@pytest.mark.parametrize(
+    "link",
+    [InvoiceLink.transform, pytest.param(InvoiceLink.standalone, marks=pytest.mark.slow)],  # 15 s: make chaos
+)
 def test_a_month_in_scheduled_mode(system, link):
     month = sample.month()
     assert {k: len(v) for k, v in month.items()} == {

@@ -27,6 +27,7 @@ def show(figures: Figures, capsys) -> None:
         print("\n" + figures.report())
 
 
+@pytest.mark.slow  # 60 s: make chaos; make test keeps test_end_to_end's worker kill + Redis flush
 def test_short_chaos_run(env, tmp_path, monkeypatch, capsys):
     data = sample.month(
         n_customers=30,
