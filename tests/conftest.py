@@ -17,10 +17,11 @@ import redis
 from sqlalchemy import text
 
 from nue_ns.config import Settings, reset_settings
-from nue_ns.context import reset_context
+from nue_ns.context import get_context, reset_context
 from nue_ns.embedded import create_database, drop_database, resolve_urls
 from nue_ns.hub.db import dispose_engines, get_engine, migrate
-from tests.harness import System
+from nue_ns.hub.integrations import upsert_integration
+from tests.harness import TEST_CREDENTIALS, System
 
 # The API's fixtures (api_env, hub, client, sandbox_base, netsuite) are shared from there.
 pytest_plugins = ["tests.api_fixtures"]
@@ -126,3 +127,15 @@ def clean(database_url: str, redis_url: str) -> None:
             text("TRUNCATE hub_attempts, ns_links, hub_records, integrations RESTART IDENTITY CASCADE")
         )
     redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture
+def hub_ctx(env):
+    """The context with the default integration in the hub and no NetSuite behind it (port 9):
+    for tests of the hub's own statements."""
+    ctx = get_context()
+    upsert_integration(
+        ctx.engine, ctx.settings, "default", account_id="TEST1", credentials=TEST_CREDENTIALS,
+        rest_url="http://127.0.0.1:9/services/rest",
+    )  # fmt: skip
+    return ctx

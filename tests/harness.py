@@ -19,11 +19,15 @@ from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import ensure_default, save_config
 from nue_ns.hub.models import Record, State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
+from nue_ns.netsuite.auth import Credentials
 from nue_ns.processes import Child, start_beat, start_sandbox, start_worker
 from nue_ns.sandbox import demo as sandbox_demo
 from nue_ns.sandbox.kinds import KIND_ENV
 
 ACCOUNT = sandbox_demo.DEMO_ACCOUNT_ID
+
+# Credentials of the integrations tests make (the sandbox accepts any; none is a real secret).
+TEST_CREDENTIALS = Credentials("ck", "cs-secret", "tid", "ts-secret")
 
 
 class System:

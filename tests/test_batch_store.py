@@ -8,26 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from nue_ns import mapping, sample
-from nue_ns.context import get_context
 from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import NetSuiteLink, Record, State
-from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import enqueue_many
 from nue_ns.refs import Ref
+from tests.harness import TEST_CREDENTIALS
 
-CREDS = Credentials("ck", "cs-secret", "tid", "ts-secret")
+CREDS = TEST_CREDENTIALS
 
 
 @pytest.fixture
-def ctx(env):
-    ctx = get_context()
-    upsert_integration(
-        ctx.engine, ctx.settings, "default", account_id="TEST1", credentials=CREDS,
-        rest_url="http://127.0.0.1:9/services/rest",
-    )  # fmt: skip
-    return ctx
+def ctx(hub_ctx):
+    return hub_ctx
 
 
 def _month() -> dict[str, list[dict]]:

@@ -8,31 +8,21 @@ import pytest
 from sqlalchemy import select
 
 from nue_ns import sample
-from nue_ns.context import get_context
 from nue_ns.hub import attempts, dispatching, operators, sweeps, transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
 from nue_ns.integration import IntegrationConfig
-from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue, enqueue_many
 from nue_ns.refs import Ref
+from tests.harness import TEST_CREDENTIALS
 
-CREDS = Credentials("ck", "cs-secret", "tid", "ts-secret")
+CREDS = TEST_CREDENTIALS
 
 
 @pytest.fixture
-def ctx(env):
-    ctx = get_context()
-    upsert_integration(
-        ctx.engine,
-        ctx.settings,
-        "default",
-        account_id="TEST1",
-        credentials=CREDS,
-        rest_url="http://127.0.0.1:9/services/rest",
-    )
-    return ctx
+def ctx(hub_ctx):
+    return hub_ctx
 
 
 def _rows(ctx, **where):

@@ -9,16 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 from nue_ns import records, sample
-from nue_ns.context import get_context
 from nue_ns.hub import intake
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import upsert_integration
 from nue_ns.hub.models import Record, State
 from nue_ns.integration import IntegrationConfig
-from nue_ns.netsuite.auth import Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
+from tests.harness import TEST_CREDENTIALS
 
-CREDS = Credentials("ck", "cs-secret", "tid", "ts-secret")
+CREDS = TEST_CREDENTIALS
 
 # Text COPY's own syntax (tab, newline, backslash, the \N null marker, a lone dot line) and text
 # from outside ASCII: stored and hashed as validated, byte for byte.
@@ -34,17 +33,8 @@ HOSTILE = [
 
 
 @pytest.fixture
-def ctx(env):
-    ctx = get_context()
-    upsert_integration(
-        ctx.engine,
-        ctx.settings,
-        "default",
-        account_id="TEST1",
-        credentials=CREDS,
-        rest_url="http://127.0.0.1:9",
-    )
-    return ctx
+def ctx(hub_ctx):
+    return hub_ctx
 
 
 def _customers(*rows: dict) -> list[records._Record]:
