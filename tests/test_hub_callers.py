@@ -182,3 +182,19 @@ def test_delivery_without_a_secret_sends_nothing_and_says_what_is_missing(monkey
     report = webhook.deliver_due(SimpleNamespace(engine=ENGINE, settings=settings))
     assert report.not_configured == 1 and event.attempts == 0
     assert event.last_error == "not sent: no NUE_NS_WEBHOOK_SECRET configured"
+
+
+def test_a_worker_refuses_a_pool_smaller_than_its_threads_need(monkeypatch) -> None:
+    """Each thread keeps a hub connection and may need a second: a smaller pool would stall."""
+    from typer.testing import CliRunner
+
+    from nue_ns import cli
+    from nue_ns.config import reset_settings
+
+    monkeypatch.setenv("NUE_NS_DB_POOL_SIZE", "24")
+    reset_settings()
+    monkeypatch.setattr(cli, "_ctx", lambda: (_ for _ in ()).throw(AssertionError("no server")))
+    result = CliRunner().invoke(cli.app, ["worker", "--concurrency", "64"])
+    reset_settings()
+    assert result.exit_code == 2
+    assert "NUE_NS_DB_POOL_SIZE=24 is below the worker's threads + 2 (66)" in result.output
