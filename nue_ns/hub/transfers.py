@@ -191,6 +191,18 @@ def wait_all(hub: Hub, integration_id: int, waits: Sequence[tuple[int, Sequence[
         )
 
 
+# The record's links (its own, and further prerequisites it satisfies) to its NetSuite record.
+_LINK = """
+        INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id, ns_internal_id,
+                              record_id, transferred_at)
+        SELECT %(i)s, k.t, k.n, %(ns_type)s, %(eid)s, %(nsid)s, %(id)s, now()
+        FROM unnest(CAST(%(types)s AS text[]), CAST(%(nue_ids)s AS text[])) AS k(t, n)
+        ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
+        SET ns_type = EXCLUDED.ns_type, external_id = EXCLUDED.external_id,
+            ns_internal_id = EXCLUDED.ns_internal_id, record_id = EXCLUDED.record_id,
+            transferred_at = EXCLUDED.transferred_at
+"""
+
 # The record, its links and the waiters they release in one statement: its snapshot is taken after
 # lock_refs, so it sees every waiter that parked before (see lock_refs).
 _COMPLETE = f"""
@@ -202,16 +214,7 @@ _COMPLETE = f"""
                error_detail = NULL, error_path = NULL, updated_at = now()
         WHERE id = %(id)s AND {states.guard("complete")}
         RETURNING id
-    ), linked AS (
-        INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id, ns_internal_id,
-                              record_id, transferred_at)
-        SELECT %(i)s, k.t, k.n, %(ns_type)s, %(eid)s, %(nsid)s, %(id)s, now()
-        FROM unnest(CAST(%(types)s AS text[]), CAST(%(nue_ids)s AS text[])) AS k(t, n)
-        ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
-        SET ns_type = EXCLUDED.ns_type, external_id = EXCLUDED.external_id,
-            ns_internal_id = EXCLUDED.ns_internal_id, record_id = EXCLUDED.record_id,
-            transferred_at = EXCLUDED.transferred_at
-        RETURNING 1
+    ), linked AS ({_LINK}        RETURNING 1
     )
     UPDATE hub_records w SET state = {states.target("wake")}, next_attempt_at = now(), waiting_on = NULL,
            reason = NULL, updated_at = now()
@@ -302,15 +305,7 @@ def link_also(
     with transaction(hub) as cur:
         lock_refs(cur, record.integration_id, refs)
         cur.execute(
-            """
-            INSERT INTO ns_links (integration_id, record_type, nue_id, ns_type, external_id, ns_internal_id,
-                                  record_id, transferred_at)
-            SELECT %(i)s, k.t, k.n, %(ns_type)s, %(eid)s, %(nsid)s, %(id)s, now()
-            FROM unnest(CAST(%(types)s AS text[]), CAST(%(nue_ids)s AS text[])) AS k(t, n)
-            ON CONFLICT (integration_id, record_type, nue_id) DO UPDATE
-            SET ns_internal_id = EXCLUDED.ns_internal_id, record_id = EXCLUDED.record_id,
-                transferred_at = EXCLUDED.transferred_at
-            """,
+            _LINK,
             {
                 "i": record.integration_id,
                 "id": record.id,
