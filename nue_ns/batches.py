@@ -59,6 +59,8 @@ _TABLE = {
 }
 
 
+_HELD = "waiting to go in one batch with records of its type whose prerequisites are on their way"
+
 # A batch's `progress` once its job has finished: its results are read without polling it again (a
 # run short of calls polls, and the next one reads).
 FINISHED = batch_store.FINISHED
@@ -143,6 +145,10 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
                     finished.append(batch)
             except gateway.NoCallSlot as exc:
                 batch_store.set_state(ctx.engine, batch.id, delay=exc.denied.retry_after)
+                if batch.state == BatchState.PREPARED:
+                    # No poll takes the slot a submit waits for: a wave is all submitted before its
+                    # first job is polled, and its jobs are read together.
+                    batch_store.defer_polls(ctx.engine, conn.integration.id, exc.denied.retry_after)
                 raise
             except NetSuiteError as err:  # reading a finished job's results failed: read them again later
                 delay = _backoff(ctx, batch.polls + 1)
@@ -160,21 +166,25 @@ def _advance(ctx: Context, conn: Connection, run: Run) -> None:
 
 
 def _to_read(ctx: Context, conn: Connection, finished: list[Batch]) -> list[Batch]:
-    """The finished batches to read now. While other jobs of the integration still run, their
-    results wait to be read together (one SuiteQL call per table for the whole wave instead of
-    one per run); at most NUE_NS_BATCH_POLL_MAX after their submit, so a slow job holds no one long.
-    Their dependents wait for the slowest batch of a wave anyway (_form holds the types above)."""
+    """The finished batches to read now. While another job of the integration read from the same
+    SuiteQL table is about to be submitted or polled, or still runs, their results wait to be read
+    together (one call per table for the whole wave instead of one per run); a running job holds
+    them at most NUE_NS_BATCH_POLL_MAX after its submit, so a slow job holds no one long. Their
+    dependents wait for the slowest batch of a wave anyway (_form holds the types above)."""
     if not finished:
         return []
-    running = batch_store.running(ctx.engine, conn.integration.id, [b.id for b in finished])
     wait = ctx.settings.batch_poll_max
     now = utcnow()
-    if not running or any((now - b.submitted_at).total_seconds() >= wait for b in finished if b.submitted_at):
-        return finished
+    busy = {
+        _table(b.ns_type)
+        for b in batch_store.unfinished(ctx.engine, conn.integration.id, [b.id for b in finished])
+        if b.submitted_at is None or b.polls == 0 or (now - b.submitted_at).total_seconds() < wait
+    }
     delay = ctx.settings.batch_poll_first
     for batch in finished:
-        batch_store.set_state(ctx.engine, batch.id, delay=delay)
-    return []
+        if _table(batch.ns_type) in busy:
+            batch_store.set_state(ctx.engine, batch.id, delay=delay)
+    return [b for b in finished if _table(b.ns_type) not in busy]
 
 
 def _spend(run: Run) -> None:
@@ -471,10 +481,12 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     hold_above = min((TYPE_ORDER[t] for t in open_types), default=math.inf)
     worker = f"{ctx.worker_name}:batcher"
     # Types above an open batch's type wait for it: its answer releases their prerequisites together
-    # (one full batch later instead of many partial ones). Customers and products never wait.
+    # (one full batch later instead of many partial ones). Customers and products never wait. A
+    # type some of whose records wait for prerequisites on their way waits for them too (_held).
+    held = set() if record_type is not None else batch_store.held_types(ctx.engine, integ.id)
     recs = batch_store.take(
         ctx.engine, integ.id, worker, s.lease_seconds, record_type=record_type, limit=room * s.batch_size,
-        max_rank=None if hold_above == math.inf else int(hold_above), roots=sorted(ROOTS),
+        max_rank=None if hold_above == math.inf else int(hold_above), roots=sorted(ROOTS), held=sorted(held),
     )  # fmt: skip
     if not recs:
         return False
@@ -526,6 +538,8 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
             (rec.id, request.external_id, item, created)
         )
     waiting.park(ctx, integ.id, waits)
+    if waits and record_type is None:  # the records just parked may hold their type's part batch
+        held = batch_store.held_types(ctx.engine, integ.id)
     # Not one profile read (and governor wait) per record while the account cannot be read.
     batch_store.requeue(ctx.engine, later[1:], "waiting for the NetSuite account profile", delay=1.0)
     if single:
@@ -536,6 +550,11 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     for (rtype, ns_type), members in groups.items():
         for start in range(0, len(members), s.batch_size):
             chunk = members[start : start + s.batch_size]
+            if rtype in held and len(chunk) < s.batch_size:
+                # A part batch now and another when the rest lands would cost a submit, a poll and
+                # a read more: it waits for them (the next form takes them together).
+                batch_store.requeue(ctx.engine, [m[0] for m in chunk], _HELD)
+                continue
             if formed >= room:
                 batch_store.requeue(ctx.engine, [m[0] for m in chunk], "waiting for a batch slot")
                 continue

@@ -11,6 +11,7 @@ from nue_ns import mapping, sample
 from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import NetSuiteLink, Record, State
+from nue_ns.netsuite.errors import Kind, NetSuiteError
 from nue_ns.producer import enqueue_many
 from nue_ns.refs import Ref
 from tests.harness import TEST_CREDENTIALS
@@ -107,3 +108,28 @@ def test_records_park_in_one_statement_and_their_prerequisites_go_first(ctx):
     assert row.waiting_on == [r.as_json() for r in refs[1:]]
     # Only records still in flight park: a second call changes nothing.
     assert transfers.wait_all(ctx.engine, 1, [(orders[0].id, refs, "again")]) == 0
+
+
+def test_a_type_waits_for_its_records_whose_prerequisites_are_on_their_way(ctx):
+    month = sample.month(n_customers=4, n_products=6, n_orders=2, n_invoices=2, n_payments=0,
+                         n_refunds=0, n_credit_memos=0, seed=4)  # fmt: skip
+    first, second = _taken(ctx, "order", month["order"])
+    invoices = [a.id for a in enqueue_many("invoice", month["invoice"], ctx=ctx, dispatch_now=False)]
+    parked = batch_store.take(ctx.engine, 1, "batcher", 60, record_type="invoice")
+    transfers.wait_all(ctx.engine, 1, [(parked[0].id, [Ref("order", first.nue_id)], "waits for its order")])
+    batch_store.requeue(ctx.engine, [parked[1].id], "ready")
+    # Its order is in flight: the ready invoice is not taken (it goes with it, in one batch).
+    assert batch_store.held_types(ctx.engine, 1) == {"invoice"}
+    assert batch_store.take(ctx.engine, 1, "batcher", 60, held=["invoice"]) == []
+    taken = batch_store.take(ctx.engine, 1, "batcher", 60, held=["order"])
+    assert [r.id for r in taken] == [parked[1].id] and parked[1].id in invoices
+    # An order retrying later, or needing a person, is not on its way: nothing waits for it.
+    error = NetSuiteError(Kind.TRANSIENT, "down", status=503)
+    transfers.retry_later(ctx.engine, first, error, max_attempts=5, base=60, cap=60)
+    assert batch_store.held_types(ctx.engine, 1) == set()
+    batch_store.requeue(ctx.engine, [second.id], "ready")
+    transfers.wait_all(ctx.engine, 1, [(taken[0].id, [Ref("order", second.nue_id)], "its other order")])
+    assert _row(ctx, taken[0].id).state == State.WAITING
+    assert batch_store.held_types(ctx.engine, 1) == {"invoice"}  # an order due now
+    transfers.fail(ctx.engine, batch_store.take(ctx.engine, 1, "batcher", 60, record_type="order")[0], "bad")
+    assert batch_store.held_types(ctx.engine, 1) == set()

@@ -56,24 +56,33 @@ def take(
     limit: int = 1000,
     max_rank: int | None = None,
     roots: Sequence[str] = (),
+    held: Sequence[str] = (),
 ) -> list[Record]:
     """Claim the records ready to go in a batch (a crashed batcher's records come back by lease).
 
     Ready: parked and released by the batch sweep, or pending and due; lowest prerequisite rank
     first. With `record_type`, only that type (the real-time burst); with `max_rank`, only types of
-    that prerequisite rank or lower, or one of `roots`."""
+    that prerequisite rank or lower, or one of `roots`; never the `held` types (held_types)."""
     sql = text(
         """
         SELECT r.id FROM hub_records r JOIN integrations i ON i.id = r.integration_id
         WHERE r.integration_id = :i AND (CAST(:t AS text) IS NULL OR r.record_type = :t)
           AND (CAST(:m AS integer) IS NULL OR r.type_rank <= :m OR r.record_type = ANY(:roots))
+          AND r.record_type <> ALL(CAST(:held AS text[]))
           AND ((r.state = 'pending' AND r.next_attempt_at <= now())
                OR (r.state = 'parked' AND r.created_at <= i.batch_released_at))
         ORDER BY r.type_rank, r.next_attempt_at, r.id LIMIT :n FOR UPDATE OF r SKIP LOCKED
         """
     )
     with session_scope(engine) as s:
-        params = {"i": integration_id, "t": record_type, "n": limit, "m": max_rank, "roots": list(roots)}
+        params = {
+            "i": integration_id,
+            "t": record_type,
+            "n": limit,
+            "m": max_rank,
+            "roots": list(roots),
+            "held": list(held),
+        }
         ids = [row[0] for row in s.execute(sql, params)]
         if not ids:
             return []
@@ -93,6 +102,30 @@ def take(
         return sorted(rows, key=lambda r: (r.type_rank, r.id))
 
 
+# A prerequisite on its way: it will land (or fail) soon, without anyone's help. One that waits
+# itself, needs a person, or retries later is not: nothing waits for it.
+_ON_ITS_WAY = """(p.state IN ('queued', 'in_flight')
+     OR (p.state = 'pending' AND p.next_attempt_at <= now())
+     OR (p.state = 'parked' AND p.created_at <= i.batch_released_at))"""
+
+
+def held_types(engine: Engine, integration_id: int) -> set[str]:
+    """Record types of which a record waits for a prerequisite on its way (_ON_ITS_WAY): their
+    ready records wait to go with it in full batches, not in a part batch now and another later."""
+    sql = text(
+        f"""
+        SELECT DISTINCT w.record_type
+        FROM hub_records w JOIN integrations i ON i.id = w.integration_id
+        CROSS JOIN LATERAL jsonb_array_elements(w.waiting_on) AS ref(v)
+        JOIN hub_records p ON p.integration_id = w.integration_id AND p.record_type = ref.v ->> 'type'
+             AND p.nue_id = ref.v ->> 'id'
+        WHERE w.integration_id = :i AND w.state = 'waiting' AND {_ON_ITS_WAY}
+        """
+    )
+    with session_scope(engine) as s:
+        return set(s.scalars(sql, {"i": integration_id}))
+
+
 def open_ranks(engine: Engine, integration_id: int) -> set[str]:
     """Record types of this integration's batches still open."""
     with session_scope(engine) as s:
@@ -105,17 +138,20 @@ def open_ranks(engine: Engine, integration_id: int) -> set[str]:
         )
 
 
-def running(engine: Engine, integration_id: int, besides: Sequence[int] = ()) -> int:
-    """This integration's submitted batches whose jobs are not known to have finished."""
+def unfinished(engine: Engine, integration_id: int, besides: Sequence[int] = ()) -> list[Batch]:
+    """This integration's open batches whose jobs are not known to have finished (prepared ones
+    included: they are submitted next)."""
     with session_scope(engine) as s:
-        q = select(func.count()).where(
+        q = select(Batch).where(
             Batch.integration_id == integration_id,
-            Batch.state == BatchState.SUBMITTED,
+            Batch.state.in_(OPEN),
             func.coalesce(Batch.progress, "") != FINISHED,
         )
         if besides:
             q = q.where(Batch.id.not_in(list(besides)))
-        return int(s.scalar(q) or 0)
+        rows = s.scalars(q).all()
+        s.expunge_all()
+        return list(rows)
 
 
 def open_count(engine: Engine, integration_id: int) -> int:
@@ -183,12 +219,13 @@ def create(
 
 
 def due(engine: Engine, integration_id: int, limit: int) -> list[Batch]:
-    """Open batches to submit or poll now, oldest due first."""
+    """Open batches to submit or poll now: those to submit first, then the oldest due."""
     with session_scope(engine) as s:
         rows = s.scalars(
             select(Batch)
             .where(Batch.integration_id == integration_id, Batch.state.in_(OPEN), Batch.next_at <= func.now())
-            .order_by(Batch.next_at, Batch.id)
+            # Submits first: a wave's jobs all run before any is polled, and are read together.
+            .order_by(Batch.state != BatchState.PREPARED, Batch.next_at, Batch.id)
             .limit(limit)
         ).all()
         s.expunge_all()
@@ -214,6 +251,17 @@ def set_state(engine: Engine, batch_id: int, *, delay: float | None = None, **va
         values["finished_at"] = func.now()
     with session_scope(engine) as s:
         s.execute(update(Batch).where(Batch.id == batch_id).values(**values))
+
+
+def defer_polls(engine: Engine, integration_id: int, delay: float) -> None:
+    """This integration's submitted batches are due no sooner than in `delay` seconds."""
+    later = func.now() + dt.timedelta(seconds=delay)
+    with session_scope(engine) as s:
+        s.execute(
+            update(Batch)
+            .where(Batch.integration_id == integration_id, Batch.state == BatchState.SUBMITTED)
+            .values(next_at=func.greatest(Batch.next_at, later))
+        )
 
 
 def bump(engine: Engine, batch_id: int, column: str) -> None:
