@@ -483,7 +483,8 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
     # Types above an open batch's type wait for it: its answer releases their prerequisites together
     # (one full batch later instead of many partial ones). Customers and products never wait. A
     # type some of whose records wait for prerequisites on their way waits for them too (_held).
-    held = set() if record_type is not None else batch_store.held_types(ctx.engine, integ.id)
+    # A prerequisite that has not moved for a lease is not waited for (batch_store._ON_ITS_WAY).
+    held = set() if record_type is not None else batch_store.held_types(ctx.engine, integ.id, s.lease_seconds)
     recs = batch_store.take(
         ctx.engine, integ.id, worker, s.lease_seconds, record_type=record_type, limit=room * s.batch_size,
         max_rank=None if hold_above == math.inf else int(hold_above), roots=sorted(ROOTS), held=sorted(held),
@@ -539,7 +540,7 @@ def _form(ctx: Context, conn: Connection, run: Run, record_type: str | None) -> 
         )
     waiting.park(ctx, integ.id, waits)
     if waits and record_type is None:  # the records just parked may hold their type's part batch
-        held = batch_store.held_types(ctx.engine, integ.id)
+        held = batch_store.held_types(ctx.engine, integ.id, s.lease_seconds)
     # Not one profile read (and governor wait) per record while the account cannot be read.
     batch_store.requeue(ctx.engine, later[1:], "waiting for the NetSuite account profile", delay=1.0)
     if single:

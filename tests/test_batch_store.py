@@ -119,17 +119,18 @@ def test_a_type_waits_for_its_records_whose_prerequisites_are_on_their_way(ctx):
     transfers.wait_all(ctx.engine, 1, [(parked[0].id, [Ref("order", first.nue_id)], "waits for its order")])
     batch_store.requeue(ctx.engine, [parked[1].id], "ready")
     # Its order is in flight: the ready invoice is not taken (it goes with it, in one batch).
-    assert batch_store.held_types(ctx.engine, 1) == {"invoice"}
+    assert batch_store.held_types(ctx.engine, 1, 60) == {"invoice"}
     assert batch_store.take(ctx.engine, 1, "batcher", 60, held=["invoice"]) == []
     taken = batch_store.take(ctx.engine, 1, "batcher", 60, held=["order"])
     assert [r.id for r in taken] == [parked[1].id] and parked[1].id in invoices
     # An order retrying later, or needing a person, is not on its way: nothing waits for it.
     error = NetSuiteError(Kind.TRANSIENT, "down", status=503)
     transfers.retry_later(ctx.engine, first, error, max_attempts=5, base=60, cap=60)
-    assert batch_store.held_types(ctx.engine, 1) == set()
+    assert batch_store.held_types(ctx.engine, 1, 60) == set()
     batch_store.requeue(ctx.engine, [second.id], "ready")
     transfers.wait_all(ctx.engine, 1, [(taken[0].id, [Ref("order", second.nue_id)], "its other order")])
     assert _row(ctx, taken[0].id).state == State.WAITING
-    assert batch_store.held_types(ctx.engine, 1) == {"invoice"}  # an order due now
+    assert batch_store.held_types(ctx.engine, 1, 60) == {"invoice"}  # an order due now
+    assert batch_store.held_types(ctx.engine, 1, 0) == set()  # unless it has not moved for `stale` s
     transfers.fail(ctx.engine, batch_store.take(ctx.engine, 1, "batcher", 60, record_type="order")[0], "bad")
-    assert batch_store.held_types(ctx.engine, 1) == set()
+    assert batch_store.held_types(ctx.engine, 1, 60) == set()

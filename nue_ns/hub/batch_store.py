@@ -103,13 +103,15 @@ def take(
 
 
 # A prerequisite on its way: it will land (or fail) soon, without anyone's help. One that waits
-# itself, needs a person, or retries later is not: nothing waits for it.
+# itself, needs a person, or retries later is not; nor one that has not moved for `stale` seconds
+# (a lost worker's, or a slow job's): a hold never outlasts it.
 _ON_ITS_WAY = """(p.state IN ('queued', 'in_flight')
      OR (p.state = 'pending' AND p.next_attempt_at <= now())
-     OR (p.state = 'parked' AND p.created_at <= i.batch_released_at))"""
+     OR (p.state = 'parked' AND p.created_at <= i.batch_released_at))
+    AND p.updated_at > now() - make_interval(secs => :stale)"""
 
 
-def held_types(engine: Engine, integration_id: int) -> set[str]:
+def held_types(engine: Engine, integration_id: int, stale: float) -> set[str]:
     """Record types of which a record waits for a prerequisite on its way (_ON_ITS_WAY): their
     ready records wait to go with it in full batches, not in a part batch now and another later."""
     sql = text(
@@ -123,7 +125,7 @@ def held_types(engine: Engine, integration_id: int) -> set[str]:
         """
     )
     with session_scope(engine) as s:
-        return set(s.scalars(sql, {"i": integration_id}))
+        return set(s.scalars(sql, {"i": integration_id, "stale": stale}))
 
 
 def open_ranks(engine: Engine, integration_id: int) -> set[str]:
