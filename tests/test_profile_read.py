@@ -90,3 +90,28 @@ def test_pages_advance_by_the_limit_even_when_a_page_is_short(monkeypatch):
     read, asked = _read(monkeypatch, _suitetax(), short_pages=True)  # 3 currencies: pages of 1
     assert [o for q, o in asked if "FROM currency" in q] == [0, 2]  # 1 would be refused by NetSuite
     assert read.currencies  # and the read goes on
+
+
+def test_a_query_that_failed_transiently_is_asked_again_and_counted(monkeypatch):
+    failures = {"currency": 2, "subsidiary": 0}
+
+    def wrap(ask):
+        def answer(ctx, conn, query, **kw):
+            table = next((t for t in failures if f"FROM {t}" in query), None)
+            if table and failures[table] > 0:
+                failures[table] -= 1
+                raise NetSuiteError(Kind.TRANSIENT, "UNEXPECTED_ERROR", status=500)
+            return ask(ctx, conn, query, **kw)
+
+        return answer
+
+    # Twice for the currencies, then an answer: the read goes on, three calls counted for them.
+    read, _ = _read(monkeypatch, _suitetax(), wrap=wrap)
+    assert read.currencies["EUR"] == "1" and failures["currency"] == 0
+    plain, _ = _read(monkeypatch, _suitetax())
+    assert read.calls == plain.calls + 2
+    # READ_TRIES failures in a row: the read fails.
+    failures.update(currency=0, subsidiary=profile.READ_TRIES)
+    with pytest.raises(NetSuiteError):
+        _read(monkeypatch, _suitetax(), wrap=wrap)
+    assert failures["subsidiary"] == 0
