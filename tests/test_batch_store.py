@@ -134,3 +134,18 @@ def test_a_type_waits_for_its_records_whose_prerequisites_are_on_their_way(ctx):
     assert batch_store.held_types(ctx.engine, 1, 0) == set()  # unless it has not moved for `stale` s
     transfers.fail(ctx.engine, batch_store.take(ctx.engine, 1, "batcher", 60, record_type="order")[0], "bad")
     assert batch_store.held_types(ctx.engine, 1, 60) == set()
+
+
+def test_a_batch_takes_only_the_latest_version_and_never_one_behind_an_older_in_flight(ctx):
+    """v1 held by a worker when v2 arrived: v2 waits for it; v1 back as pending after v2 came is
+    retired when a batch takes it, never sent after v2."""
+    c = sample.customers(1)[0]
+    first = enqueue_many("customer", [c], ctx=ctx, dispatch_now=False)[0]
+    (held,) = batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer")
+    second = enqueue_many("customer", [c | {"name": "Changed"}], ctx=ctx, dispatch_now=False)[0]
+    assert batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer") == []  # v1 in flight
+    transfers.defer(ctx.engine, held.id, 0.0, "a transient failure in its job")
+    taken = batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer")
+    assert [r.id for r in taken] == [second.id]
+    assert _row(ctx, first.id).state == State.SUPERSEDED
+    assert f"version {second.id}" in _row(ctx, first.id).reason
