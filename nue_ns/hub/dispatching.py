@@ -69,21 +69,23 @@ def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int
         return refill(cur, integration_id, window)
 
 
-def refill(cur: Any, integration_id: int | None, window: int | None) -> list[int]:
-    """DISPATCH inside the caller's transaction (a transfer's last one refills its integration)."""
-    return [
-        row[0]
-        for row in cur.execute(
-            DISPATCH, {"only": integration_id, "window": window} | _limits(cur, integration_id)
-        )
-    ]
+def refill(
+    cur: Any, integration_id: int | None, window: int | None, rate_limit: str | None = None
+) -> list[int]:
+    """DISPATCH inside the caller's transaction (a transfer's last one refills its integration;
+    `rate_limit`: that integration's, as the claim read it, which saves a query)."""
+    params = {"only": integration_id, "window": window} | _limits(cur, integration_id, rate_limit)
+    return [row[0] for row in cur.execute(DISPATCH, params)]
 
 
-def _limits(cur: Any, integration_id: int | None) -> dict[str, Any]:
+def _limits(cur: Any, integration_id: int | None, rate_limit: str | None) -> dict[str, Any]:
     """The rate limits in use (RateLimit's grammar is parsed in one place, config.RateLimit) and
     each one's governor window, period x (1 + margin), as DISPATCH's parameters."""
     settings = get_settings()
-    texts = [row[0] for row in cur.execute(_RATE_LIMITS, {"only": integration_id})]
+    if rate_limit is not None and integration_id is not None:
+        texts = [rate_limit]
+    else:
+        texts = [row[0] for row in cur.execute(_RATE_LIMITS, {"only": integration_id})]
     parsed = [(text, _parse(text)) for text in texts]
     known = [(text, rate) for text, rate in parsed if rate is not None]  # the governor refuses the rest
     return {
