@@ -107,3 +107,18 @@ def test_records_park_in_one_statement_and_their_prerequisites_go_first(ctx):
     assert row.waiting_on == [r.as_json() for r in refs[1:]]
     # Only records still in flight park: a second call changes nothing.
     assert transfers.wait_all(ctx.engine, 1, [(orders[0].id, refs, "again")]) == 0
+
+
+def test_a_batch_takes_only_the_latest_version_and_never_one_behind_an_older_in_flight(ctx):
+    """v1 held by a worker when v2 arrived: v2 waits for it; v1 back as pending after v2 came is
+    retired when a batch takes it, never sent after v2."""
+    c = sample.customers(1)[0]
+    first = enqueue_many("customer", [c], ctx=ctx, dispatch_now=False)[0]
+    (held,) = batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer")
+    second = enqueue_many("customer", [c | {"name": "Changed"}], ctx=ctx, dispatch_now=False)[0]
+    assert batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer") == []  # v1 in flight
+    transfers.defer(ctx.engine, held.id, 0.0, "a transient failure in its job")
+    taken = batch_store.take(ctx.engine, 1, "batcher", 60, record_type="customer")
+    assert [r.id for r in taken] == [second.id]
+    assert _row(ctx, first.id).state == State.SUPERSEDED
+    assert f"version {second.id}" in _row(ctx, first.id).reason

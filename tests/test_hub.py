@@ -77,6 +77,43 @@ def test_in_flight_version_is_not_overtaken(ctx):
     assert "older version" in _rows(ctx, id=second.id)[0].reason
 
 
+def test_an_older_version_handed_back_after_a_newer_one_came_is_never_sent(ctx):
+    """v1 in flight when v2 arrives, then v1 fails transiently (pending again): v2 goes, and v1,
+    due later, must not be sent after it (NetSuite would end with v1's data)."""
+    c = sample.customers(1)[0]
+    first = enqueue("customer", c, ctx=ctx)
+    dispatching.dispatch_candidates(ctx.engine)
+    held = transfers.claim(ctx.engine, first.id, "w1", 60)
+    assert held is not None
+    second = enqueue("customer", c | {"name": "Changed"}, ctx=ctx)
+    transfers.retry_later(ctx.engine, held, _transient(), max_attempts=5, base=0.0, cap=0.0)
+    dispatching.dispatch_candidates(ctx.engine)
+    assert transfers.claim(ctx.engine, first.id, "w1", 60) is None  # retired, not sent
+    row = _rows(ctx, id=first.id)[0]
+    assert row.state == State.SUPERSEDED and f"version {second.id}" in row.reason
+    assert transfers.claim(ctx.engine, second.id, "w2", 60) is not None
+
+
+def test_a_newer_version_waiting_for_its_older_one_is_due_when_that_one_lands(ctx):
+    c = sample.customers(1)[0]
+    first = enqueue("customer", c, ctx=ctx)
+    dispatching.dispatch_candidates(ctx.engine)
+    held = transfers.claim(ctx.engine, first.id, "w1", 60)
+    second = enqueue("customer", c | {"name": "Changed"}, ctx=ctx)
+    dispatching.dispatch_candidates(ctx.engine)
+    assert transfers.claim(ctx.engine, second.id, "w2", 60) is None  # deferred behind the first
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # not due yet
+    transfers.complete(ctx.engine, held, "customer", "NUE-C", "77")
+    # Due now: the refill that follows the older one's completion hands it out at once.
+    assert dispatching.dispatch_candidates(ctx.engine) == [second.id]
+
+
+def _transient():
+    from nue_ns.netsuite.errors import Kind, NetSuiteError
+
+    return NetSuiteError(Kind.TRANSIENT, "try again", status=503, code="UNAVAILABLE")
+
+
 def test_invalid_batch_stores_nothing_and_names_fields(ctx):
     good = sample.customers(3)
     bad = dict(good[1], email="not-an-email", id="bad id!")

@@ -13,17 +13,17 @@ from nue_ns.hub.models import State
 
 HUB = Path(states.__file__).parent
 # The modules that move records between states (the producers' insert and supersede, and the
-# NetSuite batches, keep theirs in hub/store.py and hub/batch_store.py).
+# NetSuite batches, keep theirs in hub/intake.py and hub/batch_store.py).
 MOVERS = ["transfers.py", "dispatching.py", "sweeps.py", "operators.py", "prerequisites.py"]
 
 
 def test_every_state_is_reached_and_left_as_the_table_says():
     targets = {t.target for t in states.TRANSITIONS.values()}
     sources = set().union(*(t.sources for t in states.TRANSITIONS.values()))
-    # Transferred is final; superseded is set by producers only; everything else moves on.
+    # Transferred and superseded are final; everything else moves on.
     assert sources == set(State) - {State.TRANSFERRED, State.SUPERSEDED}
     assert targets == {State.QUEUED, State.IN_FLIGHT, State.TRANSFERRED, State.PENDING, State.FAILED,
-                       State.WAITING}  # fmt: skip
+                       State.WAITING, State.SUPERSEDED}  # fmt: skip
 
 
 @pytest.mark.parametrize(

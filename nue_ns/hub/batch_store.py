@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select, text, update
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Batch, BatchState, Record, State
+from nue_ns.hub.transfers import RETIRE
 
 OPEN = (BatchState.PREPARED, BatchState.SUBMITTED)
 # A batch's `progress` once its job has finished: its results are read without polling it again.
@@ -69,6 +70,10 @@ def take(
           AND (CAST(:m AS integer) IS NULL OR r.type_rank <= :m OR r.record_type = ANY(:roots))
           AND ((r.state = 'pending' AND r.next_attempt_at <= now())
                OR (r.state = 'parked' AND r.created_at <= i.batch_released_at))
+          AND NOT EXISTS (  -- an older version in a worker's hands goes first (as transfers.claim)
+              SELECT 1 FROM hub_records o
+              WHERE o.integration_id = r.integration_id AND o.record_type = r.record_type
+                AND o.nue_id = r.nue_id AND o.id < r.id AND o.state = 'in_flight')
         ORDER BY r.type_rank, r.next_attempt_at, r.id LIMIT :n FOR UPDATE OF r SKIP LOCKED
         """
     )
@@ -89,8 +94,9 @@ def take(
             )
             .returning(Record)
         ).all()
+        retired = {row[0] for row in s.connection().exec_driver_sql(RETIRE, {"ids": [r.id for r in rows]})}
         s.expunge_all()
-        return sorted(rows, key=lambda r: (r.type_rank, r.id))
+        return sorted((r for r in rows if r.id not in retired), key=lambda r: (r.type_rank, r.id))
 
 
 def open_ranks(engine: Engine, integration_id: int) -> set[str]:

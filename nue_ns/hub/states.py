@@ -9,9 +9,10 @@ beats) racing on one record therefore never both win it.
                                                    in_flight --defer/retry_later/recover--> pending
                                                    in_flight --wait--> waiting --wake/requeue--> pending
                                                    in_flight --fail/give_up--> failed --retry--> pending
+                                                   in_flight --retire--> superseded (a newer version exists)
 
 Producers insert new versions as pending (parked in scheduled mode) and supersede older open
-ones (hub/store.py, the producer section); NetSuite batches (hub/batch_store.py) take and settle
+ones (hub/intake.py); NetSuite batches (hub/batch_store.py) take and settle
 their own records.
 """
 
@@ -60,6 +61,9 @@ TRANSITIONS: dict[str, Transition] = {
     "recover": _t((S.IN_FLIGHT,), S.PENDING),
     # retry: an operator's fresh start
     "retry": _t((S.FAILED, S.WAITING, S.PENDING, S.PARKED), S.PENDING),
+    # retire: a version a newer one replaced while a worker held it, taken again: never sent, or
+    # NetSuite would end with the older data (producers supersede the open versions themselves)
+    "retire": _t((S.IN_FLIGHT,), S.SUPERSEDED),
 }
 
 

@@ -49,6 +49,11 @@ class Claimed:
     integration_updated_at: dt.datetime  # the worker's cached integration is current if equal
 
 
+# A later version of the same record that may still be sent (intake marks stale ones superseded).
+_NEWER = """(SELECT min(n.id) FROM hub_records n
+             WHERE n.integration_id = {r}.integration_id AND n.record_type = {r}.record_type
+               AND n.nue_id = {r}.nue_id AND n.id > {r}.id AND n.state <> 'superseded')"""
+
 _CLAIM = f"""
     WITH c AS (
         UPDATE hub_records SET state = {states.target("claim")}, leased_by = %(worker)s, updated_at = now(),
@@ -59,7 +64,8 @@ _CLAIM = f"""
            (SELECT i.updated_at FROM integrations i WHERE i.id = c.integration_id) AS integration_updated_at,
            EXISTS (SELECT 1 FROM hub_records o
                    WHERE o.integration_id = c.integration_id AND o.record_type = c.record_type
-                     AND o.nue_id = c.nue_id AND o.id < c.id AND o.state = 'in_flight') AS older_in_flight
+                     AND o.nue_id = c.nue_id AND o.id < c.id AND o.state = 'in_flight') AS older_in_flight,
+           {_NEWER.format(r="c")} AS newer_id
     FROM c
 """
 
@@ -78,6 +84,9 @@ def claim_in(cur: Any, record_id: int, worker: str, lease_seconds: float) -> Cla
         row = c.execute(_CLAIM, {"id": record_id, "worker": worker, "lease": lease_seconds}).fetchone()
     if row is None:
         return None
+    if row["newer_id"] is not None:  # it came back (a retry, an operator's) after a newer version came
+        retire_in(cur, [record_id])
+        return None
     if row["older_in_flight"]:
         _to_pending(
             cur, "defer", record_id, 2.0, "an older version of this record is being sent; this one follows"
@@ -85,6 +94,25 @@ def claim_in(cur: Any, record_id: int, worker: str, lease_seconds: float) -> Cla
         return None
     held = HeldRecord(**{k: row[k] for k in _COLUMNS})
     return Claimed(held, row["integration_updated_at"])  # type: ignore[arg-type]  # read like a Record
+
+
+RETIRE = f"""
+    UPDATE hub_records r SET state = {states.target("retire")}, updated_at = now(),
+           lease_expires_at = NULL, leased_by = NULL,
+           reason = 'replaced by version ' || {_NEWER.format(r="r")}
+    WHERE r.id = ANY(CAST(%(ids)s AS bigint[])) AND {states.guard("retire", "r.state")}
+      AND {_NEWER.format(r="r")} IS NOT NULL
+    RETURNING r.id
+"""
+
+
+def retire_in(cur: Any, ids: Sequence[int]) -> set[int]:
+    """Of the held records `ids`, those a newer version replaced are retired, never sent: an older
+    version handed back (a transient failure, an operator's retry) after a newer one arrived.
+    Returns the ids retired."""
+    if not ids:
+        return set()
+    return {row[0] for row in cur.execute(RETIRE, {"ids": list(ids)})}
 
 
 def _to_pending(cur: Any, verb: str, record_id: int, delay: float, reason: str, **extra: Any) -> bool:
@@ -215,6 +243,11 @@ _COMPLETE = f"""
         WHERE id = %(id)s AND {states.guard("complete")}
         RETURNING id
     ), linked AS ({_LINK}        RETURNING 1
+    ), follows AS (  -- a newer version deferred behind this one goes now (the refill hands it out)
+        UPDATE hub_records f SET next_attempt_at = now()
+        WHERE f.integration_id = %(i)s AND f.record_type = %(rtype)s AND f.nue_id = %(nue)s
+          AND f.id > %(id)s AND f.state = 'pending' AND f.next_attempt_at > now()
+        RETURNING 1
     )
     UPDATE hub_records w SET state = {states.target("wake")}, next_attempt_at = now(), waiting_on = NULL,
            reason = NULL, updated_at = now()
@@ -251,6 +284,8 @@ def complete_in(
         {
             "id": record.id,
             "i": record.integration_id,
+            "rtype": record.record_type,
+            "nue": record.nue_id,
             "attempts": record.attempts + 1,
             "ns_type": ns_type,
             "eid": external_id,
