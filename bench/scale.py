@@ -26,8 +26,8 @@ TARGET = 0.95
 def run(
     accounts: int = ACCOUNTS,
     minutes: int = 3,
-    workers: int = 1,
-    threads: int = 64,
+    workers: int = 2,
+    threads: int = 40,
     pool: str = "threads",
     window: int = 0,
 ) -> list[Table]:
@@ -35,9 +35,10 @@ def run(
     per_account = CALLS * (minutes + 1)
     # Each worker thread keeps a hub connection and may need a second one for a read inside its
     # claim (an integration seen for the first time), so a worker's pool is its threads + 2 (the
-    # default) plus 20 of overflow: one worker of 64 threads stays within PostgreSQL's default
-    # max_connections (100); two would not. (A pool of 24 for 64 threads, tried before, exhausted
-    # the pool: transfers waited 30 s for a second connection, and 3.4% of the limits were used.)
+    # default) plus 20 of overflow. Two workers of 40 threads (84 connections) stay within
+    # PostgreSQL's default max_connections (100) and use both cores: one process of 64 threads was
+    # bound by its own interpreter lock at about one core. (A pool of 24 for 64 threads, tried
+    # before, exhausted the pool: transfers waited 30 s for a second connection.)
     env = {"NUE_NS_DB_POOL_SIZE": str(threads + 2)} | (
         {"NUE_NS_DISPATCH_WINDOW": str(window)} if window else {}
     )

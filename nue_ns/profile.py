@@ -207,13 +207,15 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
         return None
     s = ctx.settings
     lock = ctx.redis.lock(
-        f"nue_ns:profile:{rec.integration_id}",
-        timeout=6 * (s.netsuite_timeout + s.governor_max_wait) + 10,
-        blocking_timeout=s.governor_max_wait,
+        f"nue_ns:profile:{rec.integration_id}", timeout=6 * (s.netsuite_timeout + s.governor_max_wait) + 10
     )
-    if not lock.acquire():
+    # Not blocking: a read is several calls, seconds at NetSuite's pace, and a worker waiting for it
+    # would hold its slot that long (at 1,000 new accounts, 2 s per queued record: half the run's
+    # worker time). The record comes back after a read's few calls; by then the read has spent the
+    # account's tokens, and dispatch holds its records until they free (hub/dispatching.py).
+    if not lock.acquire(blocking=False):
         transfers.defer(
-            ctx.engine, rec.id, 1.0, "waiting while another worker reads the NetSuite account profile"
+            ctx.engine, rec.id, 3.0, "waiting while another worker reads the NetSuite account profile"
         )
         return "deferred"
     try:

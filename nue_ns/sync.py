@@ -175,7 +175,8 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
             also = currencies.listed(rec, contract)  # a customer's currencies are on it now
             transfers.complete_in(cur, rec, request.ns_type, request.external_id, internal_id, also)
         if refilled is not None:
-            refilled.extend(dispatching.refill(cur, rec.integration_id, ctx.settings.dispatch_window or None))
+            window = ctx.settings.dispatch_window or None
+            refilled.extend(dispatching.refill(cur, rec.integration_id, window, conn.integration.rate_limit))
 
     try:
         # Linked documents: made by a transform, or only what may change re-sent (linking.py).

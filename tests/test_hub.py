@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from nue_ns import sample
+from nue_ns.account_profile import AccountProfile
 from nue_ns.hub import attempts, dispatching, operators, sweeps, transfers
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import upsert_integration
+from nue_ns.hub.integrations import save_profile, upsert_integration
 from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
 from nue_ns.integration import IntegrationConfig
 from nue_ns.producer import InvalidBatch, enqueue, enqueue_many
@@ -18,6 +19,8 @@ from nue_ns.refs import Ref
 from tests.harness import TEST_CREDENTIALS
 
 CREDS = TEST_CREDENTIALS
+# An account profile as read (dispatch sends one record at a time until it is: that one reads it).
+READ = AccountProfile(currencies={"USD": "1"})
 
 
 @pytest.fixture
@@ -61,6 +64,7 @@ def test_stale_version_by_updated_at_is_never_sent(ctx):
 
 
 def test_in_flight_version_is_not_overtaken(ctx):
+    save_profile(ctx.engine, ctx.integration("default").id, READ)  # not one at a time
     c = sample.customers(1)[0]
     first = enqueue("customer", c, ctx=ctx)
     dispatching.dispatch_candidates(ctx.engine)
@@ -76,6 +80,7 @@ def test_in_flight_version_is_not_overtaken(ctx):
 def test_an_older_version_handed_back_after_a_newer_one_came_is_never_sent(ctx):
     """v1 in flight when v2 arrives, then v1 fails transiently (pending again): v2 goes, and v1,
     due later, must not be sent after it (NetSuite would end with v1's data)."""
+    save_profile(ctx.engine, ctx.integration("default").id, READ)  # not one record at a time
     c = sample.customers(1)[0]
     first = enqueue("customer", c, ctx=ctx)
     dispatching.dispatch_candidates(ctx.engine)
@@ -147,6 +152,8 @@ def test_dispatch_window_per_integration_is_fair(ctx):
     enqueue_many(
         "customer", sample.customers(3, prefix="S"), integration="small", ctx=ctx, dispatch_now=False
     )
+    for integ in (big, small):
+        save_profile(ctx.engine, integ.id, READ)  # read: the whole window goes
     ids = dispatching.dispatch_candidates(ctx.engine)
     by_integration = {big.id: 0, small.id: 0}
     for r in _rows(ctx, state=State.QUEUED):
@@ -166,6 +173,7 @@ def test_scheduled_mode_parks_until_the_batch_sweep(ctx):
         config=IntegrationConfig(scheduled_mode=True, batches=False),
     )
     accepted = enqueue_many("customer", sample.customers(5), integration="sched", ctx=ctx)
+    save_profile(ctx.engine, ctx.integration("sched").id, READ)
     assert {a.state for a in accepted} == {State.PARKED}
     assert dispatching.dispatch_candidates(ctx.engine) == []
     dispatching.release_batch(ctx.engine)
@@ -222,6 +230,7 @@ def test_credentials_are_encrypted_at_rest(ctx):
 
 def test_retry_sweep_wakes_records_whose_prerequisites_arrived(ctx):
     """A worker killed between parking a record and re-checking must not leave it waiting for ever."""
+    save_profile(ctx.engine, ctx.integration("default").id, READ)  # not one record at a time
     invoice = {
         "id": "INV-1",
         "invoice_number": "1",
@@ -301,12 +310,63 @@ def test_governor_seed_counts_calls_from_when_they_ended(ctx):
 def test_no_dispatch_while_the_account_has_no_token(ctx):
     accepted = enqueue_many("customer", sample.customers(3), ctx=ctx, dispatch_now=False)
     integ = ctx.integration("default")
+    save_profile(ctx.engine, integ.id, READ)
     dispatching.hold_dispatch(ctx.engine, integ.id, 30)
     assert dispatching.dispatch_candidates(ctx.engine) == []
     dispatching.hold_dispatch(ctx.engine, integ.id, 1)  # a shorter hold never shortens a longer one
     assert dispatching.dispatch_candidates(ctx.engine) == []
     upsert_integration(ctx.engine, ctx.settings, "default", account_id="TEST1", rate_limit="10/60s")
     assert sorted(dispatching.dispatch_candidates(ctx.engine)) == sorted(a.id for a in accepted)
+
+
+def _finished_call(ctx, integ, ended_ago: float, elapsed_ms: float = 500.0) -> None:
+    import datetime as dt
+
+    from nue_ns.hub.models import Attempt
+
+    started = utcnow() - dt.timedelta(seconds=ended_ago, milliseconds=elapsed_ms)
+    with session_scope(ctx.engine) as s:
+        s.add(
+            Attempt(
+                integration_id=integ.id, account_id=integ.account_id, method="PUT", url="u",
+                started_at=started, elapsed_ms=elapsed_ms, outcome="transferred",
+            )
+        )  # fmt: skip
+
+
+def test_dispatch_queues_no_more_records_than_the_account_has_tokens(ctx):
+    integ = upsert_integration(
+        ctx.engine,
+        ctx.settings,
+        "tok",
+        account_id="TOK",
+        credentials=CREDS,
+        rate_limit="3/60s",
+        concurrency=5,
+    )
+    save_profile(ctx.engine, integ.id, READ)
+    enqueue_many("customer", sample.customers(10), integration="tok", ctx=ctx, dispatch_now=False)
+    _finished_call(ctx, integ, ended_ago=10)  # counts: it ended within the window
+    _finished_call(ctx, integ, ended_ago=61, elapsed_ms=5000)  # ended 61 s ago: out of the 60 s window
+    first = dispatching.dispatch_candidates(ctx.engine)
+    assert len(first) == 2  # 3 tokens, 1 spent (the window of 2 x 5 would allow 10)
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # each queued record holds a token
+    rec = transfers.claim(ctx.engine, first[0], "w1", 60)
+    assert rec is not None
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # in flight: it holds its token still
+    _finished_call(ctx, integ, ended_ago=0)  # its call ended ...
+    transfers.complete(ctx.engine, rec, "customer", "C", "1")  # ... and it is done: the call counts
+    assert dispatching.dispatch_candidates(ctx.engine) == []
+
+
+def test_an_integration_whose_profile_is_unread_gets_one_record(ctx):
+    integ = upsert_integration(ctx.engine, ctx.settings, "new", account_id="NEW", credentials=CREDS)
+    enqueue_many("customer", sample.customers(5), integration="new", ctx=ctx, dispatch_now=False)
+    # Its transfer reads the profile (several calls); the others would only wait for it.
+    assert len(dispatching.dispatch_candidates(ctx.engine)) == 1
+    assert dispatching.dispatch_candidates(ctx.engine) == []
+    save_profile(ctx.engine, integ.id, READ)
+    assert len(dispatching.dispatch_candidates(ctx.engine)) == 4  # 5 tokens, one held by the queued record
 
 
 def test_a_real_time_burst_above_the_threshold_is_found_for_a_batch(ctx):

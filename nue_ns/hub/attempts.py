@@ -95,6 +95,18 @@ def start_attempt(
     return int(row[0])
 
 
+# The finished calls an account's governor still counts in its rate window (nue_ns/governor.py): a
+# call counts from its end (NetSuite may see it arrive any time until then), as recent_calls reads
+# it; a call ends at most `lease` seconds after it starts (the governor's lease). Parameters: the
+# account's column, `window` in seconds. Calls still in flight are their records' (in_flight).
+FINISHED_IN_WINDOW = """
+    (SELECT count(*) FROM hub_attempts a
+     WHERE a.account_id = {account} AND a.elapsed_ms IS NOT NULL
+       AND a.started_at > now() - make_interval(secs => {window} + %(lease)s)
+       AND a.started_at + a.elapsed_ms * interval '1 millisecond' > now() - make_interval(secs => {window}))
+"""
+
+
 def finish_params(
     attempt_id: int,
     exchange: Exchange | None,

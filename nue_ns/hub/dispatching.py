@@ -3,28 +3,46 @@ sweeps that hand out again what Redis may have lost."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from nue_ns.config import RateLimit, get_settings
 from nue_ns.hub import states
+from nue_ns.hub.attempts import FINISHED_IN_WINDOW
 from nue_ns.hub.batch_store import BATCHING_SQL
 from nue_ns.hub.db import Hub, transaction
 
 # Due records move to QUEUED, at most `window` queued + in flight per integration (not those of
-# integrations that send in batches: hub/batch_store.py takes theirs). One statement serves every
-# integration (round robin: each gets its own window, so one account's backlog never crowds out
-# another's) or just one (a worker's refill after a task): each integration's count of queued and
-# in-flight rows is an index probe of its own, never a scan of every integration's rows.
+# integrations that send in batches: hub/batch_store.py takes theirs), and no more than its account
+# has rate tokens free (its queued and in-flight records each hold one, its finished calls count
+# until they leave the window): a record queued without a token is only claimed to be deferred, a
+# task that costs a worker as much as a call. An integration whose account profile is not read yet
+# gets one record: its transfer reads the profile (several calls), the others would only wait.
+# One statement serves every integration (round robin: each gets its own window, so one account's
+# backlog never crowds out another's) or just one (a worker's refill after a task): each
+# integration's count of queued and in-flight rows is an index probe of its own (ix_records_busy),
+# never a scan of every integration's rows.
+_FINISHED = FINISHED_IN_WINDOW.format(account="i.account_id", window="rl.span")
 DISPATCH = f"""
     WITH room AS (
         SELECT i.id, i.batch_released_at,
-               GREATEST(0, COALESCE(%(window)s, i.concurrency * 2) - (
-                   SELECT count(*) FROM hub_records b
-                   WHERE b.integration_id = i.id AND b.state IN ('queued', 'in_flight'))) AS free
+               LEAST(GREATEST(0, CASE WHEN i.profile IS NULL THEN 1
+                                      ELSE COALESCE(%(window)s, i.concurrency * 2) END - n.busy),
+                     GREATEST(0, rl.calls - n.busy - {_FINISHED})
+               ) AS free
         FROM integrations i
+        JOIN unnest(CAST(%(limits)s AS text[]), CAST(%(calls)s AS integer[]), CAST(%(windows)s AS float8[]))
+             AS rl(rate_limit, calls, span) ON rl.rate_limit = i.rate_limit
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS busy FROM hub_records b
+            WHERE b.integration_id = i.id AND b.state IN ('queued', 'in_flight')) n
         WHERE (CAST(%(only)s AS integer) IS NULL OR i.id = %(only)s)
           AND (i.not_before IS NULL OR i.not_before <= now())
           AND NOT {BATCHING_SQL}
           AND i.enabled  -- a disabled integration's records stay in the hub, unsent
+        -- One dispatch at a time fills an integration's window: two at once (the sweep and a
+        -- worker's refill) would each count the other's rows as free and queue twice the window.
+        FOR NO KEY UPDATE OF i SKIP LOCKED
     ), due AS (
         SELECT c.id FROM room
         CROSS JOIN LATERAL (
@@ -51,9 +69,45 @@ def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int
         return refill(cur, integration_id, window)
 
 
-def refill(cur: Any, integration_id: int | None, window: int | None) -> list[int]:
-    """DISPATCH inside the caller's transaction (a transfer's last one refills its integration)."""
-    return [row[0] for row in cur.execute(DISPATCH, {"only": integration_id, "window": window})]
+def refill(
+    cur: Any, integration_id: int | None, window: int | None, rate_limit: str | None = None
+) -> list[int]:
+    """DISPATCH inside the caller's transaction (a transfer's last one refills its integration;
+    `rate_limit`: that integration's, as the claim read it, which saves a query)."""
+    params = {"only": integration_id, "window": window} | _limits(cur, integration_id, rate_limit)
+    return [row[0] for row in cur.execute(DISPATCH, params)]
+
+
+def _limits(cur: Any, integration_id: int | None, rate_limit: str | None) -> dict[str, Any]:
+    """The rate limits in use (RateLimit's grammar is parsed in one place, config.RateLimit) and
+    each one's governor window, period x (1 + margin), as DISPATCH's parameters."""
+    settings = get_settings()
+    if rate_limit is not None and integration_id is not None:
+        texts = [rate_limit]
+    else:
+        texts = [row[0] for row in cur.execute(_RATE_LIMITS, {"only": integration_id})]
+    parsed = [(text, _parse(text)) for text in texts]
+    known = [(text, rate) for text, rate in parsed if rate is not None]  # the governor refuses the rest
+    return {
+        "limits": [text for text, _ in known],
+        "calls": [rate.calls for _, rate in known],
+        "windows": [rate.period * (1 + settings.governor_margin) for _, rate in known],
+        "lease": settings.lease_seconds,
+    }
+
+
+_RATE_LIMITS = """
+    SELECT DISTINCT rate_limit FROM integrations
+    WHERE CAST(%(only)s AS integer) IS NULL OR id = %(only)s
+"""
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> RateLimit | None:
+    try:
+        return RateLimit.parse(text)
+    except ValueError:
+        return None
 
 
 def hold_dispatch(hub: Hub, integration_id: int, seconds: float) -> None:

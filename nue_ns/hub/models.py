@@ -105,6 +105,8 @@ class Record(Base):
             "id",
             postgresql_where="state IN ('pending', 'parked')",
         ),
+        # An integration's dispatch window (hub/dispatching.DISPATCH): its queued + in-flight rows.
+        Index("ix_records_busy", "integration_id", postgresql_where="state IN ('queued', 'in_flight')"),
         Index("ix_records_nue", "integration_id", "record_type", "nue_id"),
         Index("ix_records_waiting_on", "waiting_on", postgresql_using="gin"),
         Index("ix_records_batch", "batch_id"),
