@@ -144,19 +144,15 @@ def test_other_versions_are_found_by_index_probes_whatever_the_statistics(ctx):
     every open row of the integration for each batch row."""
     integ = ctx.integration("default")
     intake.accept(ctx.engine, integ, "customer", _customers(*sample.customers(3000, prefix="P")))
-    rows = intake.batch_rows(intake.latest_versions(_customers(*sample.customers(500, prefix="Q"))))
-    params = {"i": integ.id, "t": "customer", "rank": 0, "state": "pending", "reason": None, "first": 0}
+    arrays = intake._arrays(intake.latest_versions(_customers(*sample.customers(500, prefix="Q"))))
+    params = {"i": integ.id, "t": "customer", "rank": 0, "state": "pending", "reason": None}
     params |= {"stale": intake._STALE, "states": intake._REPLACEABLE, "now": "2026-01-01T00:00:00Z"}
     with ctx.engine.begin() as conn:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            cur.execute(intake._PREPARE)
-            with cur.copy(intake._COPY) as copy:
-                for row in rows:
-                    copy.write_row(row)
             plans = []
             for query in (intake._INSERT, intake._EXISTING):
-                cur.execute("EXPLAIN " + query, params)
+                cur.execute("EXPLAIN " + query, params | arrays)
                 plans.append("\n".join(line for (line,) in cur.fetchall()))
         conn.rollback()
     for plan in plans:

@@ -1,10 +1,9 @@
-"""Producers' records into the hub: one COPY and one set-based statement per batch.
+"""Producers' records into the hub: one set-based statement per part of a batch, all in one pipeline.
 
-Each record is serialised once (its canonical JSON: what is hashed is what is stored) and streamed
-to PostgreSQL with COPY into a per-connection temporary table: no bind parameter per row, so a
-batch of any size fits (PostgreSQL allows 65,535 parameters per statement). One statement then
-inserts the new versions, marks a version older than one the hub has as superseded, and retires
-the open older versions the new ones replace.
+Each record is serialised once (its canonical JSON: what is hashed is what is stored) and sent as
+an element of an array parameter. One statement per part of a batch inserts the new versions,
+marks a version older than one the hub has as superseded, and retires the open older versions
+the new ones replace.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,42 +48,43 @@ class Accepted:
 _REPLACEABLE = [s.value for s in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)]
 _STALE = "stale: the hub has a newer version of this record (by updated_at)"
 
-# The batch table: one per connection, emptied at every commit, so no catalog churn per batch
-# (ON COMMIT DROP would create and drop a table each time); created again if the transaction that
-# created it rolled back.
-_PREPARE = """
-CREATE TEMPORARY TABLE IF NOT EXISTS intake_batch (
-    ord integer NOT NULL, nue_id text NOT NULL, upd timestamptz, hash text NOT NULL, payload jsonb NOT NULL
-) ON COMMIT DELETE ROWS
+# A part's rows, sent as four arrays in binary (psycopg's text format quotes array elements in
+# Python, one regex each): no bind parameter per row, so a part of any size fits (PostgreSQL
+# allows 65,535 parameters per statement), and no COPY, so every part of a batch goes out in one
+# pipeline.
+_BATCH = """
+unnest(%(ids)b::text[], %(upds)b::timestamptz[], %(hashes)b::text[], %(payloads)b::text[])
+    WITH ORDINALITY AS b(nue_id, upd, hash, payload, ord)
 """
-_COPY = "COPY intake_batch (ord, nue_id, upd, hash, payload) FROM STDIN"
 
 # Every lookup of a record's other versions is a correlated subquery (EXISTS, or LATERAL kept
 # from being flattened into a join by OFFSET 0): one probe of ix_records_nue per batch row,
-# whatever the statistics say. A join the planner may reorder went quadratic: a temporary table
-# has no statistics, a new hub table none either, and without them the planner scanned every open
+# whatever the statistics say. A join the planner may reorder went quadratic: the batch has no
+# statistics, a new hub table none either, and without them the planner scanned every open
 # row of the integration once per batch row (5 s for 1,000 rows into a table of 6,000).
 #
 # The new versions, in the batch's order (their ids follow it). A version older (by the
 # producer's updated_at) than one the hub holds open or sent goes in as superseded, never sent.
 # Every new version, stale or not, retires the open older versions of its record; those are the
 # rows this statement's snapshot sees, so never the ones it inserts.
-_INSERT = """
+_INSERT = (
+    """
 WITH ins AS (
     INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
                              version_hash, payload, state, reason, next_attempt_at, attempts)
-    SELECT %(i)s, %(t)s, %(rank)s, b.nue_id, b.upd, b.hash, b.payload,
+    SELECT %(i)s, %(t)s, %(rank)s, b.nue_id, b.upd, b.hash, b.payload::jsonb,
            CASE WHEN newer.found THEN 'superseded' ELSE %(state)s END,
            CASE WHEN newer.found THEN %(stale)s ELSE %(reason)s END,
            %(now)s, 0
-    FROM intake_batch b
+    FROM """
+    + _BATCH
+    + """
     CROSS JOIN LATERAL (
         SELECT b.upd IS NOT NULL AND EXISTS (
             SELECT 1 FROM hub_records o
             WHERE o.integration_id = %(i)s AND o.record_type = %(t)s AND o.nue_id = b.nue_id
               AND o.state <> 'superseded' AND o.source_updated_at > b.upd)
     ) AS newer(found)
-    WHERE b.ord >= %(first)s
     ORDER BY b.ord
     ON CONFLICT ON CONSTRAINT uq_record_version DO NOTHING
     RETURNING id, nue_id, source_updated_at, state
@@ -107,18 +106,22 @@ WITH ins AS (
 )
 SELECT id, nue_id, state FROM ins
 """
+)
 
 # The versions the hub already had (the insert skipped them): their rows as they stand.
-_EXISTING = """
-SELECT r.id, b.nue_id, r.state FROM intake_batch b
+_EXISTING = (
+    """
+SELECT r.id, b.nue_id, r.state FROM """
+    + _BATCH
+    + """
 CROSS JOIN LATERAL (
     SELECT r.id, r.state FROM hub_records r
     WHERE r.integration_id = %(i)s AND r.record_type = %(t)s AND r.nue_id = b.nue_id
       AND r.version_hash = b.hash
     OFFSET 0
 ) AS r
-WHERE b.ord >= %(first)s
 """
+)
 
 
 Row = tuple[int, str, dt.datetime | None, str, str]  # ord, nue_id, updated_at, hash, canonical JSON
@@ -132,10 +135,9 @@ def latest_versions(records: Sequence[_Record]) -> dict[str, _Record]:
     return latest
 
 
-def batch_rows(latest: dict[str, _Record], first: int = 0) -> Iterator[Row]:
-    """The COPY rows, made as they are sent: each record serialised once, hashed from that text.
-    A generator, so that PostgreSQL reads the first rows while the next are being serialised."""
-    for ord_, (nue_id, rec) in enumerate(latest.items(), first):
+def batch_rows(latest: dict[str, _Record]) -> Iterator[Row]:
+    """The rows of a batch: each record serialised once, hashed from that text."""
+    for ord_, (nue_id, rec) in enumerate(latest.items()):
         canonical = _canonical(rec)
         yield (
             ord_,
@@ -185,40 +187,38 @@ def accept_parts(
         "states": _REPLACEABLE,
         "now": utcnow(),
     }
-    accepted: list[Accepted] = []
+    sent: list[tuple[Any, dict[str, _Record], dict[str, list[Any]]]] = []
     with engine.begin() as conn:
-        raw = conn.connection.driver_connection  # psycopg's: COPY is not SQLAlchemy's to give
+        raw = conn.connection.driver_connection  # psycopg's: pipeline mode is not SQLAlchemy's to give
         assert raw is not None
-        with raw.cursor() as cur, ExitStack() as inflight:
-            cur.execute(_PREPARE)
-            prev: dict[str, _Record] | None = None  # the part whose insert is in flight
-            prev_first = first = 0  # the first ord of that part, and of the next
+        with raw.pipeline():
             for part in parts:
                 if not part:
                     continue
                 latest = latest_versions(part)
-                rows: Iterable[Row] = batch_rows(latest, first)
-                if prev is not None:
-                    rows = list(rows)  # serialised while the previous part is inserted
-                    inflight.close()  # leaves pipeline mode: the previous insert's results
-                    accepted += _results(cur, record_type, prev, params | {"first": prev_first})
-                with cur.copy(_COPY) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                inflight.enter_context(raw.pipeline())
-                cur.execute(_INSERT, params | {"first": first})  # sent; its results read later
-                prev, prev_first = latest, first
-                first += len(latest)
-            if prev is not None:
-                inflight.close()
-                accepted += _results(cur, record_type, prev, params | {"first": prev_first})
+                arrays = _arrays(latest)
+                cur = raw.cursor()  # one per part: a cursor holds the results of its last statement
+                cur.execute(_INSERT, params | arrays)  # sent; PostgreSQL inserts while the next part is made
+                sent.append((cur, latest, arrays))
+        accepted: list[Accepted] = []
+        for cur, latest, arrays in sent:
+            accepted += _results(cur, record_type, latest, params | arrays)
+            cur.close()
     return accepted
+
+
+def _arrays(latest: dict[str, _Record]) -> dict[str, list[Any]]:
+    columns: tuple[list[Any], ...] = ([], [], [], [])
+    for _, *values in batch_rows(latest):
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return dict(zip(("ids", "upds", "hashes", "payloads"), columns, strict=True))
 
 
 def _results(
     cur: Any, record_type: str, latest: dict[str, _Record], params: dict[str, Any]
 ) -> list[Accepted]:
-    """The results of the part just inserted (`latest`), in its order; `params["first"]` its first ord."""
+    """A part's answers (`latest`: its records), in its order."""
     results: dict[str, Accepted] = {}
     for id_, nue_id, state in cur.fetchall():
         results[nue_id] = Accepted(id_, record_type, nue_id, True, state)
