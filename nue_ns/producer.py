@@ -6,7 +6,7 @@ if any record is invalid, none is stored and the error names every bad record an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from nue_ns import currencies, dispatch, mapping, profile, records
@@ -14,6 +14,7 @@ from nue_ns.context import Context, get_context
 from nue_ns.hub import intake, links
 from nue_ns.hub.intake import Accepted
 from nue_ns.hub.integrations import DEFAULT, config_of, ensure_default
+from nue_ns.hub.models import Integration
 from nue_ns.integration import Collection, IntegrationConfig
 
 # The most records one call may carry (API, CLI and Python alike); docs/OPERATIONS.md says so.
@@ -54,7 +55,51 @@ def enqueue_many(
     if integration == DEFAULT:
         ensure_default(ctx.engine, ctx.settings)
     integ = ctx.integration(integration)
-    valid = validate_all(record_type, items)
+    accepted = None
+    if len(items) > intake.PART:
+        try:
+            accepted = intake.accept_parts(
+                ctx.engine, integ, record_type, _parts(ctx, integ, record_type, items)
+            )
+        except _Unsure:
+            accepted = None  # rolled back: the whole batch again, one part, to name what is wrong
+    if accepted is None:
+        valid = validate_all(record_type, items)
+        _check(ctx, integ, record_type, valid)
+        accepted = intake.accept(ctx.engine, integ, record_type, valid)
+    config = config_of(integ)
+    if dispatch_now and not config.scheduled_mode:
+        dispatch.dispatch(ctx, integ.id)
+    return accepted
+
+
+class _Unsure(Exception):
+    """A part of a batch has an invalid record, or a record of an earlier part: stored in one part."""
+
+
+def _parts(
+    ctx: Context, integ: Integration, record_type: str, items: list[Any]
+) -> Iterator[list[records._Record]]:
+    """The batch validated part by part, for intake.accept_parts to insert each part while the next
+    is validated; the whole batch is checked after its last part, before the commit."""
+    valid: list[records._Record] = []
+    seen: set[str] = set()
+    for start in range(0, len(items), intake.PART):
+        try:
+            part = [records.validate(record_type, item) for item in items[start : start + intake.PART]]
+        except records.InvalidRecord:
+            raise _Unsure from None
+        if not seen.isdisjoint(rec.id for rec in part):
+            raise _Unsure
+        seen.update(rec.id for rec in part)
+        valid += part
+        yield part
+    _check(ctx, integ, record_type, valid)
+
+
+def _check(ctx: Context, integ: Integration, record_type: str, valid: list[records._Record]) -> None:
+    """What a valid batch must also meet to be stored: mapping readiness, the integration's
+    collection scenario, known currencies, no item type change. Raises InvalidBatch."""
     unready = [
         records.InvalidRecord(record_type, [reason], i)
         for i, rec in enumerate(valid)
@@ -75,10 +120,6 @@ def enqueue_many(
         raise InvalidBatch(sorted(problems, key=lambda p: p.index or 0))
     if record_type == "product":
         _refuse_type_changes(ctx, integ.id, config, valid)
-    accepted = intake.accept(ctx.engine, integ, record_type, valid)
-    if dispatch_now and not config.scheduled_mode:
-        dispatch.dispatch(ctx, integ.id)
-    return accepted
 
 
 # What Nue pushes only when it collects (the tutorial's data model: payment applications, refund

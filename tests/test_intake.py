@@ -144,21 +144,106 @@ def test_other_versions_are_found_by_index_probes_whatever_the_statistics(ctx):
     every open row of the integration for each batch row."""
     integ = ctx.integration("default")
     intake.accept(ctx.engine, integ, "customer", _customers(*sample.customers(3000, prefix="P")))
-    rows = intake.batch_rows(intake.latest_versions(_customers(*sample.customers(500, prefix="Q"))))
+    arrays = intake._arrays(intake.latest_versions(_customers(*sample.customers(500, prefix="Q"))))
     params = {"i": integ.id, "t": "customer", "rank": 0, "state": "pending", "reason": None}
     params |= {"stale": intake._STALE, "states": intake._REPLACEABLE, "now": "2026-01-01T00:00:00Z"}
     with ctx.engine.begin() as conn:
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            cur.execute(intake._PREPARE)
-            with cur.copy(intake._COPY) as copy:
-                for row in rows:
-                    copy.write_row(row)
             plans = []
             for query in (intake._INSERT, intake._EXISTING):
-                cur.execute("EXPLAIN " + query, params)
+                cur.execute("EXPLAIN " + query, params | arrays)
                 plans.append("\n".join(line for (line,) in cur.fetchall()))
         conn.rollback()
     for plan in plans:
         assert "ix_records_nue" in plan or "uq_record_version" in plan, plan
         assert "Hash Join" not in plan and "Merge Join" not in plan, plan
+
+
+def test_parts_store_what_one_part_stores(ctx):
+    """accept_parts inserts part by part in one transaction: the same rows and answers as one part."""
+    integ = ctx.integration("default")
+    base = {"updated_at": "2026-01-02T00:00:00Z"}
+    known, replaced, kept = _customers(
+        {"id": "PK", "name": "known"} | base,
+        {"id": "PR", "name": "old"} | base,
+        {"id": "PS", "name": "new"} | base,
+    )
+    first = intake.accept_parts(ctx.engine, integ, "customer", [[known], [replaced, kept]])
+    newer, stale, fresh = _customers(
+        {"id": "PR", "name": "newer", "updated_at": "2026-01-03T00:00:00Z"},
+        {"id": "PS", "name": "stale", "updated_at": "2026-01-01T00:00:00Z"},
+        {"id": "PF", "name": "fresh"},
+    )
+    out = intake.accept_parts(ctx.engine, integ, "customer", [[newer], [], [known, stale], [fresh]])
+    assert [(a.nue_id, a.created, a.state) for a in out] == [
+        ("PR", True, State.PENDING),
+        ("PK", False, State.PENDING),
+        ("PS", True, State.SUPERSEDED),
+        ("PF", True, State.PENDING),
+    ]
+    assert out[1].id == first[0].id
+    assert [a.id for a in out if a.created] == sorted(a.id for a in out if a.created)
+    old_r, new_r = _stored(ctx, "PR")
+    assert old_r.state == State.SUPERSEDED and old_r.reason == f"replaced by version {new_r.id}"
+    kept_s, stale_s = _stored(ctx, "PS")
+    assert kept_s.state == State.PENDING and stale_s.reason.startswith("stale:")
+
+
+def test_an_error_raised_by_a_later_part_rolls_back_the_earlier_parts(ctx):
+    integ = ctx.integration("default")
+
+    def parts():
+        yield _customers({"id": "RB-1", "name": "one"})
+        yield _customers({"id": "RB-2", "name": "two"})
+        raise RuntimeError("the third part is bad")
+
+    with pytest.raises(RuntimeError):
+        intake.accept_parts(ctx.engine, integ, "customer", parts())
+    assert _stored(ctx, "RB-1") == [] and _stored(ctx, "RB-2") == []
+
+
+def test_enqueue_many_beyond_one_part(ctx):
+    """A batch of several parts: stored in order; a record given again in a later part keeps its
+    first place with its last version, as in one part."""
+    n = 2 * intake.PART + 7
+    items = sample.customers(n, prefix="EP")
+    items.append(items[3] | {"name": "renamed"})  # again, in the last part
+    accepted = enqueue_many("customer", items, ctx=ctx)
+    assert [a.nue_id for a in accepted] == [item["id"] for item in items[:n]]
+    assert [a.id for a in accepted] == sorted(a.id for a in accepted)
+    (row,) = _stored(ctx, items[3]["id"])
+    assert row.payload["name"] == "renamed" and row.id == accepted[3].id
+    with session_scope(ctx.engine) as s:
+        assert s.scalar(select(func.count()).where(Record.nue_id.like("EP%"))) == n
+
+
+def test_a_bad_record_in_a_later_part_stores_nothing(ctx):
+    items = sample.customers(2 * intake.PART + 7, prefix="EB")
+    items[-1] = items[-1] | {"email": "not an address"}
+    with pytest.raises(InvalidBatch) as caught:
+        enqueue_many("customer", items, ctx=ctx)
+    (problem,) = caught.value.as_json()
+    assert problem["index"] == len(items) - 1 and problem["errors"][0]["field"] == "email"
+    assert _stored(ctx, items[0]["id"]) == []
+
+
+def test_a_batch_check_failing_after_every_part_was_inserted_stores_nothing(ctx):
+    """The checks on the whole batch (here: a currency the integration maps to nothing) run after
+    the last part's insert, before the commit."""
+    upsert_integration(
+        ctx.engine,
+        ctx.settings,
+        "mapped",
+        account_id="TEST3",
+        credentials=CREDS,
+        rest_url="http://127.0.0.1:9",
+        config=IntegrationConfig(currency_ids={"USD": "1"}),
+    )
+    items = [item | {"currency": "USD"} for item in sample.customers(2 * intake.PART + 7, prefix="EC")]
+    items[-2] = items[-2] | {"currency": "EUR"}
+    with pytest.raises(InvalidBatch) as caught:
+        enqueue_many("customer", items, integration="mapped", ctx=ctx)
+    (problem,) = caught.value.as_json()
+    assert problem["index"] == len(items) - 2 and problem["errors"][0]["field"] == "currency"
+    assert _stored(ctx, items[0]["id"]) == []

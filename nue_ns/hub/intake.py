@@ -1,10 +1,9 @@
-"""Producers' records into the hub: one COPY and one set-based statement per batch.
+"""Producers' records into the hub: one set-based statement per part of a batch, all in one pipeline.
 
-Each record is serialised once (its canonical JSON: what is hashed is what is stored) and streamed
-to PostgreSQL with COPY into a per-connection temporary table: no bind parameter per row, so a
-batch of any size fits (PostgreSQL allows 65,535 parameters per statement). One statement then
-inserts the new versions, marks a version older than one the hub has as superseded, and retires
-the open older versions the new ones replace.
+Each record is serialised once (its canonical JSON: what is hashed is what is stored) and sent as
+an element of an array parameter. One statement per part of a batch inserts the new versions,
+marks a version older than one the hub has as superseded, and retires the open older versions
+the new ones replace.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,14 @@ from sqlalchemy import Engine
 from nue_ns.hub.models import Integration, State, utcnow
 from nue_ns.records import TYPE_ORDER, _Record
 
+# json.dumps with these arguments makes a new encoder per call (half its time for a customer);
+# one kept encoder gives the same text.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 
 def _canonical(record: _Record) -> str:
     """The record's one serialisation: what is hashed is what is stored."""
-    return json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(record.model_dump(mode="json"))
 
 
 def version_hash(record: _Record) -> str:
@@ -45,35 +48,37 @@ class Accepted:
 _REPLACEABLE = [s.value for s in (State.PARKED, State.PENDING, State.WAITING, State.FAILED, State.QUEUED)]
 _STALE = "stale: the hub has a newer version of this record (by updated_at)"
 
-# The batch table: one per connection, emptied at every commit, so no catalog churn per batch
-# (ON COMMIT DROP would create and drop a table each time); created again if the transaction that
-# created it rolled back.
-_PREPARE = """
-CREATE TEMPORARY TABLE IF NOT EXISTS intake_batch (
-    ord integer NOT NULL, nue_id text NOT NULL, upd timestamptz, hash text NOT NULL, payload jsonb NOT NULL
-) ON COMMIT DELETE ROWS
+# A part's rows, sent as four arrays in binary (psycopg's text format quotes array elements in
+# Python, one regex each): no bind parameter per row, so a part of any size fits (PostgreSQL
+# allows 65,535 parameters per statement), and no COPY, so every part of a batch goes out in one
+# pipeline.
+_BATCH = """
+unnest(%(ids)b::text[], %(upds)b::timestamptz[], %(hashes)b::text[], %(payloads)b::text[])
+    WITH ORDINALITY AS b(nue_id, upd, hash, payload, ord)
 """
-_COPY = "COPY intake_batch (ord, nue_id, upd, hash, payload) FROM STDIN"
 
 # Every lookup of a record's other versions is a correlated subquery (EXISTS, or LATERAL kept
 # from being flattened into a join by OFFSET 0): one probe of ix_records_nue per batch row,
-# whatever the statistics say. A join the planner may reorder went quadratic: a temporary table
-# has no statistics, a new hub table none either, and without them the planner scanned every open
+# whatever the statistics say. A join the planner may reorder went quadratic: the batch has no
+# statistics, a new hub table none either, and without them the planner scanned every open
 # row of the integration once per batch row (5 s for 1,000 rows into a table of 6,000).
 #
 # The new versions, in the batch's order (their ids follow it). A version older (by the
 # producer's updated_at) than one the hub holds open or sent goes in as superseded, never sent.
 # Every new version, stale or not, retires the open older versions of its record; those are the
 # rows this statement's snapshot sees, so never the ones it inserts.
-_INSERT = """
+_INSERT = (
+    """
 WITH ins AS (
     INSERT INTO hub_records (integration_id, record_type, type_rank, nue_id, source_updated_at,
                              version_hash, payload, state, reason, next_attempt_at, attempts)
-    SELECT %(i)s, %(t)s, %(rank)s, b.nue_id, b.upd, b.hash, b.payload,
+    SELECT %(i)s, %(t)s, %(rank)s, b.nue_id, b.upd, b.hash, b.payload::jsonb,
            CASE WHEN newer.found THEN 'superseded' ELSE %(state)s END,
            CASE WHEN newer.found THEN %(stale)s ELSE %(reason)s END,
            %(now)s, 0
-    FROM intake_batch b
+    FROM """
+    + _BATCH
+    + """
     CROSS JOIN LATERAL (
         SELECT b.upd IS NOT NULL AND EXISTS (
             SELECT 1 FROM hub_records o
@@ -101,10 +106,14 @@ WITH ins AS (
 )
 SELECT id, nue_id, state FROM ins
 """
+)
 
 # The versions the hub already had (the insert skipped them): their rows as they stand.
-_EXISTING = """
-SELECT r.id, b.nue_id, r.state FROM intake_batch b
+_EXISTING = (
+    """
+SELECT r.id, b.nue_id, r.state FROM """
+    + _BATCH
+    + """
 CROSS JOIN LATERAL (
     SELECT r.id, r.state FROM hub_records r
     WHERE r.integration_id = %(i)s AND r.record_type = %(t)s AND r.nue_id = b.nue_id
@@ -112,6 +121,7 @@ CROSS JOIN LATERAL (
     OFFSET 0
 ) AS r
 """
+)
 
 
 Row = tuple[int, str, dt.datetime | None, str, str]  # ord, nue_id, updated_at, hash, canonical JSON
@@ -126,8 +136,7 @@ def latest_versions(records: Sequence[_Record]) -> dict[str, _Record]:
 
 
 def batch_rows(latest: dict[str, _Record]) -> Iterator[Row]:
-    """The COPY rows, made as they are sent: each record serialised once, hashed from that text.
-    A generator, so that PostgreSQL reads the first rows while the next are being serialised."""
+    """The rows of a batch: each record serialised once, hashed from that text."""
     for ord_, (nue_id, rec) in enumerate(latest.items()):
         canonical = _canonical(rec)
         yield (
@@ -137,6 +146,10 @@ def batch_rows(latest: dict[str, _Record]) -> Iterator[Row]:
             hashlib.sha256(canonical.encode()).hexdigest(),
             canonical,
         )
+
+
+# A batch larger than this is stored part by part (see accept_parts).
+PART = 250
 
 
 def accept(
@@ -151,9 +164,19 @@ def accept(
     """
     if not records:
         return []
+    return accept_parts(engine, integration, record_type, [records])
+
+
+def accept_parts(
+    engine: Engine, integration: Integration, record_type: str, parts: Iterable[Sequence[_Record]]
+) -> list[Accepted]:
+    """accept() for a batch given in parts, in one transaction: each part is inserted by its own
+    statement, sent in pipeline mode, and the next part is taken from `parts` (validated there)
+    and serialised while PostgreSQL inserts the previous one. No record may be in two parts (a
+    version in a later part would supersede one of an earlier part rather than replace it). An
+    exception raised by `parts` rolls the whole batch back."""
     scheduled = bool((integration.settings or {}).get("scheduled_mode"))
     initial = State.PARKED if scheduled else State.PENDING
-    latest = latest_versions(records)
     params: dict[str, Any] = {
         "i": integration.id,
         "t": record_type,
@@ -164,21 +187,44 @@ def accept(
         "states": _REPLACEABLE,
         "now": utcnow(),
     }
-    results: dict[str, Accepted] = {}
+    sent: list[tuple[Any, dict[str, _Record], dict[str, list[Any]]]] = []
     with engine.begin() as conn:
-        raw = conn.connection.driver_connection  # psycopg's: COPY is not SQLAlchemy's to give
+        raw = conn.connection.driver_connection  # psycopg's: pipeline mode is not SQLAlchemy's to give
         assert raw is not None
-        with raw.cursor() as cur:
-            cur.execute(_PREPARE)
-            with cur.copy(_COPY) as copy:
-                for row in batch_rows(latest):
-                    copy.write_row(row)
-            cur.execute(_INSERT, params)
-            for id_, nue_id, state in cur.fetchall():
-                results[nue_id] = Accepted(id_, record_type, nue_id, True, state)
-            if len(results) < len(latest):
-                cur.execute(_EXISTING, params)
-                for id_, nue_id, state in cur.fetchall():
-                    if nue_id not in results:
-                        results[nue_id] = Accepted(id_, record_type, nue_id, False, state)
+        with raw.pipeline():
+            for part in parts:
+                if not part:
+                    continue
+                latest = latest_versions(part)
+                arrays = _arrays(latest)
+                cur = raw.cursor()  # one per part: a cursor holds the results of its last statement
+                cur.execute(_INSERT, params | arrays)  # sent; PostgreSQL inserts while the next part is made
+                sent.append((cur, latest, arrays))
+        accepted: list[Accepted] = []
+        for cur, latest, arrays in sent:
+            accepted += _results(cur, record_type, latest, params | arrays)
+            cur.close()
+    return accepted
+
+
+def _arrays(latest: dict[str, _Record]) -> dict[str, list[Any]]:
+    columns: tuple[list[Any], ...] = ([], [], [], [])
+    for _, *values in batch_rows(latest):
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return dict(zip(("ids", "upds", "hashes", "payloads"), columns, strict=True))
+
+
+def _results(
+    cur: Any, record_type: str, latest: dict[str, _Record], params: dict[str, Any]
+) -> list[Accepted]:
+    """A part's answers (`latest`: its records), in its order."""
+    results: dict[str, Accepted] = {}
+    for id_, nue_id, state in cur.fetchall():
+        results[nue_id] = Accepted(id_, record_type, nue_id, True, state)
+    if len(results) < len(latest):
+        cur.execute(_EXISTING, params)
+        for id_, nue_id, state in cur.fetchall():
+            if nue_id not in results:
+                results[nue_id] = Accepted(id_, record_type, nue_id, False, state)
     return [results[nue_id] for nue_id in latest if nue_id in results]
