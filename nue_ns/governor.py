@@ -131,7 +131,10 @@ return {'grant', id, now}
 # A live lease of an earlier generation (granted before the last seeding) is not in the set any
 # more (Redis lost it): the seed counted it as a placeholder, so free one of those, once per lease
 # (the marker hash remembers which leases did). An expired lease frees nothing: it stopped
-# counting when it expired.
+# counting when it expired. A lease released after the loss but before the re-seed frees nothing
+# and is remembered too: the attempt log may have it finished by then, so the seed's placeholders
+# stand for other calls and a repeated release must not free one (if the seed did count it, its
+# placeholder just waits out the lease: never over the limit).
 _RELEASE = (
     _PRELUDE
     + """
@@ -156,9 +159,14 @@ if redis.call('ZREM', inflight, lease) == 1 then return 1 end
 local mark = redis.call('HMGET', seeded, 'generation', 'placeholders')
 local generation, placeholders = mark[1], mark[2]
 local granted_at, granted_in = string.match(lease, '^(%d+):(%x+):')
-if not (generation and granted_at) or granted_in == generation then return 0 end
+if not granted_at or granted_in == generation then return 0 end
 if tonumber(granted_at) + tonumber(ARGV[2]) <= clock(ARGV[3]) then return 0 end
 if redis.call('HEXISTS', seeded, lease) == 1 then return 0 end
+if not generation then  -- not re-seeded yet; the marker outlives the lease, and seeding keeps it
+  redis.call('HSET', seeded, lease, 1)
+  redis.call('PEXPIRE', seeded, ms(tonumber(ARGV[2])) + 1000)
+  return 0
+end
 for i = 1, tonumber(placeholders) do
   if redis.call('ZREM', inflight, 'seed:' .. generation .. ':' .. i) == 1 then
     redis.call('HSET', seeded, lease, 1)
@@ -175,7 +183,7 @@ _SEED = (
     _PRELUDE
     + """
 local calls, inflight, seeded = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('EXISTS', seeded) == 1 then return 0 end
+if redis.call('HEXISTS', seeded, 'generation') == 1 then return 0 end  -- (it may hold only releases)
 local window, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now, generation = clock(ARGV[4]), ARGV[5]
 for i = 6, #ARGV do
@@ -350,7 +358,7 @@ class Governor:
             time.sleep(_SEED_POLL)
             return
         try:
-            if self._redis.exists(self._seeded):  # someone seeded between our script and our lock
+            if self._redis.hexists(self._seeded, "generation"):  # someone seeded since our script
                 return
             seed = self._seed() if self._seed is not None else Seed(call_times=[], in_flight=0)
             # Ages, not times: the script places each call at redis_now - age, on Redis's clock.

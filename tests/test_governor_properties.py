@@ -113,6 +113,24 @@ moves = st.one_of(
         ("ask", 0, ("periods", 0.5)),
     ],
 )
+@example(  # a lease released while Redis had lost everything, before the re-seed, then released again
+    calls=5,
+    period_ms=50,
+    margin=0.0,
+    concurrency=2,
+    workers=3,
+    lease_periods=2.0,
+    steps=[
+        *[("ask", 0, ("periods", 0.0))] * 8,
+        ("ask", 1, ("periods", 0.0)),
+        ("ask", 2, ("periods", 1.0)),
+        ("flush", 0, ("periods", 0.0)),
+        ("ask", 1, ("periods", 0.0)),
+        ("ask", 1, ("periods", 0.0)),
+        ("release-again", 1, ("periods", 0.0)),
+        ("ask", 0, ("periods", 0.0)),
+    ],
+)
 @given(
     calls=st.integers(1, 6),
     period_ms=st.integers(50, 5_000),
