@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select, text, update
 
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Batch, BatchState, Record, State
-from nue_ns.hub.transfers import RETIRE
+from nue_ns.hub.transfers import OLDER_IN_FLIGHT, RETIRE
 
 OPEN = (BatchState.PREPARED, BatchState.SUBMITTED)
 # A batch's `progress` once its job has finished: its results are read without polling it again.
@@ -65,17 +65,14 @@ def take(
     first. With `record_type`, only that type (the real-time burst); with `max_rank`, only types of
     that prerequisite rank or lower, or one of `roots`; never the `held` types (held_types)."""
     sql = text(
-        """
+        f"""
         SELECT r.id FROM hub_records r JOIN integrations i ON i.id = r.integration_id
         WHERE r.integration_id = :i AND (CAST(:t AS text) IS NULL OR r.record_type = :t)
           AND (CAST(:m AS integer) IS NULL OR r.type_rank <= :m OR r.record_type = ANY(:roots))
           AND r.record_type <> ALL(CAST(:held AS text[]))
           AND ((r.state = 'pending' AND r.next_attempt_at <= now())
                OR (r.state = 'parked' AND r.created_at <= i.batch_released_at))
-          AND NOT EXISTS (  -- an older version in a worker's hands goes first (as transfers.claim)
-              SELECT 1 FROM hub_records o
-              WHERE o.integration_id = r.integration_id AND o.record_type = r.record_type
-                AND o.nue_id = r.nue_id AND o.id < r.id AND o.state = 'in_flight')
+          AND NOT {OLDER_IN_FLIGHT.format(r="r")}  -- it goes first (as in transfers.claim)
         ORDER BY r.type_rank, r.next_attempt_at, r.id LIMIT :n FOR UPDATE OF r SKIP LOCKED
         """
     )

@@ -54,6 +54,11 @@ _NEWER = """(SELECT min(n.id) FROM hub_records n
              WHERE n.integration_id = {r}.integration_id AND n.record_type = {r}.record_type
                AND n.nue_id = {r}.nue_id AND n.id > {r}.id AND n.state <> 'superseded')"""
 
+# An older version of the same record in a worker's hands: it goes first, this one follows.
+OLDER_IN_FLIGHT = """EXISTS (SELECT 1 FROM hub_records o
+             WHERE o.integration_id = {r}.integration_id AND o.record_type = {r}.record_type
+               AND o.nue_id = {r}.nue_id AND o.id < {r}.id AND o.state = 'in_flight')"""
+
 _CLAIM = f"""
     WITH c AS (
         UPDATE hub_records SET state = {states.target("claim")}, leased_by = %(worker)s, updated_at = now(),
@@ -62,9 +67,7 @@ _CLAIM = f"""
         RETURNING *)
     SELECT c.*,
            (SELECT i.updated_at FROM integrations i WHERE i.id = c.integration_id) AS integration_updated_at,
-           EXISTS (SELECT 1 FROM hub_records o
-                   WHERE o.integration_id = c.integration_id AND o.record_type = c.record_type
-                     AND o.nue_id = c.nue_id AND o.id < c.id AND o.state = 'in_flight') AS older_in_flight,
+           {OLDER_IN_FLIGHT.format(r="c")} AS older_in_flight,
            {_NEWER.format(r="c")} AS newer_id
     FROM c
 """
