@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(300.0, alias="NUE_NS_LEASE_SECONDS", gt=0)
     dispatch_timeout: float = Field(120.0, alias="NUE_NS_DISPATCH_TIMEOUT", gt=0)
     dispatch_window: int = Field(0, alias="NUE_NS_DISPATCH_WINDOW", ge=0)  # 0: 2 x concurrency
+    # A worker's transfer task carries on with the next record its integration's refill makes
+    # due, on the same thread, for up to this long (0: one record per task). sync.carry_on.
+    carry_on_seconds: float = Field(2.0, alias="NUE_NS_CARRY_ON_SECONDS", ge=0)
     max_attempts: int = Field(10, alias="NUE_NS_MAX_ATTEMPTS", ge=1)
     backoff_base: float = Field(2.0, alias="NUE_NS_BACKOFF_BASE", gt=0)
     backoff_max: float = Field(600.0, alias="NUE_NS_BACKOFF_MAX", gt=0)
@@ -87,7 +90,8 @@ class Settings(BaseSettings):
     pause_on_auth: float = Field(300.0, alias="NUE_NS_PAUSE_ON_AUTH", ge=0)
     # Hub connections a process keeps in its pool; 0: a worker keeps one per thread (+2), others 10.
     db_pool_size: int = Field(0, alias="NUE_NS_DB_POOL_SIZE", ge=0)
-    # Celery task events (what Flower shows): off, they cost Redis publishes on every task.
+    # Per-task telemetry: Celery task events (what Flower shows) and the worker's per-task
+    # "received"/"succeeded" log lines. Off, as they cost CPU and Redis publishes on every task.
     task_events: bool = Field(False, alias="NUE_NS_TASK_EVENTS")
 
     # Batches (nue_ns/batches.py): up to 100 records of one type per NetSuite call.

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from contextlib import contextmanager
+
+from celery.worker import state as worker_state
 
 from nue_ns import batches, dispatch, inbound, services, sync, webhook
 from nue_ns.celery_app import app
@@ -39,10 +42,16 @@ def _sweep_lock(name: str, ttl: float):
 
 
 @app.task(name="nue_ns.transfer", ignore_result=True)
-def transfer_record(record_id: int) -> str:
-    # refill: the transfer keeps its integration's dispatch window full (in its last transaction).
-    outcome, _ = sync.transfer(get_context(), int(record_id), refill=True)
-    return outcome.value
+def transfer_record(record_id: int) -> dict[str, int]:
+    """The record, then what its integration's refill makes due, for up to NUE_NS_CARRY_ON_SECONDS
+    (sync.carry_on); returns how many records ended in each outcome."""
+    ctx = get_context()
+    outcomes = sync.carry_on(ctx, int(record_id), ctx.settings.carry_on_seconds, _worker_stopping)
+    return dict(Counter(o.value for o in outcomes))
+
+
+def _worker_stopping() -> bool:
+    return worker_state.should_stop is not None or worker_state.should_terminate is not None
 
 
 @app.task(name="nue_ns.retry_sweep", ignore_result=True)
