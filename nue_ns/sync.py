@@ -215,7 +215,8 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
             transfers.complete_in(cur, rec, request.ns_type, request.external_id, internal_id, also)
         if refilled is not None:
             window = ctx.settings.dispatch_window or None
-            refilled.extend(dispatching.refill(cur, rec.integration_id, window, conn.integration.rate_limit))
+            refilled.extend(dispatching.refill(cur, rec.integration_id, window, conn.integration.rate_limit,
+                                               ahead=ctx.settings.governor_max_wait))  # fmt: skip
 
     try:
         # Linked documents: made by a transform, or only what may change re-sent (linking.py).

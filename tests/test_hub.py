@@ -359,6 +359,32 @@ def test_dispatch_queues_no_more_records_than_the_account_has_tokens(ctx):
     assert dispatching.dispatch_candidates(ctx.engine) == []
 
 
+def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
+    """The refill after a transfer looks NUE_NS_GOVERNOR_MAX_WAIT ahead (the record waits the rest
+    out in Governor.acquire); a sweep's dispatch takes only the tokens free now."""
+    from nue_ns.hub.db import checkout, transaction
+
+    integ = upsert_integration(
+        ctx.engine,
+        ctx.settings,
+        "ahead",
+        account_id="AHEAD",
+        credentials=CREDS,
+        rate_limit="2/10s",
+        concurrency=5,
+    )
+    save_profile(ctx.engine, integ.id, READ)
+    enqueue_many("customer", sample.customers(4), integration="ahead", ctx=ctx, dispatch_now=False)
+    _finished_call(ctx, integ, ended_ago=9)  # leaves the 10 s window in about 1 s
+    _finished_call(ctx, integ, ended_ago=5)  # leaves it in about 5 s
+
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # both tokens spent now
+    with checkout(ctx.engine) as hub, transaction(hub) as cur:
+        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=0) == []
+        assert len(dispatching.refill(cur, integ.id, None, "2/10s", ahead=2)) == 1  # the one freeing in 1 s
+        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=2) == []  # the queued record holds it
+
+
 def test_an_integration_whose_profile_is_unread_gets_one_record(ctx):
     integ = upsert_integration(ctx.engine, ctx.settings, "new", account_id="NEW", credentials=CREDS)
     enqueue_many("customer", sample.customers(5), integration="new", ctx=ctx, dispatch_now=False)
