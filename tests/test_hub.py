@@ -16,6 +16,7 @@ from nue_ns.hub.models import NetSuiteLink, Record, State, utcnow
 from nue_ns.integration import IntegrationConfig
 from nue_ns.producer import InvalidBatch, enqueue, enqueue_many
 from nue_ns.refs import Ref
+from tests.api_support import set_record
 from tests.harness import TEST_CREDENTIALS
 
 CREDS = TEST_CREDENTIALS
@@ -360,7 +361,7 @@ def test_dispatch_queues_no_more_records_than_the_account_has_tokens(ctx):
 
 
 def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
-    """The refill after a transfer looks NUE_NS_GOVERNOR_MAX_WAIT ahead (the record waits the rest
+    """The refill after a transfer looks NUE_NS_GOVERNOR_MAX_WAIT ahead (its records wait the rest
     out in Governor.acquire); a sweep's dispatch takes only the tokens free now."""
     from nue_ns.hub.db import checkout, transaction
 
@@ -370,19 +371,43 @@ def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
         "ahead",
         account_id="AHEAD",
         credentials=CREDS,
+        rate_limit="3/10s",
+        concurrency=5,
+    )
+    save_profile(ctx.engine, integ.id, READ)
+    accepted = enqueue_many("customer", sample.customers(5), integration="ahead", ctx=ctx, dispatch_now=False)
+    _finished_call(ctx, integ, ended_ago=9)  # both leave the 10 s window in about 1 s
+    _finished_call(ctx, integ, ended_ago=9)
+    set_record(accepted[0].id, state=State.IN_FLIGHT)  # the transfer whose refill this is
+
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # 3 tokens: 2 spent, 1 held in flight
+    with checkout(ctx.engine) as hub, transaction(hub) as cur:
+        assert dispatching.refill(cur, integ.id, None, "3/10s", ahead=0) == []
+        assert len(dispatching.refill(cur, integ.id, None, "3/10s", ahead=2)) == 2
+
+
+def test_an_idle_account_gets_one_record_when_its_next_token_frees_before_the_next_sweep(ctx):
+    from nue_ns.hub.db import checkout, transaction
+
+    integ = upsert_integration(
+        ctx.engine,
+        ctx.settings,
+        "kick",
+        account_id="KICK",
+        credentials=CREDS,
         rate_limit="2/10s",
         concurrency=5,
     )
     save_profile(ctx.engine, integ.id, READ)
-    enqueue_many("customer", sample.customers(4), integration="ahead", ctx=ctx, dispatch_now=False)
-    _finished_call(ctx, integ, ended_ago=9)  # leaves the 10 s window in about 1 s
-    _finished_call(ctx, integ, ended_ago=5)  # leaves it in about 5 s
+    enqueue_many("customer", sample.customers(4), integration="kick", ctx=ctx, dispatch_now=False)
+    _finished_call(ctx, integ, ended_ago=5)  # leaves the window in about 5 s
+    _finished_call(ctx, integ, ended_ago=9)  # ... in about 1 s: sooner than max_wait and the sweep
 
-    assert dispatching.dispatch_candidates(ctx.engine) == []  # both tokens spent now
-    with checkout(ctx.engine) as hub, transaction(hub) as cur:
-        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=0) == []
-        assert len(dispatching.refill(cur, integ.id, None, "2/10s", ahead=2)) == 1  # the one freeing in 1 s
-        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=2) == []  # the queued record holds it
+    with checkout(ctx.engine) as hub, transaction(hub) as cur:  # without the kick, nothing is free
+        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=0, kick=0) == []
+    first = dispatching.dispatch_candidates(ctx.engine)
+    assert len(first) == 1  # one, to wait for that token in Governor.acquire
+    assert dispatching.dispatch_candidates(ctx.engine) == []  # one per idle account: it is busy now
 
 
 def test_an_integration_whose_profile_is_unread_gets_one_record(ctx):

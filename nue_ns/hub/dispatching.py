@@ -23,14 +23,17 @@ from nue_ns.hub.db import Hub, transaction
 # integration's count of queued and in-flight rows is an index probe of its own (ix_records_busy),
 # never a scan of every integration's rows.
 # `ahead`: count only the finished calls still in the window that many seconds from now (a worker's
-# refill looks NUE_NS_GOVERNOR_MAX_WAIT ahead, see refill).
+# refill looks NUE_NS_GOVERNOR_MAX_WAIT ahead); `kick`: the same for the one record an idle account
+# gets when its next token frees that soon (see refill).
 _FINISHED = FINISHED_IN_WINDOW.format(account="i.account_id", window="GREATEST(rl.span - %(ahead)s, 0)")
+_FINISHED_KICK = FINISHED_IN_WINDOW.format(account="i.account_id", window="GREATEST(rl.span - %(kick)s, 0)")
 DISPATCH = f"""
     WITH room AS (
         SELECT i.id, i.batch_released_at,
                LEAST(GREATEST(0, CASE WHEN i.profile IS NULL THEN 1
                                       ELSE COALESCE(%(window)s, i.concurrency * 2) END - n.busy),
-                     GREATEST(0, rl.calls - n.busy - {_FINISHED})
+                     GREATEST(0, rl.calls - n.busy - {_FINISHED},
+                              CASE WHEN n.busy > 0 THEN 0 WHEN {_FINISHED_KICK} < rl.calls THEN 1 ELSE 0 END)
                ) AS free
         FROM integrations i
         JOIN unnest(CAST(%(limits)s AS text[]), CAST(%(calls)s AS integer[]), CAST(%(windows)s AS float8[]))
@@ -67,8 +70,10 @@ DISPATCH = f"""
 
 def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int | None = None) -> list[int]:
     """Move due records to QUEUED (every integration's, or one's); the ids to hand to Redis."""
+    settings = get_settings()
+    kick = min(settings.governor_max_wait, settings.retry_sweep_seconds)
     with transaction(hub) as cur:
-        return refill(cur, integration_id, window)
+        return refill(cur, integration_id, window, kick=kick)
 
 
 def refill(
@@ -77,6 +82,7 @@ def refill(
     window: int | None,
     rate_limit: str | None = None,
     ahead: float = 0.0,
+    kick: float | None = None,
 ) -> list[int]:
     """DISPATCH inside the caller's transaction (a transfer's last one refills its integration;
     `rate_limit`: that integration's, as the claim read it, which saves a query).
@@ -84,11 +90,16 @@ def refill(
     `ahead`: take as free the rate tokens that free within that many seconds. A worker's refill
     looks NUE_NS_GOVERNOR_MAX_WAIT ahead: the record it queues waits that moment out in
     Governor.acquire, so a short window (5 calls per 2 s) is used again as it turns over, not at
-    the next retry sweep (measured: 67% of the limit without it). The sweeps look no further than
-    now: at 1,000 accounts, each record queued early would hold a worker thread while it waits."""
-    params = {"only": integration_id, "window": window, "ahead": ahead} | _limits(
-        cur, integration_id, rate_limit
-    )
+    the next retry sweep (measured: 67% of the limit without it).
+
+    `kick` (default: `ahead`): an account with nothing queued or in flight gets one record when its
+    next token frees within that many seconds. The sweeps kick as far as their next run or
+    NUE_NS_GOVERNOR_MAX_WAIT, whichever is sooner, so a backlogged account's next window starts
+    when its token frees rather than up to a sweep interval later (the kicked record's refill
+    then queues the rest); only one per account, since at 1,000 accounts every record queued
+    early holds a worker thread while it waits. The sweeps look no further ahead than that."""
+    looks = {"ahead": ahead, "kick": ahead if kick is None else kick}
+    params = {"only": integration_id, "window": window} | looks | _limits(cur, integration_id, rate_limit)
     return [row[0] for row in cur.execute(DISPATCH, params)]
 
 
