@@ -335,18 +335,26 @@ def _finished_call(ctx, integ, ended_ago: float, elapsed_ms: float = 500.0) -> N
         )  # fmt: skip
 
 
-def test_dispatch_queues_no_more_records_than_the_account_has_tokens(ctx):
+def _read_account(ctx, name: str, rate_limit: str, records: int):
+    """An integration whose account profile is read, at `rate_limit`, with `records` customers due."""
     integ = upsert_integration(
         ctx.engine,
         ctx.settings,
-        "tok",
-        account_id="TOK",
+        name,
+        account_id=name.upper(),
         credentials=CREDS,
-        rate_limit="3/60s",
+        rate_limit=rate_limit,
         concurrency=5,
     )
     save_profile(ctx.engine, integ.id, READ)
-    enqueue_many("customer", sample.customers(10), integration="tok", ctx=ctx, dispatch_now=False)
+    accepted = enqueue_many(
+        "customer", sample.customers(records), integration=name, ctx=ctx, dispatch_now=False
+    )
+    return integ, accepted
+
+
+def test_dispatch_queues_no_more_records_than_the_account_has_tokens(ctx):
+    integ, _ = _read_account(ctx, "tok", "3/60s", 10)
     _finished_call(ctx, integ, ended_ago=10)  # counts: it ended within the window
     _finished_call(ctx, integ, ended_ago=61, elapsed_ms=5000)  # ended 61 s ago: out of the 60 s window
     first = dispatching.dispatch_candidates(ctx.engine)
@@ -365,17 +373,7 @@ def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
     out in Governor.acquire); a sweep's dispatch takes only the tokens free now."""
     from nue_ns.hub.db import checkout, transaction
 
-    integ = upsert_integration(
-        ctx.engine,
-        ctx.settings,
-        "ahead",
-        account_id="AHEAD",
-        credentials=CREDS,
-        rate_limit="3/10s",
-        concurrency=5,
-    )
-    save_profile(ctx.engine, integ.id, READ)
-    accepted = enqueue_many("customer", sample.customers(5), integration="ahead", ctx=ctx, dispatch_now=False)
+    integ, accepted = _read_account(ctx, "ahead", "3/10s", 5)
     _finished_call(ctx, integ, ended_ago=9)  # both leave the 10 s window in about 1 s
     _finished_call(ctx, integ, ended_ago=9)
     set_record(accepted[0].id, state=State.IN_FLIGHT)  # the transfer whose refill this is
@@ -389,17 +387,7 @@ def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
 def test_an_idle_account_gets_one_record_when_its_next_token_frees_before_the_next_sweep(ctx):
     from nue_ns.hub.db import checkout, transaction
 
-    integ = upsert_integration(
-        ctx.engine,
-        ctx.settings,
-        "kick",
-        account_id="KICK",
-        credentials=CREDS,
-        rate_limit="2/10s",
-        concurrency=5,
-    )
-    save_profile(ctx.engine, integ.id, READ)
-    enqueue_many("customer", sample.customers(4), integration="kick", ctx=ctx, dispatch_now=False)
+    integ, _ = _read_account(ctx, "kick", "2/10s", 4)
     _finished_call(ctx, integ, ended_ago=5)  # leaves the window in about 5 s
     _finished_call(ctx, integ, ended_ago=9)  # ... in about 1 s: sooner than max_wait and the sweep
 
@@ -468,3 +456,18 @@ def test_requeue_keeps_the_attempts_and_says_why_where_retry_starts_afresh(ctx):
     assert operators.retry(ctx.engine, [rec_id]) == [rec_id]
     row = _rows(ctx, id=rec_id)[0]
     assert (row.attempts, row.reason) == (0, "retry requested")
+
+
+def test_a_dispatch_that_finds_its_integration_locked_tries_again_once_it_is_free(ctx):
+    """A worker's refill holds the integration's row and, having begun before this record was due,
+    does not see it: the dispatch that skipped the locked row must not leave the record unsent."""
+    import threading
+
+    import psycopg
+
+    integ, accepted = _read_account(ctx, "locked", "50/1s", 1)
+    dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as other:
+        other.execute("SELECT id FROM integrations WHERE id = %s FOR NO KEY UPDATE", (integ.id,))
+        threading.Timer(0.05, other.commit).start()  # the refill commits 50 ms later
+        assert dispatching.dispatch_candidates(ctx.engine, integ.id) == [accepted[0].id]

@@ -4,6 +4,7 @@ sweeps that hand out again what Redis may have lost."""
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from nue_ns.config import RateLimit, get_settings
@@ -69,11 +70,26 @@ DISPATCH = f"""
 
 
 def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int | None = None) -> list[int]:
-    """Move due records to QUEUED (every integration's, or one's); the ids to hand to Redis."""
+    """Move due records to QUEUED (every integration's, or one's); the ids to hand to Redis.
+
+    For one integration, a dispatch that found it locked by another (a worker's refill, whose
+    statement may have begun before this caller's records were due) tries again once that one
+    has committed, a few times: otherwise what the caller just made due (a waiter woken, a record
+    enqueued) would wait for the next retry sweep."""
     settings = get_settings()
     kick = min(settings.governor_max_wait, settings.retry_sweep_seconds)
-    with transaction(hub) as cur:
-        return refill(cur, integration_id, window, kick=kick)
+    for _ in range(_LOCKED_TRIES):
+        with transaction(hub) as cur:
+            ids = refill(cur, integration_id, window, kick=kick)
+            if ids or integration_id is None or cur.execute(_FREE, {"i": integration_id}).fetchone():
+                return ids
+        time.sleep(_LOCKED_PAUSE)
+    return []
+
+
+_LOCKED_TRIES, _LOCKED_PAUSE = 5, 0.02
+# The integration's row, unless another dispatch holds it (then nothing: DISPATCH skipped it).
+_FREE = "SELECT id FROM integrations WHERE id = %(i)s FOR NO KEY UPDATE SKIP LOCKED"
 
 
 def refill(
