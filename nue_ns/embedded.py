@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import psycopg
@@ -150,7 +150,17 @@ def copy_pg_install(install: Path, root: Path) -> Path:
 
 
 def _as_user(user: str | None, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, user=user, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    return subprocess.run(argv, **_identity(user), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+
+
+def _identity(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as `user` alone: its uid, its own group and no other.
+    `user=` alone keeps root's group and supplementary groups, so the child (PostgreSQL itself)
+    would hold root's group rights, and the kernel would judge a root-group folder by its group
+    bits, not the `o+x` nue-ns gives the state folder (the reach check then fails)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def _reaches(user: str, folder: Path) -> bool:
@@ -211,7 +221,7 @@ def _pg_ctl(data_dir: Path, *args: str) -> int:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.run(
             [str(bin_dir / "pg_ctl"), "-D", str(data_dir), *args],
-            user=user,
+            **_identity(user),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,

@@ -291,3 +291,22 @@ def test_importing_the_configuration_starts_no_server(open_dir: Path) -> None:
     assert broker == (state / "redis" / "url").read_text().strip()
     assert "started embedded Redis" in proc.stderr
     assert running_embedded(state) == ["redis"]
+
+
+def test_the_postgres_user_runs_with_its_own_group_only():
+    """Started by root, PostgreSQL (and the reach check) run as the OS user with its own group and no
+    other: with root's groups kept, a root-group folder made o+x would be judged by its group bits."""
+    me = embedded.pwd.getpwuid(os.geteuid()).pw_name
+    assert embedded._identity(me) == {"user": me, "group": os.getegid(), "extra_groups": []}
+    assert embedded._identity(None) == {}
+    if os.geteuid() == 0:  # CI and the demo as root: the real switch
+        embedded._ensure_os_user()
+        user = embedded._PG_OS_USER
+        folder = Path(tempfile.mkdtemp(prefix="nue-ns-reach-"))  # root's, in /tmp (pytest's own is private)
+        try:
+            folder.chmod(0o701)  # what _pg_runtime gives the state folder
+            groups = embedded._as_user(user, "id", "-G").stdout.split()
+            assert groups == [str(embedded.pwd.getpwnam(user).pw_gid)]
+            assert embedded._reaches(user, folder)
+        finally:
+            folder.rmdir()
