@@ -72,8 +72,9 @@ def carry_on(
     A record carried on to skips a Redis round trip (a publish, a delivery, an acknowledgement:
     about 1.3 ms of a worker's CPU, docs/BENCHMARKS.md). It is QUEUED in the hub, committed with
     the refill, like any other: if this worker dies before claiming it, the retry sweep sends it
-    again (stale_queued). The refill is token-capped, so an account short of calls never holds a
-    thread here; `stopping`: the worker is shutting down, carry on no further."""
+    again (stale_queued). The refill is token-capped (counting tokens that free within
+    NUE_NS_GOVERNOR_MAX_WAIT), so a record carried on to waits at most that for its call, as it
+    would on any thread; `stopping`: the worker is shutting down, carry on no further."""
     deadline = time.monotonic() + seconds
     outcomes: list[Outcome] = []
     while True:
