@@ -13,9 +13,6 @@ _settings = get_settings()
 # None without NUE_NS_REDIS_URL: importing this module starts nothing; the app fills in the embedded
 # Redis when it is configured (nue_ns/tasks.py), i.e. in a worker, beat or a process sending a task.
 broker_url = _settings.redis_url
-# kombu's redis transport, sharing one Redis client per channel instead of building one per
-# publish and per acknowledgement (nue_ns/broker.py).
-broker_transport = "nue_ns.broker:Transport"
 broker_connection_retry_on_startup = True
 broker_transport_options = {"visibility_timeout": 3600}
 task_ignore_result = True
