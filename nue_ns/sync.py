@@ -50,17 +50,13 @@ class _Claimed:
     linked: dict[Ref, tuple[str, str]] = field(default_factory=dict)  # incl. the record's own link
 
 
-def transfer(ctx: Context, record_id: int, *, refill: bool = False) -> tuple[Outcome, int | None]:
+def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
     """Returns the outcome and the record's integration (None when it was not ours to send).
 
     Three hub transactions on one connection: (1) claim and resolve the prerequisites, (2) the
-    attempt logged before the call, (3) the attempt finished with the outcome, the links, the
-    waiters woken and (`refill`: a worker's task) the integration's dispatch window refilled, the
-    records it made due handed to Redis."""
-    refilled: list[int] | None = [] if refill else None
-    outcome, integration_id = _transfer_one(ctx, record_id, refilled)
-    _hand_out(ctx, outcome, integration_id, refilled)
-    return outcome, integration_id
+    attempt logged before the call, (3) the attempt finished with the outcome, the links and the
+    waiters woken. A worker's task runs `carry_on`, which also refills the integration's window."""
+    return _transfer_one(ctx, record_id, None)
 
 
 def carry_on(
