@@ -380,8 +380,8 @@ def test_a_workers_refill_takes_tokens_that_free_within_the_governors_wait(ctx):
 
     assert dispatching.dispatch_candidates(ctx.engine) == []  # 3 tokens: 2 spent, 1 held in flight
     with checkout(ctx.engine) as hub, transaction(hub) as cur:
-        assert dispatching.refill(cur, integ.id, None, "3/10s", ahead=0) == []
-        assert len(dispatching.refill(cur, integ.id, None, "3/10s", ahead=2)) == 2
+        assert dispatching.refill(cur, integ.id, None, "3/10s", ahead=0).ids == []
+        assert len(dispatching.refill(cur, integ.id, None, "3/10s", ahead=2).ids) == 2
 
 
 def test_an_idle_account_gets_one_record_when_its_next_token_frees_before_the_next_sweep(ctx):
@@ -392,7 +392,7 @@ def test_an_idle_account_gets_one_record_when_its_next_token_frees_before_the_ne
     _finished_call(ctx, integ, ended_ago=9)  # ... in about 1 s: sooner than max_wait and the sweep
 
     with checkout(ctx.engine) as hub, transaction(hub) as cur:  # without the kick, nothing is free
-        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=0, kick=0) == []
+        assert dispatching.refill(cur, integ.id, None, "2/10s", ahead=0, kick=0).ids == []
     first = dispatching.dispatch_candidates(ctx.engine)
     assert len(first) == 1  # one, to wait for that token in Governor.acquire
     assert dispatching.dispatch_candidates(ctx.engine) == []  # one per idle account: it is busy now
@@ -458,16 +458,43 @@ def test_requeue_keeps_the_attempts_and_says_why_where_retry_starts_afresh(ctx):
     assert (row.attempts, row.reason) == (0, "retry requested")
 
 
-def test_a_dispatch_that_finds_its_integration_locked_tries_again_once_it_is_free(ctx):
+def _dsn(ctx) -> str:
+    return ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def test_a_dispatch_that_finds_its_integration_locked_waits_and_dispatches_once_it_is_free(ctx):
     """A worker's refill holds the integration's row and, having begun before this record was due,
-    does not see it: the dispatch that skipped the locked row must not leave the record unsent."""
+    does not see it: the dispatch that found the row locked must not leave the record unsent."""
     import threading
 
     import psycopg
 
     integ, accepted = _read_account(ctx, "locked", "50/1s", 1)
-    dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as other:
+    with psycopg.connect(_dsn(ctx)) as other:
         other.execute("SELECT id FROM integrations WHERE id = %s FOR NO KEY UPDATE", (integ.id,))
-        threading.Timer(0.05, other.commit).start()  # the refill commits 50 ms later
+        threading.Timer(0.3, other.commit).start()  # the refill commits 300 ms later
+        began = time.monotonic()
         assert dispatching.dispatch_candidates(ctx.engine, integ.id) == [accepted[0].id]
+        assert time.monotonic() - began >= 0.25  # it waited for the holder, not gave up
+
+
+def test_a_refill_says_when_another_dispatch_held_its_integration(ctx):
+    """The transfer whose refill found the row held dispatches again after it commits (sync)."""
+    import psycopg
+
+    from nue_ns.hub.db import checkout, transaction
+
+    integ, accepted = _read_account(ctx, "held", "50/1s", 2)
+    with checkout(ctx.engine) as hub:
+        with psycopg.connect(_dsn(ctx)) as other:
+            other.execute("SELECT id FROM integrations WHERE id = %s FOR NO KEY UPDATE", (integ.id,))
+            with transaction(hub) as cur:
+                held = dispatching.refill(cur, integ.id, None, "50/1s")
+                every = dispatching.refill(cur, None, None)  # the sweep's: skips it, nothing to say
+        assert (held.ids, held.contended) == ([], True)
+        assert (every.ids, every.contended) == ([], False)
+        with transaction(hub) as cur:
+            free = dispatching.refill(cur, integ.id, None, "50/1s")
+        assert (sorted(free.ids), free.contended) == (sorted(a.id for a in accepted), False)
+        with transaction(hub) as cur:  # nothing due for it: the row was free, nothing to say either
+            assert dispatching.refill(cur, integ.id, None, "50/1s") == dispatching.Refilled([], False)

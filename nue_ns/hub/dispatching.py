@@ -4,14 +4,19 @@ sweeps that hand out again what Redis may have lost."""
 from __future__ import annotations
 
 import functools
-import time
+import logging
+from dataclasses import dataclass, field
 from typing import Any
+
+import psycopg
 
 from nue_ns.config import RateLimit, get_settings
 from nue_ns.hub import states
 from nue_ns.hub.attempts import FINISHED_IN_WINDOW
 from nue_ns.hub.batch_store import BATCHING_SQL
 from nue_ns.hub.db import Hub, transaction
+
+log = logging.getLogger(__name__)
 
 # Due records move to QUEUED, at most `window` queued + in flight per integration (not those of
 # integrations that send in batches: hub/batch_store.py takes theirs), and no more than its account
@@ -29,7 +34,9 @@ from nue_ns.hub.db import Hub, transaction
 _FINISHED = FINISHED_IN_WINDOW.format(account="i.account_id", window="GREATEST(rl.span - %(ahead)s, 0)")
 _FINISHED_KICK = FINISHED_IN_WINDOW.format(account="i.account_id", window="GREATEST(rl.span - %(kick)s, 0)")
 DISPATCH = f"""
-    WITH room AS (
+    WITH mine AS MATERIALIZED (  -- one integration's row, unless another dispatch holds it
+        SELECT id FROM integrations WHERE id = %(only)s FOR NO KEY UPDATE SKIP LOCKED
+    ), room AS (
         SELECT i.id, i.batch_released_at,
                LEAST(GREATEST(0, CASE WHEN i.profile IS NULL THEN 1
                                       ELSE COALESCE(%(window)s, i.concurrency * 2) END - n.busy),
@@ -42,7 +49,7 @@ DISPATCH = f"""
         CROSS JOIN LATERAL (
             SELECT count(*) AS busy FROM hub_records b
             WHERE b.integration_id = i.id AND b.state IN ('queued', 'in_flight')) n
-        WHERE (CAST(%(only)s AS integer) IS NULL OR i.id = %(only)s)
+        WHERE (CAST(%(only)s AS integer) IS NULL OR i.id IN (SELECT id FROM mine))  -- mine first
           AND (i.not_before IS NULL OR i.not_before <= now())
           AND NOT {BATCHING_SQL}
           AND i.enabled  -- a disabled integration's records stay in the hub, unsent
@@ -61,35 +68,54 @@ DISPATCH = f"""
             FOR UPDATE SKIP LOCKED  -- two dispatches at once (a sweep, workers' refills) never
         ) c                         -- wait on each other's rows, so they cannot deadlock
         WHERE room.free > 0
+    ), moved AS (
+        UPDATE hub_records SET state = {states.target("dispatch")}, dispatched_at = now(), reason = NULL,
+               updated_at = now()
+        WHERE id IN (SELECT id FROM due) AND {states.guard("dispatch")}
+        RETURNING id
     )
-    UPDATE hub_records SET state = {states.target("dispatch")}, dispatched_at = now(), reason = NULL,
-           updated_at = now()
-    WHERE id IN (SELECT id FROM due) AND {states.guard("dispatch")}
-    RETURNING id
+    SELECT id FROM moved
+    UNION ALL  -- NULL: the one integration asked for was held by another dispatch (see Refilled)
+    SELECT NULL WHERE CAST(%(only)s AS integer) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mine)
 """
 
 
 def dispatch_candidates(hub: Hub, integration_id: int | None = None, window: int | None = None) -> list[int]:
     """Move due records to QUEUED (every integration's, or one's); the ids to hand to Redis.
 
-    For one integration, a dispatch that found it locked by another (a worker's refill, whose
-    statement may have begun before this caller's records were due) tries again once that one
-    has committed, a few times: otherwise what the caller just made due (a waiter woken, a record
-    enqueued) would wait for the next retry sweep."""
+    For one integration held by another dispatch (a worker's refill, whose statement may have
+    begun before what this caller made due: a waiter woken, a record enqueued), it waits for that
+    one to commit and dispatches then; otherwise the record would wait for the next retry sweep."""
     settings = get_settings()
     kick = min(settings.governor_max_wait, settings.retry_sweep_seconds)
-    for _ in range(_LOCKED_TRIES):
+    with transaction(hub) as cur:
+        got = refill(cur, integration_id, window, kick=kick)
+    if not got.contended:
+        return got.ids
+    try:
         with transaction(hub) as cur:
-            ids = refill(cur, integration_id, window, kick=kick)
-            if ids or integration_id is None or cur.execute(_FREE, {"i": integration_id}).fetchone():
-                return ids
-        time.sleep(_LOCKED_PAUSE)
-    return []
+            cur.execute("SELECT set_config('lock_timeout', %(t)s, true)", {"t": f"{_LOCK_WAIT_MS}ms"})
+            cur.execute(_WAIT_FOR_IT, {"i": integration_id})
+            return refill(cur, integration_id, window, kick=kick).ids
+    except psycopg.errors.LockNotAvailable:  # held that long: the retry sweep dispatches it
+        log.warning("integration %s: its dispatch stayed locked for %d ms", integration_id, _LOCK_WAIT_MS)
+        return []
 
 
-_LOCKED_TRIES, _LOCKED_PAUSE = 5, 0.02
-# The integration's row, unless another dispatch holds it (then nothing: DISPATCH skipped it).
-_FREE = "SELECT id FROM integrations WHERE id = %(i)s FOR NO KEY UPDATE SKIP LOCKED"
+# The integration's row, waited for: the holder's dispatch commits first, and the refill that
+# follows, a statement of its own, sees what it committed. A dispatch holds it for milliseconds.
+_LOCK_WAIT_MS = 5000
+_WAIT_FOR_IT = "SELECT id FROM integrations WHERE id = %(i)s FOR NO KEY UPDATE"
+
+
+@dataclass
+class Refilled:
+    """What a refill queued; `contended`: the one integration asked for was held by another
+    dispatch, whose statement may have begun before this transaction's changes, so it may not
+    have seen them: the caller dispatches again once this transaction commits."""
+
+    ids: list[int] = field(default_factory=list)
+    contended: bool = False
 
 
 def refill(
@@ -99,7 +125,7 @@ def refill(
     rate_limit: str | None = None,
     ahead: float = 0.0,
     kick: float | None = None,
-) -> list[int]:
+) -> Refilled:
     """DISPATCH inside the caller's transaction (a transfer's last one refills its integration;
     `rate_limit`: that integration's, as the claim read it, which saves a query).
 
@@ -116,7 +142,8 @@ def refill(
     early holds a worker thread while it waits. The sweeps look no further ahead than that."""
     looks = {"ahead": ahead, "kick": ahead if kick is None else kick}
     params = {"only": integration_id, "window": window} | looks | _limits(cur, integration_id, rate_limit)
-    return [row[0] for row in cur.execute(DISPATCH, params)]
+    rows = [row[0] for row in cur.execute(DISPATCH, params)]
+    return Refilled([i for i in rows if i is not None], None in rows)
 
 
 def _limits(cur: Any, integration_id: int | None, rate_limit: str | None) -> dict[str, Any]:
