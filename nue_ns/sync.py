@@ -74,33 +74,27 @@ def carry_on(
     deadline = time.monotonic() + seconds
     outcomes: list[Outcome] = []
     while True:
-        refilled = dispatching.Refilled()
+        refilled: list[int] = []
         outcome, integration_id = _transfer_one(ctx, record_id, refilled)
         outcomes.append(outcome)
-        if not refilled.ids or time.monotonic() >= deadline or stopping():
+        if not refilled or time.monotonic() >= deadline or stopping():
             _hand_out(ctx, outcome, integration_id, refilled)
             return outcomes
-        record_id = refilled.ids.pop(0)
-        if refilled.ids:
-            dispatch.send(refilled.ids)
+        record_id = refilled.pop(0)
+        if refilled:
+            dispatch.send(refilled)
 
 
-def _hand_out(
-    ctx: Context, outcome: Outcome, integration_id: int | None, refilled: dispatching.Refilled
-) -> None:
-    """After a worker's transfer: the records its refill made due to Redis; or a dispatch that
-    keeps its integration's window full, when no refill ran (it did not transfer) or another
-    dispatch held the integration while it ran (it may not have seen what this transfer freed or
-    woke)."""
-    if refilled.ids:
-        dispatch.send(refilled.ids)
-    elif integration_id is not None and (refilled.contended or outcome is not Outcome.TRANSFERRED):
+def _hand_out(ctx: Context, outcome: Outcome, integration_id: int | None, refilled: list[int] | None) -> None:
+    """After a worker's transfer: the records its refill made due to Redis; or, when it did not
+    transfer (no refill ran), a dispatch that keeps its integration's window full."""
+    if refilled:
+        dispatch.send(refilled)
+    elif refilled is not None and integration_id is not None and outcome is not Outcome.TRANSFERRED:
         dispatch.dispatch(ctx, integration_id)
 
 
-def _transfer_one(
-    ctx: Context, record_id: int, refilled: dispatching.Refilled | None
-) -> tuple[Outcome, int | None]:
+def _transfer_one(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outcome, int | None]:
     # The worker thread keeps its hub connection from record to record (no checkout, no ping);
     # one that died meanwhile (PostgreSQL restarted) fails the claim, and the claim is tried
     # once more on a fresh connection.
@@ -118,7 +112,7 @@ class _DeadConnection(Exception):
     """The claim failed on a connection that had died."""
 
 
-def _on(ctx: Context, record_id: int, refilled: dispatching.Refilled | None) -> tuple[Outcome, int | None]:
+def _on(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outcome, int | None]:
     with checkout(ctx.engine, keep=True) as hub:
         try:
             with transaction(hub) as cur:
@@ -164,7 +158,7 @@ def _read(ctx: Context, cur: Any, claimed: transfers.Claimed) -> _Claimed:
     return _Claimed(rec, conn, contract, "", resolved, missing, linked)
 
 
-def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: dispatching.Refilled | None) -> Outcome:
+def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | None) -> Outcome:
     rec, conn, contract = claimed.rec, claimed.conn, claimed.contract
     if not conn.integration.enabled:  # dispatch skips it; this one was queued before it was disabled
         reason = f"integration {conn.integration.name!r} is disabled: the record stays until it is enabled"
@@ -219,9 +213,8 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: dispatching.R
         if refilled is not None:
             window = ctx.settings.dispatch_window or None
             got = dispatching.refill(cur, rec.integration_id, window, conn.integration.rate_limit,
-                                     ahead=ctx.settings.governor_max_wait)  # fmt: skip
-            refilled.ids.extend(got.ids)
-            refilled.contended = got.contended
+                                     ahead=ctx.settings.governor_max_wait, wait=True)  # fmt: skip
+            refilled.extend(got.ids)
 
     try:
         # Linked documents: made by a transform, or only what may change re-sent (linking.py).

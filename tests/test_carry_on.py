@@ -88,25 +88,18 @@ def test_a_stopping_worker_carries_on_no_further(ctx, sent):
     assert _states(ctx, ids) == [State.TRANSFERRED, State.TRANSFERRED, State.QUEUED]
 
 
-def test_a_refill_another_dispatch_held_is_dispatched_again_after_the_commit(ctx, sent, monkeypatch):
-    """Another dispatch (a worker's refill, a sweep) held the integration while this transfer's
-    refill ran, and began before this transfer freed its window: nobody has seen the record the
-    transfer made room for, so the task dispatches once the holder commits."""
+def test_a_transfers_refill_waits_for_another_dispatch_holding_its_integration(ctx, sent):
+    """Another dispatch (a worker's refill, a sweep) holds the integration and began before this
+    transfer freed its window, so it cannot see the record the transfer made room for: the
+    transfer's refill waits for it to commit, then queues that record itself."""
     import threading
+    import time
 
     import psycopg
 
     ids = _enqueue(ctx, 3)
     assert sync.carry_on(ctx, ids[0], seconds=0) == [sync.Outcome.TRANSFERRED]  # the profile is read
     assert sent == [ids[1]]
-    refills: list[dispatching.Refilled] = []
-    real_refill = dispatching.refill
-
-    def refill(*args, **kwargs):
-        refills.append(real_refill(*args, **kwargs))
-        return refills[-1]
-
-    monkeypatch.setattr(dispatching, "refill", refill)
     dsn = ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as other:
         integration_id = other.execute("SELECT integration_id FROM hub_records WHERE id = %s", (ids[1],))
@@ -114,7 +107,8 @@ def test_a_refill_another_dispatch_held_is_dispatched_again_after_the_commit(ctx
             "SELECT id FROM integrations WHERE id = %s FOR NO KEY UPDATE", integration_id.fetchone()
         )
         threading.Timer(0.5, other.commit).start()
-        assert sync.carry_on(ctx, ids[1], seconds=60) == [sync.Outcome.TRANSFERRED]
-    assert refills[0] == dispatching.Refilled([], contended=True)  # the transfer's own refill
-    assert sent == [ids[1], ids[2]]  # and the dispatch after its commit
-    assert _states(ctx, ids) == [State.TRANSFERRED, State.TRANSFERRED, State.QUEUED]
+        began = time.monotonic()
+        assert sync.carry_on(ctx, ids[1], seconds=60) == [sync.Outcome.TRANSFERRED] * 2
+        assert time.monotonic() - began >= 0.45  # its refill waited for the holder
+    assert sent == [ids[1]]  # the third was carried on to, never sent
+    assert _states(ctx, ids) == [State.TRANSFERRED] * 3
