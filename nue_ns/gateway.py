@@ -111,9 +111,12 @@ def call(
         except BaseException as exc:
             attempts.finish_attempt(db, attempt, None, "error", None, detail=type(exc).__name__)
             raise
-        then = None if settle is None else (lambda cur: settle(cur, value))
-        attempts.finish_attempt(db, attempt, _logged(exchange, keep_rows), outcome, then=then)
-        return value
+    # NetSuite has answered: the slot is free and the call's rate token counts from now (the
+    # governor's release), not from after the hub's bookkeeping, so a short window (5 per 2 s)
+    # turns over as soon as it can.
+    then = None if settle is None else (lambda cur: settle(cur, value))
+    attempts.finish_attempt(db, attempt, _logged(exchange, keep_rows), outcome, then=then)
+    return value
 
 
 def suiteql(

@@ -89,6 +89,20 @@ def test_the_attempt_is_logged_before_the_call_and_finished_after(hub_calls) -> 
     assert governor.events == [("acquire",), ("release", "L1", 0.0)]
 
 
+def test_an_answered_call_frees_its_token_before_the_hub_records_it(hub_calls, monkeypatch) -> None:
+    """The call's rate window starts at its answer, not after the hub's transaction (which may
+    wait for another worker's dispatch): a 5 per 2 s account turns over sooner."""
+    ctx, conn, governor = _setup({"items": [], "count": 0})
+    released_when_finished: list[bool] = []
+    monkeypatch.setattr(
+        attempts, "finish_attempt", lambda *a, **k: released_when_finished.append(
+            ("release", "L1", 0.0) in governor.events
+        )
+    )  # fmt: skip
+    gateway.suiteql(ctx, conn, "SELECT 1")
+    assert released_when_finished == [True]
+
+
 def test_rows_can_be_left_out_of_the_log() -> None:
     ex = Exchange("POST", "u", None, 200, {"items": [1, 2], "count": 2})
     assert gateway._logged(ex, keep_rows=False).response_body == {"count": 2}
