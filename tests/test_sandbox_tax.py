@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from nue_ns.account_profile import record_schema
 from nue_ns.sandbox import state, switches
 from nue_ns.sandbox.state import NsError, SandboxState
 
@@ -89,6 +90,35 @@ def test_suitetax_override_details_must_tie_to_a_line_and_a_known_tax_code(suite
         write(acct, "invoice", "x", body)
     assert err.value.path == "taxDetails.items[0].taxCode"
     assert acct.records == {k: v for k, v in acct.records.items() if v.type != "invoice"}  # nothing stored
+
+
+def test_references_take_the_catalogs_shapes_a_string_on_item_lines_a_list_value_on_details(
+    suitetax,
+) -> None:
+    # REST API Browser 2026.1: invoice-itemElement.taxDetailsReference is a string,
+    # invoice-taxDetailsElement.taxDetailsReference an object {id, refName}.
+    invoice = record_schema(suitetax.kind.document(["invoice"]), "invoice")
+    assert invoice is not None
+    assert invoice.sublists["item"].fields["taxDetailsReference"] == "string"
+    assert invoice.sublists["taxDetails"].fields["taxDetailsReference"] == "object"
+    detail_ref = suitetax.kind.schemas["invoice-taxDetailsElement"]["properties"]["taxDetailsReference"]
+    assert set(detail_ref["properties"]) == {"id", "refName"}
+    cust, itm = customer(suitetax), item(suitetax)
+    detail = {"taxDetailsReference": "nue-L1", "taxCode": {"id": "21"}, "taxAmount": 1.0}
+    for override in (True, False):  # the shape is checked whether or not the details are kept
+        body = invoice_body(
+            cust,
+            [line(itm, 100.0, taxDetailsReference="nue-L1")],
+            taxDetailsOverride=override,
+            taxDetails={"items": [detail]},
+        )
+        with pytest.raises(NsError) as err:
+            write(suitetax, "invoice", "shape", body)
+        assert err.value.path == "taxDetails.items[0].taxDetailsReference"
+    body = invoice_body(cust, [line(itm, 100.0, taxDetailsReference={"id": "nue-L1"})])
+    with pytest.raises(NsError) as err:
+        write(suitetax, "invoice", "shape", body)
+    assert err.value.path == "item.items[0].taxDetailsReference"
 
 
 def test_without_suitetax_tax_details_are_unknown_fields_and_tax_item_lines_are_ordinary() -> None:
