@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nue_ns.account_profile import record_schema
-from nue_ns.sandbox import state, switches
+from nue_ns.sandbox import state, switches, transforms
 from nue_ns.sandbox.state import NsError, SandboxState
 
 _names = itertools.count()
@@ -119,6 +119,43 @@ def test_references_take_the_catalogs_shapes_a_string_on_item_lines_a_list_value
     with pytest.raises(NsError) as err:
         write(suitetax, "invoice", "shape", body)
     assert err.value.path == "item.items[0].taxDetailsReference"
+
+
+def _taxed_invoice_and_memo_body(acct: state.AccountData) -> tuple[str, dict[str, Any]]:
+    """An invoice of 100.00 + 8.25 tax (Nue's, overridden) and a credit memo body crediting all of
+    it, tax included, applied to that invoice in full."""
+    cust, itm = customer(acct), item(acct)
+    detail = {"taxDetailsReference": {"id": "nue-L1"}, "taxCode": {"id": "21"}, "taxBasis": 100.0}
+    detail |= {"taxRate": 8.25, "taxAmount": 8.25}
+    taxed = {"taxDetailsOverride": True, "taxDetails": {"items": [detail]}}
+    lines = [line(itm, 100.0, taxDetailsReference="nue-L1")]
+    inv = write(acct, "invoice", f"ti{next(_names)}", invoice_body(cust, lines, **taxed))
+    assert inv["total"] == 108.25
+    memo = invoice_body(cust, lines, **taxed)
+    memo["apply"] = {"items": [{"doc": {"id": inv["id"]}, "line": 0, "apply": True, "amount": 108.25}]}
+    return inv["id"], memo
+
+
+def test_a_suitetax_credit_memo_applies_its_whole_total_tax_included(suitetax) -> None:
+    invoice, memo = _taxed_invoice_and_memo_body(suitetax)
+    view = write(suitetax, "creditMemo", "cm-full", memo)
+    assert (view["subtotal"], view["taxTotal"], view["total"]) == (100.0, 8.25, 108.25)
+    assert (view["applied"], view["unapplied"], view["status"]["id"]) == (108.25, 0.0, "B")
+    assert suitetax.records[invoice].derived["amountRemaining"] == 0.0
+    memo["apply"]["items"][0]["amount"] = 108.26  # but no more than its total
+    with pytest.raises(NsError) as err:
+        write(suitetax, "creditMemo", "cm-over", memo)
+    assert err.value.path.startswith("apply")
+
+
+def test_a_credit_memo_made_by_transform_applies_up_to_its_total_tax_included(suitetax) -> None:
+    invoice, memo = _taxed_invoice_and_memo_body(suitetax)
+    body = {k: memo[k] for k in ("taxDetailsOverride", "taxDetails")} | {"externalId": "cm-t"}
+    made = transforms.transform(suitetax, "invoice", invoice, "creditMemo", body).record
+    assert made.derived["total"] == 108.25
+    assert [a["amount"] for a in made.body["apply"]["items"]] == [108.25]  # the default application
+    assert made.derived["unapplied"] == 0.0
+    assert suitetax.records[invoice].derived["amountRemaining"] == 0.0
 
 
 def test_without_suitetax_tax_details_are_unknown_fields_and_tax_item_lines_are_ordinary() -> None:
