@@ -52,6 +52,17 @@ class AccountProfile(BaseModel):
         lines = schema.sublists.get(sublist)
         return lines is not None and name in lines.fields
 
+    def kind(self, ns_type: str, name: str, sublist: str | None = None) -> str | None:
+        """The kind (`_kind`) the account's schema gives a body or sublist line field; None when
+        the type was not read or the account lacks the field."""
+        schema = self.records.get(ns_type)
+        if schema is None:
+            return None
+        if sublist is None:
+            return schema.fields.get(name)
+        lines = schema.sublists.get(sublist)
+        return lines.fields.get(name) if lines is not None else None
+
     @property
     def suitetax(self) -> bool:
         """SuiteTax is on: transactions have tax details (REST supports tax only with SuiteTax,

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from nue_ns.sandbox import state, switches
+from nue_ns.account_profile import record_schema
+from nue_ns.sandbox import state, switches, transforms
 from nue_ns.sandbox.state import NsError, SandboxState
 
 _names = itertools.count()
@@ -89,6 +90,72 @@ def test_suitetax_override_details_must_tie_to_a_line_and_a_known_tax_code(suite
         write(acct, "invoice", "x", body)
     assert err.value.path == "taxDetails.items[0].taxCode"
     assert acct.records == {k: v for k, v in acct.records.items() if v.type != "invoice"}  # nothing stored
+
+
+def test_references_take_the_catalogs_shapes_a_string_on_item_lines_a_list_value_on_details(
+    suitetax,
+) -> None:
+    # REST API Browser 2026.1: invoice-itemElement.taxDetailsReference is a string,
+    # invoice-taxDetailsElement.taxDetailsReference an object {id, refName}.
+    invoice = record_schema(suitetax.kind.document(["invoice"]), "invoice")
+    assert invoice is not None
+    assert invoice.sublists["item"].fields["taxDetailsReference"] == "string"
+    assert invoice.sublists["taxDetails"].fields["taxDetailsReference"] == "object"
+    detail_ref = suitetax.kind.schemas["invoice-taxDetailsElement"]["properties"]["taxDetailsReference"]
+    assert set(detail_ref["properties"]) == {"id", "refName"}
+    cust, itm = customer(suitetax), item(suitetax)
+    detail = {"taxDetailsReference": "nue-L1", "taxCode": {"id": "21"}, "taxAmount": 1.0}
+    for override in (True, False):  # the shape is checked whether or not the details are kept
+        body = invoice_body(
+            cust,
+            [line(itm, 100.0, taxDetailsReference="nue-L1")],
+            taxDetailsOverride=override,
+            taxDetails={"items": [detail]},
+        )
+        with pytest.raises(NsError) as err:
+            write(suitetax, "invoice", "shape", body)
+        assert err.value.path == "taxDetails.items[0].taxDetailsReference"
+    body = invoice_body(cust, [line(itm, 100.0, taxDetailsReference={"id": "nue-L1"})])
+    with pytest.raises(NsError) as err:
+        write(suitetax, "invoice", "shape", body)
+    assert err.value.path == "item.items[0].taxDetailsReference"
+
+
+def _taxed_invoice_and_memo_body(acct: state.AccountData) -> tuple[str, dict[str, Any]]:
+    """An invoice of 100.00 + 8.25 tax (Nue's, overridden) and a credit memo body crediting all of
+    it, tax included, applied to that invoice in full."""
+    cust, itm = customer(acct), item(acct)
+    detail = {"taxDetailsReference": {"id": "nue-L1"}, "taxCode": {"id": "21"}, "taxBasis": 100.0}
+    detail |= {"taxRate": 8.25, "taxAmount": 8.25}
+    taxed = {"taxDetailsOverride": True, "taxDetails": {"items": [detail]}}
+    lines = [line(itm, 100.0, taxDetailsReference="nue-L1")]
+    inv = write(acct, "invoice", f"ti{next(_names)}", invoice_body(cust, lines, **taxed))
+    assert inv["total"] == 108.25
+    memo = invoice_body(cust, lines, **taxed)
+    memo["apply"] = {"items": [{"doc": {"id": inv["id"]}, "line": 0, "apply": True, "amount": 108.25}]}
+    return inv["id"], memo
+
+
+def test_a_suitetax_credit_memo_applies_its_whole_total_tax_included(suitetax) -> None:
+    invoice, memo = _taxed_invoice_and_memo_body(suitetax)
+    view = write(suitetax, "creditMemo", "cm-full", memo)
+    assert (view["subtotal"], view["taxTotal"], view["total"]) == (100.0, 8.25, 108.25)
+    assert (view["applied"], view["unapplied"], view["status"]["id"]) == (108.25, 0.0, "B")
+    assert suitetax.records[invoice].derived["amountRemaining"] == 0.0
+    memo["apply"]["items"][0]["amount"] = 108.26  # but no more than its total
+    with pytest.raises(NsError) as err:
+        write(suitetax, "creditMemo", "cm-over", memo)
+    assert err.value.path.startswith("apply")
+
+
+def test_a_credit_memo_made_by_transform_applies_up_to_its_total_tax_included(suitetax) -> None:
+    invoice, memo = _taxed_invoice_and_memo_body(suitetax)
+    body = {k: memo[k] for k in ("taxDetailsOverride", "taxDetails")} | {"externalId": "cm-t"}
+    made = transforms.transform(suitetax, "invoice", invoice, "creditMemo", body).record
+    assert made.derived["total"] == 108.25
+    assert [a["amount"] for a in made.body["apply"]["items"]] == [108.25]  # the default application
+    assert made.derived["unapplied"] == 0.0
+    assert suitetax.records[invoice].derived["amountRemaining"] == 0.0
 
 
 def test_without_suitetax_tax_details_are_unknown_fields_and_tax_item_lines_are_ordinary() -> None:

@@ -64,8 +64,10 @@ def suitetax_profile() -> AccountProfile:
         schema = profile.records[ns_type]
         schema.fields |= {"taxDetails": "sublist", "taxDetailsOverride": "boolean", "autoApply": "boolean"}
         schema.sublists["item"].fields["taxDetailsReference"] = "string"
-        detail = "taxDetailsReference taxCode taxType taxBasis taxRate taxAmount netAmount".split()
-        schema.sublists["taxDetails"] = SublistSchema(fields=dict.fromkeys(detail, "number"))
+        # The REST API Browser's `-taxDetailsElement`: the reference a list value {id, refName}.
+        detail = {"taxDetailsReference": "object", "taxCode": "ref", "taxType": "string"}
+        detail |= dict.fromkeys(("taxBasis", "taxRate", "taxAmount", "netAmount"), "number")
+        schema.sublists["taxDetails"] = SublistSchema(fields=detail)
     profile.tax_codes = {"US-STANDARD": "901", "EXEMPT": "903"}
     return profile
 
@@ -150,6 +152,13 @@ def test_suitetax_sends_tax_details_with_the_override() -> None:
     assert items[0]["taxDetailsReference"] == "nue-L-1" and "taxDetailsReference" not in items[1]
     assert len(items) == 2  # no tax item lines
     assert items[1]["rate"] == 0.0015 and items[1]["amount"] == 1.5
+
+
+def test_a_detail_reference_is_sent_bare_where_the_account_types_it_as_a_string() -> None:
+    profile = suitetax_profile()
+    profile.records["invoice"].sublists["taxDetails"].fields["taxDetailsReference"] = "string"
+    details = build("invoice", INVOICE, profile=profile).body["taxDetails"]["items"]
+    assert [d["taxDetailsReference"] for d in details] == ["nue-L-1"]
 
 
 def test_suitetax_untaxed_document_still_overrides_so_netsuite_adds_nothing() -> None:

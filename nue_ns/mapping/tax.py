@@ -7,15 +7,17 @@ enabled." [article_0814121722]. So:
 - In a SuiteTax account (its profile shows `taxDetails` on the record) Nue's tax goes as the
   document's tax details, each tied to its item line by `taxDetailsReference`, with
   `taxDetailsOverride: true` so NetSuite's tax engine keeps Nue's amounts instead of computing its
-  own [article_0116111646 names "SuiteTax's tax details override option"]. The override is sent
-  on every document, taxed or not: without it NetSuite would add tax Nue never charged. NetSuite's
-  total is then the lines plus Nue's tax, to the cent.
-  REST names (Oracle's REST API Browser, transaction `taxDetailsOverride` boolean and
-  `taxDetails` collection; `-taxDetailsElement` with taxDetailsReference {id}, taxCode
-  (salesTaxItem), taxBasis, taxRate, taxAmount; item lines' `taxDetailsReference` string;
-  SuiteTax's taxdetails/taxdetailsreference linking [section_1548673608]). UNVERIFIED against a
-  live SuiteTax account: that a client-chosen taxDetailsReference string is kept, and the object
-  shape of the element's taxDetailsReference (the browser types it as a reference).
+  own (with the override checked, "Tax lines on the Tax Details subtab are retained, regardless of
+  whether or not tax-related fields are changed", Oracle's "Editing Transactions in SuiteTax",
+  section_1513063654). The override is sent on every document, taxed or not: without it NetSuite
+  would add tax Nue never charged. NetSuite's total is then the lines plus Nue's tax, to the cent.
+  REST names and shapes (Oracle's REST API Browser 2026.1, e.g. `invoice`, `creditMemo`): body
+  `taxDetailsOverride` boolean and `taxDetails` collection; `-taxDetailsElement` has
+  `taxDetailsReference` typed as an object {id, refName} (a list field: in the UI a tax line picks
+  the Tax Details Reference of its item), taxCode (salesTaxItem), taxBasis, taxRate, taxAmount;
+  `-itemElement` has `taxDetailsReference` as a string. The element's reference is sent as
+  {"id": ...}, or bare where the account's profile types it as a string (fit.select_value).
+  UNVERIFIED against a live SuiteTax account: that a client-chosen taxDetailsReference is kept.
 - Elsewhere tax posts as ordinary lines of the configured tax item (`tax_item_id`), whose account
   is the tax liability account (`gl.tax_liability`, checked to be a liability by the GL check),
   never revenue: one line per taxed Nue line, so every line's tax stays traceable.
@@ -30,6 +32,7 @@ from typing import Any
 from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, ref
+from nue_ns.mapping.fit import select_value
 from nue_ns.mapping.lines import money, number
 from nue_ns.records import Line
 
@@ -80,13 +83,15 @@ def _tax_details(
     body = dict(request.body)
     items = [dict(item) for item in body["item"]["items"]]
     details: list[dict[str, Any]] = []
+    # An item line's reference is a string; a tax detail's is a list value {id} (REST API Browser).
+    detail_kind = profile.kind(request.ns_type, "taxDetailsReference", sublist="taxDetails")
     for item, line in _pairs(items, lines):
         if line.tax_amount is None:
             continue
         item["taxDetailsReference"] = reference(line)
         details.append(
             {
-                "taxDetailsReference": {"id": reference(line)},
+                "taxDetailsReference": select_value({"id": reference(line)}, detail_kind),
                 "taxCode": ref(_tax_code_id(line, config, profile)),
                 "taxBasis": money(line.amount),
                 "taxRate": number(rate(line)),

@@ -49,13 +49,15 @@ ARM = {
 }
 LINE_ID_COLUMN = "custcol_nue_line_id"
 CUSTOM_COLUMN = {f"{t}-itemElement": {LINE_ID_COLUMN: {**_TEXT, "x-ns-custom-field": True}} for t in SALES}
+# A tax detail line's fields as the REST API Browser (2026.1) types `invoice-taxDetailsElement` and
+# `creditMemo-taxDetailsElement`: taxDetailsReference a list value {id, refName} (the reference of
+# the item line it is tied to), taxType a string; item lines' taxDetailsReference is a string.
 TAX_DETAIL_FIELDS = {
-    "taxDetailsReference": _TEXT,
+    "taxDetailsReference": schema_extra.select(),
     "lineType": _TEXT,
     "lineName": _TEXT,
     "netAmount": _NUMBER,
-    "grossAmount": _NUMBER,
-    "taxType": _REF_PROP,
+    "taxType": _TEXT,
     "taxCode": _REF_PROP,
     "taxBasis": _NUMBER,
     "taxRate": _NUMBER,

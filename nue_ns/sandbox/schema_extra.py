@@ -32,7 +32,8 @@ _ITEM_COLLECTIONS = frozenset({"subsidiary"})  # items: a list of subsidiaries (
 _SELECTS: dict[str, list[str] | None] = {"orderStatus": ["A", "B"], "undepFunds": None}
 
 
-def _select(enum: list[str] | None) -> dict[str, Any]:
+def select(enum: list[str] | None = None) -> dict[str, Any]:
+    """A list (select) field's property: an object {id, refName}, the id's enum where listed."""
     ident: dict[str, Any] = {"title": "Internal identifier", "type": "string"}
     if enum:
         ident["enum"] = list(enum)
@@ -45,7 +46,7 @@ def _select(enum: list[str] | None) -> dict[str, Any]:
 def prop(name: str, *, collection_ok: bool = False) -> dict[str, Any]:
     """The OpenAPI property of a field by its name's kind."""
     if name in _SELECTS:
-        return _select(_SELECTS[name])
+        return select(_SELECTS[name])
     if collection_ok and name in _ITEM_COLLECTIONS:
         return {"$ref": _REF + "nsResourceCollection"}
     if name in _REFS:

@@ -549,8 +549,8 @@ class _Checker:
             item = self.record(path, line["item"], ITEM_TYPES)
             if not _available(self.acct, item, self.transaction_subsidiary()):
                 raise invalid_value(line["item"], path)
-        if self.type == "creditMemo":
-            self.apply_lines(self.line_total())
+        if self.type == "creditMemo":  # applies up to its total, SuiteTax's tax included
+            self.apply_lines(_sales_total(self.acct, self.type, self.body))
 
     def payment(self) -> None:
         b = self.body
@@ -655,9 +655,6 @@ class _Checker:
         own = _ref_id(self.body.get("subsidiary"))
         customer = self.customer_record()
         return own or (_ref_id(customer.body.get("subsidiary")) if customer else None) or "1"
-
-    def line_total(self) -> Decimal:
-        return sum((_line_amount(line) for line in _lines(self.body, "item")), Decimal(0))
 
     def apply_lines(self, limit: Decimal | None) -> None:
         """Apply docs exist, belong to the customer, and neither they nor the applier are over-applied."""
@@ -804,14 +801,29 @@ def _fill_defaults(acct: AccountData, rec: Record) -> None:
         b.setdefault("undepFunds", {"id": "T" if on else "F", "refName": "Yes" if on else "No"})
 
 
+def _derive_sales(acct: AccountData, ns_type: str, body: dict[str, Any], derived: dict[str, Any]) -> None:
+    """A sales record's line amounts and `total`: its item lines, plus its tax with SuiteTax (tax
+    details and their total; "Tax Details on Transactions in SuiteTax", section_4283867856:
+    Subtotal + Tax Total = Total)."""
+    for line in _lines(body, "item"):
+        line["amount"] = float(_line_amount(line))
+    derived["total"] = float(sum((_num(line["amount"]) for line in _lines(body, "item")), Decimal(0)))
+    tax.derive(acct, ns_type, body, derived)
+
+
+def _sales_total(acct: AccountData, ns_type: str, body: dict[str, Any]) -> Decimal:
+    """The `total` a sales body will report once stored (worked out on a copy). A credit memo
+    applies up to it: its amount remaining is its total, tax included, less what it applied."""
+    derived: dict[str, Any] = {}
+    _derive_sales(acct, ns_type, copy.deepcopy(body), derived)
+    return _num(derived["total"])
+
+
 def _derive_own(acct: AccountData, rec: Record) -> None:
     """Totals of a record from its own lines (before balances are recomputed)."""
     b, d = rec.body, rec.derived
     if rec.type in SALES_TYPES:
-        for line in _lines(b, "item"):
-            line["amount"] = float(_line_amount(line))
-        d["total"] = float(sum((_num(line["amount"]) for line in _lines(b, "item")), Decimal(0)))
-        tax.derive(acct, rec.type, b, d)  # SuiteTax: tax details and their total
+        _derive_sales(acct, rec.type, b, d)
         if rec.type == "salesOrder":  # its billing by invoices made from it (sandbox/transforms.py)
             d["status"] = _transforms().order_status(acct, rec)
     elif rec.type == "customerPayment":

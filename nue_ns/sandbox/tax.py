@@ -6,8 +6,11 @@ the account lacks, and tax is ordinary item lines of a tax item). REST takes tax
 [article_0814121722]. In a SuiteTax account every sales transaction gets tax details: the
 sandbox's engine computes them at `engine_rate` on every item line, unless the request sets
 `taxDetailsOverride` (then the details sent are kept, each tied to an item line by its
-taxDetailsReference) [REST API Browser: taxDetailsOverride, taxDetails; section_1548673608].
-Totals: subtotal (the item lines) + taxTotal (the details) = total.
+taxDetailsReference) [REST API Browser 2026.1: taxDetailsOverride, taxDetails; "Editing Transactions
+in SuiteTax", section_1513063654: with the override checked the tax lines are retained]. The
+references' shapes are the catalog's (kinds.py): an item line's a string, a tax detail's a list
+value {"id": ...}. Totals: subtotal (the item lines) + taxTotal (the details) = total ("Tax Details
+on Transactions in SuiteTax", section_4283867856: Subtotal, Tax Total, Total).
 """
 
 from __future__ import annotations
@@ -62,9 +65,21 @@ def check(acct: Any, ns_type: str, body: dict[str, Any]) -> None:
         if schedule is not None and _ref(schedule) not in TAX_SCHEDULES:
             raise errors.invalid_value(schedule, "taxSchedule")
         return
-    if ns_type not in SALES_TYPES or not suitetax(acct) or body.get("taxDetailsOverride") is not True:
+    if ns_type not in SALES_TYPES or not suitetax(acct):
         return
-    references = {line.get("taxDetailsReference") for line in _lines(body, "item")} - {None}
+    references: set[str] = set()
+    for i, line in enumerate(_lines(body, "item")):
+        reference = line.get("taxDetailsReference")
+        if reference is not None and not isinstance(reference, str):
+            raise errors.invalid_value(reference, f"item.items[{i}].taxDetailsReference")
+        if reference is not None:
+            references.add(reference)
+    for i, detail in enumerate(_lines(body, "taxDetails")):
+        reference = detail.get("taxDetailsReference")
+        if reference is not None and _ref(reference) is None:
+            raise errors.invalid_value(reference, f"taxDetails.items[{i}].taxDetailsReference")
+    if body.get("taxDetailsOverride") is not True:
+        return
     for i, detail in enumerate(_lines(body, "taxDetails")):
         path = f"taxDetails.items[{i}]"
         if _ref(detail.get("taxDetailsReference")) not in references:
