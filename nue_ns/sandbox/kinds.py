@@ -49,8 +49,10 @@ ARM = {
 }
 LINE_ID_COLUMN = "custcol_nue_line_id"
 CUSTOM_COLUMN = {f"{t}-itemElement": {LINE_ID_COLUMN: {**_TEXT, "x-ns-custom-field": True}} for t in SALES}
+# A tax detail's taxDetailsReference is a reference ({id}) in the REST API Browser; an item line's
+# is a string (docs/NETSUITE.md "Tax").
 TAX_DETAIL_FIELDS = {
-    "taxDetailsReference": _TEXT,
+    "taxDetailsReference": _REF_PROP,
     "lineType": _TEXT,
     "lineName": _TEXT,
     "netAmount": _NUMBER,

@@ -273,17 +273,25 @@ def bad_query(detail: str) -> NsError:
 
 
 def paging(limit: str | None, offset: str | None) -> tuple[int, int]:
-    """limit 1..1000 (default 1000); offset a non-negative multiple of limit."""
-    try:
-        lim = MAX_LIMIT if limit in (None, "") else int(limit)
-        off = 0 if offset in (None, "") else int(offset)
-    except ValueError as exc:
-        raise NsError(400, "INVALID_PARAMETER", f"Invalid limit or offset: {exc}") from exc
+    """limit 1..1000 (default 1000); offset a non-negative multiple of limit. A bad one is named in
+    o:errorQueryParam (NetSuite's nsError schema)."""
+    lim = MAX_LIMIT if limit in (None, "") else _whole(limit, "limit")
+    off = 0 if offset in (None, "") else _whole(offset, "offset")
     if not 1 <= lim <= MAX_LIMIT:
-        raise NsError(400, "INVALID_PARAMETER", f"The limit must be between 1 and {MAX_LIMIT}.")
+        detail = f"The limit must be between 1 and {MAX_LIMIT}."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param="limit")
     if off < 0 or off % lim:
-        raise NsError(400, "INVALID_PARAMETER", "The offset must be a multiple of the limit.")
+        detail = "The offset must be a multiple of the limit."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param="offset")
     return lim, off
+
+
+def _whole(text: str | None, name: str) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        detail = f"Invalid {name} {text!r}: a whole number is expected."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param=name) from None
 
 
 def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]:
