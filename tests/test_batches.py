@@ -149,6 +149,10 @@ def test_a_batch_runs_in_the_background_and_each_record_stands_alone(ns, shape):
     assert view["progress"] in ("succeeded", "failed") and "startTime" in view
     page = ns.job_tasks(job)[0]
     tasks = batch_shapes.task_ids(page)
+    # The task list is a collection: it links to itself ("Collection Paging", section_156414087576).
+    assert {"rel": "self", "href": f"{ns.base_url}/async/v1/job/{job}/task?limit=1000&offset=0"} in page[
+        "links"
+    ]
     if shape == "one_task":
         assert len(tasks) == 1
         status, body, _ = ns.task_result(job, tasks[0])[0]

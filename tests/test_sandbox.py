@@ -686,12 +686,41 @@ def test_suiteql_rules_and_paging(base: str) -> None:
         assert r.status_code == 400 and error_of(r)["o:errorQueryParam"] == param
     page = suiteql(base, q, limit=5, offset=0).json()
     assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 18)
+    # Pages link to the others as Oracle's "Collection Paging" shows (section_156414087576).
+    url = f"{base}/services/rest/query/v1/suiteql"
+    assert page["links"] == [
+        {"rel": "next", "href": f"{url}?limit=5&offset=5"},
+        {"rel": "last", "href": f"{url}?limit=5&offset=15"},
+        {"rel": "self", "href": f"{url}?limit=5&offset=0"},
+    ]
+    middle = suiteql(base, q, limit=5, offset=5).json()
+    assert [(x["rel"], x["href"].rsplit("?", 1)[1]) for x in middle["links"]] == [
+        ("first", "limit=5&offset=0"),
+        ("prev", "limit=5&offset=0"),
+        ("next", "limit=5&offset=10"),
+        ("last", "limit=5&offset=15"),
+        ("self", "limit=5&offset=5"),
+    ]
+    assert page["items"][0] == {
+        "id": "1",
+        "acctnumber": "1000",
+        "accttype": "Bank",
+        "isinactive": "F",
+        "links": [],
+    }
     last = suiteql(base, q, limit=5, offset=15).json()
     assert (last["count"], last["hasMore"], [i["id"] for i in last["items"]]) == (
         3,
         False,
         ["16", "17", "18"],
     )
+    assert [x["rel"] for x in last["links"]] == ["first", "prev", "last", "self"]
+    accounts = call(base, "GET", "/record/v1/account?limit=10&offset=10").json()  # a record list
+    assert accounts["count"] == 8 and accounts["links"][-1] == {
+        "rel": "self",
+        "href": f"{base}/services/rest/record/v1/account?limit=10&offset=10",
+    }
+    assert [x["rel"] for x in accounts["links"]] == ["first", "prev", "last", "self"]
     bad = call(base, "GET", "/record/v1/account?limit=x")
     assert bad.status_code == 400 and error_of(bad)["o:errorQueryParam"] == "limit"
     income = suiteql(

@@ -277,7 +277,8 @@ def _collection(acct: AccountData, call: Call, request: Request) -> Response:
     base = f"{_origin(request)}/services/rest/record/v1/{call.type}"
     page_ids = ids[offset : offset + limit]
     items = [{"links": [{"rel": "self", "href": f"{base}/{i}"}], "id": i} for i in page_ids]
-    page = {"links": [], "count": len(items), "hasMore": offset + len(items) < len(ids), "items": items}
+    links = suiteql.page_links(base, limit, offset, len(ids))  # Collection Paging (section_156414087576)
+    page = {"links": links, "count": len(items), "hasMore": offset + len(items) < len(ids), "items": items}
     return _json(page | {"offset": offset, "totalResults": len(ids)}, COLLECTION_TYPE)
 
 
@@ -316,7 +317,8 @@ async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Resp
             raise NsError(400, "INVALID_PARAMETER", detail, header="Prefer")
         limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         body = await _request_json(request)
-        return _json(suiteql.run(acct, body, limit, offset), COLLECTION_TYPE), None
+        page = suiteql.run(acct, body, limit, offset, _origin(request) + suiteql.PATH)
+        return _json(page, COLLECTION_TYPE), None
     if call.kind == "governance" and call.method == "GET":
         limits = {"accountConcurrencyLimit": acct.concurrency_limit}
         return _json(limits | {"integrationConcurrencyLimit": acct.concurrency_limit}), None

@@ -334,8 +334,9 @@ def answer(
         limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         page = tasks[offset : offset + limit]
         items = [{"links": [{"rel": "self", "href": f"{base}/task/{t.id}"}], "id": t.id} for t in page]
+        links = suiteql.page_links(f"{base}/task", limit, offset, len(tasks))  # a collection [J]
         return JSONResponse(
-            {"links": [], "count": len(items), "hasMore": offset + len(items) < len(tasks), "items": items}
+            {"links": links, "count": len(items), "hasMore": offset + len(items) < len(tasks), "items": items}
             | {"offset": offset, "totalResults": len(tasks)}
         )
     task = next((t for t in tasks if t.id == rest[1]), None)
