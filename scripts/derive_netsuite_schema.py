@@ -4,8 +4,10 @@ Reads the OpenAPI document a NetSuite account emitted from its metadata catalog
 (../shared/netsuite/record-api-openapi-2025-09.json beside a development checkout) and writes what
 the tests and the sandbox need of it into nue_ns/sandbox/schema/: every component schema with its
 field names, types, formats, references, enums and NetSuite's `x-ns-*` markers (sublist keys,
-custom fields), and the list of transform operations. Titles, descriptions and examples (prose) are
-dropped. Nothing reads ../shared at test or run time; re-run this when the document changes:
+custom fields), the list of transform operations, and the request header parameters the operations
+declare (their enums and defaults, e.g. X-NetSuite-PropertyValueValidation). Titles, descriptions
+and examples (prose) are dropped. Nothing reads ../shared at test or run time; re-run this when
+the document changes:
 
     python scripts/derive_netsuite_schema.py [SOURCE] [DEST]
 """
@@ -39,6 +41,21 @@ def strip(node: Any) -> Any:
     return out
 
 
+def header_parameters(document: dict[str, Any]) -> dict[str, Any]:
+    """{header name: its schema} over every operation; a header declared differently by two
+    operations is an error (the sandbox reads one enum and default per header)."""
+    out: dict[str, Any] = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if param.get("in") != "header":
+                    continue
+                schema = strip(param.get("schema", {}))
+                if out.setdefault(param["name"], schema) != schema:
+                    raise ValueError(f"{method.upper()} {path} declares {param['name']} differently")
+    return dict(sorted(out.items()))
+
+
 def derive(document: dict[str, Any]) -> dict[str, Any]:
     transforms = sorted(
         path.strip("/").replace("{id}/", "") for path in document["paths"] if "/!transform/" in path
@@ -47,6 +64,7 @@ def derive(document: dict[str, Any]) -> dict[str, Any]:
         "source": "NetSuite metadata catalog (OpenAPI 3.0.1), " + document["info"].get("description", ""),
         "derived_by": "scripts/derive_netsuite_schema.py",
         "transforms": transforms,
+        "headers": header_parameters(document),
         "schemas": {name: strip(schema) for name, schema in document["components"]["schemas"].items()},
     }
 

@@ -126,6 +126,7 @@ def _customers(n: int, bad: int | None = None) -> list[dict]:
     ]
     if bad is not None:
         items[bad]["subsidiary"] = {"id": "999"}
+        items[bad]["isPerson"] = "false"  # a string where the schema says boolean: refused first
     return items
 
 
@@ -146,7 +147,12 @@ def test_a_batch_runs_in_the_background_and_each_record_stands_alone(ns, shape):
     assert exchange.status == 202
     view = _wait_job(ns, job)
     assert view["progress"] in ("succeeded", "failed") and "startTime" in view
-    tasks = batch_shapes.task_ids(ns.job_tasks(job)[0])
+    page = ns.job_tasks(job)[0]
+    tasks = batch_shapes.task_ids(page)
+    # The task list is a collection: it links to itself ("Collection Paging", section_156414087576).
+    assert {"rel": "self", "href": f"{ns.base_url}/async/v1/job/{job}/task?limit=1000&offset=0"} in page[
+        "links"
+    ]
     if shape == "one_task":
         assert len(tasks) == 1
         status, body, _ = ns.task_result(job, tasks[0])[0]
@@ -155,7 +161,7 @@ def test_a_batch_runs_in_the_background_and_each_record_stands_alone(ns, shape):
         assert len(tasks) == 3
         results = [batch_shapes.record_result(*ns.task_result(job, t)[0]) for t in tasks]
     assert results[0].internal_id and results[2].internal_id
-    assert results[1].error.kind is Kind.NEEDS_PERSON and results[1].error.path == "subsidiary"
+    assert results[1].error.kind is Kind.NEEDS_PERSON and results[1].error.path == "isPerson"
     ids = {r["externalId"] for r in ns_records(ns)}
     assert ids == {"nue-cust-B0", "nue-cust-B2"}  # the bad one was not made; the others were
 
@@ -209,7 +215,7 @@ def test_batches_need_respond_async_and_at_most_100_items_and_an_account_may_ref
         f"{ns.base_url}/record/v1/customer", data=json.dumps({"items": _customers(1)}), auth=ns._auth,
         headers={"Content-Type": batch_shapes.COLLECTION_TYPE}, timeout=5,
     )  # fmt: skip
-    assert r.status_code == 400
+    assert r.status_code == 400 and r.json()["o:errorDetails"][0]["o:errorHeader"] == "Prefer"
     _switch(ns, batches="405")
     with pytest.raises(NetSuiteError) as refused:
         ns.batch_upsert("customer", _customers(1), str(uuid.uuid4()))

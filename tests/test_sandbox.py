@@ -27,7 +27,7 @@ from requests_oauthlib import OAuth1
 from nue_ns.netsuite.auth import Credentials, tba_auth
 from nue_ns.netsuite.client import NetSuiteClient
 from nue_ns.netsuite.errors import Kind, classify_response
-from nue_ns.sandbox import demo, state
+from nue_ns.sandbox import demo, field_types, state
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.kinds import kind
 from nue_ns.sandbox.state import AccountData, SandboxState
@@ -380,7 +380,27 @@ def test_unknown_field_with_and_without_validation_header(base: str) -> None:
             json=body,
             headers={"X-NetSuite-PropertyNameValidation": wrong},
         )
-        assert r.status_code == 400 and error_of(r)["o:errorPath"] == "X-NetSuite-PropertyNameValidation"
+        err = error_of(r)
+        assert (r.status_code, err["o:errorCode"]) == (400, "INVALID_PARAMETER")
+        # Named where NetSuite's error schema names a header: o:errorHeader, not o:errorPath.
+        assert err["o:errorHeader"] == "X-NetSuite-PropertyNameValidation" and "o:errorPath" not in err
+
+
+def test_a_value_of_the_wrong_type_is_refused_unless_value_validation_is_relaxed(base: str) -> None:
+    body = {"companyName": "Acme", "subsidiary": {"id": "1"}, "isPerson": "false"}
+    for headers in ({}, {"X-NetSuite-PropertyValueValidation": "Error"}):  # Error is the default
+        r = call(base, "PUT", "/record/v1/customer/eid:nue-cust-1", json=body, headers=headers)
+        err = error_of(r)
+        assert (r.status_code, err["o:errorCode"], err["o:errorPath"]) == (400, "INVALID_CONTENT", "isPerson")
+        assert err["detail"].endswith("Invalid Field Value false for the following field: isPerson")
+    assert control(base, "GET", "records") == []
+    relaxed = {"X-NetSuite-PropertyValueValidation": "Warning"}
+    r = call(base, "PUT", "/record/v1/customer/eid:nue-cust-1", json=body, headers=relaxed)
+    assert r.status_code == 204 and "isPerson" in r.headers["X-NetSuite-PropertyValidation"]
+    assert "isPerson" not in get(base, "customer", "eid:nue-cust-1")
+    wrong = {"X-NetSuite-PropertyValueValidation": "warn"}
+    err = error_of(call(base, "PUT", "/record/v1/customer/eid:nue-cust-2", json=body, headers=wrong))
+    assert err["o:errorHeader"] == "X-NetSuite-PropertyValueValidation"
 
 
 def test_openapi_field_names_are_accepted() -> None:
@@ -660,10 +680,27 @@ def test_suiteql_rules_and_paging(base: str) -> None:
     q = "SELECT id, acctnumber, accttype, isinactive FROM account ORDER BY id"
     r = suiteql(base, q, headers={})
     assert r.status_code == 400 and "transient" in error_of(r)["detail"]
-    assert suiteql(base, q, limit=1001).status_code == 400
-    assert suiteql(base, q, limit=5, offset=3).status_code == 400
+    assert error_of(r)["o:errorHeader"] == "Prefer"
+    for limit, offset, param in ((1001, 0, "limit"), (5, 3, "offset"), (0, 0, "limit")):
+        r = suiteql(base, q, limit=limit, offset=offset)
+        assert r.status_code == 400 and error_of(r)["o:errorQueryParam"] == param
     page = suiteql(base, q, limit=5, offset=0).json()
     assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 18)
+    # Pages link to the others as Oracle's "Collection Paging" shows (section_156414087576).
+    url = f"{base}/services/rest/query/v1/suiteql"
+    assert page["links"] == [
+        {"rel": "next", "href": f"{url}?limit=5&offset=5"},
+        {"rel": "last", "href": f"{url}?limit=5&offset=15"},
+        {"rel": "self", "href": f"{url}?limit=5&offset=0"},
+    ]
+    middle = suiteql(base, q, limit=5, offset=5).json()
+    assert [(x["rel"], x["href"].rsplit("?", 1)[1]) for x in middle["links"]] == [
+        ("first", "limit=5&offset=0"),
+        ("prev", "limit=5&offset=0"),
+        ("next", "limit=5&offset=10"),
+        ("last", "limit=5&offset=15"),
+        ("self", "limit=5&offset=5"),
+    ]
     assert page["items"][0] == {
         "id": "1",
         "acctnumber": "1000",
@@ -677,6 +714,15 @@ def test_suiteql_rules_and_paging(base: str) -> None:
         False,
         ["16", "17", "18"],
     )
+    assert [x["rel"] for x in last["links"]] == ["first", "prev", "last", "self"]
+    accounts = call(base, "GET", "/record/v1/account?limit=10&offset=10").json()  # a record list
+    assert accounts["count"] == 8 and accounts["links"][-1] == {
+        "rel": "self",
+        "href": f"{base}/services/rest/record/v1/account?limit=10&offset=10",
+    }
+    assert [x["rel"] for x in accounts["links"]] == ["first", "prev", "last", "self"]
+    bad = call(base, "GET", "/record/v1/account?limit=x")
+    assert bad.status_code == 400 and error_of(bad)["o:errorQueryParam"] == "limit"
     income = suiteql(
         base, "SELECT id FROM account WHERE accttype = 'Income' AND isinactive = 'F' ORDER BY id"
     )
@@ -838,6 +884,75 @@ def test_arm_fields_are_refused_without_arm_and_the_accounts_own_custom_columns_
     assert _invoice(_kind_account("real-2025-09"), {"custcol3": "x"}).created  # that account's column
 
 
+LINE = {"item": {"id": "1"}, "quantity": 1, "rate": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("ns_type", "body", "path"),
+    [
+        ("invoice", {"memo": {}}, "memo"),
+        ("invoice", {"tranId": 5}, "tranId"),
+        ("invoice", {"tranDate": "2025-02-30"}, "tranDate"),
+        ("invoice", {"tranDate": "15/01/2025"}, "tranDate"),
+        ("invoice", {"entity": "101"}, "entity"),  # a bare id is not a reference
+        ("invoice", {"currency": {"refName": "USD"}}, "currency"),  # neither id nor externalId
+        ("invoice", {"entity": {"id": 1.5}}, "entity"),
+        ("invoice", {"item": [LINE]}, "item"),  # a sublist is {"items": [...]}
+        ("invoice", {"item": {"items": ["x"]}}, "item.items[0]"),
+        ("invoice", {"item": {"items": [LINE | {"quantity": "10"}]}}, "item.items[0].quantity"),
+        ("invoice", {"item": {"items": [LINE, LINE | {"rate": True}]}}, "item.items[1].rate"),
+        ("invoice", {"item": {"items": [LINE | {"line": 1.5}]}}, "item.items[0].line"),
+        ("invoice", {"billingAddress": {"city": 7}}, "billingAddress.city"),  # a subrecord's field
+        ("customer", {"isPerson": "T"}, "isPerson"),
+        ("customer", {"email": ["a@example.com"]}, "email"),
+        ("customer", {"currencyList": {"items": [{"currency": "2"}]}}, "currencyList.items[0].currency"),
+        ("nonInventorySaleItem", {"subsidiary": {"id": "1"}}, "subsidiary"),  # a list of subsidiaries
+        ("nonInventorySaleItem", {"subsidiary": {"items": ["1"]}}, "subsidiary.items[0]"),
+        ("nonInventorySaleItem", {"isInactive": 0}, "isInactive"),
+        ("salesOrder", {"orderStatus": {"id": "C"}}, "orderStatus"),
+        ("salesOrder", {"item": {"items": [LINE | {"isClosed": "F"}]}}, "item.items[0].isClosed"),
+        ("customerPayment", {"undepFunds": True}, "undepFunds"),
+        ("customerPayment", {"payment": "10.00"}, "payment"),
+        (
+            "customerPayment",
+            {"apply": {"items": [{"doc": {"id": "1"}, "apply": "true"}]}},
+            "apply.items[0].apply",
+        ),
+        (
+            "customerRefund",
+            {"apply": {"items": [{"doc": {"id": "1"}, "amount": "5"}]}},
+            "apply.items[0].amount",
+        ),
+        ("deposit", {"payment": {"items": [{"id": "1", "deposit": 1}]}}, "payment.items[0].deposit"),
+        ("creditMemo", {"taxDetailsOverride": "true"}, "taxDetailsOverride"),
+        ("creditMemo", {"externalId": "has space"}, "externalId"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_with_its_path(ns_type: str, body: dict, path: str) -> None:
+    acct = _kind_account("full")
+    with pytest.raises(state.NsError) as exc:
+        state.upsert(acct, ns_type, "x1", body, strict=True)
+    assert (exc.value.status, exc.value.code, exc.value.path) == (400, "INVALID_CONTENT", path)
+    assert "Invalid Field Value" in exc.value.detail and acct.records == {}
+
+
+def test_values_of_their_schema_type_pass_the_type_check() -> None:
+    schemas = kind("full").schemas
+    line = LINE | {"item": {"id": 7}, "line": 2, "isClosed": None, "revRecStartDate": "2025-01-01"}
+    body = {
+        "entity": {"id": 107},  # a number, as in Oracle's own example (section_156570709583)
+        "currency": {"externalId": "USD"},
+        "memo": None,  # null clears
+        "tranDate": "2025-01-15",
+        "lastModifiedDate": "2025-01-15T10:00:00Z",
+        "orderStatus": "B",  # the bare letter of Oracle's example (section_159795516182)
+        "item": {"items": [line]},
+    }
+    assert field_types.invalid_values(schemas, "salesOrder", body) == []
+    item = {"subsidiary": {"items": [{"id": "1"}]}, "includeChildren": True, "itemId": "X"}
+    assert field_types.invalid_values(schemas, "nonInventorySaleItem", item) == []
+
+
 def test_a_customer_transacts_only_in_its_currencies_and_applies_only_same_currency_documents() -> None:
     acct = _kind_account("full")
     with pytest.raises(state.NsError) as exc:
@@ -886,6 +1001,7 @@ def test_the_metadata_catalog_serves_the_accounts_schema(base: str) -> None:
     assert [i["name"] for i in listed["items"]] == ["customer"]
     bad = call(base, "GET", "/record/v1/metadata-catalog?select=nosuchtype", headers=swagger)
     assert bad.status_code == 400 and error_of(bad)["o:errorCode"] == "INVALID_PARAMETER"
+    assert error_of(bad)["o:errorQueryParam"] == "select"
     currencies = suiteql(base, "SELECT id, symbol FROM currency ORDER BY id").json()["items"]
     assert [(c["id"], c["symbol"]) for c in currencies] == [
         ("1", "USD"),

@@ -188,7 +188,7 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
     known = call.type in ns.WRITABLE_TYPES or call.type in ns.READ_ONLY_TYPES
     if not known:
         raise NsError(400, "INVALID_REQUEST", f"Record type '{call.type}' does not exist.")
-    strict = ns.strict_names(request.headers)
+    strict, strict_values = ns.strict_names(request.headers), ns.strict_values(request.headers)
     replace = frozenset(call.replace or ())
     if call.method == "GET":
         if call.ref is None:
@@ -205,22 +205,42 @@ async def _record_call(acct: AccountData, call: Call, request: Request) -> tuple
         return Response(status_code=204), ns.delete(acct, call.type, call.ref).id
     body = await _request_json(request)
     if call.method == "POST" and call.ref is None:
-        outcome = ns.create(acct, call.type, body, strict=strict)
+        outcome = ns.create(acct, call.type, body, strict=strict, strict_values=strict_values)
     elif call.method == "PUT" and call.external_id is not None:
-        outcome = ns.upsert(acct, call.type, call.external_id, body, replace=replace, strict=strict)
+        outcome = ns.upsert(
+            acct,
+            call.type,
+            call.external_id,
+            body,
+            replace=replace,
+            strict=strict,
+            strict_values=strict_values,
+        )
     elif call.method == "PATCH" and call.ref is not None:
-        outcome = ns.update(acct, call.type, call.ref, body, replace=replace, strict=strict)
+        outcome = ns.update(
+            acct, call.type, call.ref, body, replace=replace, strict=strict, strict_values=strict_values
+        )
     elif call.method == "PUT":
         detail = "PUT needs an external ID in the URL: /{type}/eid:{externalId}."
         raise NsError(400, "INVALID_REQUEST", detail)
     else:
         raise NsError(405, "INVALID_REQUEST", f"{call.method} is not supported on this resource.")
     location = f"{_origin(request)}/services/rest/record/v1/{call.type}/{outcome.record.id}"
+    return Response(status_code=204, headers=_written(location, outcome)), outcome.record.id
+
+
+def _written(location: str, outcome: ns.WriteOutcome) -> dict[str, str]:
+    """A write's answer headers: Location, and X-NetSuite-PropertyValidation naming what was ignored
+    (the response header of every write operation in NetSuite's OpenAPI document)."""
     headers = {"Location": location}
+    notes = []
     if outcome.ignored_fields:
-        ignored = ", ".join(outcome.ignored_fields)
-        headers["X-NetSuite-PropertyValidation"] = f"Unknown properties ignored: {ignored}"
-    return Response(status_code=204, headers=headers), outcome.record.id
+        notes.append(f"Unknown properties ignored: {', '.join(outcome.ignored_fields)}")
+    if outcome.ignored_values:
+        notes.append(f"Invalid property values ignored: {', '.join(outcome.ignored_values)}")
+    if notes:
+        headers["X-NetSuite-PropertyValidation"] = "; ".join(notes)
+    return headers
 
 
 def metadata_catalog(acct: AccountData, call: Call, request: Request) -> Response:
@@ -237,7 +257,8 @@ def metadata_catalog(acct: AccountData, call: Call, request: Request) -> Respons
         if found is None and acct.catalog_ignores_unknown_types:
             continue
         if found is None:
-            raise NsError(400, "INVALID_PARAMETER", f"Record type '{name}' does not exist.", "select")
+            detail = f"Record type '{name}' does not exist."
+            raise NsError(400, "INVALID_PARAMETER", detail, query_param="select")
         types.append(found)
     if "swagger+json" in request.headers.get("accept", ""):
         return Response(json.dumps(acct.kind.document(types)), media_type="application/swagger+json")
@@ -256,7 +277,8 @@ def _collection(acct: AccountData, call: Call, request: Request) -> Response:
     base = f"{_origin(request)}/services/rest/record/v1/{call.type}"
     page_ids = ids[offset : offset + limit]
     items = [{"links": [{"rel": "self", "href": f"{base}/{i}"}], "id": i} for i in page_ids]
-    page = {"links": [], "count": len(items), "hasMore": offset + len(items) < len(ids), "items": items}
+    links = suiteql.page_links(base, limit, offset, len(ids))  # Collection Paging (section_156414087576)
+    page = {"links": links, "count": len(items), "hasMore": offset + len(items) < len(ids), "items": items}
     return _json(page | {"offset": offset, "totalResults": len(ids)}, COLLECTION_TYPE)
 
 
@@ -264,14 +286,14 @@ async def _transform_call(acct: AccountData, call: Call, request: Request) -> tu
     """`POST /{source}/{id}/!transform/{target}`: 204 + Location of the new record."""
     if call.method != "POST":
         raise NsError(405, "INVALID_REQUEST", f"{call.method} is not supported on this resource.")
-    strict = ns.strict_names(request.headers)
+    strict, strict_values = ns.strict_names(request.headers), ns.strict_values(request.headers)
     body = await _request_json(request)
     outcome = transforms.transform(
         acct, call.source or "", call.ref or "", call.type or "", body,
-        replace=frozenset(call.replace or ()), strict=strict,
+        replace=frozenset(call.replace or ()), strict=strict, strict_values=strict_values,
     )  # fmt: skip
     location = f"{_origin(request)}/services/rest/record/v1/{call.type}/{outcome.record.id}"
-    return Response(status_code=204, headers={"Location": location}), outcome.record.id
+    return Response(status_code=204, headers=_written(location, outcome)), outcome.record.id
 
 
 async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Response, str | None]:
@@ -291,10 +313,12 @@ async def _answer(acct: AccountData, call: Call, request: Request) -> tuple[Resp
         return metadata_catalog(acct, call, request), None
     if call.kind == "suiteql" and call.method == "POST":
         if "transient" not in request.headers.get("prefer", "").lower():
-            raise NsError(400, "INVALID_PARAMETER", "The Prefer header must include 'transient' for SuiteQL.")
+            detail = "The Prefer header must include 'transient' for SuiteQL."
+            raise NsError(400, "INVALID_PARAMETER", detail, header="Prefer")
         limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         body = await _request_json(request)
-        return _json(suiteql.run(acct, body, limit, offset), COLLECTION_TYPE), None
+        page = suiteql.run(acct, body, limit, offset, _origin(request) + suiteql.PATH)
+        return _json(page, COLLECTION_TYPE), None
     if call.kind == "governance" and call.method == "GET":
         limits = {"accountConcurrencyLimit": acct.concurrency_limit}
         return _json(limits | {"integrationConcurrencyLimit": acct.concurrency_limit}), None

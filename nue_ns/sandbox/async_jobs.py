@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from nue_ns.sandbox import state as ns
+from nue_ns.sandbox import suiteql
 from nue_ns.sandbox.state import AccountData, NsError, SandboxState
 
 MAX_ITEMS = 100
@@ -101,6 +102,7 @@ class Job:
     items: list[dict[str, Any]]
     replace: frozenset[str]
     strict: bool
+    strict_values: bool
     shape: str
     lost: bool = False
     results: list[tuple[int, dict[str, Any]] | None] = field(default_factory=list)
@@ -173,11 +175,8 @@ def submit(
             400, "INVALID_REQUEST", "Batch (collection) requests are not supported for this account."
         )
     if "respond-async" not in request.headers.get("prefer", "").lower():
-        raise NsError(
-            400,
-            "INVALID_REQUEST",
-            "Batch requests are executed asynchronously only: send Prefer: respond-async.",
-        )
+        detail = "Batch requests are executed asynchronously only: send Prefer: respond-async."
+        raise NsError(400, "INVALID_REQUEST", detail, header="Prefer")
     if ns_type not in ns.WRITABLE_TYPES:
         raise NsError(400, "INVALID_REQUEST", f"Record type '{ns_type}' cannot be written.")
     items = body.get("items") if isinstance(body, dict) else None
@@ -200,11 +199,12 @@ def submit(
         job_id = str(registry.next_id)
         registry.next_id += 1
         rng = random.Random(f"{sw.seed}:{acct.realm}:{job_id}")
-        strict = ns.strict_names(request.headers)
+        strict, strict_values = ns.strict_names(request.headers), ns.strict_values(request.headers)
         replace = frozenset(
             s.strip() for s in request.query_params.get("replace", "").split(",") if s.strip()
         )
-        job = Job(job_id, ns_type, method, [dict(i) for i in items], replace, strict, sw.result_shape)
+        items_copy = [dict(i) for i in items]
+        job = Job(job_id, ns_type, method, items_copy, replace, strict, strict_values, sw.result_shape)
         job.lost = rng.random() < sw.lost_job_probability
         jobs.jobs[job_id] = job
         if key:
@@ -235,6 +235,8 @@ def _duplicate(origin: str, job_id: str, status: int) -> Response:
         "Location": f"{origin}/services/rest/async/v1/job/{job_id}",
         "Preference-Applied": "respond-async",
     }
+    # application/json, not the error type other errors have: Oracle's example of this very answer
+    # shows `Content-Type: application/json` (subsect_164494900632).
     return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
@@ -274,14 +276,28 @@ def _one(acct: AccountData, job: Job, item: dict[str, Any]) -> tuple[int, dict[s
         if job.method == "PUT":
             body = {k: v for k, v in item.items() if k != "externalId"}
             outcome = ns.upsert(
-                acct, job.ns_type, item["externalId"], body, replace=job.replace, strict=job.strict
+                acct,
+                job.ns_type,
+                item["externalId"],
+                body,
+                replace=job.replace,
+                strict=job.strict,
+                strict_values=job.strict_values,
             )
         elif job.method == "POST":
-            outcome = ns.create(acct, job.ns_type, item, strict=job.strict)
+            outcome = ns.create(acct, job.ns_type, item, strict=job.strict, strict_values=job.strict_values)
         else:
             ref = str(item.get("id") or "")
             body = {k: v for k, v in item.items() if k != "id"}
-            outcome = ns.update(acct, job.ns_type, ref, body, replace=job.replace, strict=job.strict)
+            outcome = ns.update(
+                acct,
+                job.ns_type,
+                ref,
+                body,
+                replace=job.replace,
+                strict=job.strict,
+                strict_values=job.strict_values,
+            )
     except NsError as err:
         return err.status, err.body()
     except Exception:  # a record the emulator cannot take still answers like NetSuite
@@ -315,12 +331,12 @@ def answer(
         raise NsError(404, "INVALID_REQUEST", f"No resource at {method} {request.url.path}.")
     tasks = list(job.tasks)
     if len(rest) == 1:
-        offset = int(request.query_params.get("offset") or 0)
-        limit = int(request.query_params.get("limit") or 1000)
+        limit, offset = suiteql.paging(request.query_params.get("limit"), request.query_params.get("offset"))
         page = tasks[offset : offset + limit]
         items = [{"links": [{"rel": "self", "href": f"{base}/task/{t.id}"}], "id": t.id} for t in page]
+        links = suiteql.page_links(f"{base}/task", limit, offset, len(tasks))  # a collection [J]
         return JSONResponse(
-            {"links": [], "count": len(items), "hasMore": offset + len(items) < len(tasks), "items": items}
+            {"links": links, "count": len(items), "hasMore": offset + len(items) < len(tasks), "items": items}
             | {"offset": offset, "totalResults": len(tasks)}
         )
     task = next((t for t in tasks if t.id == rest[1]), None)

@@ -10,9 +10,22 @@ are not here: each sandbox account kind adds its own (kinds.py).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from nue_ns.sandbox.account_schema import derived_document
+
 _REF = "#/components/schemas/"
+# A hand-written schema whose record the real document has a sibling of: a field both have takes
+# the real document's type (an order's lines are an invoice's lines before billing; payments' and
+# refunds' apply lines are a credit memo's) [J]; the other fields are typed by name below. Status
+# is not copied: each transaction type has its own status values.
+ANALOGUES = {
+    "salesOrder": "invoice",
+    "salesOrder-itemElement": "invoice-itemElement",
+    "customerPayment-applyElement": "creditMemo-applyElement",
+    "customerRefund-applyElement": "creditMemo-applyElement",
+}
 
 # Field kinds: a name in one of these sets gets that OpenAPI type; any other name is a string.
 _REFS = frozenset(
@@ -124,15 +137,30 @@ HAND_WRITTEN: dict[str, tuple[list[str], dict[str, tuple[list[str], list[str]]]]
 }
 
 
+def _typed(schema_name: str, names: list[str], collection_ok: bool = False) -> dict[str, Any]:
+    """{field: property}: the real document's where ANALOGUES names a sibling that has the field
+    (not a sublist: those are built here), else by the name's kind."""
+    real = derived_document()["schemas"].get(ANALOGUES.get(schema_name, ""), {}).get("properties", {})
+    out = {}
+    for name in names:
+        known = real.get(name)
+        copied = known is not None and name not in _SELECTS and name != "status"
+        if copied and not known.get("$ref", "").endswith("Collection"):
+            out[name] = copy.deepcopy(known)
+        else:
+            out[name] = prop(name, collection_ok=collection_ok)
+    return out
+
+
 def schemas() -> dict[str, Any]:
     """The hand-written types as OpenAPI component schemas (with their sublist collections)."""
     out: dict[str, Any] = {}
     for ns_type, (fields, sublists) in HAND_WRITTEN.items():
-        props = {name: prop(name, collection_ok=ns_type.endswith("Item")) for name in fields}
+        props = _typed(ns_type, fields, collection_ok=ns_type.endswith("Item"))
         props["links"] = {"items": {"$ref": _REF + "nsLink"}, "readOnly": True, "type": "array"}
         for sublist, (line_fields, key) in sublists.items():
             element, collection = f"{ns_type}-{sublist}Element", f"{ns_type}-{sublist}Collection"
-            line_props = {name: prop(name) for name in line_fields}
+            line_props = _typed(element, line_fields)
             out[element] = {"properties": line_props, "type": "object"}
             if key:
                 out[element]["x-ns-sublistkey"] = {"present": True, "value": {"existing": key, "new": key}}

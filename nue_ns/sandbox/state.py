@@ -11,16 +11,18 @@ balances kept as payments and credits apply.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from nue_ns.sandbox import autoapply, kinds, numbering, tax, values
+from nue_ns.sandbox import autoapply, field_types, kinds, numbering, tax, values
+from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
 from nue_ns.sandbox.malformed import MALFORMED_KINDS
@@ -70,11 +72,6 @@ APPLY_DOC_TYPES = {
 CREATED_FROM_TYPES = {"invoice": ("salesOrder",), "creditMemo": ("invoice",), "salesOrder": ()}
 
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NUMBER_FIELDS = frozenset({"quantity", "rate", "amount", "payment", "total", "paymentAmount"})
-_NUMBER_FIELDS |= {"taxBasis", "taxRate", "taxAmount"}
-_BOOL_FIELDS = frozenset({"isPerson", "isInactive", "apply", "deposit", "taxDetailsOverride", "autoApply"})
-_DATE_FIELDS = frozenset({"tranDate", "dueDate", "startDate", "endDate", "revRecStartDate", "revRecEndDate"})
 _CENT = Decimal("0.01")
 
 
@@ -109,16 +106,35 @@ _ACCESS = "Error while accessing a resource. "
 
 
 class NsError(Exception):
-    """A NetSuite error answer: status + one o:errorDetails entry."""
+    """A NetSuite error answer: status + one o:errorDetails entry. Where the error is: `path` in the
+    request body (o:errorPath), `header` (o:errorHeader) or `query_param` (o:errorQueryParam), the
+    fields of NetSuite's nsError schema and of "Error Handling in REST Web Services"
+    (section_156570709583)."""
 
-    def __init__(self, status: int, code: str, detail: str, path: str | None = None) -> None:
-        super().__init__(f"{status} {code}: {detail}" + (f" ({path})" if path else ""))
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        path: str | None = None,
+        *,
+        header: str | None = None,
+        query_param: str | None = None,
+    ) -> None:
+        where = path or header or query_param
+        super().__init__(f"{status} {code}: {detail}" + (f" ({where})" if where else ""))
         self.status, self.code, self.detail, self.path = status, code, detail, path
+        self.header, self.query_param = header, query_param
 
     def body(self) -> dict[str, Any]:
         item: dict[str, Any] = {"detail": self.detail, "o:errorCode": self.code}
-        if self.path:
-            item["o:errorPath"] = self.path
+        for key, value in (
+            ("o:errorPath", self.path),
+            ("o:errorHeader", self.header),
+            ("o:errorQueryParam", self.query_param),
+        ):
+            if value:
+                item[key] = value
         title = _TITLES.get(self.status, "Error")
         return {"type": _TYPES.get(self.status, _TYPES[400]), "title": title, "status": self.status} | {
             "o:errorDetails": [item]
@@ -139,7 +155,10 @@ def not_found() -> NsError:
 
 
 def invalid_value(value: Any, path: str) -> NsError:
-    shown = value.get("id") if isinstance(value, dict) else value
+    if isinstance(value, dict) and "id" in value:
+        shown = value["id"]
+    else:
+        shown = value if isinstance(value, str) else json.dumps(value)
     name = re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1]
     detail = f"{_ACCESS}You have entered an Invalid Field Value {shown} for the following field: {name}"
     return NsError(400, "INVALID_CONTENT", detail, path)
@@ -311,40 +330,35 @@ def unknown_fields(kind: AccountKind, ns_type: str, body: dict[str, Any]) -> lis
 
 
 def drop_fields(body: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-    """The body without the given field paths (unknown fields are ignored, as NetSuite does)."""
+    """The body without the given JSON paths (`name`, `sublist.items[2].name`, deeper too): what
+    NetSuite ignores of a request when it only warns."""
     out = copy.deepcopy(body)
-    for path in paths:
-        m = re.fullmatch(r"(\w+)\.items\[(\d+)\]\.(.+)", path)
-        if m:
-            out[m.group(1)]["items"][int(m.group(2))].pop(m.group(3), None)
+    for path in sorted(paths, key=_path_tokens, reverse=True):  # later list items first
+        tokens = _path_tokens(path)
+        node: Any = out
+        for token in tokens[:-1]:
+            node = node[token]
+        if isinstance(node, list):
+            node.pop(tokens[-1])
         else:
-            out.pop(path, None)
+            node.pop(tokens[-1], None)
     return out
 
 
-def _check_value(name: str, value: Any, path: str) -> None:
-    if value is None:
-        return
-    if name in _NUMBER_FIELDS:
-        try:
-            ok = not isinstance(value, bool) and Decimal(str(value)).is_finite()
-        except InvalidOperation:
-            ok = False
-        if not ok:
-            raise invalid_value(value, path)
-    elif name in _BOOL_FIELDS and not isinstance(value, bool):
-        raise invalid_value(value, path)
-    elif name in _DATE_FIELDS:
-        try:
-            ok = isinstance(value, str) and bool(_DATE.match(value)) and bool(date.fromisoformat(value))
-        except ValueError:
-            ok = False
-        if not ok:
-            raise invalid_value(value, path)
-    elif name == "externalId" and not (isinstance(value, str) and _EXTERNAL_ID.match(value)):
-        raise invalid_value(value, path)
-    elif name == "orderStatus" and order_approval(value) is None:
-        raise invalid_value(value, path)
+def _path_tokens(path: str) -> list[Any]:
+    return [int(t[1:-1]) if t.startswith("[") else t for t in re.findall(r"\[\d+\]|[^.\[\]]+", path)]
+
+
+def _check_values(kind: AccountKind, ns_type: str, body: dict[str, Any], strict: bool) -> list[str]:
+    """Each value of the type its field's schema gives it (field_types.py); the paths of the values
+    ignored when `strict` is off, else the first bad one refused (400 INVALID_CONTENT naming it)."""
+    bad = field_types.invalid_values(kind.schemas, ns_type, body)
+    eid = body.get("externalId")  # letters, digits, _ and - (section_156334828635)
+    if eid is not None and isinstance(eid, str) and not _EXTERNAL_ID.match(eid):
+        bad.append(("externalId", eid))
+    if bad and strict:
+        raise invalid_value(*bad[0][::-1])
+    return [path for path, _ in bad]
 
 
 # salesOrder.orderStatus: "A" Pending Approval, "B" Pending Fulfillment (section_159795516182).
@@ -357,23 +371,6 @@ def order_approval(value: Any) -> str | None:
     it is neither."""
     letter = value.get("id") if isinstance(value, dict) else value
     return letter if isinstance(letter, str) and letter in ORDER_APPROVAL else None
-
-
-def _check_shape(kind: AccountKind, ns_type: str, body: dict[str, Any]) -> None:
-    """Sublists are {"items": [objects]}; scalar fields have the right JSON type."""
-    sublists = kind.sublists(ns_type)
-    for name, value in body.items():
-        if name in sublists:
-            if value is None:
-                continue
-            items = value.get("items") if isinstance(value, dict) else None
-            if not isinstance(items, list) or not all(isinstance(line, dict) for line in items):
-                raise invalid_value("(not a sublist)", name)
-            for i, line in enumerate(items):
-                for key, val in line.items():
-                    _check_value(key, val, f"{name}.items[{i}].{key}")
-        else:
-            _check_value(name, value, name)
 
 
 # -- merging a request into a record ---------------------------------------------------------------
@@ -563,8 +560,6 @@ class _Checker:
             raise missing_values(*missing)
         self.record("customer", b["customer"], ("customer",))
         self.common_transaction()
-        if isinstance(b.get("undepFunds"), bool):  # a reference in the REST browser, not a boolean
-            raise invalid_value(b["undepFunds"], "undepFunds")
         if _undeposited(b, self.acct.undep_funds_default):
             if b.get("account") is not None:
                 self.gl("account", b["account"], ("Bank", "OthCurrAsset"))
@@ -897,7 +892,8 @@ def _reindex(acct: AccountData, rec: Record, old_body: dict[str, Any] | None) ->
 class WriteOutcome:
     record: Record
     created: bool
-    ignored_fields: tuple[str, ...] = ()  # unknown names dropped (no strict validation)
+    ignored_fields: tuple[str, ...] = ()  # unknown names dropped (no strict name validation)
+    ignored_values: tuple[str, ...] = ()  # paths of values of the wrong type dropped (no strict values)
 
 
 def _unknown_field(ns_type: str, path: str) -> NsError:
@@ -906,26 +902,43 @@ def _unknown_field(ns_type: str, path: str) -> NsError:
     return NsError(400, "INVALID_CONTENT", detail, path)
 
 
-# X-NetSuite-PropertyNameValidation: an enum in NetSuite's OpenAPI document (the account schema's
-# parameter: Error, Warning, Ignore; default Warning). Any other value is refused.
-NAME_VALIDATION = ("Error", "Warning", "Ignore")
+NAME_VALIDATION = "X-NetSuite-PropertyNameValidation"
+VALUE_VALIDATION = "X-NetSuite-PropertyValueValidation"
+
+
+def header_choice(headers: Any, name: str) -> str:
+    """A request header NetSuite's OpenAPI document declares with an enum (e.g. Error, Warning,
+    Ignore), its default when absent; any other value is refused with 400 INVALID_PARAMETER
+    naming the header in o:errorHeader. Enums and defaults: the document's header parameters
+    (schema/account-2025-09.json "headers", derived by scripts/derive_netsuite_schema.py)."""
+    spec = derived_document()["headers"][name]
+    value = headers.get(name.lower())
+    if value is None:
+        return str(spec["default"])
+    if value not in spec["enum"]:
+        expected = ", ".join(spec["enum"])
+        detail = f"Invalid {name} value '{value}': expected one of {expected}."
+        raise NsError(400, "INVALID_PARAMETER", detail, header=name)
+    return str(value)
 
 
 def strict_names(headers: Any) -> bool:
-    """Whether unknown field names are refused (`Error`), from a request's headers."""
-    value = headers.get("x-netsuite-propertynamevalidation")
-    if value is None:
-        return False
-    if value not in NAME_VALIDATION:
-        expected = ", ".join(NAME_VALIDATION)
-        detail = f"Invalid X-NetSuite-PropertyNameValidation value '{value}': expected one of {expected}."
-        raise NsError(400, "INVALID_PARAMETER", detail, "X-NetSuite-PropertyNameValidation")
-    return value == "Error"
+    """Whether unknown field names are refused: X-NetSuite-PropertyNameValidation Error (default
+    Warning: they are ignored, with a warning header)."""
+    return header_choice(headers, NAME_VALIDATION) == "Error"
+
+
+def strict_values(headers: Any) -> bool:
+    """Whether a value of the wrong type is refused: X-NetSuite-PropertyValueValidation Error, the
+    default. What Warning and Ignore do is on no Oracle page [U]: the sandbox ignores such a value,
+    as it does an unknown name, and says so in the X-NetSuite-PropertyValidation header."""
+    return header_choice(headers, VALUE_VALIDATION) == "Error"
 
 
 def _prepare(
-    acct: AccountData, ns_type: str, body: Any, strict: bool
-) -> tuple[dict[str, Any], tuple[str, ...]]:
+    acct: AccountData, ns_type: str, body: Any, strict: bool, strict_values: bool = True
+) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """The request to merge, the unknown names and the bad values it ignored."""
     if ns_type not in WRITABLE_TYPES:
         raise NsError(405, "INVALID_REQUEST", f"Record type '{ns_type}' cannot be written.")
     if not isinstance(body, dict):
@@ -934,8 +947,9 @@ def _prepare(
     if unknown and strict:
         raise _unknown_field(ns_type, unknown[0])
     body = drop_fields(body, unknown) if unknown else body
-    _check_shape(acct.kind, ns_type, body)
-    return body, tuple(unknown)
+    bad = _check_values(acct.kind, ns_type, body, strict_values)
+    body = drop_fields(body, bad) if bad else body
+    return body, tuple(unknown), tuple(bad)
 
 
 def _store(
@@ -992,12 +1006,18 @@ def _transforms() -> Any:
 
 
 def create(
-    acct: AccountData, ns_type: str, body: Any, *, strict: bool = False, by: str = "integration"
+    acct: AccountData,
+    ns_type: str,
+    body: Any,
+    *,
+    strict: bool = False,
+    strict_values: bool = True,
+    by: str = "integration",
 ) -> WriteOutcome:
     """`POST /{type}`: always a new record (not idempotent)."""
     with acct.lock:
-        request, ignored = _prepare(acct, ns_type, body, strict)
-        return WriteOutcome(_store(acct, ns_type, None, request, frozenset(), by), True, ignored)
+        request, ignored, bad = _prepare(acct, ns_type, body, strict, strict_values)
+        return WriteOutcome(_store(acct, ns_type, None, request, frozenset(), by), True, ignored, bad)
 
 
 def upsert(
@@ -1008,19 +1028,20 @@ def upsert(
     *,
     replace: frozenset[str] = frozenset(),
     strict: bool = False,
+    strict_values: bool = True,
     by: str = "integration",
 ) -> WriteOutcome:
     """`PUT /{type}/eid:{externalId}`: create, or update the record of this type holding the eid."""
     with acct.lock:
         if not _EXTERNAL_ID.match(external_id):
             raise invalid_value(external_id, "externalId")
-        request, ignored = _prepare(acct, ns_type, body, strict)
+        request, ignored, bad = _prepare(acct, ns_type, body, strict, strict_values)
         owner = acct.by_eid.get((GROUP[ns_type], external_id))
         existing = acct.records.get(owner) if owner else None
         if existing is not None and existing.type != ns_type:
             raise user_error("A record with this external ID already exists.", "externalId")
         rec = _store(acct, ns_type, existing, request, replace, by, external_id)
-        return WriteOutcome(rec, existing is None, ignored)
+        return WriteOutcome(rec, existing is None, ignored, bad)
 
 
 def update(
@@ -1031,13 +1052,14 @@ def update(
     *,
     replace: frozenset[str] = frozenset(),
     strict: bool = False,
+    strict_values: bool = True,
     by: str = "integration",
 ) -> WriteOutcome:
     """`PATCH /{type}/{id}`: omitted fields unchanged, null clears, sublists as in upsert."""
     with acct.lock:
-        request, ignored = _prepare(acct, ns_type, body, strict)
+        request, ignored, bad = _prepare(acct, ns_type, body, strict, strict_values)
         existing = acct.find(ns_type, ref)
-        return WriteOutcome(_store(acct, ns_type, existing, request, replace, by), False, ignored)
+        return WriteOutcome(_store(acct, ns_type, existing, request, replace, by), False, ignored, bad)
 
 
 def _references(rec: Record) -> set[str]:

@@ -30,6 +30,7 @@ from nue_ns.sandbox.state import (
 )
 
 MAX_LIMIT = 1000
+PATH = "/services/rest/query/v1/suiteql"
 MAX_RESULTS = 100_000  # NetSuite stops a query at 100,000 rows
 
 _TABLES = {
@@ -273,21 +274,46 @@ def bad_query(detail: str) -> NsError:
 
 
 def paging(limit: str | None, offset: str | None) -> tuple[int, int]:
-    """limit 1..1000 (default 1000); offset a non-negative multiple of limit."""
-    try:
-        lim = MAX_LIMIT if limit in (None, "") else int(limit)
-        off = 0 if offset in (None, "") else int(offset)
-    except ValueError as exc:
-        raise NsError(400, "INVALID_PARAMETER", f"Invalid limit or offset: {exc}") from exc
+    """limit 1..1000 (default 1000); offset a non-negative multiple of limit. A bad one is named in
+    o:errorQueryParam (NetSuite's nsError schema)."""
+    lim = MAX_LIMIT if limit in (None, "") else _whole(limit, "limit")
+    off = 0 if offset in (None, "") else _whole(offset, "offset")
     if not 1 <= lim <= MAX_LIMIT:
-        raise NsError(400, "INVALID_PARAMETER", f"The limit must be between 1 and {MAX_LIMIT}.")
+        detail = f"The limit must be between 1 and {MAX_LIMIT}."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param="limit")
     if off < 0 or off % lim:
-        raise NsError(400, "INVALID_PARAMETER", "The offset must be a multiple of the limit.")
+        detail = "The offset must be a multiple of the limit."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param="offset")
     return lim, off
 
 
-def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]:
-    """One page of a query: {links, count, hasMore, items, offset, totalResults}."""
+def page_links(url: str, limit: int, offset: int, total: int) -> list[dict[str, str]]:
+    """A page's links by Oracle's "Collection Paging" (section_156414087576, whose first-page example
+    has next, last and self, each the collection's URL with limit and offset): first and prev after
+    the first page, next while more follow, last and self always [J for first, prev and a single
+    page's last]. SuiteQL pages follow the same rules ("For information about paging and offset
+    values, see Collection Paging", section_157909186990)."""
+
+    def link(rel: str, at: int) -> dict[str, str]:
+        return {"rel": rel, "href": f"{url}?limit={limit}&offset={at}"}
+
+    links = [link("first", 0), link("prev", max(offset - limit, 0))] if offset > 0 else []
+    if offset + limit < total:
+        links.append(link("next", offset + limit))
+    return [*links, link("last", max(total - 1, 0) // limit * limit), link("self", offset)]
+
+
+def _whole(text: str | None, name: str) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        detail = f"Invalid {name} {text!r}: a whole number is expected."
+        raise NsError(400, "INVALID_PARAMETER", detail, query_param=name) from None
+
+
+def run(acct: AccountData, body: Any, limit: int, offset: int, url: str = PATH) -> dict[str, Any]:
+    """One page of a query: {links, count, hasMore, items, offset, totalResults}; `url` is the
+    query resource's, as the client addressed it (for the page's links)."""
     # The query goes "in the request body after the body parameter `q`" (section_157909186990), and
     # nothing else: bind parameters (`params`) are SuiteScript's query.runSuiteQL's only
     # (section_157960542026), so a body with any other key is refused, and so is a `?` placeholder.
@@ -310,7 +336,7 @@ def run(acct: AccountData, body: Any, limit: int, offset: int) -> dict[str, Any]
         for row in page
     ]
     return {
-        "links": [],
+        "links": page_links(url, limit, offset, len(rows)),
         "count": len(items),
         "hasMore": offset + len(items) < len(rows),
         "items": items,

@@ -52,6 +52,7 @@ def transform(
     *,
     replace: frozenset[str] = frozenset(),
     strict: bool = False,
+    strict_values: bool = True,
 ) -> WriteOutcome:
     with acct.lock:
         if (source_type, target) not in SUPPORTED:
@@ -64,7 +65,9 @@ def transform(
             # Only an approved order is billed: "you need an approved sales order" (Oracle's
             # tutorial "Create Invoices or Cash Sales From Your Sales Order"); wording [U].
             raise ns.user_error("You cannot bill this sales order: it is pending approval.", "orderStatus")
-        request, ignored = ns._prepare(acct, target, body if body is not None else {}, strict)
+        request, ignored, bad = ns._prepare(
+            acct, target, body if body is not None else {}, strict, strict_values
+        )
         full = _initial(acct, source, target)
         for name, value in request.items():
             if name not in ("item", "apply"):
@@ -79,7 +82,7 @@ def transform(
         rec = ns._store(acct, target, None, full, frozenset({"item", "apply"}), "integration")
         if source.type == "salesOrder":
             refresh_order(acct, source)
-        return WriteOutcome(rec, True, ignored)
+        return WriteOutcome(rec, True, ignored, bad)
 
 
 def _initial(acct: AccountData, source: Record, target: str) -> dict[str, Any]:
