@@ -122,6 +122,19 @@ def test_a_repeated_transform_fails_on_the_external_id_and_makes_nothing(acct):
     assert _status(acct, so) == "F"  # the repeat billed nothing
 
 
+@pytest.mark.parametrize("ref", ["eid:nue-so-1", "1e3", " 101", "101\n", "-101", ""])
+def test_a_transform_names_its_source_by_internal_id_only(acct, ref):
+    """NetSuite's OpenAPI types the transform path's `id` as an integer "Internal identifier": the
+    sandbox answers any other source like a record that does not exist, and makes nothing."""
+    so, _ = _order(acct)
+    with pytest.raises(NsError) as err:
+        transforms.transform(acct, "salesOrder", ref, "invoice", {"externalId": "nue-inv-1"})
+    assert (err.value.status, err.value.code) == (404, "NONEXISTENT_ID")
+    assert [r.type for r in acct.records.values()].count("invoice") == 0 and _status(acct, so) == "F"
+    transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})  # by its id
+    assert _status(acct, so) == "G"
+
+
 def test_closed_or_billed_order_lines_cannot_be_billed(acct):
     so, _ = _order(acct, (1, 1))
     state.update(acct, "salesOrder", so, {"item": {"items": [{"line": 2, "isClosed": True}]}})

@@ -240,6 +240,8 @@ def test_write_without_location_is_transient(client: NetSuiteClient, server: Scr
         ({"external_id": "nue cust"}, "external_id"),
         ({"external_id": "nue/cust"}, "external_id"),
         ({"external_id": "x" * 256}, "external_id"),
+        ({"external_id": "nue-cust-1\n"}, "external_id"),  # `$` alone would let a newline through
+        ({"ns_type": "customer\n"}, "ns_type"),
         ({"replace": ["item,apply"]}, "replace"),
         ({"replace": ["item", "../x"]}, "replace"),
     ],
@@ -281,7 +283,7 @@ def test_get_by_internal_and_external_id(client: NetSuiteClient, server: Scripte
         ("GET", "/services/rest/record/v1/customer/12", b""),
         ("GET", "/services/rest/record/v1/customer/eid:nue-cust-3", b""),
     ]
-    for bad in ("12/../13", "eid:", "eid:a b", "abc"):
+    for bad in ("12/../13", "eid:", "eid:a b", "abc", "12\n", "eid:x\n"):
         with pytest.raises(ValueError, match="ref"):
             client.get("customer", bad)
     assert len(server.seen) == 2
@@ -300,8 +302,11 @@ def test_transform_posts_to_the_source_and_reads_the_new_record_id(
     assert result.internal_id == "88"
     auth = parse_oauth_header(req.headers["Authorization"])
     assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
-    with pytest.raises(ValueError, match="source_id"):
-        client.transform("invoice", "7/../8", "creditMemo", body)
+    # The source is an internal id: NetSuite's OpenAPI types the path's `id` as an integer
+    # ("Internal identifier"); an external id, or anything else, is refused before any request.
+    for bad in ("7/../8", "eid:nue-inv-1", "77\n", " 77", "-77", ""):
+        with pytest.raises(ValueError, match="source_id .*expected a NetSuite internal id"):
+            client.transform("invoice", bad, "creditMemo", body)
     assert len(server.seen) == 1
 
 

@@ -50,22 +50,30 @@ class WriteResult:
 
 
 def _check_type(ns_type: str) -> str:
-    if not isinstance(ns_type, str) or not _TYPE.match(ns_type):
+    if not isinstance(ns_type, str) or not _TYPE.fullmatch(ns_type):
         raise ValueError(f"ns_type {ns_type!r}: expected a camelCase record type such as 'salesOrder'")
     return ns_type
 
 
 def _check_external_id(external_id: object) -> str:
-    if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+    if not isinstance(external_id, str) or not _EXTERNAL_ID.fullmatch(external_id):
         raise ValueError(f"external_id {external_id!r}: expected 1-255 of A-Z a-z 0-9 _ -")
     return external_id
 
 
+def _check_internal_id(ref: str, name: str) -> str:
+    """An internal id ("123") only: the path of a transform takes no other form (NetSuite's OpenAPI,
+    `/invoice/{id}/!transform/creditMemo`: `id` "Internal identifier", an integer)."""
+    if isinstance(ref, str) and _INTERNAL_ID.fullmatch(ref):
+        return ref
+    raise ValueError(f"{name} {ref!r}: expected a NetSuite internal id such as '123' (no 'eid:' here)")
+
+
 def _check_ref(ref: str, name: str) -> str:
     """An internal id ("123") or an external id reference ("eid:X")."""
-    if isinstance(ref, str) and ref.startswith("eid:") and _EXTERNAL_ID.match(ref[4:]):
+    if isinstance(ref, str) and ref.startswith("eid:") and _EXTERNAL_ID.fullmatch(ref[4:]):
         return ref
-    if isinstance(ref, str) and _INTERNAL_ID.match(ref):
+    if isinstance(ref, str) and _INTERNAL_ID.fullmatch(ref):
         return ref
     raise ValueError(f"{name} {ref!r}: expected an internal id such as '123' or 'eid:EXTERNAL_ID'")
 
@@ -73,7 +81,7 @@ def _check_ref(ref: str, name: str) -> str:
 def _check_sublists(replace: Iterable[str]) -> list[str]:
     names = [replace] if isinstance(replace, str) else list(replace)
     for name in names:
-        if not isinstance(name, str) or not _TYPE.match(name):
+        if not isinstance(name, str) or not _TYPE.fullmatch(name):
             raise ValueError(f"replace {name!r}: expected sublist names such as 'item' or 'apply'")
     return names
 
@@ -179,9 +187,10 @@ class NetSuiteClient:
     ) -> WriteResult:
         """`POST /{source}/{id}/!transform/{target}`: a new record made from an existing one
         [section_157901123882]. Not idempotent: put the new record's externalId in `body`, so a
-        repeat fails on NetSuite's uniqueness of external ids instead of making a second record."""
+        repeat fails on NetSuite's uniqueness of external ids instead of making a second record.
+        The source is named by its internal id: no page says a transform takes `eid:`."""
         path = (
-            f"/record/v1/{_check_type(source_type)}/{_check_ref(source_id, 'source_id')}"
+            f"/record/v1/{_check_type(source_type)}/{_check_internal_id(source_id, 'source_id')}"
             f"/!transform/{_check_type(target_type)}"
         )
         sublists = _check_sublists(replace)
@@ -197,7 +206,7 @@ class NetSuiteClient:
         sublists = _check_sublists(replace)
         query = {"replace": ",".join(sublists)} if sublists else None
         response, exchange = self._send("PATCH", path, body=body, query=query)
-        internal_id = ref if _INTERNAL_ID.match(ref) else self._location_id(response, exchange)
+        internal_id = ref if _INTERNAL_ID.fullmatch(ref) else self._location_id(response, exchange)
         return WriteResult(internal_id, exchange)
 
     def get(self, ns_type: str, ref: str, expand: bool = False) -> tuple[dict[str, Any], Exchange]:
@@ -363,7 +372,7 @@ class NetSuiteClient:
         if not internal_id:
             detail = f"{_where(exchange)} answered {response.status_code} without a Location header"
             raise transient(detail, exchange)
-        if not _LOCATION_ID.match(internal_id):
+        if not _LOCATION_ID.fullmatch(internal_id):
             # The write may well have committed: a person must look, a retry would not know more.
             shown = clip(internal_id, 60)
             detail = (
