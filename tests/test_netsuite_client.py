@@ -664,3 +664,23 @@ def test_a_deeply_nested_2xx_answer_is_transient_not_a_crash(client, server):
     with pytest.raises(NetSuiteError) as caught:
         client.suiteql("SELECT id FROM account")
     assert caught.value.kind is Kind.TRANSIENT
+
+
+def test_a_task_result_nested_past_the_stack_is_no_answer_not_a_crash(client, server):
+    """A hostile async answer must not raise out of the batch poll: it reads as no answer."""
+    server.answer(200, "[" * 100_000, headers={"Content-Type": "application/json"})
+    (status, body, where), _ = client.task_result("77", "1")
+    assert (status, body, where) == (200, None, None)
+    assert server.seen[0].raw_path == "/services/rest/async/v1/job/77/task/1/result"
+
+
+def test_job_and_task_ids_are_the_ids_batch_answers_carry(client, server):
+    """What batch_shapes reads from a Location or a task list, and nothing else, reaches a URL."""
+    server.answer(200, {"completed": False})
+    assert client.job("job_A-7")[0] == {"completed": False}  # letters too, as a Location may hold
+    for bad in ("7" * 41, "7/../8", "eid:7", "7\n", ""):
+        with pytest.raises(ValueError, match="job_id"):
+            client.job(bad)
+        with pytest.raises(ValueError, match="task_id"):
+            client.task_result("7", bad)
+    assert len(server.seen) == 1

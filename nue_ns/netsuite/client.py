@@ -78,6 +78,13 @@ def _check_ref(ref: str, name: str) -> str:
     raise ValueError(f"{name} {ref!r}: expected an internal id such as '123' or 'eid:EXTERNAL_ID'")
 
 
+def _check_async_id(value: str, name: str) -> str:
+    """A job or task id: what batch_shapes reads from NetSuite's answers, one path segment."""
+    if isinstance(value, str) and batch_shapes.ASYNC_ID.fullmatch(value):
+        return value
+    raise ValueError(f"{name} {value!r}: expected 1 to 40 letters, digits, _ or -")
+
+
 def _check_sublists(replace: Iterable[str]) -> list[str]:
     names = [replace] if isinstance(replace, str) else list(replace)
     for name in names:
@@ -112,7 +119,7 @@ def _text(response: requests.Response) -> str:
 def _parsed(response: requests.Response) -> Any:
     try:
         return json.loads(response.content) if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the stack
         return None
 
 
@@ -280,19 +287,20 @@ class NetSuiteClient:
 
     def job(self, job_id: str) -> tuple[dict[str, Any], Exchange]:
         """`GET /async/v1/job/{id}`: completed, progress [subsect_161278579295]."""
-        response, exchange = self._send("GET", f"/async/v1/job/{_check_ref(job_id, 'job_id')}")
+        response, exchange = self._send("GET", f"/async/v1/job/{_check_async_id(job_id, 'job_id')}")
         return self._json_object(response, exchange), exchange
 
     def job_tasks(self, job_id: str, limit: int = 1000, offset: int = 0) -> tuple[dict[str, Any], Exchange]:
         """`GET /async/v1/job/{id}/task`: the job's tasks [subsect_161252896355]."""
-        path = f"/async/v1/job/{_check_ref(job_id, 'job_id')}/task"
+        path = f"/async/v1/job/{_check_async_id(job_id, 'job_id')}/task"
         response, exchange = self._send("GET", path, query={"limit": limit, "offset": offset})
         return self._json_object(response, exchange), exchange
 
     def task_result(self, job_id: str, task_id: str) -> tuple[tuple[int, Any, str | None], Exchange]:
         """`GET .../task/{tid}/result` [subsect_161252896355]: (status, body, Location), whatever the
         status, since a failed record's result is its error (a 5xx or 429 still raises)."""
-        path = f"/async/v1/job/{_check_ref(job_id, 'job_id')}/task/{_check_ref(task_id, 'task_id')}/result"
+        job, task = _check_async_id(job_id, "job_id"), _check_async_id(task_id, "task_id")
+        path = f"/async/v1/job/{job}/task/{task}/result"
         response, exchange = self._send(
             "GET", path, accept=lambda r: 200 <= r.status_code < 500 and r.status_code not in (401, 404, 429)
         )
