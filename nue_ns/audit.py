@@ -4,7 +4,7 @@ For every record the hub says is Transferred (its latest transferred version), N
 externalId, in batches, with SuiteQL on `customer`, `item` and `transaction`. Every query takes a
 token from the account's governor like any other call, so an audit never pushes the account over
 its limits. Reported: records missing in NetSuite, and records whose NetSuite id, amount,
-customer, line count or type differ from what the hub sent. The same query reads the number
+customer, item line count or type differ from what the hub sent. The same query reads the number
 NetSuite gave each transaction (`tranid`) into the hub, so the hub shows both numbers without a
 call on the write path.
 """
@@ -44,10 +44,15 @@ TABLES: dict[str, tuple[str, str | None]] = {
 _QUERIES = {
     "customer": "SELECT id, externalid FROM customer WHERE externalid IN ({ids})",
     "item": "SELECT id, externalid FROM item WHERE externalid IN ({ids})",
+    # The line count is of the document's item lines only: NetSuite's transactionline also holds the
+    # main line (mainline 'T'), tax lines (taxline 'T') and COGS lines (iscogs 'T'), the last two
+    # with an item (docs/NETSUITE.md "SuiteQL transactionline"); NVL: a flag read as null is unset.
+    # The tax-item lines of an account without SuiteTax are ordinary item lines, counted.
     "transaction": (
         "SELECT t.id, t.externalid, t.type, t.tranid, t.foreigntotal, t.entity, t.voided, "
         "COUNT(tl.item) AS linecount "
         "FROM transaction t LEFT JOIN transactionline tl ON tl.transaction = t.id "
+        "AND tl.mainline = 'F' AND NVL(tl.taxline, 'F') = 'F' AND NVL(tl.iscogs, 'F') = 'F' "
         "WHERE t.externalid IN ({ids}) "
         "GROUP BY t.id, t.externalid, t.type, t.tranid, t.foreigntotal, t.entity, t.voided"
     ),

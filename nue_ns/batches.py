@@ -399,7 +399,7 @@ def _job_results(
     url = f"{conn.client.base_url}/async/v1/job/{job}/task"
     _spend(run)
     page = gateway.call(ctx, conn, "GET", url, None, lambda: conn.client.job_tasks(job), outcome="polled")
-    tasks = batch_shapes.task_ids(page)
+    tasks = batch_shapes.task_ids(page)  # a malformed entry is already its item's outcome
     n = len(batch.items)
 
     def result(task: str) -> tuple[int, Any, str | None]:
@@ -415,12 +415,15 @@ def _job_results(
         )
 
     if batch_shapes.is_one_task(len(tasks), n):
+        if isinstance(tasks[0], ItemResult):  # the one task holds every record: all unreadable
+            return {p: tasks[0] for p in positions}
         status, body, _ = result(tasks[0])
         listed = batch_shapes.one_task_results(body if status < 300 else None, n)
         return {p: listed[p] for p in positions}
     out: dict[int, ItemResult | None] = {}
     for p in positions:
-        out[p] = batch_shapes.record_result(*result(tasks[p])) if p < len(tasks) else None
+        task = tasks[p] if p < len(tasks) else None
+        out[p] = task if not isinstance(task, str) else batch_shapes.record_result(*result(task))
     return out
 
 
@@ -440,9 +443,12 @@ def _read_ids(ctx: Context, conn: Connection, run: Run, table: str, eids: Sequen
         page = gateway.suiteql(
             ctx, conn, f"SELECT id, externalid FROM {table} WHERE externalid IN ({listed})"
         )
-        for row in page.get("items") or []:
-            if row.get("externalid") is not None:
-                found[str(row["externalid"])] = str(row["id"])
+        rows = page.get("items")
+        for row in rows if isinstance(rows, list) else []:
+            # A row without a usable id is not found: its record's task result decides.
+            ns_id = batch_shapes.internal_id(row.get("id")) if isinstance(row, dict) else None
+            if ns_id is not None and isinstance(row.get("externalid"), str):
+                found[row["externalid"]] = ns_id
     return found
 
 

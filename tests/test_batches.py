@@ -8,10 +8,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nue_ns import sample
+from nue_ns import batches, sample
 from nue_ns.hub import batch_store
 from nue_ns.hub.models import BatchState, State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
@@ -72,6 +75,130 @@ def test_one_task_lists_every_record_in_request_order():
     results = batch_shapes.one_task_results(body, 3)
     assert results[0].internal_id == "5" and results[1].error.kind is Kind.TRANSIENT and results[2] is None
     assert batch_shapes.is_one_task(1, 3) and not batch_shapes.is_one_task(3, 3)
+
+
+def test_a_malformed_item_is_its_own_classified_outcome_naming_the_field():
+    """A hostile answer (a status that is not an HTTP status, an id that is not an internal id, a
+    list where an object belongs) never raises: that item gets a MALFORMED_ANSWER error naming the
+    field, transient where the outcome is unknown (the upsert goes again, counted), needing a person
+    where the answer says it succeeded but names no record; the other items are read as usual."""
+    body = {
+        "items": [
+            {"status": "200", "id": "5"},
+            {"status": [400], "o:errorDetails": [{"detail": "x", "o:errorCode": "INVALID_CONTENT"}]},
+            {"id": {"id": 7}},
+            {"id": True},
+            "oops",
+            {"id": "6"},
+            {"status": 1e3, "id": "8"},
+        ]
+    }
+    results = batch_shapes.one_task_results(body, 8)
+    errors = [r.error for r in results[:5]] + [results[6].error]
+    assert all(e.code == "MALFORMED_ANSWER" for e in errors)
+    assert [e.path for e in errors] == [
+        "items[0].status", "items[1].status", "items[2].id", "items[3].id", "items[4]", "items[6].status",
+    ]  # fmt: skip
+    kinds = [e.kind for e in errors]
+    assert (
+        kinds == [Kind.TRANSIENT, Kind.TRANSIENT, Kind.NEEDS_PERSON, Kind.NEEDS_PERSON] + [Kind.TRANSIENT] * 2
+    )
+    assert "'200'" in errors[0].detail and "expected an HTTP status" in errors[0].detail
+    assert results[5].internal_id == "6" and results[7] is None  # the others read as usual
+    assert all(r.error.kind is Kind.TRANSIENT for r in batch_shapes.one_task_results({"items": 3}, 2))
+    # One record's own answer (task per record): its body's fields, its status, or a non-object.
+    per_record = batch_shapes.record_result(200, {"id": "12abc"}, None)
+    assert (per_record.error.path, per_record.error.kind) == ("id", Kind.NEEDS_PERSON)
+    assert batch_shapes.record_result(200, ["id", 5], None).error.path == "result"
+    refused = {"status": "bad", "o:errorDetails": [{"detail": "no", "o:errorCode": "INVALID_CONTENT"}]}
+    err = batch_shapes.record_result(404, refused, None).error  # an error whose own status is unreadable
+    assert (err.status, err.code, err.kind) == (404, "INVALID_CONTENT", Kind.NEEDS_PERSON)
+    linked = {"links": 5, "externalId": ["x"]}
+    assert batch_shapes.record_result(204, linked, "http://[bad") is None  # nothing to read: sent again
+    assert batch_shapes.record_result(204, {"links": [{"href": 9}, 3]}, None) is None
+
+
+def test_a_malformed_task_list_keeps_every_task_in_its_position():
+    page = {"items": [{"id": "1"}, {"id": "../../record/v1/customer/5"}, "2", {"id": 3}, {"id": "x" * 41}]}
+    tasks = batch_shapes.task_ids(page)
+    assert tasks[0] == "1" and tasks[3] == "3"  # positions kept: task 4 is still the 4th record's
+    bad = [t.error for t in tasks if isinstance(t, batch_shapes.ItemResult)]
+    assert [e.path for e in bad] == ["items[1].id", "items[2]", "items[4].id"]
+    assert all(e.code == "MALFORMED_ANSWER" and e.kind is Kind.TRANSIENT for e in bad)
+    [whole] = batch_shapes.task_ids({"items": {"id": "1"}})
+    assert whole.error.path == "items"
+    assert batch_shapes.task_ids({"items": None}) == batch_shapes.task_ids("not a page") == []
+    # A job id the hub cannot keep (its column holds 40) or that is not one path segment: no job.
+    assert batch_shapes.job_id_from_location("/services/rest/async/v1/job/" + "7" * 41) is None
+    assert batch_shapes.job_id_from_location("http://[x/services/rest/async/v1/job/7") is None
+    assert batch_shapes.job_id_from_location("/services/rest/async/v1/job/7/task") == "7"
+    odd = {"o:errorDetails": 5}
+    assert batch_shapes.duplicate_key_job(400, odd, "/services/rest/async/v1/job/7") is None
+    unhashable = {"o:errorDetails": [{"o:errorCode": ["IDEMPOTENCY_ERROR"]}]}
+    assert batch_shapes.duplicate_key_job(400, unhashable, "/services/rest/async/v1/job/7") is None
+
+
+def test_a_malformed_task_is_its_records_outcome_and_the_others_are_read(monkeypatch):
+    """The poll reads every well-formed task and asks nothing about a malformed one (its id never
+    reaches a URL); the one-task shape with an unreadable task gives every record that outcome."""
+    asked: list[str] = []
+
+    def call(ctx, conn, method, url, body, send, **kw):
+        asked.append(url.removeprefix("https://ns/services/rest/async/v1/job/77/task"))
+        if url.endswith("/task"):
+            return {"items": [{"id": "1"}, {"id": "../../record/v1/customer/5"}, {"id": "3"}]}
+        return 200, {"id": "80" + url.rsplit("/", 2)[-2]}, None
+
+    monkeypatch.setattr(batches.gateway, "call", call)
+    conn = SimpleNamespace(client=SimpleNamespace(base_url="https://ns/services/rest"))
+    batch = SimpleNamespace(job_id="77", items=[{}, {}, {}])
+    results = batches._job_results(None, conn, batches.Run(calls_left=10), batch, [0, 1, 2])
+    assert results[0].internal_id == "801" and results[2].internal_id == "803"
+    assert (results[1].error.code, results[1].error.path) == ("MALFORMED_ANSWER", "items[1].id")
+    assert asked == ["", "/1/result", "/3/result"]
+    call_one = call
+
+    def one(ctx, conn, method, url, body, send, **kw):
+        return (
+            {"items": [{"id": None}]}
+            if url.endswith("/task")
+            else call_one(ctx, conn, method, url, body, send)
+        )
+
+    monkeypatch.setattr(batches.gateway, "call", one)
+    results = batches._job_results(None, conn, batches.Run(calls_left=10), batch, [0, 1, 2])
+    assert {r.error.path for r in results.values()} == {"items[0].id"}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+_FIELDS = st.sampled_from(["status", "id", "links", "externalId", "o:errorDetails", "items", "href"])
+_ANSWER = (
+    _JSON
+    | st.dictionaries(_FIELDS, _JSON, max_size=5)
+    | st.fixed_dictionaries(
+        {"items": st.lists(st.dictionaries(_FIELDS, _JSON, max_size=4) | _JSON, max_size=5)}
+    )
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(status=_JSON | st.integers(100, 599), body=_ANSWER, location=st.none() | st.text(max_size=40))
+def test_no_answer_makes_the_batch_reader_raise(status, body, location):
+    for result in [
+        batch_shapes.record_result(status, body, location),
+        *batch_shapes.one_task_results(body, 3),
+        *[t for t in batch_shapes.task_ids(body) if not isinstance(t, str)],
+    ]:
+        assert result is None or isinstance(result, batch_shapes.ItemResult)
+        if result is not None:
+            assert (result.internal_id is None) != (result.error is None)
+            assert result.internal_id is None or result.internal_id.isdigit()
+    job = batch_shapes.duplicate_key_job(400, body, location)
+    assert job is None or batch_shapes.ASYNC_ID.fullmatch(job)
 
 
 def test_only_an_answer_about_batches_switches_the_account_to_single_upserts():
@@ -277,9 +404,9 @@ def test_a_month_in_scheduled_mode_goes_in_batches_exactly_once_despite_lost_ans
     assert linked and len(transforms) == len(linked)
     assert len([c for c in calls if c["type"] == "metadata"]) == 1
     assert len(calls) < len(ids)  # fewer calls than records, every poll counted
-    batches = batch_store.listing(system.ctx.engine, limit=1000)
-    assert all(b.state == BatchState.DONE for b in batches)
-    assert any(b.submits > 1 for b in batches)  # a lost submit answer: sent again with the same key
+    listed = batch_store.listing(system.ctx.engine, limit=1000)
+    assert all(b.state == BatchState.DONE for b in listed)
+    assert any(b.submits > 1 for b in listed)  # a lost submit answer: sent again with the same key
     assert [c for c in batch_calls if c["fault"]]
     # every call went through the gateway: one attempt row each
     from sqlalchemy import func, select

@@ -6,16 +6,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import requests
 
-from nue_ns import linking, records
+from nue_ns import linking, mapping, records
 from nue_ns.cli import changed_config
 from nue_ns.integration import IntegrationConfig, InvoiceLink
 from nue_ns.mapping import links
 from nue_ns.mapping.base import NsRequest
-from nue_ns.netsuite.client import WriteResult
+from nue_ns.netsuite.client import NetSuiteClient, WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.refs import Ref
-from tests.test_mapping_documents import CREDIT_MEMO, INVOICE, LINES, ORDER
+from tests.test_mapping_documents import CONFIG, CREDIT_MEMO, INVOICE, LINES, ORDER, RESOLVED
 
 TRANSFORM = links.TransformRequest(
     "invoice", "501", "creditMemo", "nue-cm-CM-1", {"externalId": "nue-cm-CM-1"}
@@ -107,3 +108,43 @@ def test_an_invoice_whose_order_lines_are_billed_already_is_looked_up_not_refuse
     client.existing.clear()
     with pytest.raises(links.LinkRefused, match="closed or billed in full"):
         linking.transform(None, conn, SimpleNamespace(attempts=0), plan, invoice, resolved)
+
+
+def test_the_product_names_a_transform_source_by_its_internal_id(direct, monkeypatch):
+    """The real client builds the path (it refuses anything but an internal id, as NetSuite's
+    OpenAPI types it): a credit memo from its invoice and an invoice from its order go by the ids
+    the hub resolved, never `eid:`."""
+    client = NetSuiteClient(
+        "123", requests.auth.HTTPBasicAuth("u", "p"), rest_url="https://ns.test/services/rest"
+    )
+    sent: list[tuple[str, str]] = []
+
+    def send(method, path, body=None, query=None, headers=None, accept=None):
+        sent.append((method, path))
+        answer = requests.Response()
+        answer.status_code = 204
+        answer.headers["Location"] = f"https://ns.test/services/rest/record/v1/x/{900 + len(sent)}"
+        return answer, Exchange(method, path, request_body=body)
+
+    monkeypatch.setattr(client, "_send", send)
+    conn = SimpleNamespace(client=client, config=IntegrationConfig())
+    memo = records.validate("credit_memo", CREDIT_MEMO)
+    plan = linking.Plan(mapping.build("credit_memo", memo, CONFIG, RESOLVED), "credit_memo")
+    made = linking.transform(None, conn, SimpleNamespace(attempts=0), plan, memo, RESOLVED)
+    assert made == "901" and sent == [
+        ("POST", f"/record/v1/invoice/{RESOLVED[Ref('invoice', 'I-1')]}/!transform/creditMemo")
+    ]
+    # An invoice from its order: the order read by its internal id, transformed by it.
+    order_lines = [{"line": 1, "quantity": 12.0, "custcol_nue_line_id": "L-1"}]
+    monkeypatch.setattr(
+        client, "get", lambda t, ref, expand=False: ({"id": ref, "item": {"items": order_lines}}, None)
+    )
+    monkeypatch.setattr(
+        linking, "_order", lambda ctx, rec, inv: records.validate("order", ORDER | {"lines": [LINES[0]]})
+    )
+    invoice = records.validate(
+        "invoice", INVOICE | {"lines": [LINES[0] | {"order_line_id": "L-1"}], "total": "1200.00"}
+    )
+    plan = linking.Plan(mapping.build("invoice", invoice, CONFIG, RESOLVED), "invoice")
+    linking.transform(None, conn, SimpleNamespace(attempts=0), plan, invoice, RESOLVED)
+    assert sent[-1] == ("POST", f"/record/v1/salesOrder/{RESOLVED[Ref('order', 'O-1')]}/!transform/invoice")

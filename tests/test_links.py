@@ -72,7 +72,8 @@ def test_an_order_is_pending_billing_until_its_invoices_bill_or_close_every_line
     second = transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-2"})
     assert [(x["orderLine"], x["quantity"]) for x in second.record.body["item"]["items"]] == [(3, 2.0)]
     assert _status(acct, so) == "G" and _pending_billing(acct) == []
-    q = f"SELECT id, isclosed, quantitybilled FROM transactionline WHERE transaction = {int(so)}"
+    q = "SELECT id, isclosed, quantitybilled FROM transactionline "
+    q += f"WHERE transaction = {int(so)} AND mainline = 'F' AND taxline = 'F' ORDER BY id"  # item lines
     billed = suiteql.run(acct, {"q": q}, 1000, 0)["items"]
     assert [(r["isclosed"], r["quantitybilled"]) for r in billed] == [("F", "2"), ("T", "0"), ("F", "3")]
 
@@ -119,6 +120,19 @@ def test_a_repeated_transform_fails_on_the_external_id_and_makes_nothing(acct):
         transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})
     assert sum(r.type == "invoice" for r in acct.records.values()) == 1
     assert _status(acct, so) == "F"  # the repeat billed nothing
+
+
+@pytest.mark.parametrize("ref", ["eid:nue-so-1", "1e3", " 101", "101\n", "-101", ""])
+def test_a_transform_names_its_source_by_internal_id_only(acct, ref):
+    """NetSuite's OpenAPI types the transform path's `id` as an integer "Internal identifier": the
+    sandbox answers any other source like a record that does not exist, and makes nothing."""
+    so, _ = _order(acct)
+    with pytest.raises(NsError) as err:
+        transforms.transform(acct, "salesOrder", ref, "invoice", {"externalId": "nue-inv-1"})
+    assert (err.value.status, err.value.code) == (404, "NONEXISTENT_ID")
+    assert [r.type for r in acct.records.values()].count("invoice") == 0 and _status(acct, so) == "F"
+    transforms.transform(acct, "salesOrder", so, "invoice", {"externalId": "nue-inv-1"})  # by its id
+    assert _status(acct, so) == "G"
 
 
 def test_closed_or_billed_order_lines_cannot_be_billed(acct):

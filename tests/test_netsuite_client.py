@@ -240,6 +240,8 @@ def test_write_without_location_is_transient(client: NetSuiteClient, server: Scr
         ({"external_id": "nue cust"}, "external_id"),
         ({"external_id": "nue/cust"}, "external_id"),
         ({"external_id": "x" * 256}, "external_id"),
+        ({"external_id": "nue-cust-1\n"}, "external_id"),  # `$` alone would let a newline through
+        ({"ns_type": "customer\n"}, "ns_type"),
         ({"replace": ["item,apply"]}, "replace"),
         ({"replace": ["item", "../x"]}, "replace"),
     ],
@@ -281,7 +283,7 @@ def test_get_by_internal_and_external_id(client: NetSuiteClient, server: Scripte
         ("GET", "/services/rest/record/v1/customer/12", b""),
         ("GET", "/services/rest/record/v1/customer/eid:nue-cust-3", b""),
     ]
-    for bad in ("12/../13", "eid:", "eid:a b", "abc"):
+    for bad in ("12/../13", "eid:", "eid:a b", "abc", "12\n", "eid:x\n"):
         with pytest.raises(ValueError, match="ref"):
             client.get("customer", bad)
     assert len(server.seen) == 2
@@ -300,8 +302,11 @@ def test_transform_posts_to_the_source_and_reads_the_new_record_id(
     assert result.internal_id == "88"
     auth = parse_oauth_header(req.headers["Authorization"])
     assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
-    with pytest.raises(ValueError, match="source_id"):
-        client.transform("invoice", "7/../8", "creditMemo", body)
+    # The source is an internal id: NetSuite's OpenAPI types the path's `id` as an integer
+    # ("Internal identifier"); an external id, or anything else, is refused before any request.
+    for bad in ("7/../8", "eid:nue-inv-1", "77\n", " 77", "-77", ""):
+        with pytest.raises(ValueError, match="source_id .*expected a NetSuite internal id"):
+            client.transform("invoice", bad, "creditMemo", body)
     assert len(server.seen) == 1
 
 
@@ -659,3 +664,23 @@ def test_a_deeply_nested_2xx_answer_is_transient_not_a_crash(client, server):
     with pytest.raises(NetSuiteError) as caught:
         client.suiteql("SELECT id FROM account")
     assert caught.value.kind is Kind.TRANSIENT
+
+
+def test_a_task_result_nested_past_the_stack_is_no_answer_not_a_crash(client, server):
+    """A hostile async answer must not raise out of the batch poll: it reads as no answer."""
+    server.answer(200, "[" * 100_000, headers={"Content-Type": "application/json"})
+    (status, body, where), _ = client.task_result("77", "1")
+    assert (status, body, where) == (200, None, None)
+    assert server.seen[0].raw_path == "/services/rest/async/v1/job/77/task/1/result"
+
+
+def test_job_and_task_ids_are_the_ids_batch_answers_carry(client, server):
+    """What batch_shapes reads from a Location or a task list, and nothing else, reaches a URL."""
+    server.answer(200, {"completed": False})
+    assert client.job("job_A-7")[0] == {"completed": False}  # letters too, as a Location may hold
+    for bad in ("7" * 41, "7/../8", "eid:7", "7\n", ""):
+        with pytest.raises(ValueError, match="job_id"):
+            client.job(bad)
+        with pytest.raises(ValueError, match="task_id"):
+            client.task_result("7", bad)
+    assert len(server.seen) == 1

@@ -760,10 +760,14 @@ def test_suiteql_on_transactions(base: str) -> None:
     }  # fmt: skip
     assert row["trandate"] == "1/15/2025" and "memo" not in row and row["createdby"] == "integration"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["modified"])
-    lines = suiteql(base, f"SELECT * FROM transactionline WHERE transaction = {int(inv)}").json()["items"]
-    assert [(x["item"], x["foreignamount"], x["custcol_nue_line_id"], x["account"]) for x in lines] == [
+    q = f"SELECT * FROM transactionline WHERE transaction = {int(inv)} ORDER BY id"
+    lines = suiteql(base, q).json()["items"]
+    assert [(x["item"], x["foreignamount"], x["custcol_nue_line_id"], x["account"]) for x in lines[1:2]] == [
         (itm, "100", "L0", "5")
     ]
+    # NetSuite's main line first (no item), then the item line, then the SuiteTax engine's tax line.
+    flags = [(x["mainline"], x["taxline"], x["iscogs"], x.get("item")) for x in lines]
+    assert flags[:2] == [("T", "F", "F", None), ("F", "F", "F", itm)] and flags[2][:3] == ("F", "T", "F")
     applied = suiteql(
         base, "SELECT p.doc, p.amount, t.type FROM paymentapply p JOIN transaction t ON t.id = p.payment"
     )

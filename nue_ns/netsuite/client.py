@@ -50,30 +50,45 @@ class WriteResult:
 
 
 def _check_type(ns_type: str) -> str:
-    if not isinstance(ns_type, str) or not _TYPE.match(ns_type):
+    if not isinstance(ns_type, str) or not _TYPE.fullmatch(ns_type):
         raise ValueError(f"ns_type {ns_type!r}: expected a camelCase record type such as 'salesOrder'")
     return ns_type
 
 
 def _check_external_id(external_id: object) -> str:
-    if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+    if not isinstance(external_id, str) or not _EXTERNAL_ID.fullmatch(external_id):
         raise ValueError(f"external_id {external_id!r}: expected 1-255 of A-Z a-z 0-9 _ -")
     return external_id
 
 
+def _check_internal_id(ref: str, name: str) -> str:
+    """An internal id ("123") only: the path of a transform takes no other form (NetSuite's OpenAPI,
+    `/invoice/{id}/!transform/creditMemo`: `id` "Internal identifier", an integer)."""
+    if isinstance(ref, str) and _INTERNAL_ID.fullmatch(ref):
+        return ref
+    raise ValueError(f"{name} {ref!r}: expected a NetSuite internal id such as '123' (no 'eid:' here)")
+
+
 def _check_ref(ref: str, name: str) -> str:
     """An internal id ("123") or an external id reference ("eid:X")."""
-    if isinstance(ref, str) and ref.startswith("eid:") and _EXTERNAL_ID.match(ref[4:]):
+    if isinstance(ref, str) and ref.startswith("eid:") and _EXTERNAL_ID.fullmatch(ref[4:]):
         return ref
-    if isinstance(ref, str) and _INTERNAL_ID.match(ref):
+    if isinstance(ref, str) and _INTERNAL_ID.fullmatch(ref):
         return ref
     raise ValueError(f"{name} {ref!r}: expected an internal id such as '123' or 'eid:EXTERNAL_ID'")
+
+
+def _check_async_id(value: str, name: str) -> str:
+    """A job or task id: what batch_shapes reads from NetSuite's answers, one path segment."""
+    if isinstance(value, str) and batch_shapes.ASYNC_ID.fullmatch(value):
+        return value
+    raise ValueError(f"{name} {value!r}: expected 1 to 40 letters, digits, _ or -")
 
 
 def _check_sublists(replace: Iterable[str]) -> list[str]:
     names = [replace] if isinstance(replace, str) else list(replace)
     for name in names:
-        if not isinstance(name, str) or not _TYPE.match(name):
+        if not isinstance(name, str) or not _TYPE.fullmatch(name):
             raise ValueError(f"replace {name!r}: expected sublist names such as 'item' or 'apply'")
     return names
 
@@ -104,7 +119,7 @@ def _text(response: requests.Response) -> str:
 def _parsed(response: requests.Response) -> Any:
     try:
         return json.loads(response.content) if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the stack
         return None
 
 
@@ -179,9 +194,10 @@ class NetSuiteClient:
     ) -> WriteResult:
         """`POST /{source}/{id}/!transform/{target}`: a new record made from an existing one
         [section_157901123882]. Not idempotent: put the new record's externalId in `body`, so a
-        repeat fails on NetSuite's uniqueness of external ids instead of making a second record."""
+        repeat fails on NetSuite's uniqueness of external ids instead of making a second record.
+        The source is named by its internal id: no page says a transform takes `eid:`."""
         path = (
-            f"/record/v1/{_check_type(source_type)}/{_check_ref(source_id, 'source_id')}"
+            f"/record/v1/{_check_type(source_type)}/{_check_internal_id(source_id, 'source_id')}"
             f"/!transform/{_check_type(target_type)}"
         )
         sublists = _check_sublists(replace)
@@ -197,7 +213,7 @@ class NetSuiteClient:
         sublists = _check_sublists(replace)
         query = {"replace": ",".join(sublists)} if sublists else None
         response, exchange = self._send("PATCH", path, body=body, query=query)
-        internal_id = ref if _INTERNAL_ID.match(ref) else self._location_id(response, exchange)
+        internal_id = ref if _INTERNAL_ID.fullmatch(ref) else self._location_id(response, exchange)
         return WriteResult(internal_id, exchange)
 
     def get(self, ns_type: str, ref: str, expand: bool = False) -> tuple[dict[str, Any], Exchange]:
@@ -271,19 +287,20 @@ class NetSuiteClient:
 
     def job(self, job_id: str) -> tuple[dict[str, Any], Exchange]:
         """`GET /async/v1/job/{id}`: completed, progress [subsect_161278579295]."""
-        response, exchange = self._send("GET", f"/async/v1/job/{_check_ref(job_id, 'job_id')}")
+        response, exchange = self._send("GET", f"/async/v1/job/{_check_async_id(job_id, 'job_id')}")
         return self._json_object(response, exchange), exchange
 
     def job_tasks(self, job_id: str, limit: int = 1000, offset: int = 0) -> tuple[dict[str, Any], Exchange]:
         """`GET /async/v1/job/{id}/task`: the job's tasks [subsect_161252896355]."""
-        path = f"/async/v1/job/{_check_ref(job_id, 'job_id')}/task"
+        path = f"/async/v1/job/{_check_async_id(job_id, 'job_id')}/task"
         response, exchange = self._send("GET", path, query={"limit": limit, "offset": offset})
         return self._json_object(response, exchange), exchange
 
     def task_result(self, job_id: str, task_id: str) -> tuple[tuple[int, Any, str | None], Exchange]:
         """`GET .../task/{tid}/result` [subsect_161252896355]: (status, body, Location), whatever the
         status, since a failed record's result is its error (a 5xx or 429 still raises)."""
-        path = f"/async/v1/job/{_check_ref(job_id, 'job_id')}/task/{_check_ref(task_id, 'task_id')}/result"
+        job, task = _check_async_id(job_id, "job_id"), _check_async_id(task_id, "task_id")
+        path = f"/async/v1/job/{job}/task/{task}/result"
         response, exchange = self._send(
             "GET", path, accept=lambda r: 200 <= r.status_code < 500 and r.status_code not in (401, 404, 429)
         )
@@ -363,7 +380,7 @@ class NetSuiteClient:
         if not internal_id:
             detail = f"{_where(exchange)} answered {response.status_code} without a Location header"
             raise transient(detail, exchange)
-        if not _LOCATION_ID.match(internal_id):
+        if not _LOCATION_ID.fullmatch(internal_id):
             # The write may well have committed: a person must look, a retry would not know more.
             shown = clip(internal_id, 60)
             detail = (

@@ -250,6 +250,9 @@ class AccountData:
     undep_funds_default: bool = True
     # SuiteQL salestaxitem's tax code column: "itemid" or "name" (sandbox/suiteql.py; Oracle is silent).
     tax_code_column: str = "itemid"
+    # SuiteQL transactionline holds NetSuite's tax and COGS lines beside the item lines (True) or
+    # not (False): which a document gets is on no public page (sandbox/suiteql.py _lines).
+    tax_and_cogs_lines: bool = True
 
     def clear_data(self) -> None:
         with self.lock:

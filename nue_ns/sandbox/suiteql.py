@@ -1,7 +1,8 @@
 """SuiteQL for the sandbox: the account's data loaded into an in-memory sqlite3 database.
 
 Tables and lower-case columns mirror NetSuite's (account, customer, item, transaction,
-transactionline, nexttransactionlinelink for applications: previousdoc = the invoice or credit memo
+transactionline (the main line, item lines, tax and COGS lines, flagged mainline / taxline /
+iscogs), nexttransactionlinelink for applications: previousdoc = the invoice or credit memo
 applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment'; plus the
 simpler `paymentapply(payment, doc, amount)`). Values come back as
 strings and null columns are left out of an item, as NetSuite does. Dates are stored as
@@ -19,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from nue_ns.sandbox import tax
 from nue_ns.sandbox.state import (
     ITEM_CODE,
     ITEM_TYPES,
@@ -51,9 +53,12 @@ _TABLES = {
     "entity INTEGER, trandate NSDATE, foreigntotal REAL, foreignamountremaining REAL, currency INTEGER, "
     "account INTEGER, createdfrom INTEGER, memo TEXT, lastmodifieddate NSDATE, datecreated NSDATE, "
     "createdby TEXT",
+    # Every transaction's lines as NetSuite keeps them: its main line (mainline 'T', line 0, no item
+    # on these types), the item lines, and the tax and COGS lines it adds (taxline / iscogs 'T', each
+    # with an item): see _lines below and docs/NETSUITE.md "SuiteQL transactionline".
     "transactionline": '"transaction" INTEGER, id INTEGER, linesequencenumber INTEGER, item INTEGER, '
     "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT, "
-    "isclosed TEXT, quantitybilled REAL",
+    "isclosed TEXT, quantitybilled REAL, mainline TEXT, taxline TEXT, iscogs TEXT",
     "paymentapply": "payment INTEGER, doc INTEGER, amount REAL",
     "nexttransactionlinelink": "previousdoc INTEGER, previoustype TEXT, previousline INTEGER, "
     "nextdoc INTEGER, nexttype TEXT, nextline INTEGER, linktype TEXT, foreignamount REAL",
@@ -158,10 +163,15 @@ def _tf(value: Any) -> str:
     return "T" if value is True else "F"
 
 
+def _total(rec: Record) -> Any:
+    b = rec.body
+    return b.get("payment") if rec.type == "customerPayment" else (b.get("total") or rec.derived.get("total"))
+
+
 def _transaction_row(rec: Record) -> tuple[Any, ...]:
     b, d = rec.body, rec.derived
     status = d.get("status", {}).get("id")
-    total = b.get("payment") if rec.type == "customerPayment" else (b.get("total") or d.get("total"))
+    total = _total(rec)
     remaining = d.get("amountRemaining", d.get("unapplied"))
     entity = _rid(b.get("entity") or b.get("customer"))
     return (
@@ -170,6 +180,65 @@ def _transaction_row(rec: Record) -> tuple[Any, ...]:
         _rid(b.get("account")), _rid(b.get("createdFrom")), b.get("memo"), _ts(rec.last_modified),
         _ts(rec.date_created), rec.created_by,
     )  # fmt: skip
+
+
+_MAIN, _ITEM, _TAX, _COGS = ("T", "F", "F"), ("F", "F", "F"), ("F", "T", "F"), ("F", "F", "T")
+_COGS_TYPES = ("invoice", "creditMemo")  # the sales documents that post an inventory item's cost
+
+
+def _lines(acct: AccountData, rec: Record) -> list[tuple[Any, ...]]:
+    """A transaction's transactionline rows: (transaction, id, linesequencenumber, item, quantity,
+    rate, foreignamount, custcol_nue_line_id, account, memo, isclosed, quantitybilled) + the
+    (mainline, taxline, iscogs) flags.
+
+    Every transaction has exactly one main line, and on these types it carries no item
+    [netsuitediagnostics.com "SuiteQL: Transaction Line Mainline"; J]. Beside the item lines
+    NetSuite keeps tax lines and COGS lines, flagged taxline / iscogs (columns of a real account's
+    TransactionLine; Oracle's Records Catalog is in-account only) [J]; which ones a document gets is
+    [U], so the sandbox adds them with an item (the switch `tax_and_cogs_lines`, default on): a
+    query that counts rows with an item, unfiltered, miscounts here as it would in NetSuite.
+    - with SuiteTax, one tax line per tax detail, its item the detail's tax code;
+    - without SuiteTax, one tax line (amount 0: legacy tax computed nothing) on a document carrying
+      a line of a tax item (an item posting to a liability account, tax.seed_tax_item);
+    - two COGS lines (cost and asset) per inventory item line of an invoice or credit memo (cost 0).
+    """
+    b, rid = rec.body, int(rec.id)
+    out: list[tuple[Any, ...]] = [
+        (rid, 0, 0, None, None, None, _total(rec), None, _rid(b.get("account")), b.get("memo"))
+        + ("F", None, *_MAIN)
+    ]
+    items = b.get("item", {}).get("items", [])
+    tax_items, inventory = [], []
+    for seq, line in enumerate(items, start=1):
+        item = acct.records.get(str(_rid(line.get("item"))))
+        account = _rid(item.body.get("incomeAccount")) if item else None
+        out.append(
+            (rid, line.get("line", seq), seq, _rid(line.get("item")), line.get("quantity"))
+            + (line.get("rate"), line.get("amount"), line.get("custcol_nue_line_id"), account)
+            + (line.get("description"), _tf(line.get("isClosed")), line.get("quantityBilled"), *_ITEM)
+        )
+        if item is not None and (gl := acct.chart.get(str(account))) is not None and gl.type == "OthCurrLiab":
+            tax_items.append(int(item.id))
+        if item is not None and item.type == "inventoryItem" and rec.type in _COGS_TYPES:
+            inventory.append(item)
+    if not acct.tax_and_cogs_lines:
+        return out
+    extra: list[tuple[int | None, int | None, Any, tuple[str, ...]]] = []  # item, account, amount, flags
+    if tax.suitetax(acct):
+        details = b.get("taxDetails", {}).get("items", []) if rec.type in tax.SALES_TYPES else []
+        extra += [
+            (_rid(d.get("taxCode")), int(tax.TAX_LIABILITY_ACCOUNT), d.get("taxAmount"), _TAX)
+            for d in details
+        ]
+    elif tax_items:
+        extra.append((tax_items[0], int(tax.TAX_LIABILITY_ACCOUNT), 0.0, _TAX))
+    for item in inventory:
+        extra += [(int(item.id), _rid(item.body.get(f)), 0.0, _COGS) for f in ("cogsAccount", "assetAccount")]
+    first = max((row[1] for row in out if isinstance(row[1], int)), default=0) + 1
+    for n, (item_id, account, amount, flags) in enumerate(extra):
+        ids = (first + n, len(items) + 1 + n)  # id, linesequencenumber: after the item lines
+        out.append((rid, *ids, item_id, None, None, amount, None, account, None, "F", None, *flags))
+    return out
 
 
 def _link(acct: AccountData, doc: str, applier: str, amount: Decimal) -> tuple[Any, ...]:
@@ -214,14 +283,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
             )
         elif rec.type in TRANSACTION_TYPES:
             rows['"transaction"'].append(_transaction_row(rec))
-            for seq, line in enumerate(b.get("item", {}).get("items", []), start=1):
-                item = acct.records.get(str(_rid(line.get("item"))))
-                account = _rid(item.body.get("incomeAccount")) if item else None
-                rows["transactionline"].append(
-                    (int(rec.id), line.get("line", seq), seq, _rid(line.get("item")), line.get("quantity"))
-                    + (line.get("rate"), line.get("amount"), line.get("custcol_nue_line_id"), account)
-                    + (line.get("description"), _tf(line.get("isClosed")), line.get("quantityBilled"))
-                )
+            rows["transactionline"] += _lines(acct, rec)
     for doc, appliers in acct.applied.items():
         rows["paymentapply"] += [(int(payer), int(doc), float(amount)) for payer, amount in appliers.items()]
         rows["nexttransactionlinelink"] += [

@@ -1,7 +1,8 @@
 """An account's switches for behaviours Oracle leaves open or settings an account may have: the
 SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
 what happens to a tranId without it, Auto Apply by default, replacing linked lines, the SuiteQL
-tax code column, where a payment without undepFunds goes (POST
+tax code column and whether transactionline holds tax and COGS lines, where a payment without
+undepFunds goes (POST
 /_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's). Features
 (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
@@ -15,7 +16,7 @@ from nue_ns.sandbox.numbering import TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 _BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
-_BOOLS |= {"undep_funds_default": None}
+_BOOLS |= {"undep_funds_default": None, "tax_and_cogs_lines": None}
 _CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("itemid", "name")}
 
 
@@ -34,6 +35,7 @@ def describe(acct: Any) -> dict[str, Any]:
         "linked_line_replace": acct.linked_line_replace,
         "tax_code_column": acct.tax_code_column,
         "undep_funds_default": acct.undep_funds_default,
+        "tax_and_cogs_lines": acct.tax_and_cogs_lines,
     }
 
 
@@ -46,6 +48,7 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(data[name], bool):
                     raise ValueError(f"{name} must be true or false")
                 setattr(acct.tax if owner else acct, name, data[name])
+                acct.version += 1  # SuiteQL's tables follow some switches: rebuilt on the next query
         for name, choices in _CHOICES.items():
             if name in data:
                 if data[name] not in choices:

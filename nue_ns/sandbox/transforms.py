@@ -11,6 +11,9 @@ request, answered 204 + Location like a create [section_157901123882]. Rules bui
   (Oracle's SuiteTalk REST tutorial "Create Invoices or Cash Sales From Your Sales Order").
   A request line without `orderLine` is added. `?replace=item` drops the copied lines (the
   `replace` query parameter of every transform operation in NetSuite's OpenAPI document).
+- The source is named by its internal id: `POST /invoice/eid:X/!transform/creditMemo` is
+  answered like a missing record (404 NONEXISTENT_ID), as the OpenAPI document types the path's
+  `id` an integer "Internal identifier".
 - The new record's externalId is unique within the transaction group [section_N3436356], so a
   repeated transform with the same externalId fails and makes nothing.
 - A closed order line is not copied and cannot be billed.
@@ -30,6 +33,7 @@ request, answered 204 + Location like a create [section_157901123882]. Rules bui
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +41,7 @@ from nue_ns.sandbox import state as ns
 from nue_ns.sandbox.state import AccountData, NsError, Record, WriteOutcome
 
 SUPPORTED = {("salesOrder", "invoice"), ("invoice", "creditMemo")}
+_INTERNAL_ID = re.compile(r"[0-9]{1,20}")
 # Header fields the new record takes from its source.
 _COPIED = ("entity", "currency", "subsidiary", "account", "memo")
 
@@ -58,6 +63,12 @@ def transform(
         if (source_type, target) not in SUPPORTED:
             detail = f"Transformation of {source_type} into {target} is not supported."
             raise NsError(400, "INVALID_REQUEST", detail)
+        if not _INTERNAL_ID.fullmatch(source_ref):
+            # The path names the source by internal id only (NetSuite's OpenAPI,
+            # `/invoice/{id}/!transform/creditMemo`: `id` "Internal identifier", an integer; no
+            # page offers `eid:` here): anything else is a record that does not exist. Whether
+            # NetSuite answers 404 NONEXISTENT_ID or a 400 is [U]; nue-ns never sends one.
+            raise ns.not_found()
         source = acct.find(source_type, source_ref)
         if source.voided:
             raise ns.user_error("You cannot create a transaction from a voided transaction.")
