@@ -42,7 +42,7 @@ from nue_ns.hub.models import Batch, BatchState, Record, utcnow
 from nue_ns.mapping import accounts
 from nue_ns.netsuite import batch_shapes
 from nue_ns.netsuite.batch_shapes import ItemResult
-from nue_ns.netsuite.errors import Kind, NetSuiteError
+from nue_ns.netsuite.errors import Kind, NetSuiteError, customer_id_taken
 from nue_ns.records import TYPE_ORDER
 from nue_ns.refs import Ref
 
@@ -59,6 +59,7 @@ _TABLE = {
 }
 
 
+_NAME_TAKEN = "another NetSuite customer has this name as its Customer ID: sent alone, under a unique one"
 _HELD = "waiting to go in one batch with records of its type whose prerequisites are on their way"
 
 # A batch's `progress` once its job has finished: its results are read without polling it again (a
@@ -333,9 +334,11 @@ def _finish(ctx: Context, conn: Connection, run: Run, batches: Sequence[Batch]) 
                 _read_later(ctx, [batch], err)
                 continue
             again: list[int] = []
+            alone: list[int] = []
             for pos, rec, eid in rest:
-                tally[_apply(ctx, batch, rec, eid, results.get(pos), ours, again)] += 1
+                tally[_apply(ctx, batch, rec, eid, results.get(pos), ours, again, alone)] += 1
             batch_store.requeue(ctx.engine, again, f"batch {batch.id}: no result for this record; sent again")
+            run.handed += batch_store.to_single(ctx.engine, alone, _NAME_TAKEN)
         done += ours
         tallies[batch.id] = tally
     _complete(ctx, done)
@@ -369,8 +372,13 @@ def _apply(
     result: ItemResult | None,
     done: list[tuple[Record, str, str, str]],
     again: list[int],
+    alone: list[int],
 ) -> str:
-    """One record's task result: 'ok' (added to `done`), 'failed' or 'retried' (`again`: resent)."""
+    """One record's task result: 'ok' (added to `done`), 'failed' or 'retried' (`again`: in a
+    later batch; `alone`: one by one, where sync.py sends a customer whose name is taken again
+    under a unique Customer ID)."""
+    from nue_ns.sync import _explained, _failed  # one rule: a record fails as in sync
+
     s = ctx.settings
     if result is None:  # no readable answer for it: a later batch sends it again (an upsert)
         again.append(rec.id)
@@ -378,8 +386,11 @@ def _apply(
     if result.internal_id is not None:
         done.append((rec, batch.ns_type, eid, result.internal_id))
         return "ok"
+    if result.error is not None and rec.record_type == "customer" and customer_id_taken(result.error):
+        alone.append(rec.id)
+        return "retried"
     if result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
-        transfers.fail(ctx.engine, rec, result.error)
+        _failed(ctx, rec, _explained(ctx, rec, result.error))
         return "failed"
     # transient, throttled or a login hiccup inside the job: a later batch
     err = result.error

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -17,12 +17,12 @@ import psycopg
 
 from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation, waiting
 from nue_ns.context import Connection, Context
-from nue_ns.hub import dispatching, prerequisites, transfers
+from nue_ns.hub import dispatching, links, prerequisites, transfers
 from nue_ns.hub.engines import Hub, checkout, drop_kept, kept_connection, transaction
 from nue_ns.hub.models import Record, State
 from nue_ns.logging import bound
 from nue_ns.netsuite.client import WriteResult
-from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
+from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError, customer_id_taken
 from nue_ns.refs import Ref
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,13 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
         )
         return result, result.exchange
 
+    def put() -> None:
+        url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
+        gateway.call(
+            ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec, hub=hub,
+            settle=lambda cur, result: settle(cur, result.internal_id),
+        )  # fmt: skip
+
     def settle(cur: Any, internal_id: str) -> None:
         """The outcome, in the transaction that finishes the call's attempt."""
         if step.needs_person:  # the header went; the lines NetSuite keeps as billed did not
@@ -225,11 +232,15 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
                 settle(cur, internal_id)
         else:
             request = step.request
-            url = f"{conn.client.base_url}/record/v1/{request.ns_type}/eid:{request.external_id}"
-            gateway.call(
-                ctx, conn, "PUT", url, request.body, upsert, outcome="transferred", record=rec, hub=hub,
-                settle=lambda cur, result: settle(cur, result.internal_id),
-            )  # fmt: skip
+            try:
+                put()
+            except NetSuiteError as err:
+                if not (isinstance(contract, records.Customer) and customer_id_taken(err)):
+                    raise
+                # The account does not number customers and another customer has this name as its
+                # Customer ID: once more under a unique one (mapping/customer.py with_customer_id).
+                request = mapping.with_customer_id(request, contract)
+                put()
     except linking.LinkRefused as exc:
         transfers.fail(hub, rec, str(exc))
         return Outcome.FAILED
@@ -244,7 +255,7 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
         unknown = profile.unknown_field(err)  # the account changed since its profile was read
         if unknown is not None and profile.refresh_once(ctx, conn, rec, unknown):
             return Outcome.DEFERRED
-        return _failed(ctx, rec, err)
+        return _failed(ctx, rec, _explained(ctx, rec, err))
     return Outcome.FAILED if step.needs_person else Outcome.TRANSFERRED
 
 
@@ -276,3 +287,37 @@ def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
         return Outcome.FAILED if state == State.FAILED else Outcome.RETRYING
     transfers.fail(ctx.engine, rec, err)
     return Outcome.FAILED
+
+
+def _explained(ctx: Context, rec: Record, err: NetSuiteError) -> NetSuiteError:
+    """NetSuite's refusal of a customer's write, with what it means and what a person can do."""
+    if rec.record_type != "customer" or err.kind is not Kind.NEEDS_PERSON:
+        return err
+    customer = records.validate("customer", rec.payload)
+    assert isinstance(customer, records.Customer)
+    if customer_id_taken(err):
+        why = (
+            f"NetSuite takes a customer's name as its Customer ID in this account, another customer has "
+            f"the name {mapping.customer_name(customer)!r}, and one has the Customer ID nue-ns then sent, "
+            f"{mapping.unique_customer_id(customer)!r}: change that customer's ID in NetSuite, or turn on "
+            "Auto-Generated Numbers for customers (Setup > Company > Auto-Generated Numbers, Entities), "
+            "then retry this record"
+        )
+        return replace(err, detail=f"{why}. NetSuite said: {err.detail}")
+    before = links.transferred(ctx.engine, rec.integration_id, "customer", rec.nue_id)
+    if before is None:
+        return err
+    config = ctx.connection(rec.integration_id).config
+    earlier = records.validate("customer", before)
+    assert isinstance(earlier, records.Customer)
+    changes = mapping.primary_changes(earlier, customer, config)
+    if not changes:
+        return err
+    changed = "; ".join(f"{name} changed from {old} to {new}" for name, old, new in changes)
+    why = (
+        f"this version of the customer changes what NetSuite keeps once a customer has transactions, "
+        f"its primary subsidiary and currency ({changed}): set it back in Nue (a later version with "
+        "the earlier value goes through with its other changes), or create a new Nue customer for "
+        "the new one"
+    )
+    return replace(err, detail=f"{why}. NetSuite said: {err.detail}")

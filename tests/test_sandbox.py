@@ -368,7 +368,7 @@ def test_unknown_field_with_and_without_validation_header(base: str) -> None:
         base,
         "PUT",
         "/record/v1/customer/eid:nue-cust-3",
-        json=body,
+        json=body | {"companyName": "Acme 3"},  # a Customer ID of its own
         headers={"X-NetSuite-PropertyNameValidation": "Warning"},
     )
     assert warned.status_code == 204
@@ -516,13 +516,16 @@ def test_external_ids_are_unique_per_record_group(base: str) -> None:
     assert control(base, "GET", "stats")["duplicates"] == []
 
 
-def test_sent_names_must_be_unique_derived_ones_need_not(base: str) -> None:
-    for eid in ("nue-cust-1", "nue-cust-2", "nue-cust-1"):  # same company name twice, re-sent
+def test_customer_ids_and_item_names_are_unique(base: str) -> None:
+    for eid in ("nue-cust-1", "nue-cust-1"):  # re-sent: the same record
         assert put(base, "customer", eid, COMPANY).status_code == 204
-    assert get(base, "customer", "eid:nue-cust-2")["entityId"] == "A"
+    assert get(base, "customer", "eid:nue-cust-1")["entityId"] == "A"  # no auto-numbering: the name
+    taken = error_of(put(base, "customer", "nue-cust-2", COMPANY | {"companyName": " a "}))
+    assert taken["o:errorCode"] == "UNIQUE_CUST_ID_REQD"
+    assert "A customer record with this ID already exists." in taken["detail"]
     assert put(base, "customer", "nue-cust-3", COMPANY | {"entityId": "C-3"}).status_code == 204
-    taken = put(base, "customer", "nue-cust-4", COMPANY | {"entityId": "C-3"})
-    assert "This entity already exists." in error_of(taken)["detail"]
+    taken = error_of(put(base, "customer", "nue-cust-4", COMPANY | {"companyName": "B", "entityId": "C-3"}))
+    assert taken["o:errorCode"] == "UNIQUE_CUST_ID_REQD"
     item(base, "nue-item-1", itemId="SKU-1")
     r = put(base, "serviceSaleItem", "nue-item-2", {"itemId": "SKU-1", "incomeAccount": {"id": "6"}})
     assert r.status_code == 400 and error_of(r)["o:errorCode"] == "USER_ERROR"

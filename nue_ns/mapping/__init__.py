@@ -12,7 +12,13 @@ from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id
 from nue_ns.mapping.credit_memo import credit_memo_requirements, map_credit_memo
-from nue_ns.mapping.customer import map_customer
+from nue_ns.mapping.customer import (
+    customer_name,
+    map_customer,
+    primary_changes,
+    unique_customer_id,
+    with_customer_id,
+)
 from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
@@ -31,9 +37,13 @@ __all__ = [
     "build",
     "customer_currencies",
     "customer_currency",
+    "customer_name",
     "external_id",
     "not_ready",
+    "primary_changes",
     "requirements",
+    "unique_customer_id",
+    "with_customer_id",
 ]
 
 Resolved = Mapping[Ref, str]

@@ -105,6 +105,24 @@ _THROTTLING_CODES = frozenset({"CONCURRENCY_LIMIT_EXCEEDED", "SSS_REQUEST_LIMIT_
 RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1.0, 600.0
 
 
+# A customer whose Customer ID (entityId: the name, where the account does not number customers)
+# another customer has: UNIQUE_CUST_ID_REQD, "A customer record with this ID already exists. You
+# must enter a unique customer ID for each record you create." (Error Status Codes,
+# section_N3539978), or DUP_ENTITY, "This entity already exists." Whether REST answers under that
+# o:errorCode or as USER_ERROR with those words is [U]: either is recognised.
+_CUSTOMER_ID_CODES = frozenset({"UNIQUE_CUST_ID_REQD", "DUP_ENTITY"})
+_CUSTOMER_ID_WORDS = re.compile(
+    r"customer record with this ID already exists|this entity already exists", re.I
+)
+
+
+def customer_id_taken(err: NetSuiteError) -> bool:
+    """NetSuite refused a customer because another one has its Customer ID."""
+    return err.kind is Kind.NEEDS_PERSON and (
+        err.code in _CUSTOMER_ID_CODES or bool(_CUSTOMER_ID_WORDS.search(err.detail or ""))
+    )
+
+
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """A Retry-After header (delay-seconds or an HTTP date, RFC 9110 10.2.3) in seconds, bounded to
     RETRY_AFTER_MIN..RETRY_AFTER_MAX; None when absent or unreadable. Oracle documents no

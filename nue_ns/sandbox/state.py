@@ -165,7 +165,12 @@ def invalid_value(value: Any, path: str) -> NsError:
 
 
 def user_error(detail: str, path: str | None = None) -> NsError:
-    return NsError(400, "USER_ERROR", _ACCESS + detail, path)
+    return business_error("USER_ERROR", detail, path)
+
+
+def business_error(code: str, detail: str, path: str | None = None) -> NsError:
+    """A 400 for a business rule, under `code`, worded as NetSuite words REST errors."""
+    return NsError(400, code, _ACCESS + detail, path)
 
 
 def missing_values(*labels: str) -> NsError:
@@ -190,6 +195,7 @@ class Record:
     last_modified: str
     derived: dict[str, Any] = field(default_factory=dict)  # total, amountRemaining, status, ...
     voided: bool = False
+    auto_number: str | None = None  # a customer's number where the account numbered it (numbering.py)
 
     @property
     def external_id(self) -> str | None:
@@ -235,6 +241,11 @@ class AccountData:
     # tranId sent for another type is refused (True) or ignored (False).
     tran_id_override: frozenset[str] = frozenset()
     tran_id_refused: bool = False
+    # Customers numbered by the account (Auto-Generated Numbers, off unless an administrator turns
+    # it on), the next number, and the o:errorCode of a taken Customer ID (sandbox/numbering.py).
+    customer_auto_numbering: bool = False
+    next_customer_number: int = 1
+    duplicate_customer_id_code: str = "UNIQUE_CUST_ID_REQD"
     # Whether a payment sent without autoApply is auto-applied (sandbox/autoapply.py).
     auto_apply_default: bool = False
     # Where Oracle is silent (sandbox/switches.py): a metadata-catalog `select` naming a type the
@@ -510,7 +521,28 @@ class _Checker:
         self.optional("currency", self.currency)
         for i, line in enumerate(_lines(b, "currencyList")):
             self.currency(f"currencyList.items[{i}].currency", line.get("currency"))
-        self.unique_name("entityId", ("customer",), "This entity already exists.")
+        numbering.check_customer_id(self.acct, self.rid, b)
+        self.fixed_once_transacting()
+
+    def fixed_once_transacting(self) -> None:
+        """A customer's primary subsidiary and currency stay once it has transactions: "Once a
+        transaction has posted for the entity or job, you are not able to change the subsidiary"
+        (customer and CustomerSubsidiaryRelationship `subsidiary`, Oracle's Records and SOAP
+        Schema Browsers); "This customer's currency cannot be changed after transactions for this
+        customer have been saved" (Records Browser, customer `currency`). Any transaction counts,
+        an unposted sales order too (the stricter reading). The error's code and words are [U]."""
+        old = self.acct.records.get(self.rid or "")
+        if old is None or not _has_transactions(self.acct, old.id):
+            return
+        base = self.acct.kind.base_currency
+        for name, label, default in (
+            ("subsidiary", "primary subsidiary", None),
+            ("currency", "currency", base),
+        ):
+            before = _ref_id(old.body.get(name)) or default
+            after = _ref_id(self.body.get(name)) or default
+            if after != before:
+                raise user_error(f"You cannot change the {label} of a customer that has transactions.", name)
 
     def item(self) -> None:
         b = self.body
@@ -702,6 +734,14 @@ _ANY_POSTING = ("Bank", "AcctRec", "OthCurrAsset", "FixedAsset", "OthAsset", "In
 _ANY_POSTING += ("OthExpense", "COGS", "DeferRevenue", "OthCurrLiab", "LongTermLiab", "Equity", "AcctPay")
 
 
+def _has_transactions(acct: AccountData, customer_id: str) -> bool:
+    return any(
+        rec.type in TRANSACTION_TYPES
+        and _ref_id(rec.body.get("entity") or rec.body.get("customer")) == customer_id
+        for rec in acct.records.values()
+    )
+
+
 def _customer_currencies(acct: AccountData, customer: Record) -> set[str]:
     primary = _ref_id(customer.body.get("currency")) or acct.kind.base_currency
     return {primary} | {
@@ -770,15 +810,11 @@ def _open_amount(acct: AccountData, rec: Record) -> Decimal:
     return _num(rec.derived.get(key))
 
 
-def _fill_defaults(acct: AccountData, rec: Record) -> None:
+def _fill_defaults(acct: AccountData, rec: Record, created: bool) -> None:
     """Fields NetSuite fills in when a record is created without them."""
     b = rec.body
-    if rec.type == "customer":
-        # A derived name follows the company name and is not held to be unique, unlike a sent entityId.
-        rec.derived.pop("entityId", None)
-        if not b.get("entityId"):
-            name = b.get("companyName") or " ".join(filter(None, (b.get("firstName"), b.get("lastName"))))
-            rec.derived["entityId"] = name
+    if rec.type == "customer":  # its Customer ID: sent, numbered, or the name it follows
+        numbering.fill_customer_id(acct, rec, created)
     if rec.type not in TRANSACTION_TYPES:
         return
     b.setdefault("tranDate", datetime.now(UTC).date().isoformat())
@@ -992,7 +1028,7 @@ def _store(
         rec.body, rec.last_modified = body, stamp
     if eid is not None:
         acct.by_eid[(group, eid)] = rid
-    _fill_defaults(acct, rec)
+    _fill_defaults(acct, rec, existing is None)
     _derive_own(acct, rec)
     _reindex(acct, rec, old_body if existing else None)
     for order in _transforms().linked_invoices(acct, rec):

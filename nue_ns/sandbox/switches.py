@@ -1,8 +1,8 @@
 """An account's switches for behaviours Oracle leaves open or settings an account may have: the
 SuiteTax engine's rate, Advanced Taxes' tax schedules, Allow Override per transaction type and
-what happens to a tranId without it, Auto Apply by default, replacing linked lines, the SuiteQL
-tax code column and whether transactionline holds tax and COGS lines, where a payment without
-undepFunds goes (POST
+what happens to a tranId without it, customers' auto-numbering and the code of a taken Customer
+ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column and whether
+transactionline holds tax and COGS lines, where a payment without undepFunds goes (POST
 /_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's). Features
 (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
@@ -12,12 +12,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nue_ns.sandbox import tax
-from nue_ns.sandbox.numbering import TRANSACTION_TYPES
+from nue_ns.sandbox.numbering import CUSTOMER_ID_CODES, TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 _BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
-_BOOLS |= {"undep_funds_default": None, "tax_and_cogs_lines": None}
+_BOOLS |= {"undep_funds_default": None, "tax_and_cogs_lines": None, "customer_auto_numbering": None}
 _CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("itemid", "name")}
+_CHOICES |= {"duplicate_customer_id_code": CUSTOMER_ID_CODES}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def describe(acct: Any) -> dict[str, Any]:
         "tax_schedule_required": acct.tax.tax_schedule_required,
         "tran_id_override": sorted(acct.tran_id_override),
         "tran_id_refused": acct.tran_id_refused,
+        "customer_auto_numbering": acct.customer_auto_numbering,
+        "duplicate_customer_id_code": acct.duplicate_customer_id_code,
         "auto_apply_default": acct.auto_apply_default,
         "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
         "items_everywhere_without_list": acct.items_everywhere_without_list,
