@@ -377,7 +377,7 @@ def _apply(
     """One record's task result: 'ok' (added to `done`), 'failed' or 'retried' (`again`: in a
     later batch; `alone`: one by one, where sync.py sends a customer whose name is taken again
     under a unique Customer ID)."""
-    from nue_ns.sync import _explained, _failed  # one rule: a record fails as in sync
+    from nue_ns.sync import refused  # one rule: a record NetSuite refused fails as in sync
 
     s = ctx.settings
     if result is None:  # no readable answer for it: a later batch sends it again (an upsert)
@@ -390,7 +390,7 @@ def _apply(
         alone.append(rec.id)
         return "retried"
     if result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
-        _failed(ctx, rec, _explained(ctx, rec, result.error))
+        refused(ctx, rec, result.error)
         return "failed"
     # transient, throttled or a login hiccup inside the job: a later batch
     err = result.error

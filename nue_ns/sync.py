@@ -255,7 +255,7 @@ def _transfer(ctx: Context, hub: Hub, claimed: _Claimed, refilled: list[int] | N
         unknown = profile.unknown_field(err)  # the account changed since its profile was read
         if unknown is not None and profile.refresh_once(ctx, conn, rec, unknown):
             return Outcome.DEFERRED
-        return _failed(ctx, rec, _explained(ctx, rec, err))
+        return refused(ctx, rec, err)
     return Outcome.FAILED if step.needs_person else Outcome.TRANSFERRED
 
 
@@ -287,6 +287,12 @@ def _failed(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
         return Outcome.FAILED if state == State.FAILED else Outcome.RETRYING
     transfers.fail(ctx.engine, rec, err)
     return Outcome.FAILED
+
+
+def refused(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
+    """A record NetSuite refused, one by one or in a batch: its outcome by the error's class, the
+    reason saying what a customer's refusal means and what a person can do."""
+    return _failed(ctx, rec, _explained(ctx, rec, err))
 
 
 def _explained(ctx: Context, rec: Record, err: NetSuiteError) -> NetSuiteError:
