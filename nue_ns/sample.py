@@ -20,12 +20,13 @@ def customers(n: int, seed: int = 1, prefix: str = "CUST") -> list[dict[str, Any
         person = rnd.random() < 0.2
         c: dict[str, Any] = {
             "id": f"{prefix}-{i:05d}",
-            "name": f"Customer {i:05d} {'Ltd' if not person else ''}".strip(),
+            # Unique per prefix: where NetSuite does not number customers the name is the Customer ID.
+            "name": f"Customer {prefix}-{i:05d} {'Ltd' if not person else ''}".strip(),
             "email": f"billing{i}@example.com",
             "currency": "USD",
         }
         if person:
-            c |= {"is_person": True, "first_name": f"Pat{i}", "last_name": "Doe"}
+            c |= {"is_person": True, "first_name": f"Pat{i}", "last_name": f"Doe-{prefix}"}
         out.append(c)
     return out
 
