@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nue_ns import currencies, gateway, linking, mapping, profile, records, validation, waiting
+from nue_ns import currencies, gateway, linking, mapping, profile, records, sync, validation, waiting
 from nue_ns.context import Connection, Context
 from nue_ns.hub import batch_store, prerequisites, transfers
 from nue_ns.hub.models import Batch, BatchState, Record, utcnow
@@ -377,8 +377,6 @@ def _apply(
     """One record's task result: 'ok' (added to `done`), 'failed' or 'retried' (`again`: in a
     later batch; `alone`: one by one, where sync.py sends a customer whose name is taken again
     under a unique Customer ID)."""
-    from nue_ns.sync import refused  # one rule: a record NetSuite refused fails as in sync
-
     s = ctx.settings
     if result is None:  # no readable answer for it: a later batch sends it again (an upsert)
         again.append(rec.id)
@@ -390,7 +388,7 @@ def _apply(
         alone.append(rec.id)
         return "retried"
     if result.error is not None and result.error.kind is Kind.NEEDS_PERSON:
-        refused(ctx, rec, result.error)
+        sync.refused(ctx, rec, result.error)  # one rule: as a record sent alone
         return "failed"
     # transient, throttled or a login hiccup inside the job: a later batch
     err = result.error
