@@ -26,6 +26,7 @@ from nue_ns.producer import enqueue_many
 
 TARGET_MS = 2.5  # in process (2x the floor the issue measured)
 WORKER_TARGET_MS = 4.0  # a real worker, Celery included
+ISSUE_FLOOR_MS = 1.25  # the floor issue 15 measured on its day's machine
 
 
 def _queue(ctx, record_id: int) -> None:
@@ -33,12 +34,16 @@ def _queue(ctx, record_id: int) -> None:
         s.execute(text("UPDATE hub_records SET state = 'queued' WHERE id = :i"), {"i": record_id})
 
 
-def _in_process(w, scale: int) -> dict[str, list[tuple[float, float]]]:
+def _in_process(w, scale: int) -> tuple[dict[str, list[tuple[float, float]]], list[float]]:
+    """Each record's CPU and wall ms by type, and the floor's CPU ms, one floor record measured
+    after each of ours: the two see the same machine (its load, its frequency) at the same time."""
     ctx = w.ctx
     w.accounts(1, "100000/1s", concurrency=20)
     batch = data.month(scale)
     ids = data.enqueue_all(ctx, "bench00000", batch)
+    floor = _Floor(ctx, "bench00000", sum(map(len, ids.values())))
     samples: dict[str, list[tuple[float, float]]] = {}
+    floors: list[float] = []
     for record_type, type_ids in ids.items():
         for record_id in type_ids:
             _queue(ctx, record_id)
@@ -47,24 +52,31 @@ def _in_process(w, scale: int) -> dict[str, list[tuple[float, float]]]:
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if outcome is sync.Outcome.TRANSFERRED:
                 samples.setdefault(record_type, []).append((cpu * 1000, wall * 1000))
-    return samples
+            floors.append(floor.one())
+    return samples, floors
 
 
-def _floor(w, n: int) -> list[float]:
-    """CPU ms of the irreducible work per record, record by record (see the module's docstring)."""
-    ctx = w.ctx
-    integ = ctx.integration("bench00000")  # the in-process run's: its account profile is read
-    customers = sample.customers(n, prefix="FLR")
-    accepted = enqueue_many("customer", customers, integration=integ.name, ctx=ctx, dispatch_now=False)
-    conn = ctx.connection(integ.id)
-    bodies = [
-        mapping.build("customer", records.validate("customer", c), conn.config, {}, conn.profile)
-        for c in customers
-    ]
-    out = []
-    with db.checkout(ctx.engine) as pg:
-        for a, req in zip(accepted, bodies, strict=True):
-            _queue(ctx, a.id)
+class _Floor:
+    """The irreducible work of one customer's transfer (see the module's docstring), record by
+    record: one claim UPDATE ... RETURNING, one governor Lua call, one signed PUT, the outcome
+    update and attempt insert in one transaction, on plain psycopg with the same client and
+    governor. Its request is built before the clock starts."""
+
+    def __init__(self, ctx, integration: str, n: int) -> None:
+        self.ctx = ctx
+        self.integ = ctx.integration(integration)
+        customers = sample.customers(n, prefix="FLR")
+        accepted = enqueue_many("customer", customers, integration=integration, ctx=ctx, dispatch_now=False)
+        self.todo = list(zip(accepted, customers, strict=True))
+
+    def one(self) -> float:
+        """CPU ms of one floor record."""
+        ctx, integ = self.ctx, self.integ
+        a, customer = self.todo.pop()
+        conn = ctx.connection(integ.id)  # the account profile the product's first transfer read
+        req = mapping.build("customer", records.validate("customer", customer), conn.config, {}, conn.profile)
+        _queue(ctx, a.id)
+        with db.checkout(ctx.engine) as pg:
             cpu = time.process_time()
             with pg.cursor() as cur:
                 cur.execute(
@@ -89,10 +101,10 @@ def _floor(w, n: int) -> list[float]:
                      result.exchange.status),
                 )  # fmt: skip
                 pg.commit()
-            out.append((time.process_time() - cpu) * 1000)
-            if isinstance(grant, Grant):
-                conn.governor.release(grant.lease_id)
-    return out
+            cpu = (time.process_time() - cpu) * 1000
+        if isinstance(grant, Grant):
+            conn.governor.release(grant.lease_id)
+        return cpu
 
 
 def _worker_process(w, n: int) -> tuple[int, float, float]:
@@ -134,8 +146,7 @@ def _tree_cpu(proc: psutil.Process) -> float:
 def run(scale: int = 3, worker_records: int = 1000) -> list[Table]:
     with world("overhead") as w:
         w.sandbox()
-        samples = _in_process(w, scale)
-        floor = _floor(w, 200)
+        samples, floor = _in_process(w, scale)
         n, per_record, wall = _worker_process(w, worker_records)
     table = Table(
         "Worker overhead per record (sandbox at 0 ms latency)",
@@ -150,16 +161,24 @@ def run(scale: int = 3, worker_records: int = 1000) -> list[Table]:
     median = statistics.median(every)
     table.rows.append(["all (in process)", len(every), median, _p95(sorted(every)), "-"])
     floor_median = statistics.median(floor)
-    table.rows.append(["floor (customer, in process)", len(floor), floor_median, _p95(sorted(floor)), "-"])
+    table.rows.append(["floor (customer, in process, one after each record)", len(floor), floor_median,
+                       _p95(sorted(floor)), "-"])  # fmt: skip
     table.rows.append([f"customer, real worker ({n} records, threads pool)", n, per_record, "-", "-"])
+    customer = statistics.median(c for c, _ in samples["customer"])
     table.notes += [
         f"target: median CPU <= {TARGET_MS} ms per record: {verdict(median <= TARGET_MS)} "
-        f"(in process, sync.transfer: claim, prerequisites, mapping, governor, signed HTTP call, outcome); "
-        f"{median / floor_median:.1f}x the floor measured beside it",
+        f"(in process, sync.transfer: claim, prerequisites, mapping, governor, signed HTTP call, outcome)",
+        f"the same target as the issue states it, 2x the floor measured beside it "
+        f"({2 * floor_median:.2f} ms here): {verdict(median <= 2 * floor_median)}, "
+        f"{median / floor_median:.2f}x; customers alone {customer / floor_median:.2f}x",
         "floor: one claim UPDATE ... RETURNING, one governor Lua call, one signed PUT, the outcome update "
-        "and attempt insert in one transaction (plain psycopg, same client and governor)",
+        "and attempt insert in one transaction (plain psycopg, same client and governor), one floor "
+        "record measured after each of ours",
         f"target: a real worker <= {WORKER_TARGET_MS} ms per record: "
-        f"{verdict(per_record <= WORKER_TARGET_MS)}",
+        f"{verdict(per_record <= WORKER_TARGET_MS)}; {per_record / floor_median:.2f}x the floor "
+        f"(the issue's {WORKER_TARGET_MS} ms is {WORKER_TARGET_MS / ISSUE_FLOOR_MS:.1f}x the floor it "
+        f"measured, {ISSUE_FLOOR_MS} ms; scaled to this run's floor: "
+        f"{verdict(per_record <= WORKER_TARGET_MS / ISSUE_FLOOR_MS * floor_median)})",
         "real worker row: the worker's whole process CPU (Celery, logging, dispatch after each task) "
         f"divided by records; {n} records in {wall:.1f} s wall",
     ]

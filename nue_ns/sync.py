@@ -18,7 +18,7 @@ import psycopg
 from nue_ns import currencies, dispatch, gateway, linking, mapping, profile, records, validation, waiting
 from nue_ns.context import Connection, Context
 from nue_ns.hub import dispatching, links, prerequisites, transfers
-from nue_ns.hub.engines import Hub, checkout, drop_kept, kept_connection, transaction
+from nue_ns.hub.engines import Hub, autocommitted, checkout, drop_kept, kept_connection, transaction
 from nue_ns.hub.models import Record, State
 from nue_ns.logging import bound
 from nue_ns.netsuite.client import WriteResult
@@ -53,9 +53,10 @@ class _Claimed:
 def transfer(ctx: Context, record_id: int) -> tuple[Outcome, int | None]:
     """Returns the outcome and the record's integration (None when it was not ours to send).
 
-    Three hub transactions on one connection: (1) claim and resolve the prerequisites, (2) the
-    attempt logged before the call, (3) the attempt finished with the outcome, the links and the
-    waiters woken. A worker's task runs `carry_on`, which also refills the integration's window."""
+    On one connection: the claim, the prerequisites' links and the attempt logged before the call,
+    each a statement autocommitted on its own; then one transaction finishing the attempt with the
+    outcome, the links and the waiters woken. A worker's task runs `carry_on`, which also refills
+    the integration's window."""
     return _transfer_one(ctx, record_id, None)
 
 
@@ -115,14 +116,14 @@ class _DeadConnection(Exception):
 def _on(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outcome, int | None]:
     with checkout(ctx.engine, keep=True) as hub:
         try:
-            with transaction(hub) as cur:
+            with autocommitted(hub) as cur:  # each statement its own transaction: no BEGIN, no COMMIT
                 claimed = transfers.claim_in(cur, record_id, ctx.worker_name, ctx.settings.lease_seconds)
                 if claimed is None:
                     return Outcome.SKIPPED, None
                 rec = claimed.record
                 try:
                     read: _Claimed | Exception = _read(ctx, cur, claimed)
-                except Exception as exc:  # handled below, once the claim is committed
+                except Exception as exc:  # handled below, outside the claim's statements
                     read = exc
         except psycopg.OperationalError as exc:
             raise _DeadConnection() from exc
@@ -143,8 +144,8 @@ def _on(ctx: Context, record_id: int, refilled: list[int] | None) -> tuple[Outco
 
 
 def _read(ctx: Context, cur: Any, claimed: transfers.Claimed) -> _Claimed:
-    """Inside the claiming transaction: the integration (cached, checked against the row's
-    updated_at the claim read), the contract, and the links of its prerequisites and its own."""
+    """Right after the claim: the integration (cached, checked against the row's updated_at the
+    claim read), the contract, and the links of its prerequisites and its own."""
     rec = claimed.record
     conn = ctx.connection(rec.integration_id, claimed.integration_updated_at)
     try:

@@ -210,21 +210,31 @@ def transaction(hub: Hub) -> Iterator[psycopg.Cursor]:
         raise
 
 
-def statement(hub: Hub, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor:
-    """One statement as a transaction of its own (autocommit: no BEGIN and COMMIT round trips);
-    its cursor, to read what it returned."""
+@contextmanager
+def autocommitted(hub: Hub) -> Iterator[psycopg.Cursor]:
+    """A cursor whose every statement is a transaction of its own (autocommit: no BEGIN and COMMIT
+    round trips), for statements that need no atomicity with each other (READ COMMITTED gives
+    each statement its own snapshot either way)."""
     if isinstance(hub, Engine):
         held = getattr(_held, "conn", None)
         if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
             hub = held[1]
         else:
-            with checkout(hub) if held is None else _fresh(hub) as conn:
-                return statement(conn, sql, params)
+            with checkout(hub) if held is None else _fresh(hub) as conn, autocommitted(conn) as cur:
+                yield cur
+            return
     hub.autocommit = True
     try:
-        return hub.execute(sql, params)
+        yield hub.cursor()
     finally:
         hub.autocommit = False
+
+
+def statement(hub: Hub, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor:
+    """One statement as a transaction of its own (autocommitted); its cursor, to read what it
+    returned."""
+    with autocommitted(hub) as cur:
+        return cur.execute(sql, params)
 
 
 def migrate(url: str, revision: str = "heads") -> None:

@@ -10,6 +10,7 @@ import-linter contract in pyproject.toml), and ruff bans SQLAlchemy's SQL constr
 
 from nue_ns.hub.db import (
     Hub,
+    autocommitted,
     checkout,
     dispose_engines,
     drop_kept,
@@ -23,6 +24,7 @@ from nue_ns.hub.db import (
 
 __all__ = [
     "Hub",
+    "autocommitted",
     "checkout",
     "dispose_engines",
     "drop_kept",

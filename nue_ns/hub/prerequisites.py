@@ -23,8 +23,8 @@ _LINKS = """
 
 
 def links_in(cur: Any, integration_id: int, refs: Sequence[Ref]) -> dict[Ref, tuple[str, str]]:
-    """{ref: (NetSuite internal id, NetSuite type)} of those in NetSuite, inside the caller's
-    transaction (a transfer resolves in the one that claims)."""
+    """{ref: (NetSuite internal id, NetSuite type)} of those in NetSuite, on the caller's cursor
+    (a transfer's, right after its claim)."""
     if not refs:
         return {}
     params = {"i": integration_id, "types": [r.type for r in refs], "nue_ids": [r.id for r in refs]}

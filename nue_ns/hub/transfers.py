@@ -3,9 +3,9 @@
 Every transition is one conditional UPDATE whose guard and new state come from the state table
 (hub/states.py), so two workers racing on one record can never both win it. The hot path (claim,
 outcome) is prebuilt SQL on plain psycopg, on the connection the transfer checked out once
-(hub/db.checkout): a transfer is three transactions, (1) claim and resolve its prerequisites,
-(2) the attempt logged before the call (hub/attempts.py), (3) the attempt finished, the outcome,
-the links, the waiters woken and the integration's dispatch window refilled.
+(hub/db.checkout): the claim, the prerequisites' links and the attempt logged before the call
+(hub/attempts.py) are each a statement of its own (autocommitted), then one transaction finishes
+the attempt with the outcome, the links, the waiters woken and the integration's window refilled.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from nue_ns.hub import states
 from nue_ns.hub.attempts import close_in_flight
-from nue_ns.hub.db import Hub, transaction
+from nue_ns.hub.db import Hub, autocommitted, transaction
 from nue_ns.hub.models import Record
 from nue_ns.netsuite.errors import NetSuiteError
 from nue_ns.refs import Ref
@@ -76,13 +76,13 @@ _CLAIM = f"""
 def claim(hub: Hub, record_id: int, worker: str, lease_seconds: float) -> Record | None:
     """Take a QUEUED record for this worker, or None if someone else has it or it is done (or an
     older version of it is in a worker's hands: it goes first, this one follows)."""
-    with transaction(hub) as cur:
+    with autocommitted(hub) as cur:
         claimed = claim_in(cur, record_id, worker, lease_seconds)
     return claimed.record if claimed else None
 
 
 def claim_in(cur: Any, record_id: int, worker: str, lease_seconds: float) -> Claimed | None:
-    """`claim` inside the caller's transaction (a transfer resolves its prerequisites in the same)."""
+    """`claim` on the caller's cursor (a transfer's, which reads the prerequisites' links next)."""
     with cur.connection.cursor(row_factory=dict_row) as c:
         row = c.execute(_CLAIM, {"id": record_id, "worker": worker, "lease": lease_seconds}).fetchone()
     if row is None:
