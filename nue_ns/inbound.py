@@ -10,6 +10,11 @@ idempotency key of each change makes a re-read row a no-op.
 
 Nothing nue-ns wrote comes back: payments with a `nue-` externalId or an internal id in ns_links
 are skipped. Delivery to Nue is webhook.py's job.
+
+How NetSuite shows these changes is in docs/NETSUITE.md "Inbound SuiteQL": status is filtered
+through BUILTIN.CF (article_1029114514); a void may show as the status letter V, the voided flag,
+or both, and a voided payment reports no applications (section_N563543); amounts are unsigned;
+result names are read whatever their case (section_156257796125).
 """
 
 from __future__ import annotations
@@ -42,8 +47,12 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 # of an integration starts this far before its creation so no zone makes it miss a change.
 _FIRST_POLL_LOOKBACK = dt.timedelta(hours=14)
 
+# A status's type and letter pair, without spaces: 'CustCred:V' (BUILTIN.CF, article_1029114514).
+_STATUS = "REPLACE(BUILTIN.CF(t.status), ' ', '')"
 _PAYMENTS = "(t.type = 'CustPymt' AND (t.externalid IS NULL OR t.externalid NOT LIKE 'nue-%'))"
-_VOIDS = "(t.type = 'CustCred' AND (t.status = 'V' OR t.voided = 'T') AND t.externalid LIKE 'nue-cm-%')"
+_VOIDS = (
+    f"(t.type = 'CustCred' AND ({_STATUS} = 'CustCred:V' OR t.voided = 'T') AND t.externalid LIKE 'nue-cm-%')"
+)
 _CM_PREFIX = "nue-cm-"
 _NS_TYPES = {"CustPymt": "customerPayment", "CustCred": "creditMemo"}
 _KINDS = {"CustPymt": EventKind.PAYMENT_RECEIVED, "CustCred": EventKind.CREDIT_MEMO_VOIDED}
@@ -56,7 +65,8 @@ def changes_query(payments: bool, key: tuple[dt.datetime, int]) -> str:
     kinds = f"{_PAYMENTS} OR {_VOIDS}" if payments else _VOIDS
     after, after_id = literals.timestamp(key[0]), literals.integer(key[1])
     return (
-        "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, "
+        "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, t.voided, "
+        f"{_STATUS} AS status, "
         # The ISO code from the account itself (currency.symbol): internal ids are the account's.
         "c.symbol AS currencycode, "
         f"TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, TO_CHAR(t.lastmodifieddate, '{SUITEQL_TIME}') "
@@ -67,13 +77,26 @@ def changes_query(payments: bool, key: tuple[dt.datetime, int]) -> str:
 
 
 def applications_query(payment_ids: Sequence[int]) -> str:
-    """The invoices these payments apply to. The link table's amount sign is UNVERIFIED: abs() below."""
+    """The invoices these payments apply to: their links of type 'Payment' only (the table links
+    fulfilments, billings, deposit applications too: 'ShipRcpt', 'OrdBill', 'DepAppl' in public
+    SuiteQL [J]). The link amount's sign is unpublished: abs() in _money."""
     listed = literals.integers(payment_ids)
     return (
         "SELECT l.nextdoc AS payment, l.previousdoc AS invoice, SUM(l.foreignamount) AS amount "
         f"FROM NextTransactionLineLink l WHERE l.nextdoc IN ({listed}) AND l.previoustype = 'CustInvc' "
-        "GROUP BY l.nextdoc, l.previousdoc ORDER BY l.nextdoc, l.previousdoc"
+        "AND l.linktype = 'Payment' GROUP BY l.nextdoc, l.previousdoc ORDER BY l.nextdoc, l.previousdoc"
     )
+
+
+def _lower(item: dict[str, Any]) -> dict[str, Any]:
+    """A result item with lower-case names: NetSuite's casing "can change" (section_156257796125)."""
+    return {str(name).lower(): value for name, value in item.items()}
+
+
+def add_applications(out: dict[str, list[tuple[str, str]]], items: list[dict[str, Any]]) -> None:
+    """A page of applications_query into {payment id: [(invoice id, amount)]}."""
+    for item in map(_lower, items):
+        out.setdefault(str(item["payment"]), []).append((str(item["invoice"]), str(item.get("amount", "0"))))
 
 
 # ---------------------------------------------------------------- what a page holds
@@ -90,9 +113,15 @@ class Change:
 
     @classmethod
     def parse(cls, item: dict[str, Any]) -> Change:
+        item = _lower(item)
         lastmodified = dt.datetime.strptime(item["lastmodified"], _TIME)
         row = {k: str(v) for k, v in item.items() if k != "links"}
         return cls(int(item["id"]), item["type"], lastmodified, row)
+
+    @property
+    def voided(self) -> bool:
+        """Voided: status V, or the voided flag (which of them a void sets is unpublished)."""
+        return self.row.get("voided") == "T" or self.row.get("status") == f"{self.type}:V"
 
     @property
     def key(self) -> tuple[dt.datetime, int]:
@@ -120,16 +149,18 @@ def _money(value: str) -> str:
 def payment_content(
     change: Change, applications: Sequence[tuple[str, str]], links: Links, currencies: dict[str, str]
 ) -> dict[str, Any]:
-    """What a payment reports: amount, customer, and each application with the Nue invoice id."""
+    """What a payment reports: amount, customer, and each application with the Nue invoice id; a
+    voided one applies to nothing (a void reopens what it paid, section_N563543)."""
     r = change.row
+    voided = change.voided
     applied = []
-    for invoice_id, amount in applications:
+    for invoice_id, amount in [] if voided else applications:
         nue_id = links.nue_id("invoice", invoice_id)
         applied.append(
             {"invoice": {"netsuite_id": invoice_id, "nue_id": nue_id, "known": nue_id is not None}}
             | {"amount": _money(amount)}
         )
-    total = Decimal(r.get("foreigntotal", "0"))
+    total = abs(Decimal(r.get("foreigntotal") or "0"))  # signed by type in SuiteQL: unsigned here
     used = sum((Decimal(a["amount"]) for a in applied), Decimal(0))
     customer = r.get("entity")
     return {
@@ -139,8 +170,9 @@ def payment_content(
             "tran_date": r.get("trandate"),
             "tran_id": r.get("tranid"),
             "customer": {"netsuite_id": customer, "nue_id": links.nue_id("customer", customer)},
+            "voided": voided,
             "applications": applied,
-            "unapplied": _money(str(max(total - used, Decimal(0)))),
+            "unapplied": _money(str(max(total - used, Decimal(0)) if not voided else Decimal(0))),
         }
     }
 
@@ -199,9 +231,7 @@ class _Reader:
         limit, offset = 1000, 0
         while payment_ids:
             page = self.query(applications_query(payment_ids), limit, offset)
-            for item in page.get("items", []):
-                amount = str(item.get("amount", "0"))
-                out.setdefault(str(item["payment"]), []).append((str(item["invoice"]), amount))
+            add_applications(out, page.get("items", []))
             if not page.get("hasMore"):
                 break
             offset += limit
@@ -271,7 +301,7 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
     """Each change's reported content; None for a payment nue-ns wrote itself (an echo)."""
     conn = reader.conn
     payments = [c.id for c in changes if c.type == "CustPymt"]
-    applied = reader.applications(payments)
+    applied = reader.applications([c.id for c in changes if c.type == "CustPymt" and not c.voided])
     refs = {("customerPayment", str(i)) for i in payments} | {("creditMemo", str(c.id)) for c in changes}
     refs |= {("customer", c.row["entity"]) for c in changes if "entity" in c.row}
     refs |= {("invoice", inv) for apps in applied.values() for inv, _ in apps}
@@ -379,6 +409,8 @@ def summary(payload: dict[str, Any]) -> str:
         for a in pay.get("applications", [])
     ]
     customer = (pay.get("customer") or {}).get("nue_id") or "unknown customer"
+    if pay.get("voided"):
+        return f"payment {pay.get('amount')} {pay.get('currency') or ''} from {customer} voided"
     return f"payment {pay.get('amount')} {pay.get('currency') or ''} from {customer}: " + (
         ", ".join(parts) or "unapplied"
     )

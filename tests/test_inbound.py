@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import json
 import threading
 import time
 from collections import Counter
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,6 +28,8 @@ from nue_ns.hub.models_inbound import EventState, InboundEvent, InboundWatermark
 from nue_ns.integration import SANDBOX_GL, Collection, IntegrationConfig
 from nue_ns.netsuite.auth import Credentials, tba_auth
 from nue_ns.sandbox import demo as sandbox_demo
+from nue_ns.sandbox import state as ns_state
+from nue_ns.sandbox import suiteql
 from tests.harness import ACCOUNT, System
 
 SECRET = "whsec-test-4f1c2a"
@@ -220,6 +224,75 @@ def fresh_context():
 
 # ---------------------------------------------------------------- tests
 
+# The sandbox's switches for what Oracle leaves open in how SuiteQL shows inbound changes
+# (sandbox/switches.py; docs/NETSUITE.md "Inbound SuiteQL").
+SUITEQL_SWITCHES = {
+    "void_shows": ("both", "status", "voided"),
+    "status_cf_format": ("compact", "spaced"),
+    "negative_credit_amounts": (False, True),
+    "void_keeps_links": (False, True),
+    "result_name_case": ("lower", "upper"),
+}
+
+
+def test_inbound_queries_read_changes_however_suiteql_shows_them():
+    """The poller's own queries, run by the sandbox's SuiteQL in process under every combination
+    of its switches: a voided credit memo is found by its status or its voided flag, a voided
+    payment applies to nothing, amounts are unsigned, names are read whatever their case."""
+    acct = ns_state.AccountData("INBOUND1", "ck", "cs", "tk", "ts")
+    cust = ns_state.upsert(acct, "customer", "nue-cust-C-1", {"companyName": "A", "subsidiary": {"id": "1"}})
+    item = ns_state.upsert(
+        acct, "serviceSaleItem", "nue-item-P", {"itemId": "P", "incomeAccount": {"id": "6"}}
+    )
+
+    def sales(ns_type: str, eid: str, amount: float) -> str:
+        line = {"item": {"id": item.record.id}, "quantity": 1, "rate": amount}
+        body = {"entity": {"id": cust.record.id}, "item": {"items": [line]}}
+        return ns_state.upsert(acct, ns_type, eid, body).record.id
+
+    inv1, inv2 = sales("invoice", "nue-inv-1", 100.0), sales("invoice", "nue-inv-2", 50.0)
+    voided_cm, kept_cm = sales("creditMemo", "nue-cm-CM-1", 30.0), sales("creditMemo", "nue-cm-CM-2", 20.0)
+    paid = ns_state.user_payment(acct, [(inv1, 60)], 80).id
+    void_paid = ns_state.user_payment(acct, [(inv2, 50)]).id
+    ns_state.void_transaction(acct, "creditMemo", voided_cm)
+    ns_state.void_transaction(acct, "customerPayment", void_paid)
+    assert "l.linktype = 'Payment'" in inbound.applications_query([int(paid)])  # no other link kind
+    start = (dt.datetime(2000, 1, 1), 0)
+
+    def ask(q: str) -> list[dict]:
+        return suiteql.run(acct, {"q": q}, 1000, 0)["items"]
+
+    for values in itertools.product(*SUITEQL_SWITCHES.values()):
+        switches = dict(zip(SUITEQL_SWITCHES, values, strict=True))
+        acct.__dict__.update(switches)
+        acct.version += 1  # the sandbox rebuilds its tables
+        changes = {c.id: c for c in map(inbound.Change.parse, ask(inbound.changes_query(True, start)))}
+        assert sorted(changes) == sorted(int(i) for i in (voided_cm, paid, void_paid)), switches
+        assert int(kept_cm) not in changes  # never voided
+        assert [changes[int(i)].voided for i in (paid, void_paid)] == [False, True], switches
+        applied: dict[str, list[tuple[str, str]]] = {}
+        inbound.add_applications(applied, ask(inbound.applications_query([int(paid), int(void_paid)])))
+        kept = {void_paid: [(inv2, "50" if not switches["negative_credit_amounts"] else "-50")]}
+        assert applied == {paid: [(inv1, applied[paid][0][1])]} | (
+            kept if switches["void_keeps_links"] else {}
+        )
+        assert abs(Decimal(applied[paid][0][1])) == 60, switches
+        links, currencies = inbound.Links({}), {}
+        content = inbound.payment_content(changes[int(paid)], applied[paid], links, currencies)["payment"]
+        assert (content["amount"], content["voided"], content["unapplied"]) == ("80.00", False, "20.00"), (
+            switches
+        )
+        assert [(a["invoice"]["netsuite_id"], a["amount"]) for a in content["applications"]] == [
+            (inv1, "60.00")
+        ]
+        # NetSuite may still link the voided payment to what it paid: it reports nothing applied.
+        still = applied.get(void_paid, [])
+        content = inbound.payment_content(changes[int(void_paid)], still, links, currencies)["payment"]
+        assert (content["amount"], content["voided"], content["applications"], content["unapplied"]) == (
+            "0.00", True, [], "0.00",
+        ), switches  # fmt: skip
+        assert inbound.summary({"payment": content}).endswith(" voided")
+
 
 def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, receiver):
     start(system, receiver)
@@ -256,6 +329,7 @@ def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, 
         "tran_date": "2025-03-04",
         "tran_id": f"PYMT{paid}",
         "customer": {"netsuite_id": customer, "nue_id": "C-1"},
+        "voided": False,
         "applications": [
             {"invoice": {"netsuite_id": inv1, "nue_id": "INV-1", "known": True}, "amount": "60.00"},
             {"invoice": {"netsuite_id": foreign, "nue_id": None, "known": False}, "amount": "10.00"},
@@ -273,6 +347,47 @@ def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, 
     webhook.deliver_due(system.ctx)
     assert len(receiver.accepted) == 2 and len(receiver.requests) == 2
     assert {e.state for e in events(system.ctx)} == {EventState.DELIVERED}
+
+
+def test_voids_and_amounts_arrive_however_netsuite_shows_them(system, receiver):
+    """Over HTTP: a void shown by its status alone, then by its voided flag alone, in a NetSuite
+    that writes BUILTIN.CF with a space, signs payments negative, keeps a voided payment's links and
+    answers upper-case names; and a NetSuite with reversing-journal voids, where a user cannot void
+    a credit memo at all."""
+    start(system, receiver)
+    ns = NetSuite(system)
+    customer, item = ns.customer("C-1"), ns.item()
+    inv = ns.invoice("INV-1", customer, item, 100)
+    cm1, cm2, cm3 = (ns.credit_memo(f"CM-{n}", customer, item, 10) for n in (1, 2, 3))
+    switches = {"status_cf_format": "spaced", "negative_credit_amounts": True, "void_keeps_links": True}
+    switches |= {"result_name_case": "upper", "void_shows": "status"}
+    system.sandbox_post("switches", {"account": ACCOUNT} | switches)
+    ns.user_void(cm1)
+    pay = ns.user_payment([(inv, "30.00")], amount="40.00")
+    assert inbound.poll(system.ctx, ns.integration.id).created == 2
+
+    time.sleep(1.1)  # a later lastmodifieddate (SuiteQL has second precision)
+    system.sandbox_post("switches", {"account": ACCOUNT, "void_shows": "voided"})
+    ns.user_void(cm2)
+    ns.user_void(pay, type="customerPayment")
+    assert inbound.poll(system.ctx, ns.integration.id).created == 2
+    deliver_until_done(system.ctx)
+    voids = [p["credit_memo"]["netsuite_id"] for p in receiver.accepted if p["type"] == "credit_memo_voided"]
+    assert sorted(voids, key=int) == [cm1, cm2]
+    payments = [p for p in receiver.accepted if p["type"] == "payment_received"]
+    assert [p["sequence"] for p in payments] == [1, 2]
+    seen = [(p["payment"]["amount"], p["payment"]["voided"], p["payment"]["unapplied"]) for p in payments]
+    assert seen == [("40.00", False, "10.00"), ("0.00", True, "0.00")]
+    assert payments[0]["payment"]["applications"] == [
+        {"invoice": {"netsuite_id": inv, "nue_id": "INV-1", "known": True}, "amount": "30.00"}
+    ]
+    assert payments[1]["payment"]["applications"] == []  # the void reopened the invoice
+
+    system.sandbox_post("switches", {"account": ACCOUNT, "reversing_journal_voids": True})
+    with pytest.raises(requests.HTTPError) as refused:
+        ns.user_void(cm3)
+    assert "Void Transactions Using Reversing Journals" in refused.value.response.text
+    assert inbound.poll(system.ctx, ns.integration.id).created == 0
 
 
 def test_same_second_changes_paging_a_restart_and_a_late_commit_miss_nothing(system, receiver):

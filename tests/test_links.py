@@ -41,7 +41,7 @@ def _status(acct: AccountData, so: str) -> str:
 
 def _pending_billing(acct: AccountData) -> list[str]:
     page = suiteql.run(
-        acct, {"q": "SELECT externalid FROM transaction WHERE type = 'SalesOrd' AND status = 'F'"}, 1000, 0
+        acct, {"q": "SELECT externalid FROM transaction WHERE BUILTIN.CF(status) = 'SalesOrd:F'"}, 1000, 0
     )
     return [row["externalid"] for row in page["items"]]
 

@@ -639,13 +639,15 @@ async def user_payment(request: Request) -> Response:
 
 
 async def user_void(request: Request) -> Response:
-    """`{account, type: creditMemo, id, lastModifiedDate?}`: a user voids a credit memo (id or `eid:X`)."""
+    """`{account, type: creditMemo|customerPayment, id, lastModifiedDate?}`: a user voids a credit memo
+    or a customer payment (id or `eid:X`; state.void_transaction)."""
     try:
         data = await _control_body(request)
         acct = _user_account(_sandbox(request), data)
-        if data.get("type", "creditMemo") != "creditMemo" or data.get("id") is None:
-            raise ValueError("type must be creditMemo and id is required")
-        rec = ns.void_credit_memo(acct, str(data["id"]), last_modified=data.get("lastModifiedDate"))
+        if data.get("id") is None:
+            raise ValueError("id is required")
+        ns_type, stamp = str(data.get("type", "creditMemo")), data.get("lastModifiedDate")
+        rec = ns.void_transaction(acct, ns_type, str(data["id"]), last_modified=stamp)
     except LookupError as exc:
         return _bad(str(exc), 404)
     except NsError as exc:

@@ -1,7 +1,7 @@
 """The sandbox's NetSuite: accounts, their records and the rules NetSuite applies when writing them.
 
 Every change goes through one function per mutation (`create`, `upsert`, `update`, `delete` for the
-REST API; `record_user_payment`, `void_credit_memo` for what a NetSuite user does in the UI), each
+REST API; `record_user_payment`, `void_transaction` for what a NetSuite user does in the UI), each
 under the account's lock, so HTTP handlers, tests and later "user action" endpoints share one path.
 Behaviour follows docs/NETSUITE.md: externalIds unique per record group, sublist lines
 added unless `replace` names the sublist, `{"id": ...}` references checked, totals and open
@@ -264,6 +264,20 @@ class AccountData:
     # SuiteQL transactionline holds NetSuite's tax and COGS lines beside the item lines (True) or
     # not (False): which a document gets is on no public page (sandbox/suiteql.py _lines).
     tax_and_cogs_lines: bool = True
+    # How SuiteQL shows what a user voided and how it names result columns (sandbox/suiteql.py;
+    # docs/NETSUITE.md "Inbound SuiteQL"): a voided transaction's status letter V and voided 'T'
+    # ("both"), the letter only ("status") or the flag only ("voided"); BUILTIN.CF(status) as
+    # 'CustCred:V' ("compact") or 'CustCred: V' ("spaced", Oracle's own example); the application
+    # links of a voided payment dropped (False) or kept (True); payment and credit memo amounts
+    # positive (False) or negative (True); result column names lower or upper case.
+    void_shows: str = "both"
+    status_cf_format: str = "compact"
+    void_keeps_links: bool = False
+    negative_credit_amounts: bool = False
+    result_name_case: str = "lower"
+    # Accounting Preferences > "Void Transactions Using Reversing Journals": with it on, a user can
+    # void neither credit memos nor customer payments (bridgehead_N1469460).
+    reversing_journal_voids: bool = False
 
     def clear_data(self) -> None:
         with self.lock:
@@ -896,7 +910,7 @@ def _refresh_balance(acct: AccountData, rec: Record) -> None:
         letter = "V" if rec.voided else ("B" if unapplied <= 0 and total > 0 else "A")
         d["status"] = _status("creditMemo", letter)
     elif rec.type == "customerPayment":
-        unapplied = _money(total - given - received)
+        unapplied = _money(total - given - received) if not rec.voided else Decimal(0)
         d |= {"applied": float(_money(given)), "unapplied": float(unapplied)}
         deposited = rec.id in acct.deposited or not _undeposited(rec.body, acct.undep_funds_default)
         d["status"] = _status("customerPayment", "C" if deposited else "B")
@@ -1224,11 +1238,32 @@ def user_payment(
         return rec
 
 
-def void_credit_memo(acct: AccountData, credit_memo_id: str, *, last_modified: str | None = None) -> Record:
-    """A user voids a credit memo: status V, its applications released."""
+# What a user can void (section_4483109897, N/transaction's transaction.Type: CREDIT_MEMO and
+# CUSTOMER_PAYMENT take a "Direct Void").
+VOIDABLE_TYPES = ("creditMemo", "customerPayment")
+
+
+def void_transaction(
+    acct: AccountData, ns_type: str, ref: str, *, last_modified: str | None = None
+) -> Record:
+    """A user voids a credit memo or a customer payment: a direct void, "Voiding a transaction sets
+    its total and all its line items to 0" (section_N563543; SuiteQL shows that, sandbox/suiteql.py)
+    and reopens what it applied to (its applications released). With "Void Transactions Using
+    Reversing Journals" on, neither type can be voided: the preference makes a reversing journal
+    only for bill payments, payroll liability payments, customer refunds, tax payments and tax
+    liability checks, and then "you can no longer void ... credit memo" (bridgehead_N1469460);
+    customer payments are in neither list, and with the preference a direct-void type errors
+    (section_4483109897), so the sandbox refuses both."""
     stamp = _stamp(last_modified)
+    if ns_type not in VOIDABLE_TYPES:
+        raise ValueError(f"type: one of {', '.join(VOIDABLE_TYPES)} is expected")
     with acct.lock:
-        rec = acct.find("creditMemo", credit_memo_id)
+        rec = acct.find(ns_type, ref)
+        if acct.reversing_journal_voids:
+            raise ValueError(
+                f"A {ns_type} cannot be voided while the accounting preference Void Transactions Using "
+                "Reversing Journals is on."
+            )
         if rec.voided:
             return rec
         rec.voided = True

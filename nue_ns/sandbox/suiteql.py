@@ -3,13 +3,15 @@
 Tables and lower-case columns mirror NetSuite's (account, customer, item, transaction,
 transactionline (the main line, item lines, tax and COGS lines, flagged mainline / taxline /
 iscogs), nexttransactionlinelink for applications: previousdoc = the invoice or credit memo
-applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment'; plus the
-simpler `paymentapply(payment, doc, amount)`). Values come back as
-strings and null columns are left out of an item, as NetSuite does. Dates are stored as
+applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment'); no
+table NetSuite lacks. Values come back as strings and null columns are left out of an item, as
+NetSuite does. `transaction.status` is a composite field: selected it reads as the letter ('B'),
+BUILTIN.CF(status) as type and letter ('CustInvc:B'), and in a condition it is the composite, so
+a filter on the bare letter finds nothing (see "transaction.status" below). Dates are stored as
 'YYYY-MM-DD HH:MM:SS' (UTC) so they compare correctly; a date column selected as it is reads
 like NetSuite's default date format ('M/D/YYYY', no time), so portable queries use
-TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS'). TO_DATE, TO_TIMESTAMP, TO_CHAR, TRUNC, NVL, SYSDATE and
-FETCH FIRST n ROWS ONLY are understood.
+TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS'). TO_DATE, TO_TIMESTAMP, TO_CHAR, TRUNC, NVL, REPLACE,
+BUILTIN.CF, SYSDATE and FETCH FIRST n ROWS ONLY are understood.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from nue_ns.sandbox.state import (
     NsError,
     Record,
 )
+from nue_ns.sandbox.state import _applications as ns_applications  # a record's {doc: amount} applied
 
 MAX_LIMIT = 1000
 PATH = "/services/rest/query/v1/suiteql"
@@ -49,7 +52,7 @@ _TABLES = {
     "item": "id INTEGER, itemid TEXT, displayname TEXT, externalid TEXT, itemtype TEXT, "
     "incomeaccount INTEGER, deferredrevenueaccount INTEGER, assetaccount INTEGER, cogsaccount INTEGER, "
     "isinactive TEXT, lastmodifieddate NSDATE, datecreated NSDATE",
-    '"transaction"': "id INTEGER, tranid TEXT, type TEXT, status TEXT, voided TEXT, externalid TEXT, "
+    '"transaction"': "id INTEGER, tranid TEXT, type TEXT, status NSSTATUS, voided TEXT, externalid TEXT, "
     "entity INTEGER, trandate NSDATE, foreigntotal REAL, foreignamountremaining REAL, currency INTEGER, "
     "account INTEGER, createdfrom INTEGER, memo TEXT, lastmodifieddate NSDATE, datecreated NSDATE, "
     "createdby TEXT",
@@ -59,7 +62,6 @@ _TABLES = {
     "transactionline": '"transaction" INTEGER, id INTEGER, linesequencenumber INTEGER, item INTEGER, '
     "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT, "
     "isclosed TEXT, quantitybilled REAL, mainline TEXT, taxline TEXT, iscogs TEXT",
-    "paymentapply": "payment INTEGER, doc INTEGER, amount REAL",
     "nexttransactionlinelink": "previousdoc INTEGER, previoustype TEXT, previousline INTEGER, "
     "nextdoc INTEGER, nexttype TEXT, nextline INTEGER, linktype TEXT, foreignamount REAL",
 }
@@ -124,6 +126,34 @@ def _display_date(raw: bytes) -> str:
 
 sqlite3.register_converter("NSDATE", _display_date)
 
+# -- transaction.status --------------------------------------------------------------------------
+# Oracle, BUILTIN.CF (article_1029114514): "Some fields, such as transaction.status, use different
+# SQL expressions to retrieve a value based on the defined context"; `SELECT status FROM
+# TRANSACTION` "could return 'B'", `SELECT BUILTIN.CF(status)` a type and letter pair, and "You
+# must use this function on queries that use filters with composite key value fields to avoid
+# potential result errors" (its syntax example: `WHERE BUILTIN.CF(status) = 'Opprtnty:A'`). So the
+# column holds 'CustCred:V': selected, the converter below shows the letter; in a condition it is
+# the composite, and `status = 'V'` finds nothing, the strictest of those "result errors" [J].
+# Oracle's prose example writes the pair 'CustInv: B', with a space: the switch status_cf_format.
+
+
+def _status_letter(raw: bytes) -> str:
+    return raw.decode().rpartition(":")[2]
+
+
+sqlite3.register_converter("NSSTATUS", _status_letter)
+_COMPOSITE = re.compile(r"([A-Za-z]+):\s*([A-Z])")
+
+
+def _criteria(value: Any, spaced: bool) -> Any:
+    """BUILTIN.CF: a status's type and letter pair ('CustCred:V', or 'CustCred: V'); any other
+    value as it is."""
+    match = _COMPOSITE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    return f"{match[1]}:{' ' if spaced else ''}{match[2]}"
+
+
 # -- SuiteQL-isms rewritten for sqlite -------------------------------------------------------------
 
 _LITERALS = re.compile(r"('(?:[^']|'')*'|\"[^\"]*\")")
@@ -131,6 +161,7 @@ _REWRITES = (
     (re.compile(r"\btransaction\b", re.IGNORECASE), '"transaction"'),  # a keyword in sqlite
     (re.compile(r"\b(SYSDATE|CURRENT_DATE)\b", re.IGNORECASE), "CURRENT_TIMESTAMP"),
     (re.compile(r"\bFETCH\s+(?:FIRST|NEXT)\s+(\d+)\s+ROWS?\s+ONLY\b", re.IGNORECASE), r"LIMIT \1"),
+    (re.compile(r"\bBUILTIN\s*\.\s*CF\s*\(", re.IGNORECASE), "_builtin_cf("),  # sqlite names have no dot
 )
 
 
@@ -168,14 +199,38 @@ def _total(rec: Record) -> Any:
     return b.get("payment") if rec.type == "customerPayment" else (b.get("total") or rec.derived.get("total"))
 
 
-def _transaction_row(rec: Record) -> tuple[Any, ...]:
+# Payments and credit memos whose amounts read negative under the switch negative_credit_amounts:
+# `foreigntotal` is signed by type in SuiteQL (public queries negate purchase orders' and return
+# authorisations' totals), which sign these two have is on no public page [U].
+_CREDIT_TYPES = ("customerPayment", "creditMemo")
+_NOT_VOIDED = {"creditMemo": "A", "invoice": "A"}  # the letter under void_shows "voided": Open
+
+
+def _signed_total(acct: AccountData, rec: Record) -> Any:
+    """`foreigntotal`: 0 once voided ("Voiding a transaction sets its total and all its line items
+    to 0", section_N563543), negative for payments and credit memos under the switch."""
+    total = 0.0 if rec.voided else _total(rec)
+    if total and acct.negative_credit_amounts and rec.type in _CREDIT_TYPES:
+        return -float(total)
+    return total
+
+
+def _transaction_row(acct: AccountData, rec: Record) -> tuple[Any, ...]:
+    """A transaction's row. A voided one shows status V and voided 'T', or only one of them (the
+    switch void_shows): which columns a void sets is on no public page [U]; the REST status of a
+    credit memo has V (real account schema: creditMemo.status enum A, B, V)."""
     b, d = rec.body, rec.derived
-    status = d.get("status", {}).get("id")
-    total = _total(rec)
+    letter = d.get("status", {}).get("id")
+    if rec.voided:
+        letter = "V" if acct.void_shows != "voided" else _NOT_VOIDED.get(rec.type, letter)
+    code = TRANSACTION_CODE[rec.type]
+    status = f"{code}:{letter}" if letter else None
+    voided = rec.voided and acct.void_shows != "status"
+    total = _signed_total(acct, rec)
     remaining = d.get("amountRemaining", d.get("unapplied"))
     entity = _rid(b.get("entity") or b.get("customer"))
     return (
-        int(rec.id), b.get("tranId"), TRANSACTION_CODE[rec.type], status, _tf(rec.voided),
+        int(rec.id), b.get("tranId"), code, status, _tf(voided),
         b.get("externalId"), entity, _ts(b.get("tranDate")), total, remaining, _rid(b.get("currency")),
         _rid(b.get("account")), _rid(b.get("createdFrom")), b.get("memo"), _ts(rec.last_modified),
         _ts(rec.date_created), rec.created_by,
@@ -204,7 +259,7 @@ def _lines(acct: AccountData, rec: Record) -> list[tuple[Any, ...]]:
     """
     b, rid = rec.body, int(rec.id)
     out: list[tuple[Any, ...]] = [
-        (rid, 0, 0, None, None, None, _total(rec), None, _rid(b.get("account")), b.get("memo"))
+        (rid, 0, 0, None, None, None, _signed_total(acct, rec), None, _rid(b.get("account")), b.get("memo"))
         + ("F", None, *_MAIN)
     ]
     items = b.get("item", {}).get("items", [])
@@ -214,7 +269,8 @@ def _lines(acct: AccountData, rec: Record) -> list[tuple[Any, ...]]:
         account = _rid(item.body.get("incomeAccount")) if item else None
         out.append(
             (rid, line.get("line", seq), seq, _rid(line.get("item")), line.get("quantity"))
-            + (line.get("rate"), line.get("amount"), line.get("custcol_nue_line_id"), account)
+            + (line.get("rate"), 0.0 if rec.voided else line.get("amount"), line.get("custcol_nue_line_id"))
+            + (account,)
             + (line.get("description"), _tf(line.get("isClosed")), line.get("quantityBilled"), *_ITEM)
         )
         if item is not None and (gl := acct.chart.get(str(account))) is not None and gl.type == "OthCurrLiab":
@@ -234,6 +290,8 @@ def _lines(acct: AccountData, rec: Record) -> list[tuple[Any, ...]]:
         extra.append((tax_items[0], int(tax.TAX_LIABILITY_ACCOUNT), 0.0, _TAX))
     for item in inventory:
         extra += [(int(item.id), _rid(item.body.get(f)), 0.0, _COGS) for f in ("cogsAccount", "assetAccount")]
+    if rec.voided:
+        extra = [(item_id, account, 0.0, flags) for item_id, account, _, flags in extra]
     first = max((row[1] for row in out if isinstance(row[1], int)), default=0) + 1
     for n, (item_id, account, amount, flags) in enumerate(extra):
         ids = (first + n, len(items) + 1 + n)  # id, linesequencenumber: after the item lines
@@ -242,10 +300,27 @@ def _lines(acct: AccountData, rec: Record) -> list[tuple[Any, ...]]:
 
 
 def _link(acct: AccountData, doc: str, applier: str, amount: Decimal) -> tuple[Any, ...]:
-    """One application as a line link: the applied document first, the applying one next."""
+    """One application as a line link: the applied document first, the applying one next; its
+    amount negative under the switch negative_credit_amounts (the link's sign is [U])."""
     previous, following = acct.records[doc].type, acct.records[applier].type
     codes = (TRANSACTION_CODE[previous], TRANSACTION_CODE[following])
-    return (int(doc), codes[0], 0, int(applier), codes[1], 0, "Payment", float(amount))
+    signed = -float(amount) if acct.negative_credit_amounts else float(amount)
+    return (int(doc), codes[0], 0, int(applier), codes[1], 0, "Payment", signed)
+
+
+def _voided_links(acct: AccountData) -> list[tuple[Any, ...]]:
+    """Under the switch void_keeps_links, the links of what a voided payment or credit memo applied:
+    a void reopens what the transaction closed (section_N563543), whether NextTransactionLineLink
+    keeps its rows is on no public page [U]."""
+    if not acct.void_keeps_links:
+        return []
+    return [
+        _link(acct, doc, rec.id, amount)
+        for rec in acct.records.values()
+        if rec.voided
+        for doc, amount in ns_applications(rec.type, rec.body).items()
+        if doc in acct.records
+    ]
 
 
 def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
@@ -282,13 +357,13 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
                 + (*accounts, _rid(b.get("cogsAccount")), _tf(b.get("isInactive")), *stamps)
             )
         elif rec.type in TRANSACTION_TYPES:
-            rows['"transaction"'].append(_transaction_row(rec))
+            rows['"transaction"'].append(_transaction_row(acct, rec))
             rows["transactionline"] += _lines(acct, rec)
     for doc, appliers in acct.applied.items():
-        rows["paymentapply"] += [(int(payer), int(doc), float(amount)) for payer, amount in appliers.items()]
         rows["nexttransactionlinelink"] += [
             _link(acct, doc, payer, amount) for payer, amount in appliers.items()
         ]
+    rows["nexttransactionlinelink"] += _voided_links(acct)
     for name, columns in _TABLES.items():
         conn.execute(f"CREATE TABLE {name} ({columns.format(tax_code_column=acct.tax_code_column)})")
         if rows[name]:
@@ -310,6 +385,8 @@ def _database(acct: AccountData) -> sqlite3.Connection:
         conn.create_function(name, nargs, fn, deterministic=True)
     conn.create_function("TRUNC", -1, _trunc, deterministic=True)
     conn.create_function("NVL", 2, lambda a, b: b if a is None else a, deterministic=True)
+    spaced = acct.status_cf_format == "spaced"
+    conn.create_function("_builtin_cf", 1, lambda value: _criteria(value, spaced), deterministic=True)
     _load(conn, acct)
     conn.execute("PRAGMA query_only = ON")
     if cached is not None:
@@ -387,7 +464,11 @@ def run(acct: AccountData, body: Any, limit: int, offset: int, url: str = PATH) 
     with acct.lock:
         try:
             cursor = _database(acct).execute(translate(body["q"]))
-            names = [column[0].lower() for column in cursor.description or ()]
+            # "The casing of record type names and field names in SuiteQL query results may not
+            # always be consistent and can change" (section_156257796125): the switch
+            # result_name_case answers them upper case.
+            case = str.upper if acct.result_name_case == "upper" else str.lower
+            names = [case(column[0]) for column in cursor.description or ()]
             rows = cursor.fetchmany(MAX_RESULTS)
         except (sqlite3.Error, ValueError, OverflowError) as exc:
             raise bad_query(str(exc)) from exc
