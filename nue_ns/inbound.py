@@ -88,14 +88,9 @@ def applications_query(payment_ids: Sequence[int]) -> str:
     )
 
 
-def _lower(item: dict[str, Any]) -> dict[str, Any]:
-    """A result item with lower-case names: NetSuite's casing "can change" (section_156257796125)."""
-    return {str(name).lower(): value for name, value in item.items()}
-
-
 def add_applications(out: dict[str, list[tuple[str, str]]], items: list[dict[str, Any]]) -> None:
     """A page of applications_query into {payment id: [(invoice id, amount)]}."""
-    for item in map(_lower, items):
+    for item in items:  # names in lower case (netsuite/client.lower_names)
         out.setdefault(str(item["payment"]), []).append((str(item["invoice"]), str(item.get("amount", "0"))))
 
 
@@ -113,7 +108,6 @@ class Change:
 
     @classmethod
     def parse(cls, item: dict[str, Any]) -> Change:
-        item = _lower(item)
         lastmodified = dt.datetime.strptime(item["lastmodified"], _TIME)
         row = {k: str(v) for k, v in item.items() if k != "links"}
         return cls(int(item["id"]), item["type"], lastmodified, row)

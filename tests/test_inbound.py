@@ -27,6 +27,7 @@ from nue_ns.hub.models import Attempt, Integration, NetSuiteLink, utcnow
 from nue_ns.hub.models_inbound import EventState, InboundEvent, InboundWatermark
 from nue_ns.integration import SANDBOX_GL, Collection, IntegrationConfig
 from nue_ns.netsuite.auth import Credentials, tba_auth
+from nue_ns.netsuite.client import lower_names
 from nue_ns.sandbox import demo as sandbox_demo
 from nue_ns.sandbox import state as ns_state
 from nue_ns.sandbox import suiteql
@@ -260,7 +261,7 @@ def test_inbound_queries_read_changes_however_suiteql_shows_them():
     start = (dt.datetime(2000, 1, 1), 0)
 
     def ask(q: str) -> list[dict]:
-        return suiteql.run(acct, {"q": q}, 1000, 0)["items"]
+        return lower_names(suiteql.run(acct, {"q": q}, 1000, 0))["items"]  # as the client reads it
 
     for values in itertools.product(*SUITEQL_SWITCHES.values()):
         switches = dict(zip(SUITEQL_SWITCHES, values, strict=True))

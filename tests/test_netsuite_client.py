@@ -406,6 +406,18 @@ def test_suiteql_page(client: NetSuiteClient, server: ScriptedServer) -> None:
     assert signature("POST", server.base + req.raw_path, auth) == auth["oauth_signature"]
 
 
+def test_suiteql_result_names_are_read_in_lower_case_whatever_netsuite_sends(
+    client: NetSuiteClient, server: ScriptedServer
+) -> None:
+    # Oracle: the casing of result names "can change", don't depend on it (section_156257796125).
+    page = {"items": [{"ID": "5", "AcctType": "Income", "links": []}], "count": 1, "hasMore": False}
+    server.answer(200, page)
+    result, exchange = client.suiteql("SELECT id, accttype FROM account")
+    assert result["items"] == [{"id": "5", "accttype": "Income", "links": []}]
+    assert result["count"] == 1 and result["hasMore"] is False  # the page's own keys are NetSuite's
+    assert exchange.response_body["items"][0]["AcctType"] == "Income"  # logged as NetSuite sent it
+
+
 def test_suiteql_sends_the_query_alone(client: NetSuiteClient, server: ScriptedServer) -> None:
     server.answer(200, {"items": [], "count": 0, "hasMore": False})
     client.suiteql("SELECT id FROM account")

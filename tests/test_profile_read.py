@@ -10,6 +10,7 @@ import pytest
 
 from nue_ns import profile
 from nue_ns.integration import IntegrationConfig
+from nue_ns.netsuite.client import lower_names
 from nue_ns.netsuite.errors import Kind, NetSuiteError, classify_response
 from nue_ns.sandbox import kinds, suiteql, switches
 from nue_ns.sandbox.state import AccountData, NsError
@@ -30,7 +31,7 @@ def _read(monkeypatch, acct: AccountData, page_size: int = 1000, short_pages: bo
             raise classify_response(err.status, json.dumps(err.body())) from None
         if short_pages and page["hasMore"]:  # NetSuite may answer a page shorter than its limit
             page["items"] = page["items"][:1]
-        return page
+        return lower_names(page)  # as NetSuiteClient.suiteql hands every page on
 
     monkeypatch.setattr(profile.gateway, "call", call)
     monkeypatch.setattr(profile.gateway, "suiteql", wrap(ask) if wrap else ask)
@@ -47,6 +48,17 @@ def test_tax_codes_are_read_by_itemid(monkeypatch):
     read, asked = _read(monkeypatch, _suitetax())
     assert read.tax_codes == {name: i for i, name in kinds.TAX_CODES.items()}
     assert [q for q, _ in asked if "salestaxitem" in q] == [profile.TAX_CODE_QUERY]
+
+
+def test_result_names_in_upper_case_read_the_same_profile(monkeypatch):
+    # NetSuite's casing of result names can change (section_156257796125; sandbox switch).
+    lower, _ = _read(monkeypatch, _suitetax())
+    acct = _suitetax()
+    switches.apply(acct, {"result_name_case": "upper"})
+    upper, _ = _read(monkeypatch, acct)
+    assert upper.tax_codes == lower.tax_codes and upper.tax_codes
+    assert upper.currencies == lower.currencies and upper.currencies
+    assert upper.subsidiaries == lower.subsidiaries
 
 
 def test_an_account_that_names_the_column_name_is_read_by_name(monkeypatch):

@@ -137,6 +137,17 @@ def _logged_body(text: str, content_type: str) -> Any:
     return clip(text, MAX_LOGGED_BODY)
 
 
+def lower_names(page: dict[str, Any]) -> dict[str, Any]:
+    """A SuiteQL page whose items' names are lower case, whatever NetSuite sent: the casing of
+    result names "may not always be consistent and can change", so "don't depend on name casing"
+    (Oracle, section_156257796125). Every reader of a SuiteQL answer reads it through here."""
+    items = page.get("items")
+    if not isinstance(items, list):
+        return page
+    lowered = [{str(k).lower(): v for k, v in i.items()} if isinstance(i, dict) else i for i in items]
+    return {**page, "items": lowered}  # a copy: the attempt log keeps what NetSuite sent
+
+
 class NetSuiteClient:
     """A small typed client for one NetSuite account; thread-safe, share one per account."""
 
@@ -323,7 +334,7 @@ class NetSuiteClient:
             query={"limit": limit, "offset": offset},
             headers={"Prefer": "transient"},
         )
-        return self._json_object(response, exchange), exchange
+        return lower_names(self._json_object(response, exchange)), exchange
 
     def governance_limits(self) -> tuple[dict[str, Any], Exchange]:
         """accountConcurrencyLimit and integrationConcurrencyLimit (admin roles only)."""
