@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 SUITEQL_TIME = literals.TIME_FORMAT
 _TIME = "%Y-%m-%d %H:%M:%S"
-# SuiteQL shows times in the account's time zone (anywhere from UTC-12 to UTC+14): the first poll
-# of an integration starts this far before its creation so no zone makes it miss a change.
+# The time zone SuiteQL shows times in is unpublished (the account's, the role's user's, or UTC:
+# anywhere from UTC-12 to UTC+14; docs/NETSUITE.md "Inbound SuiteQL"): the first poll of an
+# integration starts this far before its creation so no zone makes it miss a change.
 _FIRST_POLL_LOOKBACK = dt.timedelta(hours=14)
 
 # A status's type and letter pair, without spaces: 'CustCred:V' (BUILTIN.CF, article_1029114514).
