@@ -114,6 +114,14 @@ class Change:
         return cls(int(item["id"]), item["type"], lastmodified, row)
 
     @property
+    def kind(self) -> EventKind:
+        """What the change tells Nue: a voided payment is its own kind, so a receiver that does not
+        know it never takes it for a payment received."""
+        if self.type == "CustPymt" and self.voided:
+            return EventKind.PAYMENT_VOIDED
+        return _KINDS[self.type]
+
+    @property
     def voided(self) -> bool:
         """Voided: status V, or the voided flag (which of them a void sets is unpublished)."""
         return self.row.get("voided") == "T" or self.row.get("status") == f"{self.type}:V"
@@ -272,7 +280,7 @@ def _record_page(
         key = idempotency_key(integ.id, change)
         payload = {
             "event_id": key,
-            "type": _KINDS[change.type].value,
+            "type": change.kind.value,
             "integration": integ.name,
             "sequence": None,  # the record's next number, given by the hub
             "netsuite": {
@@ -284,7 +292,7 @@ def _record_page(
         } | content
         new.append(
             events.NewEvent(
-                _KINDS[change.type].value, change.ns_type, str(change.id), change.lastmodified, key,
+                change.kind.value, change.ns_type, str(change.id), change.lastmodified, key,
                 _hash(content), payload,
             )
         )  # fmt: skip

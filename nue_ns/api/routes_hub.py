@@ -178,7 +178,7 @@ class InboundRetry(BaseModel):
 @router.get("/inbound", tags=["inbound"])
 def inbound_events(
     state: str | None = None,
-    kind: str | None = Query(None, description="payment_received | credit_memo_voided"),
+    kind: str | None = Query(None, description="payment_received | payment_voided | credit_memo_voided"),
     integration: str | None = None,
     ns_internal_id: str | None = None,
     cursor: int | None = Query(None, ge=0, le=BIGINT_MAX, description="the next_cursor of the previous page"),

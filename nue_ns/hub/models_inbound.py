@@ -14,6 +14,7 @@ from nue_ns.hub.models import Base
 
 class EventKind(StrEnum):
     PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_VOIDED = "payment_voided"  # a payment received earlier, voided in NetSuite since
     CREDIT_MEMO_VOIDED = "credit_memo_voided"
 
 
