@@ -1019,7 +1019,7 @@ def inbound_deliver(as_json: bool = typer.Option(False, "--json")) -> None:
 @inbound_app.command("list")
 def inbound_list(
     state: str = typer.Option(None, "--state", "-s", help="pending, delivered or failed"),
-    kind: str = typer.Option(None, "--kind", help="payment_received or credit_memo_voided"),
+    kind: str = typer.Option(None, "--kind", help="payment_received, payment_voided or credit_memo_voided"),
     integration: str = typer.Option(None, "--integration", "-i"),
     limit: int = typer.Option(50, "--limit"),
     after: int = typer.Option(None, "--after", help="cursor: list events with a larger id"),
