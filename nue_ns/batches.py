@@ -423,6 +423,8 @@ def _job_results(
             outcome="polled",
         )
 
+    if n == 1 and len(tasks) == 1 and isinstance(tasks[0], str):  # either shape: told by its result
+        return {p: batch_shapes.lone_task_result(*result(tasks[0])) for p in positions}
     if batch_shapes.is_one_task(len(tasks), n):
         if isinstance(tasks[0], ItemResult):  # the one task holds every record: all unreadable
             return {p: tasks[0] for p in positions}

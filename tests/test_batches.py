@@ -77,6 +77,17 @@ def test_one_task_lists_every_record_in_request_order():
     assert batch_shapes.is_one_task(1, 3) and not batch_shapes.is_one_task(3, 3)
 
 
+def test_the_one_task_of_a_one_record_job_is_read_in_either_shape():
+    """One record, one task: its result lists the record ("one_task") or is its answer."""
+    link = {"links": [{"rel": "self", "href": "https://h/services/rest/record/v1/customer/41"}]}
+    assert batch_shapes.lone_task_result(200, {"items": [link]}, None).internal_id == "41"
+    assert batch_shapes.lone_task_result(200, link, None).internal_id == "41"
+    refused = {"status": 400, "o:errorDetails": [{"detail": "taken", "o:errorCode": "USER_ERROR"}]}
+    assert batch_shapes.lone_task_result(200, {"items": [refused]}, None).error.detail == "taken"
+    assert batch_shapes.lone_task_result(400, refused, None).error.detail == "taken"
+    assert batch_shapes.lone_task_result(200, {"items": []}, None) is None  # nothing to read: again
+
+
 def test_a_malformed_item_is_its_own_classified_outcome_naming_the_field():
     """A hostile answer (a status that is not an HTTP status, an id that is not an internal id, a
     list where an object belongs) never raises: that item gets a MALFORMED_ANSWER error naming the
@@ -190,6 +201,7 @@ _ANSWER = (
 def test_no_answer_makes_the_batch_reader_raise(status, body, location):
     for result in [
         batch_shapes.record_result(status, body, location),
+        batch_shapes.lone_task_result(status, body, location),
         *batch_shapes.one_task_results(body, 3),
         *[t for t in batch_shapes.task_ids(body) if not isinstance(t, str)],
     ]:

@@ -17,16 +17,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
-from nue_ns import sample
+from nue_ns import audit, sample
 from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.integrations import save_config, upsert_integration
-from nue_ns.hub.models import Attempt, Record, State
+from nue_ns.hub.integrations import create_integration, save_config, upsert_integration
+from nue_ns.hub.models import Attempt, Batch, BatchState, Record, State
 from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, InvoiceLink
 from nue_ns.mapping.base import external_id
-from nue_ns.netsuite.auth import Credentials
+from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
 from nue_ns.records import validate
 from nue_ns.sandbox import kinds
@@ -34,6 +35,7 @@ from nue_ns.sandbox import tax as sandbox_tax
 from nue_ns.sandbox.kinds import DEFAULT_KIND
 from tests.harness import ACCOUNT, System
 from tests.oauth_support import (
+    DEMO_CERT,
     DEMO_CLIENT,
     assert_one_token_per_lifetime,
     keypair,
@@ -83,21 +85,21 @@ SMALL = {
 }
 
 
-def enqueue_shuffled(month: dict[str, list[dict]], seed: int = 7) -> list[int]:
+def enqueue_shuffled(month: dict[str, list[dict]], seed: int = 7, integration: str = "default") -> list[int]:
     """Every record in a random order across types (consecutive same-type records in one call)."""
     items = [(rtype, rec) for rtype, recs in month.items() for rec in recs]
     random.Random(seed).shuffle(items)
     ids = []
     for rtype, run in itertools.groupby(items, key=lambda item: item[0]):
-        ids += [a.id for a in enqueue_many(rtype, [rec for _, rec in run])]
+        ids += [a.id for a in enqueue_many(rtype, [rec for _, rec in run], integration=integration)]
     return ids
 
 
 class Ledger:
     """The sandbox's records, by externalId and by internal id."""
 
-    def __init__(self, system: System):
-        self.records = system.ns_records()
+    def __init__(self, system: System, account: str = ACCOUNT):
+        self.records = system.sandbox_get("records", account=account)
         self.by_id = {r["id"]: r for r in self.records}
         self.by_eid: dict[str, dict] = {}
         counts = Counter(r["externalId"] for r in self.records if r["externalId"])
@@ -135,10 +137,16 @@ def expected_income(product: dict) -> str:
     return CATEGORY_INCOME.get((product.get("category"), kind), INCOME[kind])
 
 
-def check_billing(system: System, month: dict[str, list[dict]], ledger: Ledger, link: InvoiceLink) -> None:
+def check_billing(
+    system: System,
+    month: dict[str, list[dict]],
+    ledger: Ledger,
+    link: InvoiceLink,
+    integration: str = "default",
+) -> None:
     """Every order billed by exactly its invoices (transform), or closed (standalone): none left
     pending billing, as SuiteQL shows NetSuite's order statuses."""
-    conn = system.ctx.connection(system.ctx.integration("default").id)
+    conn = system.ctx.connection(system.ctx.integration(integration).id)
     q = "SELECT externalid, status FROM transaction WHERE type = 'SalesOrd'"
     statuses = {r["externalid"]: r["status"] for r in conn.client.suiteql(q)[0]["items"]}
     assert len(statuses) == len(month["order"])
@@ -186,13 +194,15 @@ def check_month(
     month: dict[str, list[dict]],
     kind: str = DEFAULT_KIND,
     link: InvoiceLink = InvoiceLink.transform,
+    integration: str = "default",
+    account_id: str = ACCOUNT,
 ) -> Ledger:
     """Every record once, where and in the currency Nue says, totals equal to Nue's to the cent
     (tax included); on an account `kind` without the line-id column or ARM, lines carry neither
-    (the sandbox refuses what its schema lacks)."""
+    (the sandbox refuses what its schema lacks). `integration` writes to the sandbox's `account_id`."""
     account = kinds.kind(kind)
     column, arm = "line_id_column" in account.features, "arm" in account.features
-    ledger = Ledger(system)
+    ledger = Ledger(system, account_id)
     taxes = tax_item(ledger)
     for rtype in ("order", "invoice", "credit_memo", "payment", "refund"):
         for doc in month[rtype]:
@@ -247,7 +257,7 @@ def check_month(
                     assert "createdFrom" not in body
             if doc_type == "credit_memo" and doc.get("invoice_id"):  # made from its invoice
                 assert ledger.eid_of(body["createdFrom"]) == external_id("invoice", doc["invoice_id"])
-    check_billing(system, month, ledger, link)
+    check_billing(system, month, ledger, link, integration)
 
     for cm in month["credit_memo"]:
         body = ledger.body("credit_memo", cm["id"])
@@ -424,6 +434,193 @@ def test_a_month_in_several_currencies_on_each_kind_of_account(system, kind):
     assert stats["writes"] == writes + sum(n - 1 for n in resent.values())
     assert stats["by_status"].keys() <= {"200", "204"}  # nothing refused: no field the account lacks
     assert stats["calls"] == stats["writes"] + reads + profile_calls(system)
+
+
+# Every behaviour the sandbox has a switch for, at the value that is harder on nue-ns (each one's
+# source or [U] in docs/NETSUITE.md). Per account: POST /_sandbox/switches.
+HARD_SWITCHES: dict[str, Any] = {
+    "tax_schedule_required": True,  # Advanced Taxes: an item without a tax schedule is refused
+    "engine_rate": "20",  # SuiteTax's engine disagrees with Nue's rate: only the details sent count
+    "tran_id_override": [],  # Allow Override off for every type, and a tranId sent ...
+    "tran_id_refused": True,  # ... refused rather than ignored
+    "auto_apply_default": True,  # a payment sent without autoApply applies itself, oldest first
+    "catalog_ignores_unknown_types": True,  # a type the account lacks silently left out (not a 400)
+    "items_everywhere_without_list": False,  # an item without a subsidiary list: the parent only
+    "linked_line_replace": "refuse",  # a billed order's lines, or its invoice's, are never replaced
+    "tax_code_column": "name",  # SuiteQL salestaxitem has no itemid: only the fallback query reads it
+    "undep_funds_default": True,  # a payment without undepFunds goes to Undeposited Funds
+    "tax_and_cogs_lines": True,  # transactionline holds tax and COGS lines beside the item lines
+}
+# Where two values are both plausible and neither is harder, the kinds share them out so that the
+# test covers each: who gives the Customer ID (and the code of a taken one), and how the account
+# answers batches (refused with a 400 that reads like a record's refusal; per-record or one-task
+# results; a repeated idempotency key refused with 409, or forgotten so the job runs again).
+PER_KIND: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "real-2025-09": (
+        {"customer_auto_numbering": False, "duplicate_customer_id_code": "USER_ERROR"},
+        {"batches": "400"},
+    ),
+    "arm": (
+        {"customer_auto_numbering": True},  # names may repeat; a sent entityId would not stick
+        {"result_shape": "task_per_record", "duplicate_key": "new_job", "lost_job_probability": 0.3},
+    ),
+    "suitetax": (
+        {"customer_auto_numbering": False, "duplicate_customer_id_code": "UNIQUE_CUST_ID_REQD"},
+        {"result_shape": "one_task", "duplicate_key": "409", "lost_job_probability": 0.3},
+    ),
+}
+# OAuth 2.0 (sandbox-wide): no clock leeway, a bad assertion answered invalid_grant, tokens dying
+# with their certificate, token requests taking one of the account's concurrent slots.
+HARD_OAUTH = {
+    "clock_skew_s": 0,
+    "assertion_error": "invalid_grant",
+    "revoke_kills_tokens": True,
+    "token_requests_use_concurrency": True,
+}
+BATCHING = {
+    "NUE_NS_RETRY_SWEEP_SECONDS": "0.5",
+    "NUE_NS_BATCH_POLL_FIRST": "0.3",
+    "NUE_NS_BATCH_POLL_MAX": "1",
+    "NUE_NS_BATCH_SIZE": "20",
+}
+
+
+# The three accounts, side by side in one sandbox (switches are per account): kind -> (account,
+# integration). The default integration's account takes the kind the sandbox starts with.
+HARD_ACCOUNTS = {
+    "real-2025-09": (ACCOUNT, "default"),
+    "arm": ("TSTDRVHARD2", "hard-arm"),
+    "suitetax": ("TSTDRVHARD3", "hard-suitetax"),
+}
+
+
+def _connect(system: System, kind: str, seq: int) -> None:
+    """The account of `kind` as its administrator sets it up: registered with its OAuth 2.0 client
+    (the default one from NETSUITE_* variables), its tax item and liability account in the mapping,
+    and every switch at its harder value; the integration to it."""
+    account, name = HARD_ACCOUNTS[kind]
+    if name == "default":
+        map_certificate(system.base, account, DEMO_CLIENT, DEMO_CERT, keypair()[1])
+    else:
+        tba = {n: "unused" for n in ("consumer_key", "consumer_secret", "token_id", "token_secret")}
+        system.sandbox_post("accounts", {"account_id": account, "kind": kind, "concurrency_limit": 5} | tba)
+        client, cert = f"{name}-client", f"{name}-cert"
+        map_certificate(system.base, account, client, cert, keypair("ec", seq)[1])
+        key = Certificate(cert, private_key_pem=keypair("ec", seq)[0])
+        create_integration(
+            system.ctx.engine, system.ctx.settings, name, account_id=account,
+            credentials=OAuth2Credentials(client, (key,), cert), rest_url=f"{system.base}/services/rest",
+            rate_limit="100/1s", concurrency=5,
+        )  # fmt: skip
+    numbering, batches = PER_KIND[kind]
+    switched = system.sandbox_post(
+        "switches", {"account": account, "seed_tax_item": True} | HARD_SWITCHES | numbering
+    )
+    assert switched["kind"] == kind and {k: switched[k] for k in HARD_SWITCHES} == HARD_SWITCHES
+    system.sandbox_post("async", {"account": account, "seed": 5} | batches)
+    if "batches" not in batches:  # a submit's answer lost: the same idempotency key again
+        lost = {"account": account, "kind": "lost_after_commit", "type": "batch", "count": 1, "delay_s": 3.5}
+        system.sandbox_post("faults", lost)
+    gl = SANDBOX_GL.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT})
+    config = CONFIG.model_copy(
+        update=KINDS[kind][1]
+        | {"gl": gl, "tax_item_id": switched["tax_item_id"], "batches": True, "tax_schedule_id": "1"}
+    )
+    save_config(system.ctx.engine, name, config)
+
+
+def _hard_month(kind: str) -> dict[str, list[dict]]:
+    month = add_tax(sample.month(
+        n_customers=6, n_products=4, n_orders=4, n_invoices=7, n_payments=5, n_refunds=2,
+        n_credit_memos=3, currencies=CURRENCIES, subsidiaries=KINDS[kind][0], seed=11,
+    ))  # fmt: skip
+    # Two customers of one name: where NetSuite does not number customers, the second is refused.
+    first, twin = [c for c in month["customer"] if not c.get("is_person")][:2]
+    twin["name"] = first["name"]
+    return month
+
+
+def test_a_month_on_each_kind_of_account_with_every_switch_at_its_harder_value(system):
+    """Three accounts (real-2025-09, arm, suitetax) in one sandbox, each with every switch at the
+    value harder on nue-ns, each with its own month in several currencies with tax, run at once by
+    the same workers: every record once, right, in each."""
+    system.start(
+        rate_limit="100/1s", concurrency=5, kind="real-2025-09", NUE_NS_BATCH_SWEEP_SECONDS="2",
+        **BATCHING, **oauth2_env(system.work_dir),
+    )  # fmt: skip
+    system.sandbox_post("oauth/config", HARD_OAUTH | {"token_lifetime_s": TOKEN_LIFETIME})
+    for seq, kind in enumerate(HARD_ACCOUNTS):
+        _connect(system, kind, seq)
+    system.workers(2, concurrency=4)
+    months = {kind: _hard_month(kind) for kind in HARD_ACCOUNTS}
+    ids = {kind: enqueue_shuffled(months[kind], integration=HARD_ACCOUNTS[kind][1]) for kind in HARD_ACCOUNTS}
+    started = time.monotonic()
+    system.beat()
+    system.wait([i for of_kind in ids.values() for i in of_kind], timeout=120, what="the three months")
+    # A day later one customer changes (a batch of one update, whose answer only its task's result
+    # gives: under one_task the result still lists it).
+    edited = {kind: months[kind]["customer"][-1] | {"email": "new-ap@example.com"} for kind in HARD_ACCOUNTS}
+    again = {
+        kind: enqueue_many("customer", [c], integration=HARD_ACCOUNTS[kind][1])[0].id
+        for kind, c in edited.items()
+    }
+    system.wait(again.values(), timeout=30, what="the changed customers")
+    print(f"\nthree months ({sum(map(len, ids.values()))} records) took {time.monotonic() - started:.1f}s")
+
+    for kind, (account, name) in HARD_ACCOUNTS.items():
+        month = months[kind]
+        stats = system.sandbox_get("stats", account=account)
+        assert stats["duplicates"] == [], kind  # no record made twice
+        ledger = check_month(system, month, kind, integration=name, account_id=account)
+        for product in month["product"]:  # the account's tax schedule on every item
+            assert ledger.body("product", product["id"])["taxSchedule"] == {"id": "1"}, kind
+        first, twin = [c for c in month["customer"] if not c.get("is_person")][:2]
+        shown = {c: ledger.body("customer", c)["entityId"] for c in (first["id"], twin["id"])}
+        if PER_KIND[kind][0]["customer_auto_numbering"]:  # numbered by NetSuite: the name never refused
+            assert all(n.isdigit() for n in shown.values()) and len(set(shown.values())) == 2, shown
+        else:  # one keeps the name; the other was sent once more under a unique Customer ID
+            assert sorted(shown.values()) in (
+                sorted([first["name"], f"{first['name']} ({c})"]) for c in shown
+            ), shown
+        assert ledger.body("customer", edited[kind]["id"])["email"] == "new-ap@example.com", kind
+        for inv in month["invoice"]:  # NetSuite numbered each invoice; Nue's number is in the memo
+            body = ledger.body("invoice", inv["id"])
+            assert body["tranId"] != inv["invoice_number"] and inv["invoice_number"] in body["memo"]
+        # The audit's SuiteQL (transactionline with tax and COGS lines) finds every record as sent.
+        report = audit.verify(system.ctx, name)
+        assert report.ok and report.checked == len(ids[kind]), report.as_json()
+        if kind == "suitetax":  # the tax codes, read by their `name` column
+            assert system.ctx.integration(name).profile["tax_codes"]["S-GB"] == "21"
+        statuses = [c["status"] for c in system.sandbox_get("log", account=account) if c["type"] == "batch"]
+        lost_jobs = [
+            c
+            for c in system.sandbox_get("log", account=account)
+            if c["type"] == "async" and c["status"] == 404
+        ]
+        integration = system.ctx.integration(name)
+        with session_scope(system.ctx.engine) as s:
+            formed = [
+                (b.state, b.succeeded, [item["record_id"] for item in b.items], b.submits)
+                for b in s.scalars(select(Batch).where(Batch.integration_id == integration.id))
+            ]
+        if "batches" in PER_KIND[kind][1]:  # refused (once per batch formed by then), then one by one
+            assert statuses and set(statuses) == {400}, kind
+            assert integration.settings["batches_unsupported"]
+            assert {state for state, *_ in formed} == {BatchState.ABANDONED}
+            continue
+        assert {state for state, *_ in formed} == {BatchState.DONE}, kind
+        assert sum(n for _, n, _, _ in formed) > len(ids[kind]) / 2, kind  # most records in batches
+        assert (BatchState.DONE, 1, [again[kind]], 1) in formed, kind  # the batch of one, read as done
+        assert lost_jobs, kind  # a job NetSuite lost was resolved by SuiteQL
+        # The submit whose answer was lost went again with its key: refused with 409 naming the job,
+        # or (the key forgotten) run again as a new job; one batch either way.
+        assert [n for *_, n in formed if n > 1] == [2], kind
+        assert statuses.count(409) == (1 if PER_KIND[kind][1]["duplicate_key"] == "409" else 0), kind
+    tokens = requests.get(f"{system.base}/_sandbox/oauth/tokens", timeout=10).json()["log"]
+    assert {e["account"] for e in tokens} == {a for a, _ in HARD_ACCOUNTS.values()}
+    assert [e for e in tokens if e["status"] != 200] == []  # no assertion refused, without clock skew
+    with session_scope(system.ctx.engine) as s:  # not one call refused for its token
+        assert s.scalars(select(Attempt.id).where(Attempt.status == 401)).all() == []
 
 
 def test_a_month_with_oauth2_and_one_shared_token_per_lifetime(system):

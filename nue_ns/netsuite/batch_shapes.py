@@ -139,8 +139,23 @@ def task_ids(page: Any) -> list[str | ItemResult]:
 
 
 def is_one_task(n_tasks: int, n_items: int) -> bool:
-    """UNVERIFIED shape "one_task": a single task whose result lists every record."""
+    """UNVERIFIED shape "one_task": a single task whose result lists every record. A job of one
+    record has one task in either shape: `lone_task_result` tells them apart by the result."""
     return n_tasks == 1 and n_items > 1
+
+
+def lone_task_result(status: Any, body: Any, location: str | None) -> ItemResult | None:
+    """The one task's result of a one-record job [subsect_161252896355], in either UNVERIFIED shape:
+    `{"items": [<record answer>]}` ("one_task") or the record's own answer ("task_per_record": an
+    id, links or an error body, never `items`). Read as a record's own answer, the listing names no
+    id, so an update in a batch of one was never confirmed and went again in every later batch."""
+    code = _http_status(status)
+    listing = (
+        isinstance(body, dict) and "items" in body and not body.get("o:errorDetails") and "id" not in body
+    )
+    if code is not None and listing:
+        return one_task_results(body if code < 300 else None, 1)[0]
+    return record_result(status, body, location)
 
 
 def one_task_results(body: Any, n_items: int) -> list[ItemResult | None]:
