@@ -117,6 +117,12 @@ class IntegrationConfig(BaseModel):
     tax_code_default: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     # Accounts with Advanced Taxes refuse items without a tax schedule.
     tax_schedule_id: AccountId | None = None
+    # Classifications (internal ids) put on every transaction's header and item lines, sent where
+    # the account's record has the field (mapping/classifications.py): needed where the account
+    # makes them mandatory (Accounting Preferences > General, "Make Departments Mandatory" ...).
+    department_id: AccountId | None = None
+    class_id: AccountId | None = None
+    location_id: AccountId | None = None
     # Numbering. NetSuite numbers transactions itself; a number sent as tranId is kept only for the
     # types whose "Allow Override" is checked in the account (Setup > Company > Auto-Generated
     # Numbers). Elsewhere the Nue number goes to `number_field` (a custom body field's script id)

@@ -11,6 +11,7 @@ from typing import Any
 from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
 from nue_ns.mapping.base import MappingIncomplete, NsRequest, external_id
+from nue_ns.mapping.classifications import with_classifications
 from nue_ns.mapping.credit_memo import credit_memo_requirements, map_credit_memo
 from nue_ns.mapping.customer import (
     customer_name,
@@ -106,13 +107,15 @@ def build(
     profile: AccountProfile | None = None,
 ) -> NsRequest:
     """The request for `record`, with the account's currency ids, Nue's tax in the account's
-    shape, the line-id column under the account's name and Nue's number where the account keeps
-    it, fitted to its schema when its profile is known."""
+    shape, the configured classifications on the header and every item line (tax lines too), the
+    line-id column under the account's name and Nue's number where the account keeps it, fitted to
+    its schema when its profile is known."""
     config = config.model_copy(update={"currency_ids": currency_ids(config, profile)})
     request = _BUILDERS[record_type](record, config, resolved)
     lines = getattr(record, "lines", None)
     if lines is not None:  # before the column is renamed: tax pairs lines by it
         request = add_tax(request, lines, config, profile)
+    request = with_classifications(request, config)
     request = with_line_id_field(request, config.line_id_field)
     return fit(place_number(record_type, request, config), profile)
 

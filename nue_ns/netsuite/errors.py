@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from nue_ns.netsuite import segments
 from nue_ns.safe_text import clip
 
 # What the hub keeps of NetSuite's own words (its columns: error_code 64, error_path 200).
@@ -159,6 +160,8 @@ def classify_response(
         kind = Kind.TRANSIENT
     else:
         kind = Kind.NEEDS_PERSON
+        # A refusal naming a department, class or location says what to set in nue-ns (segments.py).
+        detail = segments.explained(detail)
     wait = retry_after_seconds(retry_after) if kind is Kind.THROTTLED else None
     return NetSuiteError(
         kind, detail, status=status, code=code, path=path, exchange=exchange, retry_after=wait
