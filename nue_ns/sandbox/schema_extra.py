@@ -93,13 +93,20 @@ _ITEM = _names(
     salesDescription id refName lastModifiedDate taxSchedule"""
 )
 
+# Classifications on a transaction's header: "If you enable classifications such as departments,
+# classes, locations, and custom segments, a field for each classification shows in the header of
+# transaction forms" (section_N265988), as on the real account's invoice and creditMemo; on
+# payments and refunds [J: that sentence; no account document in hand has these types].
+_CLASSIFIED = "department class location"
+
 # type -> (body fields, {sublist: (line fields, x-ns-sublistkey)})
 HAND_WRITTEN: dict[str, tuple[list[str], dict[str, tuple[list[str], list[str]]]]] = {
     "salesOrder": (
         _names(
             """entity tranDate tranId externalId subsidiary currency account memo dueDate createdFrom
             otherRefNum exchangeRate item id refName status orderStatus total lastModifiedDate
-            createdDate"""
+            createdDate """
+            + _CLASSIFIED
         ),
         {"item": (_SALES_LINE, ["line"])},
     ),
@@ -107,14 +114,16 @@ HAND_WRITTEN: dict[str, tuple[list[str], dict[str, tuple[list[str], list[str]]]]
         _names(
             """customer payment tranDate account undepFunds arAcct currency exchangeRate externalId memo
             tranId apply autoApply subsidiary id refName status total applied unapplied
-            lastModifiedDate createdDate"""
+            lastModifiedDate createdDate """
+            + _CLASSIFIED
         ),
         {"apply": (_APPLY_LINE, ["doc", "line"])},
     ),
     "customerRefund": (
         _names(
             """customer account total tranDate currency exchangeRate externalId memo apply subsidiary
-            tranId id refName lastModifiedDate createdDate"""
+            tranId id refName lastModifiedDate createdDate """
+            + _CLASSIFIED
         ),
         {"apply": (_APPLY_LINE, ["doc", "line"])},
     ),

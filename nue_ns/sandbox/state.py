@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from nue_ns.sandbox import autoapply, field_types, kinds, numbering, tax, values
+from nue_ns.sandbox import autoapply, classifications, field_types, kinds, numbering, tax, values
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
@@ -278,6 +278,14 @@ class AccountData:
     # Accounting Preferences > "Void Transactions Using Reversing Journals": with it on, a user can
     # void neither credit memos nor customer payments (bridgehead_N1469460).
     reversing_journal_voids: bool = False
+    # The account's departments, classes and locations ({table: {id: (name, inactive)}}), and the
+    # Accounting Preferences that make each mandatory (sandbox/classifications.py; off by default).
+    classifications: dict[str, dict[str, tuple[str, bool]]] = field(
+        default_factory=classifications.seeded, repr=False
+    )
+    departments_mandatory: bool = False
+    classes_mandatory: bool = False
+    locations_mandatory: bool = False
 
     def clear_data(self) -> None:
         with self.lock:
@@ -731,6 +739,8 @@ class _Checker:
 
     def run(self) -> None:
         tax.check(self.acct, self.type, self.body)
+        if self.type in TRANSACTION_TYPES:
+            classifications.check(self.acct, self.type, self.body)
         kind = GROUP[self.type]
         if kind == "entity":
             self.customer()

@@ -3,11 +3,12 @@
 Tables and lower-case columns mirror NetSuite's (account, customer, item, transaction,
 transactionline (the main line, item lines, tax and COGS lines, flagged mainline / taxline /
 iscogs), nexttransactionlinelink for applications: previousdoc = the invoice or credit memo
-applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment'); no
-table NetSuite lacks. Values come back as strings and null columns are left out of an item, as
-NetSuite does. `transaction.status` is a composite field: selected it reads as the letter ('B'),
-BUILTIN.CF(status) as type and letter ('CustInvc:B'), and in a condition it is the composite, so
-a filter on the bare letter finds nothing (see "transaction.status" below). Dates are stored as
+applied to, nextdoc = the payment, credit memo or refund applying it, linktype 'Payment';
+department, classification, location); no table NetSuite lacks. Values come back as strings and
+null columns are left out of an item, as NetSuite does. `transaction.status` is a composite
+field: selected it reads as the letter ('B'), BUILTIN.CF(status) as type and letter
+('CustInvc:B'), and in a condition it is the composite, so a filter on the bare letter finds
+nothing (see "transaction.status" below). Dates are stored as
 'YYYY-MM-DD HH:MM:SS' (UTC) so they compare correctly; a date column selected as it is reads
 like NetSuite's default date format ('M/D/YYYY', no time), so portable queries use
 TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS'). TO_DATE, TO_TIMESTAMP, TO_CHAR, TRUNC, NVL, REPLACE,
@@ -22,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from nue_ns.sandbox import tax
+from nue_ns.sandbox import classifications, tax
 from nue_ns.sandbox.state import (
     ITEM_CODE,
     ITEM_TYPES,
@@ -62,6 +63,9 @@ _TABLES = {
     "transactionline": '"transaction" INTEGER, id INTEGER, linesequencenumber INTEGER, item INTEGER, '
     "quantity REAL, rate REAL, foreignamount REAL, custcol_nue_line_id TEXT, account INTEGER, memo TEXT, "
     "isclosed TEXT, quantitybilled REAL, mainline TEXT, taxline TEXT, iscogs TEXT",
+    # Departments, classes, locations (sandbox/classifications.py); columns as the ODBC Departments
+    # table names them (name, isinactive) [U for SuiteQL, like salestaxitem's].
+    **dict.fromkeys(classifications.TABLES, "id INTEGER, name TEXT, isinactive TEXT"),
     "nexttransactionlinelink": "previousdoc INTEGER, previoustype TEXT, previousline INTEGER, "
     "nextdoc INTEGER, nexttype TEXT, nextline INTEGER, linktype TEXT, foreignamount REAL",
 }
@@ -335,6 +339,8 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     base = acct.kind.base_currency
     rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
     rows["salestaxitem"] = [(int(i), name, name, "F") for i, name in acct.kind.tax_codes.items()]
+    for table in classifications.TABLES:
+        rows[table] = classifications.rows(acct, table)
     for rec in acct.records.values():
         b = rec.body
         stamps = (_ts(rec.last_modified), _ts(rec.date_created))

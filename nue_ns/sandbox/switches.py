@@ -4,22 +4,24 @@ what happens to a tranId without it, customers' auto-numbering and the code of a
 ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column and whether
 transactionline holds tax and COGS lines, where a payment without undepFunds goes, how SuiteQL
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
-and whether voids go by reversing journal (POST
-/_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's). Features
-(SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
+whether voids go by reversing journal, and the Accounting Preferences that make departments,
+classes or locations mandatory (POST /_sandbox/switches, the one control route for them; batch
+behaviours are /_sandbox/async's). Features (SuiteTax, ARM, ...) come with the account's kind
+(kinds.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from nue_ns.sandbox import tax
+from nue_ns.sandbox import classifications, tax
 from nue_ns.sandbox.numbering import CUSTOMER_ID_CODES, TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
 _BOOLS |= {"catalog_ignores_unknown_types": None, "items_everywhere_without_list": None}
 _BOOLS |= {"undep_funds_default": None, "tax_and_cogs_lines": None, "customer_auto_numbering": None}
 _BOOLS |= {"void_keeps_links": None, "negative_credit_amounts": None, "reversing_journal_voids": None}
+_BOOLS |= dict.fromkeys(classifications.SWITCHES)  # Make Departments / Classes / Locations Mandatory
 _CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("itemid", "name")}
 _CHOICES |= {"duplicate_customer_id_code": CUSTOMER_ID_CODES}
 _CHOICES |= {"void_shows": ("both", "status", "voided"), "status_cf_format": ("compact", "spaced")}
@@ -50,7 +52,7 @@ def describe(acct: Any) -> dict[str, Any]:
         "negative_credit_amounts": acct.negative_credit_amounts,
         "result_name_case": acct.result_name_case,
         "reversing_journal_voids": acct.reversing_journal_voids,
-    }
+    } | classifications.describe(acct)
 
 
 def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
