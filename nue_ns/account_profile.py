@@ -40,6 +40,9 @@ class AccountProfile(BaseModel):
     subsidiaries: dict[str, str] = Field(default_factory=dict)  # internal id → name
     accounts: dict[str, str] = Field(default_factory=dict)  # GL account internal id → accttype
     tax_codes: dict[str, str] = Field(default_factory=dict)  # tax code name → internal id (SuiteTax)
+    # The configured department, class and location as read (SuiteQL table → {internal id: name}),
+    # active ones only; a table is absent when it was not read (none configured, or refused).
+    classifications: dict[str, dict[str, str]] = Field(default_factory=dict)
     calls: int = 0  # NetSuite calls the last read cost
 
     def has(self, ns_type: str, name: str, sublist: str | None = None) -> bool | None:
@@ -93,6 +96,7 @@ def summary(data: dict[str, Any] | None, now: dt.datetime | None = None) -> dict
         "subsidiaries": profile.subsidiaries,
         "accounts": profile.accounts,
         "tax_codes": profile.tax_codes,
+        "classifications": profile.classifications,
         "records": {t: len(s.fields) for t, s in sorted(profile.records.items())},
     }
 

@@ -9,7 +9,9 @@ rate and concurrency limits):
 2. SuiteQL `currency`: ISO 4217 code (`symbol`) → internal id, active currencies only;
 3. SuiteQL `subsidiary`: the subsidiaries (an account without OneWorld has none to list);
 4. SuiteQL `account` for the GL accounts the mapping names: their types (clearing-account check);
-5. where SuiteTax is on, SuiteQL `salestaxitem`: tax code name → internal id.
+5. where SuiteTax is on, SuiteQL `salestaxitem`: tax code name → internal id;
+6. for each classification the mapping sets (department_id, class_id, location_id), its row in
+   SuiteQL `department`, `classification` or `location` (exists and active: `validate` checks it).
 The profile keeps how many calls the read cost (`calls`) and when it was made (`read_at`).
 
 When it is read: `nue-ns integration discover` (and the settings page's button, the API route),
@@ -37,7 +39,7 @@ from nue_ns.hub import prerequisites, transfers
 from nue_ns.hub.integrations import save_profile, save_validation
 from nue_ns.hub.models import Record, utcnow
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping import accounts, setup
+from nue_ns.mapping import accounts, classifications, setup
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError
 from nue_ns.refs import Ref
 
@@ -167,6 +169,19 @@ def read(
             calls += n
             break
         profile.tax_codes = {str(r["itemid"]): str(r["id"]) for r in rows if _active(r) and r.get("itemid")}
+    for segment, internal_id in classifications.configured(conn.config):
+        try:
+            rows, n = _rows(ctx, conn, classifications.query(segment, internal_id), **kw)
+        except NetSuiteError as err:  # the feature off (no such table) or the role may not view it [U]
+            if err.kind is not Kind.NEEDS_PERSON:
+                raise
+            log.warning("integration %s: %s not read (%s)", integration_id, segment.plural, err)
+            calls += 1
+            continue
+        calls += n
+        profile.classifications[segment.table] = {
+            str(r["id"]): str(r.get("name") or "") for r in rows if _active(r)
+        }
     profile.calls = calls
     profile.read_at = utcnow()
     return profile

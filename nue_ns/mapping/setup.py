@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from nue_ns import records, sample
 from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig
-from nue_ns.mapping import tax
+from nue_ns.mapping import classifications, tax
 from nue_ns.mapping.base import MappingIncomplete
 from nue_ns.mapping.lines import currency_ids
 from nue_ns.refs import Ref
@@ -49,6 +49,9 @@ def judge(
     _currencies(config, profile, hub_currencies, out)
     _subsidiaries(config, profile, customer_subsidiaries, out)
     _clearing(config, profile, out)
+    problems, warnings = classifications.problems(config, profile)
+    out.problems += problems
+    out.warnings += warnings
     out.warnings += tax.problems(config, profile)  # taxed documents wait; untaxed ones go
     out.problems += dry_run(config, profile)
     return out
