@@ -623,8 +623,10 @@ def changed_config(
     scheduled: bool | None = None,
     subsidiary: str | None = None,
     invoice_link: str | None = None,
+    classifications: dict[str, str | None] | None = None,
 ) -> Any:
-    """`current` with the command line's changes; an empty VALUE unsets an account."""
+    """`current` with the command line's changes; an empty VALUE unsets an account.
+    `classifications`: {setting (department_id, class_id, location_id): internal id, "" unsets}."""
     from pydantic import ValidationError
 
     from nue_ns.integration import GlAccounts, IntegrationConfig
@@ -655,6 +657,9 @@ def changed_config(
         data["scheduled_mode"] = scheduled
     if subsidiary is not None:
         data["subsidiary_id"] = subsidiary or None
+    for setting, value in (classifications or {}).items():
+        if value is not None:
+            data[setting] = value or None
     try:
         return IntegrationConfig.model_validate(data)
     except ValidationError as exc:
@@ -707,6 +712,11 @@ def integration_set(
     collection: str = typer.Option(None, "--collection", help="netsuite|stripe|nue_payment_link|third_party"),
     scheduled: bool = typer.Option(None, "--scheduled/--realtime", help="scheduled mode on or off"),
     subsidiary: str = typer.Option(None, "--subsidiary", help="NetSuite subsidiary id (empty unsets)"),
+    department: str = typer.Option(
+        None, "--department", help="department id on every transaction (empty unsets)"
+    ),
+    class_: str = typer.Option(None, "--class", help="class id on every transaction (empty unsets)"),
+    location: str = typer.Option(None, "--location", help="location id on every transaction (empty unsets)"),
     invoice_link: str = typer.Option(
         None, "--invoice-link", help="transform|standalone: how an invoice of an order reaches NetSuite"
     ),
@@ -738,8 +748,10 @@ def integration_set(
     from nue_ns.mapping.accounts import current_verdict
 
     ctx = _ctx()
+    segments = {"department_id": department, "class_id": class_, "location_id": location}
     mapping_given = any(
-        v not in (None, []) for v in (gl, override, item_type, collection, scheduled, subsidiary)
+        v not in (None, [])
+        for v in (gl, override, item_type, collection, scheduled, subsidiary, *segments.values())
     )
     try:
         ctx.integration(name)
@@ -761,6 +773,7 @@ def integration_set(
             scheduled=scheduled,
             subsidiary=subsidiary,
             invoice_link=invoice_link,
+            classifications=segments,
         )
     except (LookupError, ValueError) as exc:
         _error(f"{exc}")

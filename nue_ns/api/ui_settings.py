@@ -23,6 +23,7 @@ from nue_ns.context import get_context
 from nue_ns.hub.integrations import list_integrations, public_view
 from nue_ns.hub.models import Integration
 from nue_ns.integration import Collection, GlAccounts, IntegrationConfig, ItemType
+from nue_ns.netsuite.segments import SEGMENTS
 from nue_ns.records import ProductType
 
 router = APIRouter(prefix="/ui/integrations", include_in_schema=False)
@@ -64,6 +65,8 @@ class SettingsForm:
     collection: str = Collection.stripe.value
     subsidiary_id: str = ""
     currencies: list[tuple[str, str]] = field(default_factory=list)  # code, NetSuite currency id
+    # department_id, class_id, location_id: internal ids put on every transaction ("" unsets)
+    classifications: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: IntegrationConfig) -> SettingsForm:
@@ -81,6 +84,7 @@ class SettingsForm:
             collection=config.collection.value,
             subsidiary_id=config.subsidiary_id or "",
             currencies=sorted(config.currency_ids.items()),
+            classifications={s.setting: getattr(config, s.setting) or "" for s in SEGMENTS},
         )
 
     @classmethod
@@ -102,6 +106,7 @@ class SettingsForm:
             collection=text("collection"),
             subsidiary_id=text("subsidiary_id"),
             currencies=rows("currency", ("code", "id"), ("code", "id")),
+            classifications={s.setting: text(s.setting) for s in SEGMENTS},
         )
 
     def config_data(self, current: IntegrationConfig) -> dict[str, Any]:
@@ -109,15 +114,19 @@ class SettingsForm:
         overrides: dict[str, dict[str, str]] = {}
         for category, role, account in self.overrides:
             overrides.setdefault(category, {})[role] = account
-        return current.model_dump(mode="json", exclude={"validation"}) | {
-            "scheduled_mode": self.scheduled_mode,
-            "item_types": self.item_types,
-            "gl": {k: v or None for k, v in self.gl.items()},
-            "category_overrides": overrides,
-            "collection": self.collection,
-            "subsidiary_id": self.subsidiary_id or None,
-            "currency_ids": dict(self.currencies),
-        }
+        return (
+            current.model_dump(mode="json", exclude={"validation"})
+            | {
+                "scheduled_mode": self.scheduled_mode,
+                "item_types": self.item_types,
+                "gl": {k: v or None for k, v in self.gl.items()},
+                "category_overrides": overrides,
+                "collection": self.collection,
+                "subsidiary_id": self.subsidiary_id or None,
+                "currency_ids": dict(self.currencies),
+            }
+            | {setting: value or None for setting, value in self.classifications.items()}
+        )
 
 
 def _field_key(name: str) -> str:
@@ -166,6 +175,7 @@ def _page(
         blank_rows=BLANK_ROWS,
         gl_fields=GL_FIELDS,
         gl_labels=GL_LABELS,
+        segments=SEGMENTS,
         product_types=[pt.value for pt in ProductType],
         item_labels={k.value: v for k, v in ITEM_LABELS.items()},
         collections={k.value: v for k, v in COLLECTION_LABELS.items()},
