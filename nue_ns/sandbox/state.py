@@ -283,9 +283,9 @@ class AccountData:
     classifications: dict[str, dict[str, tuple[str, bool]]] = field(
         default_factory=classifications.seeded, repr=False
     )
-    departments_mandatory: bool = False
-    classes_mandatory: bool = False
-    locations_mandatory: bool = False
+    departments_mandatory: bool = field(default=False, repr=False)
+    classes_mandatory: bool = field(default=False, repr=False)
+    locations_mandatory: bool = field(default=False, repr=False)
 
     def clear_data(self) -> None:
         with self.lock:
