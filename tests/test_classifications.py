@@ -10,11 +10,14 @@ import json
 
 import pytest
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from nue_ns import mapping, records
 from nue_ns.api import settings
 from nue_ns.api.common import Problem
+from nue_ns.api.ui_settings import SettingsForm
 from nue_ns.cli import changed_config
+from nue_ns.hub.integrations import save_config
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.mapping import classifications, links, setup
 from nue_ns.netsuite import segments
@@ -245,3 +248,31 @@ def test_validate_names_an_id_that_is_not_an_active_value_of_the_account():
     ]
     assert any(w.startswith("location_id: the account's locations could not be read") for w in found.warnings)
     assert not any(p.startswith("department_id") for p in found.problems + found.warnings)
+
+
+# -- the settings page ---------------------------------------------------------------------------
+
+
+def test_the_settings_page_shows_the_ids_and_names_a_bad_one(client, hub):
+    from tests.api_support import key
+    from tests.test_ui import _csrf, _login
+
+    hub_config = CONFIG.model_copy(update={"department_id": "11"})
+    save_config(hub.engine, "default", hub_config)
+    _login(client, key("operator"))
+    page = client.get("/ui/integrations/default")
+    assert 'name="department_id" value="11"' in page.text and 'name="class_id" value=""' in page.text
+    form = {
+        "csrf": _csrf(page.text), "action": "save", "collection": "stripe",
+        "item_type.subscription": "nonInventorySaleItem", "item_type.entitlement": "serviceSaleItem",
+        "item_type.asset": "inventoryItem", "department_id": "11", "class_id": "Hardware",
+    }  # fmt: skip
+    r = client.post("/ui/integrations/default", data=form)
+    assert r.status_code == 422 and "<code>class_id</code>: must be a NetSuite internal id" in r.text
+    assert IntegrationConfig.load(hub.integration("default").settings).class_id is None  # nothing saved
+    data = SettingsForm.parse(FormData(form | {"class_id": "22", "location_id": ""}))
+    assert {k: data.config_data(hub_config)[k] for k in IDS} == {
+        "department_id": "11",
+        "class_id": "22",
+        "location_id": None,
+    }
