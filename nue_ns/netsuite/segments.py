@@ -2,11 +2,13 @@
 NetSuite's messages, their SuiteQL table, the integration setting that gives nue-ns their ids, and
 what a refusal that names one means for a person.
 
-An account can make each one mandatory (Setup > Accounting > Accounting Preferences > General:
-"Make Departments Mandatory - Check this box to make the Department field required on records and
-transactions", and likewise "Make Classes Mandatory", "Make Locations Mandatory" [Oracle,
-section_N259878 "Setting Up Transactions", General Subtab]), and then "you have to select them at
-both the header and line level" [section_N265988, "Using Per-Line Classifications"]. NetSuite's
+An account can make each one mandatory: "Make Departments Mandatory - Check this box to make the
+Department field required on records and transactions", and likewise "Make Classes Mandatory",
+"Make Locations Mandatory" (Oracle's words on the General subtab of "Setting Up Transactions for
+NetSuite CRM+", section_N259878; "Using Per-Line Classifications", section_N265988, lists the same
+preferences at Setup > Accounting > Accounting Preferences, whose own page, section_N1384948, is
+not in the corpus searched), and then "you have to select them at both the header and line
+level" [section_N265988]. NetSuite's
 refusal of a record without a required field reads "Please enter value(s) for: <label>" (as for
 a tax schedule, docs/NETSUITE.md "Tax"); the labels are the fields' UI labels, Department, Class,
 Location [section_N259878; an account that renamed them (Setup > Company > Rename Records) words
