@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from nue_ns.sandbox import tax
+from nue_ns.sandbox import periods, tax
 from nue_ns.sandbox.numbering import CUSTOMER_ID_CODES, TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
@@ -50,7 +50,7 @@ def describe(acct: Any) -> dict[str, Any]:
         "negative_credit_amounts": acct.negative_credit_amounts,
         "result_name_case": acct.result_name_case,
         "reversing_journal_voids": acct.reversing_journal_voids,
-    }
+    } | periods.describe(acct)
 
 
 def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +79,7 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(types, list) or any(t not in TRANSACTION_TYPES for t in types):
                 raise ValueError(f"tran_id_override must list types among {', '.join(TRANSACTION_TYPES)}")
             acct.tran_id_override = frozenset(types)
+        periods.apply(acct, data)  # closed_periods, ar_locked_periods, closed_period_posting
         out = describe(acct)
         if data.get("seed_tax_item") is True:
             out["tax_item_id"] = tax.seed_tax_item(acct)
