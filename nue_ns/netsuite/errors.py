@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+<<<<<<< HEAD
 from nue_ns.netsuite import segments
+=======
+from nue_ns.netsuite import periods
+>>>>>>> fid-periods
 from nue_ns.safe_text import clip
 
 # What the hub keeps of NetSuite's own words (its columns: error_code 64, error_path 200).
@@ -156,6 +160,8 @@ def classify_response(
         kind = Kind.AUTH
     elif status >= 500 or status in (408, 502, 503, 504):
         kind = Kind.TRANSIENT
+    elif periods.refusal(code, detail) is not None:  # a closed or locked period: no retry passes it
+        kind, detail = Kind.NEEDS_PERSON, periods.explained(code, detail)
     elif status == 400 and code == "USER_ERROR" and _TRANSIENT_USER_ERRORS.search(detail or ""):
         kind = Kind.TRANSIENT
     else:

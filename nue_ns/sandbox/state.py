@@ -21,7 +21,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+<<<<<<< HEAD
 from nue_ns.sandbox import autoapply, classifications, field_types, kinds, numbering, tax, values
+=======
+from nue_ns.sandbox import autoapply, field_types, kinds, numbering, periods, tax, values
+>>>>>>> fid-periods
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
@@ -278,6 +282,7 @@ class AccountData:
     # Accounting Preferences > "Void Transactions Using Reversing Journals": with it on, a user can
     # void neither credit memos nor customer payments (bridgehead_N1469460).
     reversing_journal_voids: bool = False
+<<<<<<< HEAD
     # The account's departments, classes and locations ({table: {id: (name, inactive)}}), and the
     # Accounting Preferences that make each mandatory (sandbox/classifications.py; off by default).
     classifications: dict[str, dict[str, tuple[str, bool]]] = field(
@@ -286,6 +291,10 @@ class AccountData:
     departments_mandatory: bool = field(default=False, repr=False)
     classes_mandatory: bool = field(default=False, repr=False)
     locations_mandatory: bool = field(default=False, repr=False)
+=======
+    # Closed and A/R-locked accounting periods, and where a transaction dated in one posts (periods.py).
+    periods: periods.PeriodSettings = field(default_factory=periods.PeriodSettings)
+>>>>>>> fid-periods
 
     def clear_data(self) -> None:
         with self.lock:
@@ -1039,6 +1048,7 @@ def _store(
             raise user_error("A record with this external ID already exists.", "externalId")
     rid = existing.id if existing else str(acct.next_id)
     _Checker(acct, ns_type, existing.id if existing else None, body).run()
+    period = periods.settle(acct, ns_type, existing, body)  # refused in a closed period (periods.py)
     stamp = now_iso()
     if existing is None:
         acct.next_id += 1
@@ -1053,6 +1063,8 @@ def _store(
     if eid is not None:
         acct.by_eid[(group, eid)] = rid
     _fill_defaults(acct, rec, existing is None)
+    if period is not None:
+        rec.derived["postingPeriod"] = period
     _derive_own(acct, rec)
     _reindex(acct, rec, old_body if existing else None)
     for order in _transforms().linked_invoices(acct, rec):

@@ -4,8 +4,8 @@ what happens to a tranId without it, customers' auto-numbering and the code of a
 ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column and whether
 transactionline holds tax and COGS lines, where a payment without undepFunds goes, how SuiteQL
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
-whether voids go by reversing journal, and the Accounting Preferences that make departments,
-classes or locations mandatory (POST /_sandbox/switches, the one control route for them; batch
+whether voids go by reversing journal, the Accounting Preferences that make departments,
+classes or locations mandatory, and closed or A/R-locked accounting periods (POST /_sandbox/switches, the one control route for them; batch
 behaviours are /_sandbox/async's). Features (SuiteTax, ARM, ...) come with the account's kind
 (kinds.py)."""
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from nue_ns.sandbox import classifications, tax
+from nue_ns.sandbox import classifications, periods, tax
 from nue_ns.sandbox.numbering import CUSTOMER_ID_CODES, TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
@@ -52,7 +52,7 @@ def describe(acct: Any) -> dict[str, Any]:
         "negative_credit_amounts": acct.negative_credit_amounts,
         "result_name_case": acct.result_name_case,
         "reversing_journal_voids": acct.reversing_journal_voids,
-    } | classifications.describe(acct)
+    } | classifications.describe(acct) | periods.describe(acct)
 
 
 def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +81,7 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(types, list) or any(t not in TRANSACTION_TYPES for t in types):
                 raise ValueError(f"tran_id_override must list types among {', '.join(TRANSACTION_TYPES)}")
             acct.tran_id_override = frozenset(types)
+        periods.apply(acct, data)  # closed_periods, ar_locked_periods, closed_period_posting
         out = describe(acct)
         if data.get("seed_tax_item") is True:
             out["tax_item_id"] = tax.seed_tax_item(acct)
