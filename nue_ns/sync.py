@@ -21,6 +21,7 @@ from nue_ns.hub import dispatching, links, prerequisites, transfers
 from nue_ns.hub.engines import Hub, autocommitted, checkout, drop_kept, kept_connection, transaction
 from nue_ns.hub.models import Record, State
 from nue_ns.logging import bound
+from nue_ns.netsuite import periods
 from nue_ns.netsuite.client import WriteResult
 from nue_ns.netsuite.errors import Exchange, Kind, NetSuiteError, customer_id_taken
 from nue_ns.refs import Ref
@@ -297,7 +298,10 @@ def refused(ctx: Context, rec: Record, err: NetSuiteError) -> Outcome:
 
 
 def _explained(ctx: Context, rec: Record, err: NetSuiteError) -> NetSuiteError:
-    """NetSuite's refusal of a customer's write, with what it means and what a person can do."""
+    """NetSuite's refusal of a record, with what it means and what a person can do: a document's date
+    where its accounting period is shut (netsuite/periods.py), a customer's ID or primary fields."""
+    if periods.refused(err):
+        return periods.dated(err, rec.payload.get(f"{rec.record_type}_date"))
     if rec.record_type != "customer" or err.kind is not Kind.NEEDS_PERSON:
         return err
     customer = records.validate("customer", rec.payload)

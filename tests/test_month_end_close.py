@@ -291,9 +291,9 @@ def test_month_end_close_refused_then_retried_updates_kept_and_next_open_posting
     system.wait(ids + april_ids, timeout=30, what="customers, products, April invoices")
     for rec in _state(system, march_ids):
         assert rec.error_kind == "needs_person" and rec.attempts == 1 and rec.error_code == "USER_ERROR"
-        # The record's date named where sync._explained calls periods.dated.
+        # The record's date named (sync._explained calls periods.dated).
         day = rec.payload["invoice_date"]
-        head = f"needs a person: 400 USER_ERROR: {periods.MARK}( \\(its date: {day}\\))?: "
+        head = f"needs a person: 400 USER_ERROR: {periods.MARK} \\(its date: {day}\\): "
         assert re.match(head + "the period of its date is closed, or its A/R is locked", rec.reason)
         assert "Reopen Period" in rec.reason and "Default Posting Period When Transaction Date" in rec.reason
         assert rec.reason.endswith(ns_periods.DATE_MISMATCH + " (field tranDate)")

@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-<<<<<<< HEAD
-from nue_ns.netsuite import segments
-=======
-from nue_ns.netsuite import periods
->>>>>>> fid-periods
+from nue_ns.netsuite import periods, segments
 from nue_ns.safe_text import clip
 
 # What the hub keeps of NetSuite's own words (its columns: error_code 64, error_path 200).

@@ -18,10 +18,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from nue_ns.netsuite.errors import NetSuiteError
+
+class _Refusal(Protocol):
+    """What this module reads of a NetSuiteError (errors.py imports this module: no cycle back)."""
+
+    code: str | None
+    detail: str
+
+
+_E = TypeVar("_E", bound=_Refusal)
 
 CHANGED_CODES = frozenset({"CLOSED_TRAN_PRD"})
 DATED_CODES = frozenset({"DATE_PRD_MISMATCH"})
@@ -94,13 +101,13 @@ def explained(code: str | None, detail: str) -> str:
     return f"{why}. NetSuite said: {detail}"
 
 
-def refused(err: NetSuiteError) -> bool:
+def refused(err: _Refusal) -> bool:
     """NetSuite refused a record for its accounting period (explained at classification)."""
     return refusal(err.code, err.detail) is not None
 
 
-def dated(err: NetSuiteError, day: str | None) -> NetSuiteError:
+def dated(err: _E, day: str | None) -> _E:
     """The refusal with the record's own date (its Nue date; the transaction's tranDate) named."""
     if not day or not refused(err) or not err.detail.startswith(MARK):
         return err
-    return replace(err, detail=f"{MARK} (its date: {day}){err.detail[len(MARK) :]}")
+    return replace(err, detail=f"{MARK} (its date: {day}){err.detail[len(MARK) :]}")  # type: ignore[type-var]

@@ -21,11 +21,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-<<<<<<< HEAD
-from nue_ns.sandbox import autoapply, classifications, field_types, kinds, numbering, tax, values
-=======
-from nue_ns.sandbox import autoapply, field_types, kinds, numbering, periods, tax, values
->>>>>>> fid-periods
+from nue_ns.sandbox import autoapply, classifications, field_types, kinds, numbering, periods, tax, values
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
@@ -282,7 +278,6 @@ class AccountData:
     # Accounting Preferences > "Void Transactions Using Reversing Journals": with it on, a user can
     # void neither credit memos nor customer payments (bridgehead_N1469460).
     reversing_journal_voids: bool = False
-<<<<<<< HEAD
     # The account's departments, classes and locations ({table: {id: (name, inactive)}}), and the
     # Accounting Preferences that make each mandatory (sandbox/classifications.py; off by default).
     classifications: dict[str, dict[str, tuple[str, bool]]] = field(
@@ -291,10 +286,8 @@ class AccountData:
     departments_mandatory: bool = field(default=False, repr=False)
     classes_mandatory: bool = field(default=False, repr=False)
     locations_mandatory: bool = field(default=False, repr=False)
-=======
     # Closed and A/R-locked accounting periods, and where a transaction dated in one posts (periods.py).
     periods: periods.PeriodSettings = field(default_factory=periods.PeriodSettings)
->>>>>>> fid-periods
 
     def clear_data(self) -> None:
         with self.lock:

@@ -5,9 +5,9 @@ ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column a
 transactionline holds tax and COGS lines, where a payment without undepFunds goes, how SuiteQL
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
 whether voids go by reversing journal, the Accounting Preferences that make departments,
-classes or locations mandatory, and closed or A/R-locked accounting periods (POST /_sandbox/switches, the one control route for them; batch
-behaviours are /_sandbox/async's). Features (SuiteTax, ARM, ...) come with the account's kind
-(kinds.py)."""
+classes or locations mandatory, and closed or A/R-locked accounting periods (POST
+/_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's).
+Features (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
 from __future__ import annotations
 
@@ -29,30 +29,34 @@ _CHOICES |= {"result_name_case": ("lower", "upper")}
 
 
 def describe(acct: Any) -> dict[str, Any]:
-    return {
-        "kind": acct.kind.name,
-        "suitetax": tax.suitetax(acct),
-        "engine_rate": str(tax.engine_rate(acct)),
-        "tax_codes": dict(acct.kind.tax_codes),
-        "tax_schedule_required": acct.tax.tax_schedule_required,
-        "tran_id_override": sorted(acct.tran_id_override),
-        "tran_id_refused": acct.tran_id_refused,
-        "customer_auto_numbering": acct.customer_auto_numbering,
-        "duplicate_customer_id_code": acct.duplicate_customer_id_code,
-        "auto_apply_default": acct.auto_apply_default,
-        "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
-        "items_everywhere_without_list": acct.items_everywhere_without_list,
-        "linked_line_replace": acct.linked_line_replace,
-        "tax_code_column": acct.tax_code_column,
-        "undep_funds_default": acct.undep_funds_default,
-        "tax_and_cogs_lines": acct.tax_and_cogs_lines,
-        "void_shows": acct.void_shows,
-        "status_cf_format": acct.status_cf_format,
-        "void_keeps_links": acct.void_keeps_links,
-        "negative_credit_amounts": acct.negative_credit_amounts,
-        "result_name_case": acct.result_name_case,
-        "reversing_journal_voids": acct.reversing_journal_voids,
-    } | classifications.describe(acct) | periods.describe(acct)
+    return (
+        {
+            "kind": acct.kind.name,
+            "suitetax": tax.suitetax(acct),
+            "engine_rate": str(tax.engine_rate(acct)),
+            "tax_codes": dict(acct.kind.tax_codes),
+            "tax_schedule_required": acct.tax.tax_schedule_required,
+            "tran_id_override": sorted(acct.tran_id_override),
+            "tran_id_refused": acct.tran_id_refused,
+            "customer_auto_numbering": acct.customer_auto_numbering,
+            "duplicate_customer_id_code": acct.duplicate_customer_id_code,
+            "auto_apply_default": acct.auto_apply_default,
+            "catalog_ignores_unknown_types": acct.catalog_ignores_unknown_types,
+            "items_everywhere_without_list": acct.items_everywhere_without_list,
+            "linked_line_replace": acct.linked_line_replace,
+            "tax_code_column": acct.tax_code_column,
+            "undep_funds_default": acct.undep_funds_default,
+            "tax_and_cogs_lines": acct.tax_and_cogs_lines,
+            "void_shows": acct.void_shows,
+            "status_cf_format": acct.status_cf_format,
+            "void_keeps_links": acct.void_keeps_links,
+            "negative_credit_amounts": acct.negative_credit_amounts,
+            "result_name_case": acct.result_name_case,
+            "reversing_journal_voids": acct.reversing_journal_voids,
+        }
+        | classifications.describe(acct)
+        | periods.describe(acct)
+    )
 
 
 def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
