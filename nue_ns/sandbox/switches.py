@@ -26,6 +26,11 @@ _CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("ite
 _CHOICES |= {"duplicate_customer_id_code": CUSTOMER_ID_CODES}
 _CHOICES |= {"void_shows": ("both", "status", "voided"), "status_cf_format": ("compact", "spaced")}
 _CHOICES |= {"result_name_case": ("lower", "upper")}
+# Currency precision (state.AccountData; docs/NETSUITE.md "Currency precision"):
+_CHOICES |= {
+    "excess_decimals": ("refuse", "round"),
+    "currency_precision_column": ("currencyprecision", "none"),
+}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -52,6 +57,8 @@ def describe(acct: Any) -> dict[str, Any]:
         "negative_credit_amounts": acct.negative_credit_amounts,
         "result_name_case": acct.result_name_case,
         "reversing_journal_voids": acct.reversing_journal_voids,
+        "excess_decimals": acct.excess_decimals,
+        "currency_precision_column": acct.currency_precision_column,
     } | classifications.describe(acct)
 
 
