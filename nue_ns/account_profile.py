@@ -37,6 +37,9 @@ class AccountProfile(BaseModel):
     read_at: dt.datetime | None = None
     records: dict[str, RecordSchema] = Field(default_factory=dict)  # by NetSuite record type
     currencies: dict[str, str] = Field(default_factory=dict)  # ISO 4217 code → internal id
+    # ISO 4217 code → decimal places of its amounts in this account: the currency record's
+    # currencyPrecision, as SuiteQL answered it (empty when the account's SuiteQL has no such column).
+    currency_precision: dict[str, int] = Field(default_factory=dict)
     subsidiaries: dict[str, str] = Field(default_factory=dict)  # internal id → name
     accounts: dict[str, str] = Field(default_factory=dict)  # GL account internal id → accttype
     tax_codes: dict[str, str] = Field(default_factory=dict)  # tax code name → internal id (SuiteTax)
@@ -66,6 +69,12 @@ class AccountProfile(BaseModel):
         lines = schema.sublists.get(sublist)
         return lines.fields.get(name) if lines is not None else None
 
+    def places(self, code: str) -> int:
+        """The decimal places amounts in `code` may have in this account: its currency record's
+        precision, else (not read) `fallback_places`."""
+        read = self.currency_precision.get(code)
+        return read if read is not None else fallback_places(code)
+
     @property
     def suitetax(self) -> bool:
         """SuiteTax is on: transactions have tax details (REST supports tax only with SuiteTax,
@@ -76,6 +85,24 @@ class AccountProfile(BaseModel):
     def arm(self) -> bool:
         """Advanced Revenue Management is on: item lines carry revenue recognition dates."""
         return bool(self.has("invoice", "revRecStartDate", sublist="item"))
+
+
+# A currency's decimal places when the account's own could not be read [U: docs/NETSUITE.md
+# "Currency precision"]. NetSuite supports only 0 and 2 ("The only values supported are 0 and 2",
+# Currency Decimal Precision, section_N1397831): 0 for the currencies NetSuite lists there as
+# "usually expressed as integers" and for those whose ISO 4217 minor unit is 0, else 2 (an ISO
+# 3-decimal currency such as KWD is held to 2, as every Nue amount already is: records.py). The
+# stricter guess: a whole-yen amount is never refused by it, a fractional one never rounded.
+ZERO_DECIMAL = frozenset(
+    # section_N1397831 "Currencies Usually Expressed as Integers"
+    "BYR KHR CLP ISK IDR IQD JPY LBP PYG KRW VND".split()
+    # ISO 4217 minor unit 0
+    + "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
+)
+
+
+def fallback_places(code: str) -> int:
+    return 0 if code in ZERO_DECIMAL else 2
 
 
 def summary(data: dict[str, Any] | None, now: dt.datetime | None = None) -> dict[str, Any] | None:
@@ -93,6 +120,7 @@ def summary(data: dict[str, Any] | None, now: dt.datetime | None = None) -> dict
         "calls": profile.calls,
         "features": {"suitetax": profile.suitetax, "arm": profile.arm},
         "currencies": profile.currencies,
+        "currency_precision": profile.currency_precision,
         "subsidiaries": profile.subsidiaries,
         "accounts": profile.accounts,
         "tax_codes": profile.tax_codes,

@@ -8,11 +8,15 @@ NetSuite's:
 - a customer transacts in its primary currency and those on its currency list. A transaction in
   a currency the customer's NetSuite record does not have yet waits for a new version of the
   customer with that currency on its list, which nue-ns enqueues itself (`request_currency`).
+And one of the account's: an amount has no more decimal places than its currency's precision there
+(`too_fine`): NetSuite supports 0 or 2 (section_N1397831), and what it does with a finer amount is
+on no Oracle page [U: docs/NETSUITE.md "Currency precision"], so nue-ns never sends one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
@@ -69,6 +73,86 @@ def unknown_currencies(
         if errors:
             problems.append(records.InvalidRecord(record_type, errors, i))
     return problems
+
+
+def amounts(rec: records._Record) -> list[tuple[str, Decimal]]:
+    """(field, amount) of every amount a record posts in its currency: line amounts and their tax,
+    totals, payment and refund amounts, applications. Not unit prices: a rate may be finer than the
+    currency (usage pricing, records.PRICE_STEP); the line amount Nue bills is what posts."""
+    out = [(name, v) for name in ("total", "amount") if isinstance(v := getattr(rec, name, None), Decimal)]
+    for i, line in enumerate(getattr(rec, "lines", None) or []):
+        out.append((f"lines[{i}].amount", line.amount))
+        if line.tax_amount is not None:
+            out.append((f"lines[{i}].tax_amount", line.tax_amount))
+    out += [
+        (f"applications[{j}].amount", a.amount)
+        for j, a in enumerate(getattr(rec, "applications", None) or [])
+    ]
+    return out
+
+
+# Every Nue amount is held to cents (records._cents): a currency of 2 places or more takes them all.
+CENT_PLACES = 2
+_POSTING = frozenset({"order", "invoice", "payment", "refund", "credit_memo"})  # the types with amounts
+_UNREAD = "assumed: the account's currency precision could not be read"
+
+
+def too_fine(rec: records._Record, profile: AccountProfile, account_id: str) -> list[dict[str, str]]:
+    """The one precision rule: {field, reason} for each amount finer than its currency's precision
+    in the account (its currency record's, else the fallback: AccountProfile.places)."""
+    code = getattr(rec, "currency", None)
+    if not code:
+        return []
+    places = profile.places(code)
+    if places >= CENT_PLACES:
+        return []
+    step = Decimal(1).scaleb(-places)
+    whence = "its currency precision" if code in profile.currency_precision else _UNREAD
+    way = f"in whole {code}" if places == 0 else f"to {places} decimal place(s)"
+    return [
+        {
+            "field": field,
+            "reason": f"{value} has more decimal places than {code} has in NetSuite account {account_id} "
+            f"({places}, {whence}): NetSuite cannot hold it as sent; Nue must send it {way}",
+        }
+        for field, value in amounts(rec)
+        if value != value.quantize(step)
+    ]
+
+
+def finer_than_the_account(
+    record_type: str,
+    valid: list[records._Record],
+    integ: Integration,
+    config: IntegrationConfig,
+    profile: AccountProfile | None,
+) -> list[records.InvalidRecord]:
+    """Records with an amount finer than its currency's precision in the account (once its profile
+    is read; a currency the account lacks is unknown_currencies' to name)."""
+    if profile is None:
+        return []
+    known = currency_ids(config, profile)
+    problems = []
+    for i, rec in enumerate(valid):
+        if getattr(rec, "currency", None) in known and (errors := too_fine(rec, profile, integ.account_id)):
+            problems.append(records.InvalidRecord(record_type, errors, i))
+    return problems
+
+
+def too_precise(
+    record_type: str, payload: dict[str, Any], profile: AccountProfile, account_id: str
+) -> str | None:
+    """Why a record in the hub may not go to this account (too_fine, as one reason), or None. Most
+    records are in a currency of 2 places and are not validated again."""
+    code = payload.get("currency")
+    if record_type not in _POSTING or not isinstance(code, str) or profile.places(code) >= CENT_PLACES:
+        return None
+    try:
+        errors = too_fine(records.validate(record_type, payload), profile, account_id)
+    except records.InvalidRecord:  # sync fails a payload that no longer validates before this
+        return None
+    shown = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+    return shown + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "") if errors else None
 
 
 def cross_currency(

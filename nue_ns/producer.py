@@ -99,7 +99,8 @@ def _parts(
 
 def _check(ctx: Context, integ: Integration, record_type: str, valid: list[records._Record]) -> None:
     """What a valid batch must also meet to be stored: mapping readiness, the integration's
-    collection scenario, known currencies, no item type change. Raises InvalidBatch."""
+    collection scenario, known currencies, amounts within their currency's precision in the
+    account, no item type change. Raises InvalidBatch."""
     unready = [
         records.InvalidRecord(record_type, [reason], i)
         for i, rec in enumerate(valid)
@@ -115,6 +116,7 @@ def _check(ctx: Context, integ: Integration, record_type: str, valid: list[recor
     if known is None:  # before the account's profile is read, an explicit currency map rules
         _check_currencies(record_type, valid, config)
     problems = currencies.unknown_currencies(record_type, valid, integ, config, known)
+    problems += currencies.finer_than_the_account(record_type, valid, integ, config, known)
     problems += currencies.cross_currency(ctx, integ, record_type, valid)
     if problems:
         raise InvalidBatch(sorted(problems, key=lambda p: p.index or 0))

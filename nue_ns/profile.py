@@ -6,7 +6,8 @@ rate and concurrency limits):
 1. the metadata catalog for every record type the integration writes, as OpenAPI 3.0
    (`GET /record/v1/metadata-catalog?select=...`, `Accept: application/swagger+json`,
    section_1545126526): which body and sublist fields the account has, custom fields included;
-2. SuiteQL `currency`: ISO 4217 code (`symbol`) → internal id, active currencies only;
+2. SuiteQL `currency`: ISO 4217 code (`symbol`) → internal id and decimal places
+   (`currencyprecision`), active currencies only;
 3. SuiteQL `subsidiary`: the subsidiaries (an account without OneWorld has none to list);
 4. SuiteQL `account` for the GL accounts the mapping names: their types (clearing-account check);
 5. where SuiteTax is on, SuiteQL `salestaxitem`: tax code name → internal id;
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 from redis.exceptions import LockError
 from sqlalchemy import Engine
 
-from nue_ns import dispatch, gateway
+from nue_ns import currencies, dispatch, gateway
 from nue_ns.account_profile import AccountProfile, record_schema
 from nue_ns.context import Connection, Context
 from nue_ns.gateway import NoCallSlot
@@ -49,7 +50,12 @@ log = logging.getLogger(__name__)
 WRITTEN_TYPES = ("customer", "salesOrder", "invoice", "creditMemo", "customerPayment", "customerRefund")
 
 # SuiteQL columns per the Records Catalog: currency.symbol holds the ISO 4217 code (USD, EUR).
-CURRENCY_QUERY = "SELECT id, symbol, isinactive FROM currency"
+# currencyprecision: the decimal places of the currency's amounts, 0 or 2 (Currency Decimal
+# Precision, section_N1397831; `currencyprecision` is the record's field id, section_N3201267, REST's
+# currencyPrecision). That SuiteQL names its column so is [U]: an account that refuses the column is
+# read without it, and its amounts are held to `account_profile.fallback_places`.
+CURRENCY_QUERY = "SELECT id, symbol, isinactive, currencyprecision FROM currency"
+CURRENCY_QUERY_WITHOUT_PRECISION = "SELECT id, symbol, isinactive FROM currency"
 SUBSIDIARY_QUERY = "SELECT id, name, isinactive FROM subsidiary"
 # With SuiteTax the tax codes are salesTaxItem records (article_0814121722). Oracle names no SuiteQL
 # column for them: `name` is the ODBC (NetSuite.com) tax_items column, while SuiteQL runs on
@@ -113,6 +119,16 @@ def _active(row: dict[str, Any]) -> bool:
     return str(row.get("isinactive", "F")).upper() not in ("T", "TRUE")
 
 
+def _places(row: dict[str, Any]) -> int | None:
+    """A currency row's precision: SuiteQL answers values as text ("0", "2"); a missing or odd
+    one is None (the currency then takes the fallback)."""
+    try:
+        places = int(str(row.get("currencyprecision")))
+    except ValueError:
+        return None
+    return places if 0 <= places <= 8 else None
+
+
 def read(
     ctx: Context, integration_id: int, *, record: Record | None = None, max_wait: float | None = None
 ) -> AccountProfile:
@@ -135,10 +151,19 @@ def read(
     url = f"{conn.client.base_url}/record/v1/metadata-catalog?select={','.join(types)}"
     doc, calls = _again(partial(gateway.call, ctx, conn, "GET", url, None, catalog, outcome="profile", **kw))
     profile = AccountProfile(records={t: s for t in types if (s := record_schema(doc, t)) is not None})
-    rows, n = _rows(ctx, conn, CURRENCY_QUERY, **kw)
+    try:
+        rows, n = _rows(ctx, conn, CURRENCY_QUERY, **kw)
+    except NetSuiteError as err:  # no currencyprecision column [U]: the currencies without it
+        if err.kind is not Kind.NEEDS_PERSON:
+            raise
+        log.warning("integration %s: currency precision not read (%s)", integration_id, err)
+        rows, n = _rows(ctx, conn, CURRENCY_QUERY_WITHOUT_PRECISION, **kw)
+        n += 1
     calls += n
-    profile.currencies = {
-        str(r["symbol"]).upper(): str(r["id"]) for r in rows if _active(r) and r.get("symbol")
+    active = [r for r in rows if _active(r) and r.get("symbol")]
+    profile.currencies = {str(r["symbol"]).upper(): str(r["id"]) for r in active}
+    profile.currency_precision = {
+        str(r["symbol"]).upper(): places for r in active if (places := _places(r)) is not None
     }
     try:
         rows, n = _rows(ctx, conn, SUBSIDIARY_QUERY, **kw)
@@ -214,12 +239,28 @@ def load(data: dict[str, Any] | None) -> AccountProfile | None:
 
 
 def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
-    """None when the integration has a profile (read now if it had none); else the outcome
-    ('deferred' or 'waiting') `rec` was left in. Like validation.gate: one worker per integration
-    reads, the others come back in a moment. A NetSuiteError other than one that needs a person
-    (which parks the record as waiting for the mapping) is raised for sync to handle."""
-    if conn.profile is not None:
+    """None when the integration has a profile (read now if it had none) and `rec` fits the account;
+    else the outcome ('deferred', 'waiting' or 'failed') `rec` was left in. Like validation.gate:
+    one worker per integration reads, the others come back in a moment. A NetSuiteError other than
+    one that needs a person (which parks the record as waiting for the mapping) is raised for sync
+    to handle. A record enqueued before the profile was read, with amounts finer than its currency's
+    precision in the account, needs a person before anything is sent (currencies.too_precise: the
+    rule enqueue applies once the profile is known)."""
+    account = conn.profile
+    if account is None:
+        held = _read_first(ctx, conn, rec)
+        if isinstance(held, str):
+            return held
+        account = held
+    reason = currencies.too_precise(rec.record_type, rec.payload, account, conn.integration.account_id)
+    if reason is None:
         return None
+    transfers.fail(ctx.engine, rec, reason)
+    return "failed"
+
+
+def _read_first(ctx: Context, conn: Connection, rec: Record) -> AccountProfile | str:
+    """The profile, read now by this worker; or the outcome `rec` was left in meanwhile."""
     s = ctx.settings
     lock = ctx.redis.lock(
         f"nue_ns:profile:{rec.integration_id}", timeout=6 * (s.netsuite_timeout + s.governor_max_wait) + 10
@@ -234,8 +275,9 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
         )
         return "deferred"
     try:
-        if ctx.integration(rec.integration_id).profile:  # another worker just read it
-            return None
+        stored = load(ctx.integration(rec.integration_id).profile)
+        if stored is not None:  # another worker just read it
+            return stored
         try:
             profile = read(ctx, rec.integration_id, record=rec)
         except NoCallSlot as exc:
@@ -253,7 +295,7 @@ def gate(ctx: Context, conn: Connection, rec: Record) -> str | None:
             raise  # throttled, refused login, transient: the record's side as for a write (sync)
         save(ctx.engine, rec.integration_id, profile)
         log.info("integration %s: account profile read with %d calls", conn.integration.name, profile.calls)
-        return None
+        return profile
     finally:
         try:
             lock.release()

@@ -127,3 +127,25 @@ def test_a_query_that_failed_transiently_is_asked_again_and_counted(monkeypatch)
     with pytest.raises(NetSuiteError):
         _read(monkeypatch, _suitetax(), wrap=wrap)
     assert failures["subsidiary"] == 0
+
+
+def test_each_currencys_precision_is_read_by_the_currency_query_itself(monkeypatch):
+    acct = AccountData("PROF2", "ck", "cs", "tk", "ts", kind=kinds.kind("full"))
+    read, asked = _read(monkeypatch, acct)
+    assert read.currency_precision == {"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "JPY": 0}
+    assert [q for q, _ in asked if "FROM currency" in q] == [profile.CURRENCY_QUERY]  # no call more
+    assert read.places("JPY") == 0 and read.places("EUR") == 2
+
+
+def test_an_account_without_the_precision_column_is_read_without_it_and_held_to_the_fallback(monkeypatch):
+    # Whether SuiteQL's currency table names the column currencyprecision is on no Oracle page [U].
+    acct = AccountData("PROF3", "ck", "cs", "tk", "ts", kind=kinds.kind("full"))
+    switches.apply(acct, {"currency_precision_column": "none"})
+    read, asked = _read(monkeypatch, acct)
+    assert [q for q, _ in asked if "FROM currency" in q] == [
+        profile.CURRENCY_QUERY,
+        profile.CURRENCY_QUERY_WITHOUT_PRECISION,
+    ]
+    assert read.currencies["JPY"] == "5" and read.currency_precision == {}
+    assert (read.places("JPY"), read.places("USD")) == (0, 2)  # NetSuite's integer currencies: 0
+    assert read.calls == len(asked) + 1  # the catalog, and every query, the refused one too

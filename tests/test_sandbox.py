@@ -1027,6 +1027,7 @@ def test_the_metadata_catalog_serves_the_accounts_schema(base: str) -> None:
         ("2", "EUR"),
         ("3", "GBP"),
         ("4", "CAD"),
+        ("5", "JPY"),
     ]
 
 

@@ -10,7 +10,8 @@ types of schema_extra.py) and adds what its features bring:
   (a parent and two children); USD base.
 - `suitetax`: + SuiteTax (transactions' taxDetails sublist and taxDetailsOverride; item lines'
   taxDetailsReference) + custcol_nue_line_id; two subsidiaries; EUR base.
-- `full`: every feature above (the demo's default: what the sandbox accepted before kinds).
+- `full`: every feature above (the demo's default: what the sandbox accepted before kinds), and
+  JPY beside them, a currency of precision 0.
 
 Currency and subsidiary internal ids differ between kinds on purpose: ids belong to an account, so
 a connector that guesses them posts in the wrong currency in some kind.
@@ -108,6 +109,10 @@ class AccountKind:
     def currency_id(self, code: str) -> str | None:
         return next((i for i, c in self.currencies.items() if c == code), None)
 
+    def places(self, currency_id: str | None) -> int:
+        """The currency's Currency Precision: the decimal places of its amounts."""
+        return CURRENCY_PRECISION.get(self.currencies.get(currency_id or "", ""), 2)
+
     # -- schema lookups ----------------------------------------------------------------------
 
     def fields(self, ns_type: str) -> frozenset[str]:
@@ -188,11 +193,15 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, st
     ),
     "full": (
         ("arm", "line_id_column", "suitetax"),
-        {"1": "USD", "2": "EUR", "3": "GBP", "4": "CAD"},
+        {"1": "USD", "2": "EUR", "3": "GBP", "4": "CAD", "5": "JPY"},
         {"1": ("Parent Company", None), "2": ("EMEA", "1"), "3": ("Americas", "1")},
     ),
 }
 KIND_NAMES = tuple(_SPECS)
+# A currency record's Currency Precision: "The only values supported are 0 and 2"; the Japan locale's
+# is 0, the United States' 2 (Currency Decimal Precision, section_N1397831). Every other currency of
+# the kinds has 2.
+CURRENCY_PRECISION = {"JPY": 0}
 # Tax codes of the SuiteTax kinds (salesTaxItem records, article_0814121722).
 TAX_CODES = {"21": "S-GB", "22": "Z-GB", "23": "S-DE", "24": "EXEMPT"}
 

@@ -288,6 +288,11 @@ class AccountData:
     locations_mandatory: bool = field(default=False, repr=False)
     # Closed and A/R-locked accounting periods, and where a transaction dated in one posts (periods.py).
     periods: periods.PeriodSettings = field(default_factory=periods.PeriodSettings)
+    # Currency precision (docs/NETSUITE.md "Currency precision"): SuiteQL's currency table has the
+    # column currencyprecision ("currencyprecision") or none ("none"); an amount finer than its
+    # currency's precision is refused ("refuse") or rounded to it ("round"). Oracle says neither.
+    currency_precision_column: str = "currencyprecision"
+    excess_decimals: str = "refuse"
 
     def clear_data(self) -> None:
         with self.lock:
@@ -696,14 +701,7 @@ class _Checker:
         return self.acct.records.get(_ref_id(self.body.get("customer") or self.body.get("entity")) or "")
 
     def transaction_currency(self) -> str:
-        """The currency the record will have: its own, else its customer's primary one."""
-        own = _ref_id(self.body.get("currency"))
-        customer = self.customer_record()
-        return (
-            own
-            or (_ref_id(customer.body.get("currency")) if customer else None)
-            or self.acct.kind.base_currency
-        )
+        return transaction_currency(self.acct, self.body)
 
     def transaction_subsidiary(self) -> str:
         own = _ref_id(self.body.get("subsidiary"))
@@ -739,10 +737,28 @@ class _Checker:
         if limit is not None and total > limit - drawn:
             raise user_error("The total amount applied exceeds the amount available to apply.", "apply")
 
+    def precision(self) -> None:
+        """An amount finer than the currency's precision (0 or 2 places, section_N1397831) is
+        refused, or rounded to it: which NetSuite does is on no Oracle page (switch excess_decimals,
+        docs/NETSUITE.md "Currency precision"). Unit prices (`rate`) are not amounts."""
+        places = self.acct.kind.places(self.transaction_currency())
+        step = Decimal(1).scaleb(-places)
+        for path, holder, name in _money_fields(self.body):
+            value = holder[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue  # not a number: _check_values' to judge
+            amount = _num(value)
+            if amount == amount.quantize(step):
+                continue
+            if self.acct.excess_decimals == "refuse":
+                raise invalid_value(value, path)
+            holder[name] = float(amount.quantize(step, rounding=ROUND_HALF_UP))
+
     def run(self) -> None:
         tax.check(self.acct, self.type, self.body)
         if self.type in TRANSACTION_TYPES:
             classifications.check(self.acct, self.type, self.body)
+            self.precision()
         kind = GROUP[self.type]
         if kind == "entity":
             self.customer()
@@ -758,6 +774,28 @@ class _Checker:
 
 _ANY_POSTING = ("Bank", "AcctRec", "OthCurrAsset", "FixedAsset", "OthAsset", "Income", "OthIncome", "Expense")
 _ANY_POSTING += ("OthExpense", "COGS", "DeferRevenue", "OthCurrLiab", "LongTermLiab", "Equity", "AcctPay")
+
+
+def transaction_currency(acct: AccountData, body: dict[str, Any]) -> str:
+    """The currency a transaction will have: its own, else its customer's primary one."""
+    own = _ref_id(body.get("currency"))
+    customer = acct.records.get(_ref_id(body.get("customer") or body.get("entity")) or "")
+    return own or (_ref_id(customer.body.get("currency")) if customer else None) or acct.kind.base_currency
+
+
+# A transaction's amounts in its currency: body fields, and line fields per sublist (not `rate`).
+_MONEY_BODY = ("payment", "total")
+_MONEY_LINES = {"item": ("amount",), "taxDetails": ("taxAmount", "taxBasis"), "apply": ("amount",)}
+_MONEY_LINES |= {"other": ("amount",), "cashBack": ("amount",)}
+
+
+def _money_fields(body: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(path, the dict holding it, its key) of each amount `body` sends."""
+    out = [(name, body, name) for name in _MONEY_BODY if body.get(name) is not None]
+    for sublist, names in _MONEY_LINES.items():
+        for i, line in enumerate(_lines(body, sublist)):
+            out += [(f"{sublist}.items[{i}].{n}", line, n) for n in names if line.get(n) is not None]
+    return out
 
 
 def _has_transactions(acct: AccountData, customer_id: str) -> bool:
@@ -808,11 +846,14 @@ def _undeposited(body: dict[str, Any], default: bool = True) -> bool:
     return value == "T"
 
 
-def _line_amount(line: dict[str, Any]) -> Decimal:
+def _line_amount(line: dict[str, Any], places: int = 2) -> Decimal:
+    """A line's amount: as sent, or quantity x rate in the currency's precision (Oracle's example:
+    ten units in yen come to ¥115,408, not ¥115,408.10, section_N1397831)."""
+    step = Decimal(1).scaleb(-places)
     if line.get("amount") is not None:
-        return _money(_num(line["amount"]))
+        return _num(line["amount"]).quantize(step, rounding=ROUND_HALF_UP)
     quantity = _num(line["quantity"]) if line.get("quantity") is not None else Decimal(1)
-    return _money(quantity * _num(line.get("rate")))
+    return (quantity * _num(line.get("rate"))).quantize(step, rounding=ROUND_HALF_UP)
 
 
 # -- derived values: totals, open balances, statuses ----------------------------------------------
@@ -865,10 +906,11 @@ def _derive_sales(acct: AccountData, ns_type: str, body: dict[str, Any], derived
     """A sales record's line amounts and `total`: its item lines, plus its tax with SuiteTax (tax
     details and their total; "Tax Details on Transactions in SuiteTax", section_4283867856:
     Subtotal + Tax Total = Total)."""
+    places = acct.kind.places(transaction_currency(acct, body))
     for line in _lines(body, "item"):
-        line["amount"] = float(_line_amount(line))
+        line["amount"] = float(_line_amount(line, places))
     derived["total"] = float(sum((_num(line["amount"]) for line in _lines(body, "item")), Decimal(0)))
-    tax.derive(acct, ns_type, body, derived)
+    tax.derive(acct, ns_type, body, derived, places)
 
 
 def _sales_total(acct: AccountData, ns_type: str, body: dict[str, Any]) -> Decimal:
@@ -1168,7 +1210,8 @@ def read(acct: AccountData, ns_type: str, ref: str) -> dict[str, Any]:
             return sub | ({"parent": {"id": parent}} if parent else {})
         if ns_type == "currency" and ref in acct.kind.currencies:
             code = acct.kind.currencies[ref]
-            return {"id": ref, "symbol": code, "name": code, "isInactive": False}
+            view = {"id": ref, "symbol": code, "name": code, "isInactive": False}
+            return view | {"currencyPrecision": acct.kind.places(ref)}  # the real schema's field
         if ns_type in READ_ONLY_TYPES:
             raise not_found()
         return acct.find(ns_type, ref).view()

@@ -43,7 +43,9 @@ _TABLES = {
     "account": "id INTEGER, acctnumber TEXT, accountsearchdisplayname TEXT, fullname TEXT, accttype TEXT, "
     "isinactive TEXT",
     "subsidiary": "id INTEGER, name TEXT, parent INTEGER, isinactive TEXT",
-    "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT",
+    # currencyprecision (the record's field id, section_N3201267) unless the switch
+    # currency_precision_column leaves it out: its SuiteQL name is on no Oracle page [U].
+    "currency": "id INTEGER, symbol TEXT, name TEXT, isbasecurrency TEXT, isinactive TEXT{precision}",
     # The tax code's column: `itemid` (public SuiteQL code), or `name` (the ODBC tax_items column)
     # with the switch tax_code_column (sandbox/switches.py); Oracle names none for SuiteQL [U].
     "salestaxitem": "id INTEGER, {tax_code_column} TEXT, description TEXT, isinactive TEXT",
@@ -337,7 +339,11 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
         (int(i), name, int(parent) if parent else None, "F") for i, (name, parent) in subsidiaries
     ]
     base = acct.kind.base_currency
-    rows["currency"] = [(int(i), c, c, _tf(i == base), "F") for i, c in acct.kind.currencies.items()]
+    precise = acct.currency_precision_column == "currencyprecision"
+    rows["currency"] = [
+        (int(i), c, c, _tf(i == base), "F") + ((acct.kind.places(i),) if precise else ())
+        for i, c in acct.kind.currencies.items()
+    ]
     rows["salestaxitem"] = [(int(i), name, name, "F") for i, name in acct.kind.tax_codes.items()]
     for table in classifications.TABLES:
         rows[table] = classifications.rows(acct, table)
@@ -371,7 +377,9 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
         ]
     rows["nexttransactionlinelink"] += _voided_links(acct)
     for name, columns in _TABLES.items():
-        conn.execute(f"CREATE TABLE {name} ({columns.format(tax_code_column=acct.tax_code_column)})")
+        precision = ", currencyprecision INTEGER" if precise else ""
+        ddl = columns.format(tax_code_column=acct.tax_code_column, precision=precision)
+        conn.execute(f"CREATE TABLE {name} ({ddl})")
         if rows[name]:
             marks = ",".join("?" * len(rows[name][0]))
             conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])

@@ -5,7 +5,8 @@ ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column a
 transactionline holds tax and COGS lines, where a payment without undepFunds goes, how SuiteQL
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
 whether voids go by reversing journal, the Accounting Preferences that make departments,
-classes or locations mandatory, and closed or A/R-locked accounting periods (POST
+classes or locations mandatory, closed or A/R-locked accounting periods, and what a currency's
+precision does to a finer amount and whether SuiteQL shows it (POST
 /_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's).
 Features (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
@@ -26,6 +27,11 @@ _CHOICES = {"linked_line_replace": ("refuse", "allow"), "tax_code_column": ("ite
 _CHOICES |= {"duplicate_customer_id_code": CUSTOMER_ID_CODES}
 _CHOICES |= {"void_shows": ("both", "status", "voided"), "status_cf_format": ("compact", "spaced")}
 _CHOICES |= {"result_name_case": ("lower", "upper")}
+# Currency precision (state.AccountData; docs/NETSUITE.md "Currency precision"):
+_CHOICES |= {
+    "excess_decimals": ("refuse", "round"),
+    "currency_precision_column": ("currencyprecision", "none"),
+}
 
 
 def describe(acct: Any) -> dict[str, Any]:
@@ -53,6 +59,8 @@ def describe(acct: Any) -> dict[str, Any]:
             "negative_credit_amounts": acct.negative_credit_amounts,
             "result_name_case": acct.result_name_case,
             "reversing_journal_voids": acct.reversing_journal_voids,
+            "excess_decimals": acct.excess_decimals,
+            "currency_precision_column": acct.currency_precision_column,
         }
         | classifications.describe(acct)
         | periods.describe(acct)

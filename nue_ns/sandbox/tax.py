@@ -90,9 +90,9 @@ def check(acct: Any, ns_type: str, body: dict[str, Any]) -> None:
             raise errors.missing_values("Tax Amount")
 
 
-def derive(acct: Any, ns_type: str, body: dict[str, Any], derived: dict[str, Any]) -> None:
-    """Tax details (the engine's unless overridden) and subtotal/taxTotal/total of a sales record
-    whose item line amounts are final."""
+def derive(acct: Any, ns_type: str, body: dict[str, Any], derived: dict[str, Any], places: int = 2) -> None:
+    """Tax details (the engine's unless overridden, in the currency's `places`) and
+    subtotal/taxTotal/total of a sales record whose item line amounts are final."""
     if ns_type not in SALES_TYPES or not suitetax(acct):
         return
     items = _lines(body, "item")
@@ -103,7 +103,7 @@ def derive(acct: Any, ns_type: str, body: dict[str, Any], derived: dict[str, Any
         for line in items:
             reference = line.setdefault("taxDetailsReference", f"TD{line.get('line')}")
             amount = _num(line.get("amount"))
-            tax = (amount * rate / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+            tax = (amount * rate / 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
             details.append(
                 {
                     "taxDetailsReference": {"id": reference},
