@@ -112,3 +112,24 @@ def test_a_transfers_refill_waits_for_another_dispatch_holding_its_integration(c
         assert time.monotonic() - began >= 0.45  # its refill waited for the holder
     assert sent == [ids[1]]  # the third was carried on to, never sent
     assert _states(ctx, ids) == [State.TRANSFERRED] * 3
+
+
+def test_a_kept_connection_that_died_is_replaced_and_the_record_still_goes(ctx, sent):
+    """PostgreSQL ended the worker thread's kept hub connection between two transfers (a restart, an
+    idle timeout): the next claim fails on it, is made again on a fresh connection, and the record
+    transfers; it is neither lost nor left in flight."""
+    from sqlalchemy import text
+
+    from nue_ns.hub import db
+
+    ids = _enqueue(ctx, 2)
+    assert sync.transfer(ctx, ids[0])[0] is sync.Outcome.TRANSFERRED
+    assert db.kept_connection(ctx.engine)
+    dead = db._held.kept[2].driver_connection.info.backend_pid
+    with session_scope(ctx.engine) as s:
+        assert s.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": dead}) is True
+    assert dispatching.dispatch_candidates(ctx.engine, window=1) == ids[1:]
+
+    assert sync.transfer(ctx, ids[1])[0] is sync.Outcome.TRANSFERRED
+    assert _states(ctx, ids) == [State.TRANSFERRED, State.TRANSFERRED]
+    assert db._held.kept[2].driver_connection.info.backend_pid != dead

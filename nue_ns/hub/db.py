@@ -195,7 +195,7 @@ def transaction(hub: Hub) -> Iterator[psycopg.Cursor]:
     round trips but costs more CPU in psycopg than it saves: measured, not used.)"""
     if isinstance(hub, Engine):
         held = getattr(_held, "conn", None)
-        if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
+        if _between(held, hub):
             hub = held[1]  # this thread's unit of work holds one, between its transactions
         else:
             with checkout(hub) if held is None else _fresh(hub) as conn, transaction(conn) as cur:
@@ -217,7 +217,7 @@ def autocommitted(hub: Hub) -> Iterator[psycopg.Cursor]:
     each statement its own snapshot either way)."""
     if isinstance(hub, Engine):
         held = getattr(_held, "conn", None)
-        if held is not None and held[0] is hub and held[1].info.transaction_status == _IDLE:
+        if _between(held, hub):
             hub = held[1]
         else:
             with checkout(hub) if held is None else _fresh(hub) as conn, autocommitted(conn) as cur:
@@ -227,7 +227,21 @@ def autocommitted(hub: Hub) -> Iterator[psycopg.Cursor]:
     try:
         yield hub.cursor()
     finally:
-        hub.autocommit = False
+        # A connection that died meanwhile is left as it is: psycopg refuses to change its mode
+        # ("the connection is lost"), an error that would replace the one the caller should see.
+        if not (hub.closed or hub.broken):
+            hub.autocommit = False
+
+
+def _between(held: tuple[Engine, psycopg.Connection] | None, engine: Engine) -> bool:
+    """Whether this thread's unit of work holds a connection of `engine` between its transactions
+    (idle, and not inside an autocommitted block, whose statements must stay one each)."""
+    return (
+        held is not None
+        and held[0] is engine
+        and held[1].info.transaction_status == _IDLE
+        and not held[1].autocommit
+    )
 
 
 def statement(hub: Hub, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor:
