@@ -558,8 +558,8 @@ def test_payments_are_not_reported_unless_the_integration_collects_in_netsuite(s
     ns.user_void(ns.credit_memo("CM-1", customer, item, 10))
     # A payment nue-ns wrote (collected on Stripe), voided in NetSuite: Nue hears of it in this mode too.
     paid = {"apply": {"items": [{"doc": {"id": inv}, "apply": True, "amount": 20.0}]}}
-    pay = ns.nue_wrote("payment", "PAY-1", "customerPayment", "nue-pay-PAY-1",
-                       {"customer": {"id": customer}, "payment": 20.0, "account": {"id": "1"}} | paid)  # fmt: skip
+    body = {"customer": {"id": customer}, "payment": 20.0, "account": {"id": "1"}} | paid
+    pay = ns.nue_wrote("payment", "PAY-1", "customerPayment", "nue-pay-PAY-1", body)
     ns.user_void(pay, type="customerPayment")
     assert inbound.poll(system.ctx, ns.integration.id).created == 2
     webhook.deliver_due(system.ctx)
