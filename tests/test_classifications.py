@@ -133,6 +133,9 @@ def test_transforms_carry_them_on_the_header_and_the_lines_they_send():
     assert carries(t.body) == SENT
     sent = [line for line in t.body["item"]["items"] if line.get("quantity") != 0]
     assert len(sent) == 2 and all(carries(line) == SENT for line in sent)
+    # The order's lines it does not bill, at quantity 0, carry them too (the order may predate them).
+    unbilled = [line for line in t.body["item"]["items"] if line.get("quantity") == 0]
+    assert unbilled and all(carries(line) == SENT for line in unbilled)
     memo = records.validate("credit_memo", CREDIT_MEMO)
     cm = links.credit_memo_from_invoice(mapping.build("credit_memo", memo, CLASSIFIED, RESOLVED), memo, "501")
     assert carries(cm.body) == SENT and all(carries(line) == SENT for line in cm.body["item"]["items"])

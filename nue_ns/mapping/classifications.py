@@ -31,6 +31,10 @@ WITH_LINES = ("salesOrder", "invoice", "creditMemo")
 HEADER_ONLY = ("customerPayment", "customerRefund")
 
 
+# The REST fields, on a header and on item lines.
+FIELDS = frozenset(s.field for s in SEGMENTS)
+
+
 def configured(config: IntegrationConfig) -> list[tuple[Segment, str]]:
     """The classifications the integration sets, with their internal ids."""
     return [(s, value) for s in SEGMENTS if (value := getattr(config, s.setting))]
@@ -66,9 +70,10 @@ def query(segment: Segment, internal_id: str) -> str:
 
 
 def problems(config: IntegrationConfig, profile: AccountProfile) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the configured classifications: one that is not an active value of
-    the account stops records (NetSuite would refuse every transaction); one whose table could not
-    be read, or that the account's transactions lack, is a warning."""
+    """(problems, warnings) of the configured classifications, for `validate` and the settings
+    page: one that is not an active value of the account is a problem (NetSuite would refuse every
+    transaction that carries it, one by one: records are not held back for it); one whose table
+    could not be read, or that the account's transactions lack, is a warning."""
     out: tuple[list[str], list[str]] = ([], [])
     for segment, value in configured(config):
         read = profile.classifications.get(segment.table)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from nue_ns.integration import IntegrationConfig
+from nue_ns.mapping import classifications
 from nue_ns.mapping.base import NsRequest
 from nue_ns.records import CreditMemo, Invoice, Order, _Record
 
@@ -116,10 +117,14 @@ def invoice_from_order(
             )
         billed.add(nue.order_line_id)
         lines.append({k: v for k, v in sent.items() if k != "item"} | {"orderLine": ns["line"]})
+    # The order's lines this invoice does not bill come along at quantity 0, with the classifications
+    # every line of ours carries (an order sent before they were set has none, and an account that
+    # makes them mandatory wants them on every line: mapping/classifications.py).
+    segments = {k: v for k, v in (mapped[0] if mapped else {}).items() if k in classifications.FIELDS}
     for nue_id, ns in by_nue.items():
         if nue_id not in billed and is_open(ns):
-            lines.append({"orderLine": ns["line"], "quantity": 0})  # not on this invoice
-    lines += [{"orderLine": ns["line"], "quantity": 0} for ns in tax_lines(ns_order, config)]
+            lines.append({"orderLine": ns["line"], "quantity": 0} | segments)  # not on this invoice
+    lines += [{"orderLine": ns["line"], "quantity": 0} | segments for ns in tax_lines(ns_order, config)]
     lines += own_tax
     body["item"] = {"items": lines}
     close = lines_to_close(invoice, order, ns_order, config)
