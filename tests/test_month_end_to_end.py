@@ -450,7 +450,15 @@ HARD_SWITCHES: dict[str, Any] = {
     "tax_code_column": "name",  # SuiteQL salestaxitem has no itemid: only the fallback query reads it
     "undep_funds_default": True,  # a payment without undepFunds goes to Undeposited Funds
     "tax_and_cogs_lines": True,  # transactionline holds tax and COGS lines beside the item lines
+    "result_name_case": "upper",  # SuiteQL's result names in upper case: every reader still reads them
+    "currency_precision_column": "none",  # SuiteQL's currency has no precision: the profile falls back
+    "departments_mandatory": True,  # Make Departments / Classes / Locations Mandatory: on the header
+    "classes_mandatory": True,  # and every item line of each transaction (the mapping sets them)
+    "locations_mandatory": True,
 }
+# The account's own departments, classes and locations (sandbox/classifications.py SEEDED), set in
+# the mapping as an administrator does where the account makes them mandatory.
+CLASSIFIED = {"department_id": "12", "class_id": "21", "location_id": "32"}
 # Where two values are both plausible and neither is harder, the kinds share them out so that the
 # test covers each: who gives the Customer ID (and the code of a taken one), and how the account
 # answers batches (refused with a 400 that reads like a record's refusal; per-record or one-task
@@ -525,6 +533,7 @@ def _connect(system: System, kind: str, seq: int) -> None:
     config = CONFIG.model_copy(
         update=KINDS[kind][1]
         | {"gl": gl, "tax_item_id": switched["tax_item_id"], "batches": True, "tax_schedule_id": "1"}
+        | CLASSIFIED
     )
     save_config(system.ctx.engine, name, config)
 
@@ -586,6 +595,15 @@ def test_a_month_on_each_kind_of_account_with_every_switch_at_its_harder_value(s
         for inv in month["invoice"]:  # NetSuite numbered each invoice; Nue's number is in the memo
             body = ledger.body("invoice", inv["id"])
             assert body["tranId"] != inv["invoice_number"] and inv["invoice_number"] in body["memo"]
+            # The mandatory classifications on the header and every line (tax lines included).
+            for part in (body, *body["item"]["items"]):
+                assert {f: part.get(f) for f in ("department", "class", "location")} == {
+                    "department": {"id": "12"},
+                    "class": {"id": "21"},
+                    "location": {"id": "32"},
+                }, (kind, inv["id"])
+        # The profile fell back to the currencies' usual places where SuiteQL had no precision column.
+        assert system.ctx.integration(name).profile["currency_precision"] == {}, kind
         # The audit's SuiteQL (transactionline with tax and COGS lines) finds every record as sent.
         report = audit.verify(system.ctx, name)
         assert report.ok and report.checked == len(ids[kind]), report.as_json()
