@@ -746,9 +746,10 @@ def integration_set(
     are checked in NetSuite before the mapping is saved)."""
     from nue_ns.hub.integrations import config_of, public_view, save_config
     from nue_ns.mapping.accounts import current_verdict
+    from nue_ns.netsuite.segments import SEGMENTS  # department, class, location, in that order
 
     ctx = _ctx()
-    segments = {"department_id": department, "class_id": class_, "location_id": location}
+    segments = {s.setting: v for s, v in zip(SEGMENTS, (department, class_, location), strict=True)}
     mapping_given = any(
         v not in (None, [])
         for v in (gl, override, item_type, collection, scheduled, subsidiary, *segments.values())

@@ -91,8 +91,8 @@ def amounts(rec: records._Record) -> list[tuple[str, Decimal]]:
     return out
 
 
-# Every Nue amount is held to cents (records._cents): a currency of 2 places or more takes them all.
-CENT_PLACES = 2
+# Every Nue amount is held to cents (records._cents): a currency of that many places or more takes them all.
+CENT_PLACES = records.MONEY_PLACES
 _POSTING = frozenset({"order", "invoice", "payment", "refund", "credit_memo"})  # the types with amounts
 _UNREAD = "assumed: the account's currency precision could not be read"
 

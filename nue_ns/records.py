@@ -110,14 +110,19 @@ def _no_float(value: Any) -> Any:
     return value
 
 
+# Every Nue amount is held to cents; unit prices have their own step (PRICE_STEP).
+MONEY_PLACES = 2
+_CENT = Decimal(1).scaleb(-MONEY_PLACES)
+
+
 def _cents(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("amount must be a finite number")
-    if value.as_tuple().exponent < -2 and value != value.quantize(Decimal("0.01")):
-        raise ValueError("amount has more than 2 decimal places")
+    if value.as_tuple().exponent < -MONEY_PLACES and value != value.quantize(_CENT):
+        raise ValueError(f"amount has more than {MONEY_PLACES} decimal places")
     if abs(value) >= Decimal("1e13"):
         raise ValueError("amount is too large")
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(_CENT)
 
 
 def _price(value: Decimal) -> Decimal:
