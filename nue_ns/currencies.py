@@ -47,14 +47,15 @@ def _codes(record_type: str, rec: records._Record) -> list[tuple[str, str]]:
     return out
 
 
-def unknown_currencies(
+def against_the_account(
     record_type: str,
     valid: list[records._Record],
     integ: Integration,
     config: IntegrationConfig,
     profile: AccountProfile | None,
 ) -> list[records.InvalidRecord]:
-    """Records naming a currency the account does not have (only once its profile is read)."""
+    """Records naming a currency the account does not have, or with an amount finer than its
+    currency's precision there (too_fine); only once the account's profile is read."""
     if profile is None:
         return []
     known = currency_ids(config, profile)
@@ -70,6 +71,8 @@ def unknown_currencies(
             for field, code in _codes(record_type, rec)
             if code not in known
         ]
+        if getattr(rec, "currency", None) in known:
+            errors += too_fine(rec, profile, integ.account_id)
         if errors:
             problems.append(records.InvalidRecord(record_type, errors, i))
     return problems
@@ -118,25 +121,6 @@ def too_fine(rec: records._Record, profile: AccountProfile, account_id: str) -> 
         for field, value in amounts(rec)
         if value != value.quantize(step)
     ]
-
-
-def finer_than_the_account(
-    record_type: str,
-    valid: list[records._Record],
-    integ: Integration,
-    config: IntegrationConfig,
-    profile: AccountProfile | None,
-) -> list[records.InvalidRecord]:
-    """Records with an amount finer than its currency's precision in the account (once its profile
-    is read; a currency the account lacks is unknown_currencies' to name)."""
-    if profile is None:
-        return []
-    known = currency_ids(config, profile)
-    problems = []
-    for i, rec in enumerate(valid):
-        if getattr(rec, "currency", None) in known and (errors := too_fine(rec, profile, integ.account_id)):
-            problems.append(records.InvalidRecord(record_type, errors, i))
-    return problems
 
 
 def too_precise(

@@ -115,8 +115,7 @@ def _check(ctx: Context, integ: Integration, record_type: str, valid: list[recor
     known = profile.load(integ.profile)
     if known is None:  # before the account's profile is read, an explicit currency map rules
         _check_currencies(record_type, valid, config)
-    problems = currencies.unknown_currencies(record_type, valid, integ, config, known)
-    problems += currencies.finer_than_the_account(record_type, valid, integ, config, known)
+    problems = currencies.against_the_account(record_type, valid, integ, config, known)
     problems += currencies.cross_currency(ctx, integ, record_type, valid)
     if problems:
         raise InvalidBatch(sorted(problems, key=lambda p: p.index or 0))

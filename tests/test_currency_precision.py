@@ -120,8 +120,10 @@ def test_a_hub_record_is_judged_again_only_in_a_currency_finer_than_cents(monkey
 def test_enqueue_checks_only_currencies_the_account_has():
     integ = SimpleNamespace(account_id="A")
     valid = [records.validate("invoice", invoice("INV-7", ("1.5",), currency="CLP"))]  # not in the account
-    assert currencies.finer_than_the_account("invoice", valid, integ, CONFIG, PROFILE) == []
-    assert currencies.finer_than_the_account("invoice", valid, integ, CONFIG, None) == []
+    [problem] = currencies.against_the_account("invoice", valid, integ, CONFIG, PROFILE)
+    assert [e["field"] for e in problem.errors] == ["currency"]  # named unknown, not judged for places
+    assert "CLP is not a currency of NetSuite account A" in str(problem)
+    assert currencies.against_the_account("invoice", valid, integ, CONFIG, None) == []  # no profile yet
 
 
 # -- at enqueue, with the hub ------------------------------------------------------------------------
