@@ -35,6 +35,7 @@ from nue_ns.hub.integrations import list_integrations
 from nue_ns.hub.models import Integration
 from nue_ns.hub.models_inbound import EventKind, EventState, InboundEvent
 from nue_ns.integration import Collection
+from nue_ns.mapping.base import EXTERNAL_ID_PREFIX
 from nue_ns.mapping.lines import currency_ids
 from nue_ns.netsuite import literals
 from nue_ns.netsuite.errors import NetSuiteError
@@ -50,20 +51,28 @@ _FIRST_POLL_LOOKBACK = dt.timedelta(hours=14)
 
 # A status's type and letter pair, without spaces: 'CustCred:V' (BUILTIN.CF, article_1029114514).
 _STATUS = "REPLACE(BUILTIN.CF(t.status), ' ', '')"
+_CM_PREFIX, _PAY_PREFIX = EXTERNAL_ID_PREFIX["credit_memo"], EXTERNAL_ID_PREFIX["payment"]
 _PAYMENTS = "(t.type = 'CustPymt' AND (t.externalid IS NULL OR t.externalid NOT LIKE 'nue-%'))"
-_VOIDS = (
-    f"(t.type = 'CustCred' AND ({_STATUS} = 'CustCred:V' OR t.voided = 'T') AND t.externalid LIKE 'nue-cm-%')"
+_VOIDED = f"({_STATUS} = '{{type}}:V' OR t.voided = 'T')"  # status letter V, or the voided flag
+_VOIDS = f"(t.type = 'CustCred' AND {_VOIDED.format(type='CustCred')} AND t.externalid LIKE '{_CM_PREFIX}%')"
+# A payment nue-ns wrote (collected in Nue: Stripe, payment links) that was voided in NetSuite since:
+# the invoices it paid are open there again (section_N563543), so Nue hears of it in either mode.
+_NUE_PAYMENT_VOIDS = (
+    f"(t.type = 'CustPymt' AND {_VOIDED.format(type='CustPymt')} AND t.externalid LIKE '{_PAY_PREFIX}%')"
 )
-_CM_PREFIX = "nue-cm-"
 _NS_TYPES = {"CustPymt": "customerPayment", "CustCred": "creditMemo"}
 _KINDS = {"CustPymt": EventKind.PAYMENT_RECEIVED, "CustCred": EventKind.CREDIT_MEMO_VOIDED}
 
 
 def changes_query(payments: bool, key: tuple[dt.datetime, int]) -> str:
-    """Changed payments (when collecting in NetSuite) and voided nue-ns credit memos after a key,
-    its values inlined as validated literals (nue_ns/netsuite/literals.py: REST SuiteQL has no
-    bind parameters)."""
-    kinds = f"{_PAYMENTS} OR {_VOIDS}" if payments else _VOIDS
+    """Changed payments (when collecting in NetSuite) and voided nue-ns payments and credit memos
+    after a key, its values inlined as validated literals (nue_ns/netsuite/literals.py: REST SuiteQL
+    has no bind parameters)."""
+    kinds = (
+        f"{_PAYMENTS} OR {_VOIDS} OR {_NUE_PAYMENT_VOIDS}"
+        if payments
+        else f"{_VOIDS} OR {_NUE_PAYMENT_VOIDS}"
+    )
     after, after_id = literals.timestamp(key[0]), literals.integer(key[1])
     return (
         "SELECT t.id, t.type, t.tranid, t.externalid, t.entity, t.foreigntotal, t.currency, t.voided, "
@@ -166,8 +175,13 @@ def payment_content(
     total = abs(Decimal(r.get("foreigntotal") or "0"))  # signed by type in SuiteQL: unsigned here
     used = sum((Decimal(a["amount"]) for a in applied), Decimal(0))
     customer = r.get("entity")
+    external_id = r.get("externalid") or ""
+    nue_id = links.nue_id("customerPayment", str(change.id)) or (
+        external_id.removeprefix(_PAY_PREFIX) if external_id.startswith(_PAY_PREFIX) else None
+    )
     return {
         "payment": {
+            "nue_id": nue_id,  # a payment nue-ns wrote (reported when voided); None for NetSuite's own
             "amount": _money(str(total)),
             "currency": r.get("currencycode") or currencies.get(r.get("currency", "")),
             "tran_date": r.get("trandate"),
@@ -314,11 +328,17 @@ def _contents(reader: _Reader, changes: list[Change]) -> dict[int, dict[str, Any
     for c in changes:
         if c.type == "CustCred":
             out[c.id] = credit_memo_content(c, links)
-        elif links.nue_id("customerPayment", str(c.id)) is not None:
-            out[c.id] = None  # nue-ns wrote it, even if its externalId was changed since
+        elif _ours(c, links) and not c.voided:
+            out[c.id] = None  # nue-ns wrote it (even if its externalId was changed since): an echo
         else:
             out[c.id] = payment_content(c, applied.get(str(c.id), []), links, currencies)
     return out
+
+
+def _ours(change: Change, links: Links) -> bool:
+    """A payment nue-ns wrote: linked in the hub, or carrying a nue-ns externalId."""
+    external_id = change.row.get("externalid") or ""
+    return links.nue_id("customerPayment", str(change.id)) is not None or external_id.startswith(_PAY_PREFIX)
 
 
 def _handle_page(reader: _Reader, changes: list[Change], result: PollResult) -> None:

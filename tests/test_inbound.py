@@ -305,11 +305,11 @@ def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, 
     ns.credit_memo("CM-2", customer, item, 20)  # never voided
     # Payments nue-ns wrote itself: by externalId, and one whose externalId a user cleared since.
     apply2 = {"apply": {"items": [{"doc": {"id": inv2}, "apply": True, "amount": 20.0}]}}
-    ns.nue_wrote("payment", "PAY-1", "customerPayment", "nue-pay-PAY-1", {"customer": {"id": customer},
+    pay1 = ns.nue_wrote("payment", "PAY-1", "customerPayment", "nue-pay-PAY-1", {"customer": {"id": customer},
                  "payment": 20.0, "account": {"id": "1"}} | apply2)  # fmt: skip
     apply2["apply"]["items"][0]["amount"] = 5.0
-    ns.nue_wrote("payment", "PAY-2", "customerPayment", None, {"customer": {"id": customer}, "payment": 5.0,
-                 "account": {"id": "1"}} | apply2)  # fmt: skip
+    pay2 = ns.nue_wrote("payment", "PAY-2", "customerPayment", None, {"customer": {"id": customer},
+                 "payment": 5.0, "account": {"id": "1"}} | apply2)  # fmt: skip
     # What NetSuite users do.
     paid = ns.user_payment([(inv1, "60.00"), (foreign, "10.00")], amount="80.00", tranDate="2025-03-04")
     ns.user_void(cm1)
@@ -325,6 +325,7 @@ def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, 
         "account_id": ACCOUNT, "type": "customerPayment", "internal_id": paid, "last_modified": None,
     }  # fmt: skip
     assert payment["payment"] == {
+        "nue_id": None,  # NetSuite's own payment
         "amount": "80.00",
         "currency": "USD",
         "tran_date": "2025-03-04",
@@ -348,6 +349,18 @@ def test_payments_and_voids_arrive_once_with_nue_ids_and_nothing_echoes(system, 
     webhook.deliver_due(system.ctx)
     assert len(receiver.accepted) == 2 and len(receiver.requests) == 2
     assert {e.state for e in events(system.ctx)} == {EventState.DELIVERED}
+
+    # A user voids the payments nue-ns wrote: no longer echoes; Nue hears each is void, by its id.
+    time.sleep(1.1)  # a later lastmodifieddate (SuiteQL has second precision)
+    ns.user_void(pay1, type="customerPayment")
+    ns.user_void(pay2, type="customerPayment")
+    assert inbound.poll(system.ctx, ns.integration.id).created == 2
+    webhook.deliver_due(system.ctx)
+    voided_payments = {p["payment"]["nue_id"]: p for p in receiver.accepted[2:]}
+    assert set(voided_payments) == {"PAY-1", "PAY-2"}
+    for p in voided_payments.values():
+        assert p["type"] == "payment_voided" and p["payment"]["voided"] is True
+        assert (p["payment"]["amount"], p["payment"]["applications"]) == ("0.00", [])
 
 
 def test_voids_and_amounts_arrive_however_netsuite_shows_them(system, receiver):
@@ -540,11 +553,17 @@ def test_payments_are_not_reported_unless_the_integration_collects_in_netsuite(s
     start(system, receiver, config=IntegrationConfig(gl=SANDBOX_GL, subsidiary_id="1"))  # collects on Stripe
     ns = NetSuite(system)
     customer, item = ns.customer("C-1"), ns.item()
-    ns.user_payment([(ns.invoice("INV-1", customer, item, 100), "30.00")])
+    inv = ns.invoice("INV-1", customer, item, 100)
+    ns.user_payment([(inv, "30.00")])
     ns.user_void(ns.credit_memo("CM-1", customer, item, 10))
-    assert inbound.poll(system.ctx, ns.integration.id).created == 1
+    # A payment nue-ns wrote (collected on Stripe), voided in NetSuite: Nue hears of it in this mode too.
+    paid = {"apply": {"items": [{"doc": {"id": inv}, "apply": True, "amount": 20.0}]}}
+    body = {"customer": {"id": customer}, "payment": 20.0, "account": {"id": "1"}} | paid
+    pay = ns.nue_wrote("payment", "PAY-1", "customerPayment", "nue-pay-PAY-1", body)
+    ns.user_void(pay, type="customerPayment")
+    assert inbound.poll(system.ctx, ns.integration.id).created == 2
     webhook.deliver_due(system.ctx)
-    assert [p["type"] for p in receiver.accepted] == ["credit_memo_voided"]
+    assert sorted(p["type"] for p in receiver.accepted) == ["credit_memo_voided", "payment_voided"]
 
 
 def test_beat_and_a_worker_poll_and_deliver(system, receiver):
