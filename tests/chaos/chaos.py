@@ -65,6 +65,7 @@ class Figures:
     records: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     states: dict[str, int] = field(default_factory=dict)
+    not_transferred: list[str] = field(default_factory=list)  # each with its state, attempts and why
     elapsed_s: float = 0.0
     events: Counter = field(default_factory=Counter)  # chaos done: kills, flushes, restarts
     missed_events: list[str] = field(default_factory=list)  # planned but not done
@@ -306,15 +307,20 @@ def _wait_settled(system: System, ids: list[int], timeout: float, stall: float =
         time.sleep(0.5)
     raise AssertionError(
         f"records not settled ({timeout}s timeout, {stall}s without progress): {counts}; "
-        f"logs in {system.work_dir}; open: {_open(system, ids)}"
+        f"logs in {system.work_dir}; not transferred: {_open(system, ids)}"
     )
 
 
 def _open(system: System, ids: list[int]) -> list[str]:
-    done = (State.TRANSFERRED, State.FAILED)
+    """The records not transferred (open ones, and failed ones with why), for a failed run's message."""
     with session_scope(system.ctx.engine) as s:
-        rows = s.scalars(select(Record).where(Record.id.in_(ids), Record.state.not_in(done)).limit(20))
-        return [f"#{r.id} {r.record_type} {r.nue_id} {r.state}: {r.reason} {r.waiting_on}" for r in rows]
+        not_done = select(Record).where(Record.id.in_(ids), Record.state != State.TRANSFERRED)
+        rows = s.scalars(not_done.order_by(Record.id).limit(20))
+        return [
+            f"#{r.id} {r.record_type} {r.nue_id} {r.state} after {r.attempts} attempt(s): "
+            f"{r.reason} {r.waiting_on}"
+            for r in rows
+        ]
 
 
 def _measure(
@@ -323,6 +329,7 @@ def _measure(
     f.records = len(ids)
     f.by_type = {t: len(v) for t, v in plan.data.items()}
     f.states = _retrying(lambda: system.counts(ids))
+    f.not_transferred = _retrying(lambda: _open(system, ids))
     log = system.log()
     api = [c for c in log if c["path"].startswith("/services/rest/")]
     f.calls = len(api)
@@ -424,8 +431,8 @@ def _prerequisites(ns_records: list[dict[str, Any]]) -> tuple[list[str], int]:
 
 
 def assert_sound(f: Figures, expected_failures: int = 0) -> None:
-    assert f.states.get(State.TRANSFERRED, 0) == f.records - expected_failures, f.states
-    assert f.states.get(State.FAILED, 0) == expected_failures, f.states
+    assert f.states.get(State.TRANSFERRED, 0) == f.records - expected_failures, (f.states, f.not_transferred)
+    assert f.states.get(State.FAILED, 0) == expected_failures, (f.states, f.not_transferred)
     assert f.duplicates == [] and f.missing == [] and f.unexpected == []
     assert f.non_upsert_writes == 0
     assert f.references_checked > 0 and f.prerequisite_violations == []
