@@ -624,9 +624,12 @@ def changed_config(
     subsidiary: str | None = None,
     invoice_link: str | None = None,
     classifications: dict[str, str | None] | None = None,
+    field_values: list[str] | None = None,
 ) -> Any:
     """`current` with the command line's changes; an empty VALUE unsets an account.
-    `classifications`: {setting (department_id, class_id, location_id): internal id, "" unsets}."""
+    `classifications`: {setting (department_id, class_id, location_id): internal id, "" unsets}.
+    `field_values`: TYPE.FIELD=VALUE, VALUE read as JSON where it is (3, true, {"id": "3"}), else
+    as text; an empty VALUE unsets the field."""
     from pydantic import ValidationError
 
     from nue_ns.integration import GlAccounts, IntegrationConfig
@@ -660,6 +663,19 @@ def changed_config(
     for setting, value in (classifications or {}).items():
         if value is not None:
             data[setting] = value or None
+    for key, value in _pairs(field_values, "--field-value"):
+        record_type, _, name = key.partition(".")
+        if not record_type or not name:
+            raise ValueError(
+                f"--field-value {key}: expected TYPE.FIELD=VALUE, e.g. invoice.custbody_region=3"
+            )
+        values = data["field_values"].setdefault(record_type, {})
+        if value:
+            values[name] = _json_or_text(value)
+        else:
+            values.pop(name, None)
+            if not values:
+                del data["field_values"][record_type]
     try:
         return IntegrationConfig.model_validate(data)
     except ValidationError as exc:
@@ -667,6 +683,14 @@ def changed_config(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
         ]
         raise ValueError("; ".join(problems)) from None
+
+
+def _json_or_text(value: str) -> Any:
+    """A command-line value as JSON where it is one (3, 2.5, true, {"id": "3"}), else the text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def _check_accounts(ctx: Any, integration_id: int, config: Any) -> dict:
@@ -720,6 +744,12 @@ def integration_set(
     invoice_link: str = typer.Option(
         None, "--invoice-link", help="transform|standalone: how an invoice of an order reaches NetSuite"
     ),
+    field_value: list[str] = typer.Option(
+        None,
+        "--field-value",
+        help="TYPE.FIELD=VALUE, a custom field on every record of a type, e.g. "
+        "invoice.custbody_region=3 or customer.custentity_vip=true (empty VALUE unsets)",
+    ),
     force: bool = typer.Option(
         False, "--force", help="save even if NetSuite rejects or cannot check the accounts"
     ),
@@ -752,7 +782,7 @@ def integration_set(
     segments = {s.setting: v for s, v in zip(SEGMENTS, (department, class_, location), strict=True)}
     mapping_given = any(
         v not in (None, [])
-        for v in (gl, override, item_type, collection, scheduled, subsidiary, *segments.values())
+        for v in (gl, override, item_type, collection, scheduled, subsidiary, field_value, *segments.values())
     )
     try:
         ctx.integration(name)
@@ -775,6 +805,7 @@ def integration_set(
             subsidiary=subsidiary,
             invoice_link=invoice_link,
             classifications=segments,
+            field_values=field_value,
         )
     except (LookupError, ValueError) as exc:
         _error(f"{exc}")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
-from nue_ns.records import ProductType
+from nue_ns.records import ProductType, RecordType
 
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
 
@@ -81,6 +81,24 @@ def _default_item_types() -> dict[ProductType, ItemType]:
     }
 
 
+# The custom fields of each Nue record type's NetSuite record: a customer's are entity fields
+# (custentity...), an item's item fields (custitem...), a transaction's body fields (custbody...).
+CUSTOM_FIELD_PREFIX: dict[str, str] = {"customer": "custentity", "product": "custitem"} | dict.fromkeys(
+    ("order", "invoice", "payment", "refund", "credit_memo"), "custbody"
+)
+CustomFieldId = Annotated[str, Field(pattern=r"^cust(entity|item|body)[a-z0-9_]{1,90}$")]
+
+
+class ListValue(BaseModel):
+    """A list or record field's value: the internal id of the entry."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(pattern=r"^-?[0-9]{1,12}$")]
+
+
+FieldValue = StrictBool | StrictInt | StrictFloat | Annotated[str, Field(max_length=4000)] | ListValue
+
+
 class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -129,10 +147,32 @@ class IntegrationConfig(BaseModel):
     # or else to memo.
     tran_id_override: set[TranType] = Field(default_factory=set)
     number_field: Annotated[str, Field(pattern=r"^custbody[a-z0-9_]{1,90}$")] | None = None
+    # Values for custom fields the account requires (or the finance team wants) on every record of a
+    # type: {"invoice": {"custbody_region": {"id": "3"}}}; sent in the field's type where the account
+    # profile knows it (mapping/field_values.py, docs/NETSUITE_SETUP.md "Mandatory custom fields").
+    field_values: dict[RecordType, dict[CustomFieldId, FieldValue]] = Field(default_factory=dict)
     # Where this integration's inbound events go (else NUE_NS_WEBHOOK_URL).
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
     # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).
     validation: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _field_values_fit(self) -> IntegrationConfig:
+        """Each field of the right family for its record type, and none nue-ns fills itself."""
+        for record_type, values in self.field_values.items():
+            prefix = CUSTOM_FIELD_PREFIX[record_type]
+            for name in values:
+                if not name.startswith(prefix):
+                    raise ValueError(
+                        f"field_values.{record_type}.{name}: the custom fields of {record_type} records "
+                        f"are {prefix}... fields in NetSuite"
+                    )
+                if name == self.number_field:
+                    raise ValueError(
+                        f"field_values.{record_type}.{name}: it is number_field, which nue-ns fills "
+                        "with the Nue number"
+                    )
+        return self
 
     def account(self, name: str, category: str | None = None) -> str | None:
         """The GL account `name`, with the product category's override if it sets one."""

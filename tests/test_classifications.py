@@ -172,7 +172,6 @@ def test_an_unknown_classification_id_names_the_setting():
 @pytest.mark.parametrize(
     "detail",
     [
-        "Please enter value(s) for: Tax Schedule.",
         "You have entered an Invalid Field Value 99 for the following field: entity",
         "Please enter value(s) for: Department.",  # on a transient answer: left as NetSuite said it
     ],

@@ -20,6 +20,7 @@ from nue_ns.mapping.customer import (
     unique_customer_id,
     with_customer_id,
 )
+from nue_ns.mapping.field_values import with_field_values
 from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
@@ -108,14 +109,15 @@ def build(
 ) -> NsRequest:
     """The request for `record`, with the account's currency ids, Nue's tax in the account's
     shape, the configured classifications on the header and every item line (tax lines too), the
-    line-id column under the account's name and Nue's number where the account keeps it, fitted to
-    its schema when its profile is known."""
+    line-id column under the account's name, the configured custom field values and Nue's number
+    where the account keeps it, fitted to its schema when its profile is known."""
     config = config.model_copy(update={"currency_ids": currency_ids(config, profile)})
     request = _BUILDERS[record_type](record, config, resolved)
     lines = getattr(record, "lines", None)
     if lines is not None:  # before the column is renamed: tax pairs lines by it
         request = add_tax(request, lines, config, profile)
     request = with_classifications(request, config)
+    request = with_field_values(record_type, request, config, profile)
     request = with_line_id_field(request, config.line_id_field)
     return fit(place_number(record_type, request, config), profile)
 

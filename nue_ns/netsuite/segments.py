@@ -37,6 +37,9 @@ SEGMENTS = (
     Segment("location_id", "location", "Location", "location", "--location", "locations"),
 )
 _BY_LABEL = {s.label.lower(): s for s in SEGMENTS}
+# Other required fields a setting fills, by label: {label: (setting, what its value is)}. Accounts
+# with Advanced Taxes refuse an item without a tax schedule (docs/NETSUITE.md "Tax").
+_SETTINGS = {"tax schedule": ("tax_schedule_id", "the internal id of the tax schedule items take")}
 _BY_FIELD = {s.field: s for s in SEGMENTS}
 
 _MISSING = re.compile(r"Please enter value\(s\) for:\s*(?P<labels>[^.\n]+)", re.IGNORECASE)
@@ -47,24 +50,28 @@ _INVALID = re.compile(
 )
 
 
+def _labels(detail: str | None) -> list[str]:
+    """The labels a "Please enter value(s) for: ..." refusal names, in its order."""
+    found = _MISSING.search(detail or "")
+    return [label.strip() for label in found["labels"].split(",") if label.strip()] if found else []
+
+
 def missing(detail: str | None) -> list[Segment]:
     """The classifications a "Please enter value(s) for: ..." refusal names, in its order."""
-    found = _MISSING.search(detail or "")
-    if found is None:
-        return []
-    labels = [label.strip().lower() for label in found["labels"].split(",")]
-    return [_BY_LABEL[label] for label in labels if label in _BY_LABEL]
+    return [_BY_LABEL[label.lower()] for label in _labels(detail) if label.lower() in _BY_LABEL]
 
 
 def hint(detail: str | None) -> str | None:
-    """What a person does about a refusal that names a classification; None for any other."""
+    """What a person does about a refusal that names a required field; None for any other."""
     required = missing(detail)
+    others = [label for label in _labels(detail) if label.lower() not in _BY_LABEL]
+    hints = []
     if required:
         labels = ", ".join(s.label for s in required)
         settings = ", ".join(s.setting for s in required)
         options = " ".join(f"{s.option} ID" for s in required)
         preferences = ", ".join(f"Make {s.plural.capitalize()} Mandatory" for s in required)
-        return (
+        hints.append(
             f"the NetSuite account requires {labels} on this record (Setup > Accounting > Accounting "
             f"Preferences > General: {preferences}): set {settings} in the integration's mapping to "
             f"the internal id NetSuite should post it to (`nue-ns integration set NAME {options}`, the "
@@ -72,6 +79,25 @@ def hint(detail: str | None) -> str | None:
             "nue-ns puts it on the header and every item line, where the account's record has the "
             "field (if it is set already, read the account profile again: `nue-ns integration discover`)"
         )
+    for label in [o for o in others if o.lower() in _SETTINGS]:
+        setting, what = _SETTINGS[label.lower()]
+        hints.append(
+            f"the NetSuite account requires {label} on this record: set {setting} in the integration's "
+            f"mapping to {what} (PUT /v1/integrations/NAME), then retry the record (`nue-ns hub retry`)"
+        )
+    others = [o for o in others if o.lower() not in _SETTINGS]
+    if others:
+        # Most likely a custom field the account makes mandatory (mapping/field_values.py).
+        hints.append(
+            f"the NetSuite account requires {', '.join(others)} on this record, which nue-ns does not "
+            "fill: where it is a custom field, give it a value for every record of this type in the "
+            "integration's field_values, by the field's script id (Customization > Lists, Records & "
+            "Fields shows it; `nue-ns integration set NAME --field-value TYPE.FIELD=VALUE`, e.g. "
+            "invoice.custbody_region=3, or PUT /v1/integrations/NAME), then retry the record "
+            "(`nue-ns hub retry`)"
+        )
+    if hints:
+        return "; and ".join(hints)
     invalid = _INVALID.search(detail or "")
     segment = _BY_FIELD.get(invalid["field"]) if invalid else None
     if segment is None:
@@ -84,6 +110,6 @@ def hint(detail: str | None) -> str | None:
 
 
 def explained(detail: str) -> str:
-    """NetSuite's words, led by what they mean for a person where they name a classification."""
+    """NetSuite's words, led by what they mean for a person where they name a required field."""
     why = hint(detail)
     return f"{why}. NetSuite said: {detail}" if why else detail

@@ -21,7 +21,17 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from nue_ns.sandbox import autoapply, classifications, field_types, kinds, numbering, periods, tax, values
+from nue_ns.sandbox import (
+    autoapply,
+    classifications,
+    field_types,
+    kinds,
+    mandatory_fields,
+    numbering,
+    periods,
+    tax,
+    values,
+)
 from nue_ns.sandbox.account_schema import derived_document
 from nue_ns.sandbox.chart import CHART, GlAccount
 from nue_ns.sandbox.kinds import AccountKind, default_kind
@@ -286,6 +296,8 @@ class AccountData:
     departments_mandatory: bool = field(default=False, repr=False)
     classes_mandatory: bool = field(default=False, repr=False)
     locations_mandatory: bool = field(default=False, repr=False)
+    # Custom fields the account makes mandatory: {record type: {field: label}} (mandatory_fields.py).
+    mandatory_fields: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     # Closed and A/R-locked accounting periods, and where a transaction dated in one posts (periods.py).
     periods: periods.PeriodSettings = field(default_factory=periods.PeriodSettings)
     # Currency precision (docs/NETSUITE.md "Currency precision"): SuiteQL's currency table has the
@@ -755,6 +767,7 @@ class _Checker:
             holder[name] = float(amount.quantize(step, rounding=ROUND_HALF_UP))
 
     def run(self) -> None:
+        mandatory_fields.check(self.acct, self.type, self.body)
         tax.check(self.acct, self.type, self.body)
         if self.type in TRANSACTION_TYPES:
             classifications.check(self.acct, self.type, self.body)

@@ -5,9 +5,10 @@ ID, Auto Apply by default, replacing linked lines, the SuiteQL tax code column a
 transactionline holds tax and COGS lines, where a payment without undepFunds goes, how SuiteQL
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
 whether voids go by reversing journal, the Accounting Preferences that make departments,
-classes or locations mandatory, closed or A/R-locked accounting periods, and what a currency's
-precision does to a finer amount and whether SuiteQL shows it (POST
-/_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's).
+classes or locations mandatory, the custom fields the account makes mandatory, closed or
+A/R-locked accounting periods, and what a currency's precision does to a finer amount and whether
+SuiteQL shows it (POST /_sandbox/switches, the one control route for them; batch behaviours are
+/_sandbox/async's).
 Features (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from nue_ns.sandbox import classifications, periods, tax
+from nue_ns.sandbox import classifications, mandatory_fields, periods, tax
 from nue_ns.sandbox.numbering import CUSTOMER_ID_CODES, TRANSACTION_TYPES
 
 _BOOLS = {"tax_schedule_required": "tax", "tran_id_refused": None, "auto_apply_default": None}
@@ -63,6 +64,7 @@ def describe(acct: Any) -> dict[str, Any]:
             "currency_precision_column": acct.currency_precision_column,
         }
         | classifications.describe(acct)
+        | mandatory_fields.describe(acct)
         | periods.describe(acct)
     )
 
@@ -94,6 +96,7 @@ def apply(acct: Any, data: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"tran_id_override must list types among {', '.join(TRANSACTION_TYPES)}")
             acct.tran_id_override = frozenset(types)
         periods.apply(acct, data)  # closed_periods, ar_locked_periods, closed_period_posting
+        mandatory_fields.apply(acct, data)
         out = describe(acct)
         if data.get("seed_tax_item") is True:
             out["tax_item_id"] = tax.seed_tax_item(acct)
