@@ -43,6 +43,7 @@ class Plan:
     workers: int = 3
     kill_every: float = 4.0  # seconds between worker SIGKILLs
     fault_probability: float = 0.02  # per fault kind, per call
+    max_attempts: int = 10  # NUE_NS_MAX_ATTEMPTS: the product's default
     fault_delay: float = 3.5  # timeouts and late answers: past the client's 3 s timeout
     flushdb_at: float | None = 6.0  # seconds into the run
     beat_kill_at: float = 9.0
@@ -243,6 +244,7 @@ def run(system: System, plan: Plan) -> Figures:
         NUE_NS_LEASE_SWEEP_SECONDS="2",
         NUE_NS_DISPATCH_TIMEOUT="5",
         NUE_NS_RETRY_SWEEP_SECONDS="1",
+        NUE_NS_MAX_ATTEMPTS=str(plan.max_attempts),
         **(oauth2_env(system.work_dir) if plan.oauth2_token_lifetime else {}),
     )
     if plan.oauth2_token_lifetime:
