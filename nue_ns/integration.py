@@ -86,7 +86,10 @@ def _default_item_types() -> dict[ProductType, ItemType]:
 CUSTOM_FIELD_PREFIX: dict[str, str] = {"customer": "custentity", "product": "custitem"} | dict.fromkeys(
     ("order", "invoice", "payment", "refund", "credit_memo"), "custbody"
 )
-CustomFieldId = Annotated[str, Field(pattern=r"^cust(entity|item|body)[a-z0-9_]{1,90}$")]
+# Item lines of the documents that have them take transaction line fields, keyed `item.custcol...`.
+LINE_FIELD_PREFIX = "item.custcol"
+LINE_FIELD_TYPES = ("order", "invoice", "credit_memo")
+CustomFieldId = Annotated[str, Field(pattern=r"^(cust(entity|item|body)|item\.custcol)[a-z0-9_]{1,90}$")]
 
 
 class ListValue(BaseModel):
@@ -148,8 +151,9 @@ class IntegrationConfig(BaseModel):
     tran_id_override: set[TranType] = Field(default_factory=set)
     number_field: Annotated[str, Field(pattern=r"^custbody[a-z0-9_]{1,90}$")] | None = None
     # Values for custom fields the account requires (or the finance team wants) on every record of a
-    # type: {"invoice": {"custbody_region": {"id": "3"}}}; sent in the field's type where the account
-    # profile knows it (mapping/field_values.py, docs/NETSUITE_SETUP.md "Mandatory custom fields").
+    # type: {"invoice": {"custbody_region": {"id": "3"}, "item.custcol_stream": {"id": "2"}}} (an
+    # `item.` field on every item line); sent in the field's type where the account profile knows it
+    # (mapping/field_values.py, docs/NETSUITE_SETUP.md "Mandatory custom fields").
     field_values: dict[RecordType, dict[CustomFieldId, FieldValue]] = Field(default_factory=dict)
     # Where this integration's inbound events go (else NUE_NS_WEBHOOK_URL).
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
@@ -162,6 +166,18 @@ class IntegrationConfig(BaseModel):
         for record_type, values in self.field_values.items():
             prefix = CUSTOM_FIELD_PREFIX[record_type]
             for name in values:
+                if name.startswith(LINE_FIELD_PREFIX):
+                    if record_type not in LINE_FIELD_TYPES:
+                        raise ValueError(
+                            f"field_values.{record_type}.{name}: only {', '.join(LINE_FIELD_TYPES)} "
+                            "have item lines"
+                        )
+                    if name.removeprefix("item.") == self.line_id_field:
+                        raise ValueError(
+                            f"field_values.{record_type}.{name}: it is line_id_field, which nue-ns fills "
+                            "with the Nue line id"
+                        )
+                    continue
                 if not name.startswith(prefix):
                     raise ValueError(
                         f"field_values.{record_type}.{name}: the custom fields of {record_type} records "

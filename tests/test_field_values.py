@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from nue_ns import mapping, records, sample
-from nue_ns.account_profile import AccountProfile, RecordSchema
+from nue_ns.account_profile import AccountProfile, RecordSchema, SublistSchema
 from nue_ns.cli import changed_config
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.models import Record, State
@@ -32,9 +32,9 @@ KINDS = {
     "custbody_supply": "date",
     "custbody_blob": "object",
 }
-PROFILE = AccountProfile(
-    records={"invoice": RecordSchema(fields=dict.fromkeys(("entity", "memo"), "ref") | KINDS)}
-)
+LINES = SublistSchema(key=["line"], fields={"item": "ref", "amount": "number", "custcol_stream": "ref"})
+INVOICE = RecordSchema(fields=dict.fromkeys(("entity", "memo"), "ref") | KINDS, sublists={"item": LINES})
+PROFILE = AccountProfile(records={"invoice": INVOICE})
 
 
 def _invoice(values: dict, profile: AccountProfile | None = PROFILE) -> dict:
@@ -57,6 +57,12 @@ def _invoice(values: dict, profile: AccountProfile | None = PROFILE) -> dict:
         ({"invoice": {"custbody_x": [1]}}, "custbody_x"),
         ({"invoice": {"custbody_x": {"id": "abc"}}}, "custbody_x"),
         ({"invoice": {"custbody_x": "y" * 4001}}, "custbody_x"),
+        (
+            {"payment": {"item.custcol_x": 1}},
+            "field_values.payment.item.custcol_x: only order, invoice, credit_memo",
+        ),
+        ({"invoice": {"item.custbody_x": 1}}, "String should match pattern"),
+        ({"invoice": {"item.custcol_nue_line_id": "x"}}, "it is line_id_field, which nue-ns fills"),
     ],
 )
 def test_the_config_refuses_a_field_of_the_wrong_family_or_an_unusable_value(values, words):
@@ -144,6 +150,24 @@ def test_a_value_its_field_cannot_take_is_refused_before_any_call_naming_the_fie
     assert f"field_values.invoice.{name}: the NetSuite account's field {words}" in str(exc.value)
 
 
+def test_a_line_field_goes_on_every_item_line_in_its_type_each_line_its_own_copy():
+    config = IntegrationConfig(field_values={"invoice": {"item.custcol_stream": 2, "custbody_hold": True}})
+    lines = [{"item": {"id": "5"}, "amount": 10}, {"item": {"id": "6"}, "amount": 20}]
+    request = NsRequest("invoice", "nue-inv-1", {"entity": {"id": "7"}, "item": {"items": lines}})
+    body = with_field_values("invoice", request, config, PROFILE).body
+    assert body["custbody_hold"] is True and "custcol_stream" not in body
+    assert [line["custcol_stream"] for line in body["item"]["items"]] == [{"id": "2"}, {"id": "2"}]
+    assert body["item"]["items"][0]["custcol_stream"] is not body["item"]["items"][1]["custcol_stream"]
+    assert lines[0] == {"item": {"id": "5"}, "amount": 10}  # the mapping's own lines untouched
+    with pytest.raises(MappingIncomplete, match=r"field_values.invoice.item.custcol_stream: .* 'East'"):
+        with_field_values(
+            "invoice",
+            request,
+            IntegrationConfig(field_values={"invoice": {"item.custcol_stream": "East"}}),
+            PROFILE,
+        )
+
+
 def test_without_a_profile_the_values_go_as_configured_and_other_types_are_untouched():
     assert _invoice({"custbody_region": {"id": "3"}, "custbody_x": "a"}, profile=None) == {
         "entity": {"id": "7"},
@@ -214,6 +238,10 @@ def test_the_sandbox_switch_refuses_a_record_without_a_mandatory_field_value():
             mandatory_fields.check(acct, "invoice", body)
     mandatory_fields.check(acct, "invoice", {"custbody_region": {"id": "3"}})
     mandatory_fields.check(acct, "creditMemo", {})  # only the types it names
+    mandatory_fields.apply(acct, {"mandatory_fields": {"invoice": {"item.custcol_stream": "Stream"}}})
+    with pytest.raises(Exception, match=r"Please enter value\(s\) for: Stream\."):
+        mandatory_fields.check(acct, "invoice", {"item": {"items": [{"custcol_stream": {"id": "2"}}, {}]}})
+    mandatory_fields.check(acct, "invoice", {"item": {"items": [{"custcol_stream": {"id": "2"}}]}})
     for bad in (
         {"invoice": ["custbody_region"]},
         {"invoice": {"memo": "Memo"}},
@@ -227,7 +255,7 @@ def test_the_sandbox_switch_refuses_a_record_without_a_mandatory_field_value():
 
 MANDATORY = {
     "customer": {"custentity_bb1_market": "Market"},
-    "invoice": {"custbody_transaction_region": "Region"},
+    "invoice": {"custbody_transaction_region": "Region", "item.custcol_bb1_labour_type": "Labour Type"},
 }
 
 
@@ -261,7 +289,7 @@ def test_mandatory_custom_fields_refuse_until_given_then_every_record_carries_th
         in (" ".join(out.stderr.split()))
     )
     values = ["customer.custentity_bb1_market=7", "invoice.custbody_transaction_region=3"]
-    values += ["invoice.custbodyinvoiceonhold=false"]
+    values += ["invoice.custbodyinvoiceonhold=false", "invoice.item.custcol_bb1_labour_type=4"]
     system.cli_ok("integration", "set", "default", *(a for v in values for a in ("--field-value", v)))
     system.cli_ok("integration", "validate", "default")
     system.cli_ok("hub", "retry", "--all-failed")
@@ -274,3 +302,6 @@ def test_mandatory_custom_fields_refuse_until_given_then_every_record_carries_th
         body = ns[external_id("invoice", invoice["id"])]
         assert body["custbody_transaction_region"] == {"id": "3"}
         assert body["custbodyinvoiceonhold"] is False
+        assert body["item"]["items"] and all(
+            line["custcol_bb1_labour_type"] == {"id": "4"} for line in body["item"]["items"]
+        )

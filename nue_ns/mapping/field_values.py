@@ -4,7 +4,9 @@ An account may make a custom field mandatory (a custom field's `isMandatory`, Su
 TransactionBodyCustomField; `ismandatory` of SDF's transactionbodycustomfield, SDFxml_3330726969),
 and NetSuite then refuses a record without it: "Please enter value(s) for: <label>"
 (netsuite/segments.py). Nue has no such field, so the integration gives the value
-(IntegrationConfig.field_values) and nue-ns puts it on the record's body.
+(IntegrationConfig.field_values) and nue-ns puts it on the record's body, or with an `item.` key
+(a transaction line field, custcol...) on every item line of a sales order, invoice or credit
+memo.
 
 NetSuite checks each value against its field's type (X-NetSuite-PropertyValueValidation, default
 Error: 400 INVALID_CONTENT naming the field, section_156570709583); whether it coerces a string to
@@ -26,6 +28,8 @@ from nue_ns.account_profile import AccountProfile
 from nue_ns.integration import IntegrationConfig, ListValue
 from nue_ns.mapping.base import MappingIncomplete, NsRequest
 
+_LINE = "item."  # a transaction line field's key: item.custcol...
+
 # How a person reads a field's kind (account_profile._kind).
 _KIND_WORDS = {
     "ref": "a list or record field (an internal id)",
@@ -45,10 +49,24 @@ def with_field_values(
     if not values:
         return request
     body = dict(request.body)
+    line_values = {}
     for name, value in values.items():
-        kind = profile.kind(request.ns_type, name) if profile is not None else None
-        body[name] = _typed(record_type, name, value, kind)
+        line_field = name.removeprefix(_LINE)
+        if line_field != name:  # every item line (Nue's tax lines of an account without SuiteTax too)
+            kind = profile.kind(request.ns_type, line_field, sublist="item") if profile is not None else None
+            line_values[line_field] = _typed(record_type, name, value, kind)
+        else:
+            kind = profile.kind(request.ns_type, name) if profile is not None else None
+            body[name] = _typed(record_type, name, value, kind)
+    item = body.get("item")
+    if line_values and isinstance(item, dict) and isinstance(item.get("items"), list):
+        body["item"] = {"items": [line | _fresh(line_values) for line in item["items"]]}
     return replace(request, body=body)
+
+
+def _fresh(values: dict[str, Any]) -> dict[str, Any]:
+    """Each line its own copy of a reference value: no object shared between lines."""
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
 
 
 def _typed(record_type: str, name: str, value: Any, kind: str | None) -> Any:

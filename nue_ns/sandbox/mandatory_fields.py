@@ -5,10 +5,11 @@ TransactionBodyCustomField; `ismandatory` of SDF's transactionbodycustomfield, S
 and a record saved without it is refused with the message NetSuite gives a missing required field,
 "Please enter value(s) for: <label>" (as for a classification, sandbox/classifications.py). The
 switch names each record type's mandatory fields and their labels:
-`{"invoice": {"custbody_transaction_region": "Region"}}`. The check is on the record about to be
-stored (the merged record): an update of a record that has the value passes without it [U whether
-NetSuite re-checks the stored value on an update: the merged record is the reading that holds
-either way for a connector that always sends it]. An empty string is no value.
+`{"invoice": {"custbody_transaction_region": "Region", "item.custcol_bb1_labour_type": "Labour
+Type"}}` (an `item.` key: a transaction line field, required on every item line). The check is on
+the record about to be stored (the merged record): an update of a record that has the value passes
+without it [U whether NetSuite re-checks the stored value on an update: the merged record is the
+reading that holds either way for a connector that always sends it]. An empty string is no value.
 """
 
 from __future__ import annotations
@@ -16,15 +17,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_FIELD = re.compile(r"^cust(entity|item|body)[a-z0-9_]{1,90}$")
+from nue_ns.sandbox import values
+
+_FIELD = re.compile(r"^(cust(entity|item|body)|item\.custcol)[a-z0-9_]{1,90}$")
+_LINE = "item."  # a transaction line field: on every item line
 
 
 def check(acct: Any, ns_type: str, body: dict[str, Any]) -> None:
-    """Refuse a record of `ns_type` lacking one of the account's mandatory custom fields."""
+    """Refuse a record of `ns_type` lacking one of the account's mandatory custom fields (a line
+    field on any of its item lines)."""
     from nue_ns.sandbox import state as errors  # state imports this module
 
-    required = acct.mandatory_fields.get(ns_type, {})
-    missing = [label for name, label in required.items() if body.get(name) in (None, "")]
+    lines = values.lines(body, "item")
+    missing = []
+    for name, label in acct.mandatory_fields.get(ns_type, {}).items():
+        column = name.removeprefix(_LINE)
+        holders = lines if column != name else [body]
+        if any(holder.get(column) in (None, "") for holder in holders):
+            missing.append(label)
     if missing:
         raise errors.missing_values(*missing)
 
