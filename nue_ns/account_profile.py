@@ -37,6 +37,9 @@ class AccountProfile(BaseModel):
     read_at: dt.datetime | None = None
     records: dict[str, RecordSchema] = Field(default_factory=dict)  # by NetSuite record type
     currencies: dict[str, str] = Field(default_factory=dict)  # ISO 4217 code → internal id
+    # False when SuiteQL's currency table could not be read (an account without Multiple
+    # Currencies may not have it: docs/NETSUITE.md "Currencies"); its currency is then configured.
+    currencies_read: bool = True
     # ISO 4217 code → decimal places of its amounts in this account: the currency record's
     # currencyPrecision, as SuiteQL answered it (empty when the account's SuiteQL has no such column).
     currency_precision: dict[str, int] = Field(default_factory=dict)
@@ -82,6 +85,12 @@ class AccountProfile(BaseModel):
         return bool(self.has("invoice", "taxDetails"))
 
     @property
+    def multiple_currencies(self) -> bool:
+        """Multiple Currencies is on: transactions have a currency field (assumed where the invoice
+        record was not read)."""
+        return self.has("invoice", "currency") is not False
+
+    @property
     def arm(self) -> bool:
         """Advanced Revenue Management is on: item lines carry revenue recognition dates."""
         return bool(self.has("invoice", "revRecStartDate", sublist="item"))
@@ -118,8 +127,13 @@ def summary(data: dict[str, Any] | None, now: dt.datetime | None = None) -> dict
         "read_at": profile.read_at.isoformat() if profile.read_at else None,
         "age_seconds": age,
         "calls": profile.calls,
-        "features": {"suitetax": profile.suitetax, "arm": profile.arm},
+        "features": {
+            "suitetax": profile.suitetax,
+            "arm": profile.arm,
+            "multiple_currencies": profile.multiple_currencies,
+        },
         "currencies": profile.currencies,
+        "currencies_read": profile.currencies_read,
         "currency_precision": profile.currency_precision,
         "subsidiaries": profile.subsidiaries,
         "accounts": profile.accounts,

@@ -625,6 +625,7 @@ def changed_config(
     invoice_link: str | None = None,
     classifications: dict[str, str | None] | None = None,
     field_values: list[str] | None = None,
+    currency_ids: list[str] | None = None,
 ) -> Any:
     """`current` with the command line's changes; an empty VALUE unsets an account.
     `classifications`: {setting (department_id, class_id, location_id): internal id, "" unsets}.
@@ -663,6 +664,11 @@ def changed_config(
     for setting, value in (classifications or {}).items():
         if value is not None:
             data[setting] = value or None
+    for code, internal_id in _pairs(currency_ids, "--currency-id"):
+        if internal_id:
+            data["currency_ids"][code.upper()] = internal_id
+        else:
+            data["currency_ids"].pop(code.upper(), None)
     for key, value in _pairs(field_values, "--field-value"):
         record_type, _, name = key.partition(".")
         if not record_type or not name:
@@ -744,6 +750,12 @@ def integration_set(
     invoice_link: str = typer.Option(
         None, "--invoice-link", help="transform|standalone: how an invoice of an order reaches NetSuite"
     ),
+    currency_id: list[str] = typer.Option(
+        None,
+        "--currency-id",
+        help="CODE=ID: a currency's internal id, overriding the account profile; "
+        "an account without Multiple Currencies names its one currency so (empty ID unsets)",
+    ),
     field_value: list[str] = typer.Option(
         None,
         "--field-value",
@@ -782,7 +794,17 @@ def integration_set(
     segments = {s.setting: v for s, v in zip(SEGMENTS, (department, class_, location), strict=True)}
     mapping_given = any(
         v not in (None, [])
-        for v in (gl, override, item_type, collection, scheduled, subsidiary, field_value, *segments.values())
+        for v in (
+            gl,
+            override,
+            item_type,
+            collection,
+            scheduled,
+            subsidiary,
+            field_value,
+            currency_id,
+            *segments.values(),
+        )
     )
     try:
         ctx.integration(name)
@@ -806,6 +828,7 @@ def integration_set(
             invoice_link=invoice_link,
             classifications=segments,
             field_values=field_value,
+            currency_ids=currency_id,
         )
     except (LookupError, ValueError) as exc:
         _error(f"{exc}")
@@ -964,7 +987,7 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8900, "--port"),
     kind: str | None = typer.Option(
-        None, "--kind", help="account kind: real-2025-09, arm, suitetax or full (NUE_NS_SANDBOX_KIND)"
+        None, "--kind", help="account kind: real-2025-09, arm, suitetax, full, single-currency"
     ),
 ) -> None:
     """Serve the NetSuite REST emulator."""

@@ -58,6 +58,8 @@ def against_the_account(
     currency's precision there (too_fine); only once the account's profile is read."""
     if profile is None:
         return []
+    if not profile.currencies_read and not config.currency_ids:
+        return []  # the account's currencies are not known: its records wait for currency_ids
     known = currency_ids(config, profile)
     problems = []
     for i, rec in enumerate(valid):

@@ -7,7 +7,9 @@ rate and concurrency limits):
    (`GET /record/v1/metadata-catalog?select=...`, `Accept: application/swagger+json`,
    section_1545126526): which body and sublist fields the account has, custom fields included;
 2. SuiteQL `currency`: ISO 4217 code (`symbol`) → internal id and decimal places
-   (`currencyprecision`), active currencies only;
+   (`currencyprecision`), active currencies only (asked again without the precision column where
+   it is refused; an account whose table cannot be read, Multiple Currencies off, has its one
+   currency configured: `currency_ids`);
 3. SuiteQL `subsidiary`: the subsidiaries (an account without OneWorld has none to list);
 4. SuiteQL `account` for the GL accounts the mapping names: their types (clearing-account check);
 5. where SuiteTax is on, SuiteQL `salestaxitem`: tax code name → internal id;
@@ -157,7 +159,13 @@ def read(
         if err.kind is not Kind.NEEDS_PERSON:
             raise
         log.warning("integration %s: currency precision not read (%s)", integration_id, err)
-        rows, n = _rows(ctx, conn, CURRENCY_QUERY_WITHOUT_PRECISION, **kw)
+        try:
+            rows, n = _rows(ctx, conn, CURRENCY_QUERY_WITHOUT_PRECISION, **kw)
+        except NetSuiteError as again:  # no currency table: Multiple Currencies off [U]
+            if again.kind is not Kind.NEEDS_PERSON:
+                raise
+            log.warning("integration %s: currencies not read (%s)", integration_id, again)
+            rows, n, profile.currencies_read = [], 1, False
         n += 1
     calls += n
     active = [r for r in rows if _active(r) and r.get("symbol")]

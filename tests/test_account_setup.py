@@ -118,7 +118,7 @@ def test_validate_names_each_problem_of_a_mis_set_account_before_anything_is_sen
     # The profile it read is stored with its age and cost, and shown.
     shown = json.loads(system.cli("integration", "show").stdout)["profile"]
     assert shown["currencies"] == {"USD": "1", "GBP": "2", "EUR": "3", "CAD": "4"}
-    assert shown["features"] == {"suitetax": False, "arm": False}
+    assert shown["features"] == {"suitetax": False, "arm": False, "multiple_currencies": True}
     assert shown["calls"] == 4 and shown["age_seconds"] >= 0  # catalog, currency, subsidiary, account
     with session_scope(system.ctx.engine) as s:
         outcomes = s.scalars(select(Attempt.outcome).where(Attempt.record_id.is_(None))).all()

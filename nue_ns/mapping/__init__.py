@@ -24,7 +24,7 @@ from nue_ns.mapping.field_values import with_field_values
 from nue_ns.mapping.fit import fit
 from nue_ns.mapping.invoice import invoice_requirements, map_invoice
 from nue_ns.mapping.item import map_item
-from nue_ns.mapping.lines import currency_ids, with_line_id_field
+from nue_ns.mapping.lines import currency_ids, in_the_one_currency, with_line_id_field
 from nue_ns.mapping.numbering import place_number
 from nue_ns.mapping.payment import map_payment, payment_requirements
 from nue_ns.mapping.refund import map_refund, refund_requirements
@@ -119,6 +119,7 @@ def build(
     request = with_classifications(request, config)
     request = with_field_values(record_type, request, config, profile)
     request = with_line_id_field(request, config.line_id_field)
+    request = in_the_one_currency(request, getattr(record, "currency", None), config, profile)
     return fit(place_number(record_type, request, config), profile)
 
 

@@ -23,6 +23,9 @@ FEATURE_HINT = {
     "deferredRevenueAccount": "enable revenue recognition (Advanced Revenue Management)",
     "taxDetails": "enable SuiteTax",
     "taxDetailsOverride": "enable SuiteTax",
+    "currency": "the account has no Multiple Currencies and this record is not in its one currency "
+    "(currency_ids); enable Multiple Currencies (Setup > Company > Enable Features > Company)",
+    "currencyList": "enable Multiple Currencies per Customer (Setup > Company > Enable Features > Company)",
 }
 
 

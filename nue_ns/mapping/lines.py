@@ -52,13 +52,30 @@ def currency_ids(config: IntegrationConfig, profile: AccountProfile | None) -> d
     return (profile.currencies if profile else {}) | config.currency_ids
 
 
+def in_the_one_currency(
+    request: NsRequest, code: str | None, config: IntegrationConfig, profile: AccountProfile | None
+) -> NsRequest:
+    """Without Multiple Currencies an account's records have no `currency` field [U: the fields the
+    feature brings; REST's currency record needs it, section_0818023012] and every amount is in its
+    one currency: the field is left out where the account's record lacks it and the record is in the
+    only currency the integration knows for the account (`config.currency_ids` as mapping.build
+    makes it). Anything else keeps it, and fit refuses it naming the feature."""
+    if profile is None or code is None or profile.has(request.ns_type, "currency") is not False:
+        return request
+    if set(config.currency_ids) != {code}:
+        return request
+    return replace(request, optional=request.optional | {"currency"})
+
+
 def currency(config: IntegrationConfig, code: str) -> dict[str, str]:
     """`config.currency_ids` holds the account's ids here (mapping.build puts the profile's in)."""
     currency_id = config.currency_ids.get(code)
     if currency_id is None:
         raise MappingIncomplete(
             f"currency {code} is not a currency of the NetSuite account (read its profile with "
-            "`nue-ns integration discover`, or enable the currency in NetSuite)"
+            "`nue-ns integration discover`, or enable the currency in NetSuite; an account whose "
+            "currencies cannot be read, without Multiple Currencies, needs its one currency in "
+            f"currency_ids: `nue-ns integration set NAME --currency-id {code}=ID`)"
         )
     return ref(currency_id)
 

@@ -85,7 +85,18 @@ def _currencies(
     config: IntegrationConfig, profile: AccountProfile, hub_currencies: Iterable[str], out: Findings
 ) -> None:
     known = profile.currencies
-    for code, internal_id in sorted(config.currency_ids.items()):
+    if not profile.currencies_read:  # no currency table: Multiple Currencies off [U]
+        out.warnings.append(
+            "currencies: the account's currency table could not be read (an account without Multiple "
+            "Currencies, whose REST currency record needs the feature): "
+            + (
+                f"nue-ns takes currency_ids as its currencies ({', '.join(sorted(config.currency_ids))})"
+                if config.currency_ids
+                else "set currency_ids to its one currency (`nue-ns integration set NAME --currency-id "
+                "USD=1`, its internal id from Lists > Accounting > Currencies); until then records wait"
+            )
+        )
+    for code, internal_id in sorted(config.currency_ids.items()) if profile.currencies_read else ():
         if code not in known:
             out.problems.append(f"currency_ids.{code}: the account has no currency {code}")
         elif known[code] != internal_id:
@@ -93,6 +104,8 @@ def _currencies(
                 f"currency_ids.{code}: {internal_id} is not the account's {code} (its id is {known[code]})"
             )
     effective = currency_ids(config, profile)
+    if not effective:
+        return  # nothing known to judge by (the warning above says what to set)
     for code in sorted(set(hub_currencies) - set(effective)):
         out.problems.append(
             f"currency {code}: records in the hub are in {code}, which the account lacks "

@@ -12,6 +12,14 @@ types of schema_extra.py) and adds what its features bring:
   taxDetailsReference) + custcol_nue_line_id; two subsidiaries; EUR base.
 - `full`: every feature above (the demo's default: what the sandbox accepted before kinds), and
   JPY beside them, a currency of precision 0.
+- `single-currency`: Multiple Currencies off (every kind above has it on): customers have no
+  `currency` or `currencyList`, transactions no `currency` or `exchangeRate` [U: no account
+  document in hand lacks the feature; the fields are the ones the feature brings], and every amount
+  is in the base currency, USD; + custcol_nue_line_id; one subsidiary. REST's currency record needs
+  the feature ("You must have the Multiple Currencies feature enabled before you can use this
+  record through REST web services", section_0818023012), so whether SuiteQL's `currency` table
+  answers is open: the switch `currency_table` has it refuse the query ("refused", the default) or
+  list the base currency alone ("base_only").
 
 Currency and subsidiary internal ids differ between kinds on purpose: ids belong to an account, so
 a connector that guesses them posts in the wrong currency in some kind.
@@ -77,6 +85,13 @@ SUITETAX: dict[str, dict[str, Any]] = {
 }
 
 
+# What an account without Multiple Currencies lacks (kind `single-currency`).
+SINGLE_CURRENCY_LACKS = {
+    "customer": ("currency", "currencyList"),
+    **{t: ("currency", "exchangeRate") for t in (*SALES, "customerPayment", "customerRefund")},
+}
+
+
 def _tax_details_schemas() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for t in SALES:
@@ -101,6 +116,10 @@ class AccountKind:
     subsidiaries: dict[str, tuple[str, str | None]]  # internal id -> (name, parent id)
     schemas: dict[str, Any] = field(repr=False, default_factory=dict)
     tax_codes: dict[str, str] = field(default_factory=dict)  # SuiteTax tax codes: internal id -> name
+
+    @property
+    def multiple_currencies(self) -> bool:
+        return "single_currency" not in self.features
 
     @property
     def base_currency(self) -> str:
@@ -172,6 +191,10 @@ def _build(name: str, features: tuple[str, ...]) -> dict[str, Any]:
     if "suitetax" in features:
         schemas |= _tax_details_schemas()
         _with(schemas, SUITETAX)
+    if "single_currency" in features:
+        for name, fields in SINGLE_CURRENCY_LACKS.items():
+            for f in fields:
+                schemas[name]["properties"].pop(f, None)
     return schemas
 
 
@@ -195,6 +218,11 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, st
         ("arm", "line_id_column", "suitetax"),
         {"1": "USD", "2": "EUR", "3": "GBP", "4": "CAD", "5": "JPY"},
         {"1": ("Parent Company", None), "2": ("EMEA", "1"), "3": ("Americas", "1")},
+    ),
+    "single-currency": (
+        ("line_id_column", "single_currency"),
+        {"1": "USD"},
+        {"1": ("Parent Company", None)},
     ),
 }
 KIND_NAMES = tuple(_SPECS)

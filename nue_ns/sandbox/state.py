@@ -305,6 +305,9 @@ class AccountData:
     # currency's precision is refused ("refuse") or rounded to it ("round"). Oracle says neither.
     currency_precision_column: str = "currencyprecision"
     excess_decimals: str = "refuse"
+    # Without Multiple Currencies (kind single-currency): SuiteQL's currency table refuses the query
+    # ("refused") or lists the base currency alone ("base_only"); Oracle says neither (kinds.py).
+    currency_table: str = "refused"
 
     def clear_data(self) -> None:
         with self.lock:

@@ -376,7 +376,11 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
             _link(acct, doc, payer, amount) for payer, amount in appliers.items()
         ]
     rows["nexttransactionlinelink"] += _voided_links(acct)
+    # Without Multiple Currencies the currency table may not be there at all (kinds.py).
+    refused = not acct.kind.multiple_currencies and acct.currency_table == "refused"
     for name, columns in _TABLES.items():
+        if name == "currency" and refused:
+            continue
         precision = ", currencyprecision INTEGER" if precise else ""
         ddl = columns.format(tax_code_column=acct.tax_code_column, precision=precision)
         conn.execute(f"CREATE TABLE {name} ({ddl})")

@@ -6,9 +6,9 @@ transactionline holds tax and COGS lines, where a payment without undepFunds goe
 shows a void, a status's criteria value, payment and credit memo signs and result column names,
 whether voids go by reversing journal, the Accounting Preferences that make departments,
 classes or locations mandatory, the custom fields the account makes mandatory, closed or
-A/R-locked accounting periods, and what a currency's precision does to a finer amount and whether
-SuiteQL shows it (POST /_sandbox/switches, the one control route for them; batch behaviours are
-/_sandbox/async's).
+A/R-locked accounting periods, what a currency's precision does to a finer amount and whether
+SuiteQL shows it, and whether the currency table answers without Multiple Currencies (POST
+/_sandbox/switches, the one control route for them; batch behaviours are /_sandbox/async's).
 Features (SuiteTax, ARM, ...) come with the account's kind (kinds.py)."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ _CHOICES |= {"result_name_case": ("lower", "upper")}
 _CHOICES |= {
     "excess_decimals": ("refuse", "round"),
     "currency_precision_column": ("currencyprecision", "none"),
+    "currency_table": ("refused", "base_only"),  # without Multiple Currencies (kinds.py)
 }
 
 
@@ -62,6 +63,7 @@ def describe(acct: Any) -> dict[str, Any]:
             "reversing_journal_voids": acct.reversing_journal_voids,
             "excess_decimals": acct.excess_decimals,
             "currency_precision_column": acct.currency_precision_column,
+            "currency_table": acct.currency_table,
         }
         | classifications.describe(acct)
         | mandatory_fields.describe(acct)
