@@ -455,10 +455,19 @@ HARD_SWITCHES: dict[str, Any] = {
     "departments_mandatory": True,  # Make Departments / Classes / Locations Mandatory: on the header
     "classes_mandatory": True,  # and every item line of each transaction (the mapping sets them)
     "locations_mandatory": True,
+    # Custom fields the account makes mandatory (the real account's own fields), given in field_values.
+    "mandatory_fields": {
+        "customer": {"custentity_bb1_market": "Market"},
+        "invoice": {"custbody_transaction_region": "Region", "item.custcol_bb1_labour_type": "Labour Type"},
+    },
 }
 # The account's own departments, classes and locations (sandbox/classifications.py SEEDED), set in
 # the mapping as an administrator does where the account makes them mandatory.
 CLASSIFIED = {"department_id": "12", "class_id": "21", "location_id": "32"}
+FIELD_VALUES = {
+    "customer": {"custentity_bb1_market": {"id": "7"}},
+    "invoice": {"custbody_transaction_region": {"id": "3"}, "item.custcol_bb1_labour_type": {"id": "4"}},
+}
 # Where two values are both plausible and neither is harder, the kinds share them out so that the
 # test covers each: who gives the Customer ID (and the code of a taken one), and how the account
 # answers batches (refused with a 400 that reads like a record's refusal; per-record or one-task
@@ -534,6 +543,7 @@ def _connect(system: System, kind: str, seq: int) -> None:
         update=KINDS[kind][1]
         | {"gl": gl, "tax_item_id": switched["tax_item_id"], "batches": True, "tax_schedule_id": "1"}
         | CLASSIFIED
+        | {"field_values": FIELD_VALUES}
     )
     save_config(system.ctx.engine, name, config)
 
@@ -592,9 +602,16 @@ def test_a_month_on_each_kind_of_account_with_every_switch_at_its_harder_value(s
                 sorted([first["name"], f"{first['name']} ({c})"]) for c in shown
             ), shown
         assert ledger.body("customer", edited[kind]["id"])["email"] == "new-ap@example.com", kind
+        assert all(
+            ledger.body("customer", c["id"])["custentity_bb1_market"] == {"id": "7"}
+            for c in month["customer"]
+        )
         for inv in month["invoice"]:  # NetSuite numbered each invoice; Nue's number is in the memo
             body = ledger.body("invoice", inv["id"])
             assert body["tranId"] != inv["invoice_number"] and inv["invoice_number"] in body["memo"]
+            # The mandatory custom fields, on the body and on every line.
+            assert body["custbody_transaction_region"] == {"id": "3"}, kind
+            assert all(line["custcol_bb1_labour_type"] == {"id": "4"} for line in body["item"]["items"]), kind
             # The mandatory classifications on the header and every line (tax lines included).
             for part in (body, *body["item"]["items"]):
                 assert {f: part.get(f) for f in ("department", "class", "location")} == {
