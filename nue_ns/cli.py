@@ -987,7 +987,7 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8900, "--port"),
     kind: str | None = typer.Option(
-        None, "--kind", help="account kind: real-2025-09, arm, suitetax, full, single-currency"
+        None, "--kind", help="account kind, as NUE_NS_SANDBOX_KIND (README: configuration)"
     ),
 ) -> None:
     """Serve the NetSuite REST emulator."""

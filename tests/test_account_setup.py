@@ -86,8 +86,9 @@ def test_a_needed_field_the_account_lacks_is_named_by_the_dry_run():
     profile.records["customer"].fields.pop("subsidiary")
     problems = setup.dry_run(CONFIG, profile)
     assert problems == [
-        "customer: the NetSuite account has no field 'subsidiary' on customer: check the integration "
-        "role's permissions and the account's features"
+        "customer: the NetSuite account has no field 'subsidiary' on customer: the account lists "
+        "subsidiaries but its record has no subsidiary field: check the integration role's permissions "
+        "(Lists: Subsidiaries)"
     ]
 
 

@@ -26,7 +26,14 @@ FEATURE_HINT = {
     "currency": "the account has no Multiple Currencies and this record is not in its one currency "
     "(currency_ids); enable Multiple Currencies (Setup > Company > Enable Features > Company)",
     "currencyList": "enable Multiple Currencies per Customer (Setup > Company > Enable Features > Company)",
+    "subsidiary": "the account lists subsidiaries but its record has no subsidiary field: check the "
+    "integration role's permissions (Lists: Subsidiaries)",
 }
+
+
+# Fields OneWorld brings. An account without it is one company [U: which fields it lacks]: where its
+# record has no such field and the account lists no subsidiaries, there is nothing to name.
+ONEWORLD_FIELDS = frozenset({"subsidiary", "includeChildren"})
 
 
 def _hint(name: str) -> str:
@@ -69,7 +76,7 @@ def fit(request: NsRequest, profile: AccountProfile | None) -> NsRequest:
             continue
         sublist = isinstance(value, dict) and isinstance(value.get("items"), list)
         if not profile.has(request.ns_type, name):
-            if name in request.optional:
+            if name in request.optional or (name in ONEWORLD_FIELDS and not profile.subsidiaries):
                 continue
             raise MappingIncomplete(
                 f"the NetSuite account has no field '{name}' on {request.ns_type}: {_hint(name)}"

@@ -116,7 +116,12 @@ def _currencies(
 def _subsidiaries(
     config: IntegrationConfig, profile: AccountProfile, used: Iterable[str], out: Findings
 ) -> None:
-    if not profile.subsidiaries:  # not OneWorld: nothing to choose
+    if not profile.subsidiaries:  # not OneWorld: nothing to choose, nothing sent (mapping/fit.py)
+        if config.subsidiary_id or config.item_subsidiaries:
+            out.warnings.append(
+                "subsidiary_id, item_subsidiaries: the account lists no subsidiaries (not OneWorld): "
+                "they are not sent; unset them"
+            )
         return
     named = [("subsidiary_id", config.subsidiary_id)] if config.subsidiary_id else []
     named += [(f"item_subsidiaries[{i}]", s) for i, s in enumerate(config.item_subsidiaries)]

@@ -20,6 +20,10 @@ types of schema_extra.py) and adds what its features bring:
   record through REST web services", section_0818023012), so whether SuiteQL's `currency` table
   answers is open: the switch `currency_table` has it refuse the query ("refused", the default) or
   list the base currency alone ("base_only").
+- `single-company`: no OneWorld (every kind above has it): customers, items and transactions have
+  no `subsidiary` (items no `includeChildren`, customers no `representingSubsidiary`), SuiteQL has
+  no `subsidiary` table [U: the fields OneWorld brings; no such account's document in hand], every
+  item is sold to every customer; USD base with EUR; + custcol_nue_line_id.
 
 Currency and subsidiary internal ids differ between kinds on purpose: ids belong to an account, so
 a connector that guesses them posts in the wrong currency in some kind.
@@ -85,6 +89,12 @@ SUITETAX: dict[str, dict[str, Any]] = {
 }
 
 
+# What an account without OneWorld lacks (kind `single-company`).
+SINGLE_COMPANY_LACKS = {
+    "customer": ("subsidiary", "representingSubsidiary"),
+    **{t: ("subsidiary",) for t in (*SALES, "customerPayment", "customerRefund")},
+    **{t: ("subsidiary", "includeChildren") for t in ITEMS},
+}
 # What an account without Multiple Currencies lacks (kind `single-currency`).
 SINGLE_CURRENCY_LACKS = {
     "customer": ("currency", "currencyList"),
@@ -120,6 +130,10 @@ class AccountKind:
     @property
     def multiple_currencies(self) -> bool:
         return "single_currency" not in self.features
+
+    @property
+    def oneworld(self) -> bool:
+        return "single_company" not in self.features
 
     @property
     def base_currency(self) -> str:
@@ -191,10 +205,12 @@ def _build(name: str, features: tuple[str, ...]) -> dict[str, Any]:
     if "suitetax" in features:
         schemas |= _tax_details_schemas()
         _with(schemas, SUITETAX)
-    if "single_currency" in features:
-        for name, fields in SINGLE_CURRENCY_LACKS.items():
-            for f in fields:
-                schemas[name]["properties"].pop(f, None)
+    features_off = {"single_currency": SINGLE_CURRENCY_LACKS, "single_company": SINGLE_COMPANY_LACKS}
+    for feature, lacking in features_off.items():
+        if feature in features:  # a feature off: the fields it brings are not there
+            for schema, fields in lacking.items():
+                for f in fields:
+                    schemas[schema]["properties"].pop(f, None)
     return schemas
 
 
@@ -223,6 +239,11 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, st
         ("line_id_column", "single_currency"),
         {"1": "USD"},
         {"1": ("Parent Company", None)},
+    ),
+    "single-company": (  # one company: its subsidiary "1" is internal only (no field, no table)
+        ("line_id_column", "single_company"),
+        {"1": "USD", "2": "EUR"},
+        {"1": ("Company", None)},
     ),
 }
 KIND_NAMES = tuple(_SPECS)

@@ -559,9 +559,10 @@ class _Checker:
                 raise missing_values("Last Name")
         elif not b.get("companyName"):
             raise missing_values("Company Name")
-        if b.get("subsidiary") is None:
-            raise missing_values("Primary Subsidiary")
-        self.subsidiary("subsidiary", b["subsidiary"])
+        if self.acct.kind.oneworld:  # one company otherwise: no subsidiary to name
+            if b.get("subsidiary") is None:
+                raise missing_values("Primary Subsidiary")
+            self.subsidiary("subsidiary", b["subsidiary"])
         self.optional("currency", self.currency)
         for i, line in enumerate(_lines(b, "currencyList")):
             self.currency(f"currencyList.items[{i}].currency", line.get("currency"))
@@ -834,6 +835,8 @@ def _available(acct: AccountData, item: Record, subsidiary: str) -> bool:
     is set (the item record's Subsidiary / Include Children fields, as on `account` in the real
     schema). An item without a list is sold in the parent subsidiary only, or everywhere [U: a
     switch]."""
+    if not acct.kind.oneworld:  # one company: every item is sold to every customer
+        return True
     listed = {s for line in _lines(item.body, "subsidiary") if (s := _ref_id(line))}
     if not listed and acct.items_everywhere_without_list:
         return True

@@ -379,7 +379,7 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
     # Without Multiple Currencies the currency table may not be there at all (kinds.py).
     refused = not acct.kind.multiple_currencies and acct.currency_table == "refused"
     for name, columns in _TABLES.items():
-        if name == "currency" and refused:
+        if (name == "currency" and refused) or (name == "subsidiary" and not acct.kind.oneworld):
             continue
         precision = ", currencyprecision INTEGER" if precise else ""
         ddl = columns.format(tax_code_column=acct.tax_code_column, precision=precision)
