@@ -53,6 +53,9 @@ class GlAccounts(BaseModel):
     cogs: AccountId | None = None  # inventory items' cost of goods sold account
     # The account of the tax item (tax_item_id) in an account without SuiteTax: a liability.
     tax_liability: AccountId | None = None
+    # The A/R account of invoices, credit memos, and the payments and refunds applied to them (one
+    # for all, so a payment finds its invoices); unset, NetSuite takes the account's default.
+    receivables: AccountId | None = None
 
 
 # What type each GL account must have in NetSuite (account.accttype).
@@ -67,7 +70,10 @@ EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
     "inventory_asset": ("OthCurrAsset", "FixedAsset", "OthAsset"),
     "cogs": ("COGS",),
     "tax_liability": ("OthCurrLiab",),  # tax collected is owed, never revenue
+    "receivables": ("AcctRec",),
 }
+# GL accounts of a whole document, never of a line: not in category_overrides.
+DOCUMENT_ACCOUNTS = ("receivables",)
 
 # Nue record types that become NetSuite transactions with a number (tranId) of their own.
 TranType = Literal["order", "invoice", "credit_memo", "payment", "refund"]
@@ -159,6 +165,17 @@ class IntegrationConfig(BaseModel):
     webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
     # The last check of the GL accounts against NetSuite (nue_ns/validation.py writes it).
     validation: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _document_accounts_not_per_category(self) -> IntegrationConfig:
+        for category, override in self.category_overrides.items():
+            for name in DOCUMENT_ACCOUNTS:
+                if getattr(override, name) is not None:
+                    raise ValueError(
+                        f"category_overrides.{category}.{name}: the {name} account is the whole "
+                        "document's, not a product category's; set it in gl"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _field_values_fit(self) -> IntegrationConfig:

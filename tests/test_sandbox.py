@@ -688,7 +688,7 @@ def test_suiteql_rules_and_paging(base: str) -> None:
         r = suiteql(base, q, limit=limit, offset=offset)
         assert r.status_code == 400 and error_of(r)["o:errorQueryParam"] == param
     page = suiteql(base, q, limit=5, offset=0).json()
-    assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 18)
+    assert (page["count"], page["hasMore"], page["offset"], page["totalResults"]) == (5, True, 0, 19)
     # Pages link to the others as Oracle's "Collection Paging" shows (section_156414087576).
     url = f"{base}/services/rest/query/v1/suiteql"
     assert page["links"] == [
@@ -713,13 +713,13 @@ def test_suiteql_rules_and_paging(base: str) -> None:
     }
     last = suiteql(base, q, limit=5, offset=15).json()
     assert (last["count"], last["hasMore"], [i["id"] for i in last["items"]]) == (
-        3,
+        4,
         False,
-        ["16", "17", "18"],
+        ["16", "17", "18", "19"],
     )
     assert [x["rel"] for x in last["links"]] == ["first", "prev", "last", "self"]
     accounts = call(base, "GET", "/record/v1/account?limit=10&offset=10").json()  # a record list
-    assert accounts["count"] == 8 and accounts["links"][-1] == {
+    assert accounts["count"] == 9 and accounts["links"][-1] == {
         "rel": "self",
         "href": f"{base}/services/rest/record/v1/account?limit=10&offset=10",
     }

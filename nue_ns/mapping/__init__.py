@@ -27,6 +27,7 @@ from nue_ns.mapping.item import map_item
 from nue_ns.mapping.lines import currency_ids, in_the_one_currency, with_line_id_field
 from nue_ns.mapping.numbering import place_number
 from nue_ns.mapping.payment import map_payment, payment_requirements
+from nue_ns.mapping.receivables import with_receivables
 from nue_ns.mapping.refund import map_refund, refund_requirements
 from nue_ns.mapping.sales_order import map_sales_order, order_requirements
 from nue_ns.mapping.tax import add_tax
@@ -109,14 +110,16 @@ def build(
 ) -> NsRequest:
     """The request for `record`, with the account's currency ids, Nue's tax in the account's
     shape, the configured classifications on the header and every item line (tax lines too), the
-    line-id column under the account's name, the configured custom field values and Nue's number
-    where the account keeps it, fitted to its schema when its profile is known."""
+    configured A/R account, the line-id column under the account's name, the configured custom
+    field values and Nue's number where the account keeps it, fitted to its schema when its
+    profile is known."""
     config = config.model_copy(update={"currency_ids": currency_ids(config, profile)})
     request = _BUILDERS[record_type](record, config, resolved)
     lines = getattr(record, "lines", None)
     if lines is not None:  # before the column is renamed: tax pairs lines by it
         request = add_tax(request, lines, config, profile)
     request = with_classifications(request, config)
+    request = with_receivables(request, config)
     request = with_field_values(record_type, request, config, profile)
     request = with_line_id_field(request, config.line_id_field)
     request = in_the_one_currency(request, getattr(record, "currency", None), config, profile)

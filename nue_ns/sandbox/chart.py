@@ -47,6 +47,7 @@ CHART: tuple[GlAccount, ...] = (
     GlAccount("16", "4300", "Training Income", "Income"),
     GlAccount("17", "2530", "Deferred Training Revenue", "DeferRevenue"),
     GlAccount("18", "2200", "Sales Tax Payable", "OthCurrLiab"),
+    GlAccount("19", "1110", "Accounts Receivable - Subscriptions", "AcctRec"),  # a second A/R account
 )
 
 SUBSIDIARIES: dict[str, str] = {"1": "Parent Company"}

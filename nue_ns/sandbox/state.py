@@ -740,6 +740,12 @@ class _Checker:
             # party docs; docs/NETSUITE.md "Payments"]: another currency's document is not there.
             if _ref_id(doc.body.get("currency")) != self.transaction_currency():
                 raise invalid_value(line.get("doc"), f"{path}.doc")
+            # Nor are another A/R account's documents [J: NetSuite's form lists them by A/R account;
+            # mapping/receivables.py]: a payment's arAcct, a credit memo's account. A refund's
+            # schema here has no A/R field, so refunds are not held to it [U].
+            ar_field = _AR_FIELD.get(self.type)
+            if ar_field and _ar_account(self.body, ar_field) != _ar_account(doc.body, "account"):
+                raise invalid_value(line.get("doc"), f"{path}.doc")
             available = _open_amount(self.acct, doc) + previous.get(doc.id, Decimal(0))
             if line.get("amount") is None:
                 room = available if limit is None else min(available, limit - total)
@@ -791,6 +797,16 @@ class _Checker:
 
 _ANY_POSTING = ("Bank", "AcctRec", "OthCurrAsset", "FixedAsset", "OthAsset", "Income", "OthIncome", "Expense")
 _ANY_POSTING += ("OthExpense", "COGS", "DeferRevenue", "OthCurrLiab", "LongTermLiab", "Equity", "AcctPay")
+
+
+# The field naming an applying document's A/R account; a document without one posts to the
+# account's default A/R account (the chart's first AcctRec, "2").
+_AR_FIELD = {"customerPayment": "arAcct", "creditMemo": "account"}
+_DEFAULT_AR = "2"
+
+
+def _ar_account(body: dict[str, Any], field: str) -> str:
+    return _ref_id(body.get(field)) or _DEFAULT_AR
 
 
 def transaction_currency(acct: AccountData, body: dict[str, Any]) -> str:
