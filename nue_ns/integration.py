@@ -8,9 +8,19 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from nue_ns.records import ProductType, RecordType
+from nue_ns.records import ProductType, RecordType, clean_text
 
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
 
@@ -108,8 +118,37 @@ class ListValue(BaseModel):
 FieldValue = StrictBool | StrictInt | StrictFloat | Annotated[str, Field(max_length=4000)] | ListValue
 
 
+def _texts_clean(value: Any, path: str) -> None:
+    """Every text (keys too) under `value` kept to records.clean_text, the one rule for text: a NUL,
+    for one, cannot be stored and would otherwise fail only at the database, naming nothing."""
+    if isinstance(value, str):
+        try:
+            clean_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{path or '(mapping)'}: {exc}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _texts_clean(key, f"{path}.{key!s:.60}".lstrip("."))
+            _texts_clean(item, f"{path}.{key!s:.60}".lstrip("."))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _texts_clean(item, f"{path}[{i}]")
+
+
+# Settings nue-ns writes from NetSuite's answers (a GL check's verdict, a batch refusal): their
+# text is NetSuite's, kept as it came (safe_text bounds it where it is shown).
+_WRITTEN_BY_NUE_NS = frozenset({"validation", "batches_unsupported"})
+
+
 class IntegrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_texts(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in _WRITTEN_BY_NUE_NS:  # what people set
+            _texts_clean(value, info.field_name or "")
+        return value
 
     scheduled_mode: bool = False
     # Scheduled mode sends up to 100 records of one type per NetSuite call (nue_ns/batches.py).

@@ -305,3 +305,25 @@ def test_mandatory_custom_fields_refuse_until_given_then_every_record_carries_th
         assert body["item"]["items"] and all(
             line["custcol_bb1_labour_type"] == {"id": "4"} for line in body["item"]["items"]
         )
+
+
+def test_a_control_character_anywhere_in_the_mapping_is_refused_naming_the_field(hub, client):
+    from tests.api_support import bearer, key
+
+    before = client.get("/v1/integrations/default", headers=bearer(key("operator"))).json()
+    body = {"field_values": {"invoice": {"custbody_region": "East\u0000"}}, "tax_code_default": "S\u202e"}
+    r = client.put("/v1/integrations/default", json=body, headers=bearer(key("operator")))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "tax_code_default",
+            "reason": "tax_code_default: text contains a bidirectional control character (U+202E)",
+        },
+        {
+            "field": "field_values",
+            "reason": "field_values.invoice.custbody_region: text contains a NUL character",
+        },
+    ]
+    assert (
+        client.get("/v1/integrations/default", headers=bearer(key("operator"))).json() == before
+    )  # nothing saved
