@@ -538,7 +538,10 @@ def _connect(system: System, kind: str, seq: int) -> None:
     if "batches" not in batches:  # a submit's answer lost: the same idempotency key again
         lost = {"account": account, "kind": "lost_after_commit", "type": "batch", "count": 1, "delay_s": 3.5}
         system.sandbox_post("faults", lost)
-    gl = SANDBOX_GL.model_copy(update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT})
+    # A second A/R account (sandbox/chart.py), so payments find their invoices only by naming it.
+    gl = SANDBOX_GL.model_copy(
+        update={"tax_liability": sandbox_tax.TAX_LIABILITY_ACCOUNT, "receivables": "19"}
+    )
     config = CONFIG.model_copy(
         update=KINDS[kind][1]
         | {"gl": gl, "tax_item_id": switched["tax_item_id"], "batches": True, "tax_schedule_id": "1"}
@@ -606,9 +609,12 @@ def test_a_month_on_each_kind_of_account_with_every_switch_at_its_harder_value(s
             ledger.body("customer", c["id"])["custentity_bb1_market"] == {"id": "7"}
             for c in month["customer"]
         )
+        for pay in month["payment"]:  # applied to invoices of the second A/R account: named on it too
+            assert ledger.body("payment", pay["id"])["arAcct"] == {"id": "19"}, kind
         for inv in month["invoice"]:  # NetSuite numbered each invoice; Nue's number is in the memo
             body = ledger.body("invoice", inv["id"])
             assert body["tranId"] != inv["invoice_number"] and inv["invoice_number"] in body["memo"]
+            assert body["account"] == {"id": "19"}, kind  # the integration's A/R account
             # The mandatory custom fields, on the body and on every line.
             assert body["custbody_transaction_region"] == {"id": "3"}, kind
             assert all(line["custcol_bb1_labour_type"] == {"id": "4"} for line in body["item"]["items"]), kind
