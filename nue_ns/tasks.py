@@ -2,17 +2,21 @@
 
 The beat schedule lives in celeryconfig.py. Sweeps take a short Redis lock, so two beats started
 by mistake (or a slow sweep overlapping the next) never run the same sweep twice at once; and
-every hub transition is atomic anyway.
+every hub transition is atomic anyway. The lock is renewed while its sweep runs, so a worker killed
+mid-sweep holds that sweep up for at most SWEEP_LOCK_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery.worker import state as worker_state
+from redis.exceptions import LockError, RedisError
 
 from nue_ns import batches, dispatch, inbound, services, sync, webhook
 from nue_ns.celery_app import app
@@ -20,25 +24,40 @@ from nue_ns.context import get_context
 
 log = logging.getLogger(__name__)
 
-_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# A sweep's lock lapses this long after its holder last renewed it. The holder renews it every
+# third of that while it sweeps (for at most the sweep's longest run), so a worker killed mid-sweep
+# (SIGKILL, out of memory) holds that sweep up for seconds, not for the sweep's longest run.
+SWEEP_LOCK_SECONDS = 15.0
 
 
 @contextmanager
-def _sweep_lock(name: str, ttl: float):
-    ctx = get_context()
-    key, token = f"nue_ns:sweep:{name}", uuid.uuid4().hex
-    got = ctx.redis.set(key, token, nx=True, px=int(ttl * 1000))
+def _sweep_lock(name: str, longest: float) -> Iterator[bool]:
+    """Whether this worker holds sweep `name`'s lock (yield False: another one is sweeping)."""
+    lock = get_context().redis.lock(f"nue_ns:sweep:{name}", timeout=SWEEP_LOCK_SECONDS, thread_local=False)
+    if not lock.acquire(blocking=False):
+        yield False
+        return
+    done = threading.Event()
+
+    def keep() -> None:
+        deadline = time.monotonic() + longest
+        while not done.wait(SWEEP_LOCK_SECONDS / 3) and time.monotonic() < deadline:
+            try:
+                lock.reacquire()
+            except (LockError, RedisError):  # lost (Redis flushed or restarted): sweeps are idempotent
+                return
+
+    keeper = threading.Thread(target=keep, name=f"sweep-lock-{name}", daemon=True)
+    keeper.start()
     try:
-        yield bool(got)
+        yield True
     finally:
-        if got:
-            # Delete only our own lock (compare-and-delete).
-            ctx.redis.eval(
-                _UNLOCK,
-                1,
-                key,
-                token,
-            )
+        done.set()
+        keeper.join()
+        try:
+            lock.release()
+        except LockError:  # lapsed and perhaps taken since: not ours to delete
+            pass
 
 
 @app.task(name="nue_ns.transfer", ignore_result=True)
