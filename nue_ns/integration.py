@@ -103,7 +103,8 @@ CUSTOM_FIELD_PREFIX: dict[str, str] = {"customer": "custentity", "product": "cus
     ("order", "invoice", "payment", "refund", "credit_memo"), "custbody"
 )
 # Item lines of the documents that have them take transaction line fields, keyed `item.custcol...`.
-LINE_FIELD_PREFIX = "item.custcol"
+LINE_KEY = "item."  # a key naming a field of every item line
+LINE_FIELD_PREFIX = LINE_KEY + "custcol"
 LINE_FIELD_TYPES = ("order", "invoice", "credit_memo")
 CustomFieldId = Annotated[str, Field(pattern=r"^(cust(entity|item|body)|item\.custcol)[a-z0-9_]{1,90}$")]
 
@@ -228,7 +229,7 @@ class IntegrationConfig(BaseModel):
                             f"field_values.{record_type}.{name}: only {', '.join(LINE_FIELD_TYPES)} "
                             "have item lines"
                         )
-                    if name.removeprefix("item.") == self.line_id_field:
+                    if name.removeprefix(LINE_KEY) == self.line_id_field:
                         raise ValueError(
                             f"field_values.{record_type}.{name}: it is line_id_field, which nue-ns fills "
                             "with the Nue line id"

@@ -25,10 +25,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nue_ns.account_profile import AccountProfile
-from nue_ns.integration import IntegrationConfig, ListValue
+from nue_ns.integration import LINE_KEY, IntegrationConfig, ListValue
 from nue_ns.mapping.base import MappingIncomplete, NsRequest
-
-_LINE = "item."  # a transaction line field's key: item.custcol...
 
 # How a person reads a field's kind (account_profile._kind).
 _KIND_WORDS = {
@@ -51,7 +49,7 @@ def with_field_values(
     body = dict(request.body)
     line_values = {}
     for name, value in values.items():
-        line_field = name.removeprefix(_LINE)
+        line_field = name.removeprefix(LINE_KEY)
         if line_field != name:  # every item line (Nue's tax lines of an account without SuiteTax too)
             kind = profile.kind(request.ns_type, line_field, sublist="item") if profile is not None else None
             line_values[line_field] = _typed(record_type, name, value, kind)

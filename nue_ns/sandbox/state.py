@@ -927,7 +927,7 @@ def _fill_defaults(acct: AccountData, rec: Record, created: bool) -> None:
         base = {"id": acct.kind.base_currency}
         b.setdefault("currency", copy.deepcopy(customer.body.get("currency") or base))
     if rec.type in ("invoice", "creditMemo", "salesOrder"):
-        b.setdefault("account", {"id": "2"})
+        b.setdefault("account", {"id": _DEFAULT_AR})
     if rec.type == "salesOrder":  # created without one: Pending Approval (section_159795516182)
         letter = order_approval(b.get("orderStatus")) or "A"
         b["orderStatus"] = {"id": letter, "refName": ORDER_APPROVAL[letter]}
