@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from nue_ns.embedded import PostgresProcess, RedisProcess
+from nue_ns.hub.batch_store import OPEN
 from nue_ns.hub.db import session_scope
-from nue_ns.hub.models import Attempt, NetSuiteLink, Record, State
+from nue_ns.hub.models import Attempt, Batch, NetSuiteLink, Record, State
 from nue_ns.integration import SANDBOX_GL, IntegrationConfig
 from nue_ns.processes import Child
 from nue_ns.producer import enqueue_many
@@ -307,9 +308,17 @@ def _wait_settled(system: System, ids: list[int], timeout: float, stall: float =
         if sum(counts.get(s, 0) for s in (State.TRANSFERRED, State.FAILED)) == len(ids):
             return
         time.sleep(0.5)
+    # Which limit ended the wait: a slow run still moving at its deadline is not a stuck record.
+    idle = time.monotonic() - last_change
+    why = f"nothing moved for {idle:.0f}s" if idle >= stall else f"still moving at the {timeout:.0f}s limit"
     raise AssertionError(
-        f"records not settled ({timeout}s timeout, {stall}s without progress): {counts}; "
-        f"logs in {system.work_dir}; not transferred: {_open(system, ids)}"
+        f"records not settled ({why}): {counts}; "
+        f"logs in {system.work_dir}; not transferred: {_open(system, ids)}; "
+        f"open batches: {_open_batches(system)}; locks: {_locks(system)}; "
+        f"PostgreSQL sessions busy or in a transaction: {_sessions(system)}; "
+        f"the sandbox's accounts: {system.sandbox_get('accounts')}; "
+        f"the last calls for the open records: {_last_calls(system, ids)}; "
+        f"the sandbox's last answers: {_last_answers(system)}"
     )
 
 
@@ -320,9 +329,61 @@ def _open(system: System, ids: list[int]) -> list[str]:
         rows = s.scalars(not_done.order_by(Record.id).limit(20))
         return [
             f"#{r.id} {r.record_type} {r.nue_id} {r.state} after {r.attempts} attempt(s): "
-            f"{r.reason} {r.waiting_on}"
+            f"{r.reason} {r.waiting_on} (batch {r.batch_id}, leased by {r.leased_by} until "
+            f"{r.lease_expires_at}, next attempt {r.next_attempt_at}, updated {r.updated_at})"
             for r in rows
         ]
+
+
+def _open_batches(system: System) -> list[str]:
+    """The open batches (in scheduled mode a record can only be as quick as its batch)."""
+    with session_scope(system.ctx.engine) as s:
+        rows = s.scalars(select(Batch).where(Batch.state.in_(OPEN)).order_by(Batch.id))
+        return [
+            f"batch {b.id} {b.record_type} {b.state} job {b.job_id} progress {b.progress} "
+            f"submits {b.submits} polls {b.polls} next_at {b.next_at} detail {b.detail}"
+            for b in rows
+        ]
+
+
+def _sessions(system: System) -> list[str]:
+    """Sessions of the hub's database not idle, or holding a transaction open (a blocked worker)."""
+    sql = text(
+        "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 160) "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND (state <> 'idle' OR xact_start IS NOT NULL)"
+    )
+    with system.ctx.engine.connect() as conn:
+        return [" | ".join(str(v) for v in row) for row in conn.execute(sql)]
+
+
+def _last_calls(system: System, ids: list[int], n: int = 12) -> list[str]:
+    """The hub's last attempts of the records not transferred (when, what, how it ended)."""
+    with session_scope(system.ctx.engine) as s:
+        open_ids = select(Record.id).where(Record.id.in_(ids), Record.state != State.TRANSFERRED)
+        rows = s.scalars(
+            select(Attempt).where(Attempt.record_id.in_(open_ids)).order_by(Attempt.id.desc()).limit(n)
+        )
+        return [
+            f"#{a.record_id} {a.started_at:%H:%M:%S.%f} {a.method} {a.url.rsplit('/', 2)[-2:]} "
+            f"{a.status} {a.outcome} {a.error_code} {a.elapsed_ms} {a.worker}"
+            for a in rows
+        ]
+
+
+def _last_answers(system: System, n: int = 12) -> list[str]:
+    return [
+        f"{time.strftime('%H:%M:%S', time.gmtime(c['t_start']))} {c['method']} {c['path'][-40:]} "
+        f"{c['status']} fault {c['fault']} {c['t_end'] - c['t_start']:.2f}s"
+        for c in system.log()[-n:]
+    ]
+
+
+def _locks(system: System) -> dict[str, float]:
+    """Redis locks held now, with the seconds each has left."""
+    r = redis.Redis.from_url(system.redis_url)
+    keys = [*r.scan_iter("nue_ns:sweep:*"), *r.scan_iter("nue_ns:batcher:*")]
+    return {key.decode(): r.pttl(key) / 1000 for key in keys}
 
 
 def _measure(
