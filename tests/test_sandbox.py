@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -610,6 +611,33 @@ def test_concurrency_limit_answers_429(base: str) -> None:
     assert control(base, "GET", "stats", params={"account": "TSTDRV1234567"})["max_in_flight"] == 2
     # Another account has its own limit.
     assert call(base, "GET", "/record/v1/account/1", auth=tba(ENV_ACCOUNT)).status_code == 200
+
+
+def test_a_transform_whose_client_leaves_before_its_body_gives_its_slot_back(base: str) -> None:
+    """A client gone while its body is read (a worker killed, a timeout) never keeps a slot: one
+    kept would answer 429 to every later call, harder than NetSuite."""
+    path = "/services/rest/record/v1/salesOrder/1/!transform/invoice"
+    json_type = {"Content-Type": "application/json"}
+    prepared = requests.Request("POST", f"{base}{path}", json_type, data=b"{}", auth=tba()).prepare()
+    host, port = base.removeprefix("http://").split(":")
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json"]
+    signed = prepared.headers["Authorization"]  # bytes, as requests-oauthlib sets it
+    head += [f"Authorization: {signed.decode() if isinstance(signed, bytes) else signed}"]
+    head += ["Content-Length: 1000", "", ""]
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall("\r\n".join(head).encode() + b'{"extern')  # and leaves, 992 bytes short
+        deadline = time.monotonic() + 5
+        while not _in_flight(base):  # admitted: its slot taken while the body is awaited
+            assert time.monotonic() < deadline, "the request was never admitted"
+            time.sleep(0.02)
+    deadline = time.monotonic() + 5
+    while _in_flight(base):
+        assert time.monotonic() < deadline, "the slot of a client that left was kept"
+        time.sleep(0.05)
+
+
+def _in_flight(base: str) -> int:
+    return sum(a["in_flight"] for a in control(base, "GET", "accounts"))
 
 
 @pytest.mark.parametrize(

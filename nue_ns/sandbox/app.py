@@ -31,7 +31,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -378,15 +378,17 @@ async def api(request: Request) -> Response:
         realm = acct.realm
         if not _admit(acct):
             raise ns.concurrency_exceeded()
-        if call.kind == "transform":  # logged by the externalId it makes, whatever happens to it
-            call.new_external_id = await _body_external_id(request)
-        try:
+        try:  # the slot is given back whatever happens, a client gone while its body is read too
+            if call.kind == "transform":  # logged by the externalId it makes, whatever happens to it
+                call.new_external_id = await _body_external_id(request)
             response, internal_id, fault = await _with_fault(sandbox, acct, call, request)
         finally:
             with acct.lock:
                 acct.in_flight -= 1
     except NsError as err:
         response = error_response(err)
+    except ClientDisconnect:  # gone before its body arrived: nothing was done, nobody to answer
+        response = Response(status_code=499)  # logged as nginx's "client closed request"
     except Exception:  # a sandbox bug must still answer like NetSuite and be logged
         logger.exception("sandbox failed on %s %s", call.method, call.path)
         response = error_response(NsError(500, "UNEXPECTED_ERROR", "An unexpected error occurred."))
