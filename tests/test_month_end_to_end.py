@@ -25,7 +25,7 @@ from nue_ns.context import get_context
 from nue_ns.hub.db import session_scope
 from nue_ns.hub.integrations import create_integration, save_config, upsert_integration
 from nue_ns.hub.models import Attempt, Batch, BatchState, Record, State
-from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, InvoiceLink
+from nue_ns.integration import SANDBOX_GL, GlAccounts, IntegrationConfig, InvoiceLink, ListValue
 from nue_ns.mapping.base import external_id
 from nue_ns.netsuite.auth import Certificate, Credentials, OAuth2Credentials
 from nue_ns.producer import InvalidBatch, enqueue_many
@@ -464,9 +464,12 @@ HARD_SWITCHES: dict[str, Any] = {
 # The account's own departments, classes and locations (sandbox/classifications.py SEEDED), set in
 # the mapping as an administrator does where the account makes them mandatory.
 CLASSIFIED = {"department_id": "12", "class_id": "21", "location_id": "32"}
-FIELD_VALUES = {
-    "customer": {"custentity_bb1_market": {"id": "7"}},
-    "invoice": {"custbody_transaction_region": {"id": "3"}, "item.custcol_bb1_labour_type": {"id": "4"}},
+FIELD_VALUES = {  # as the mapping holds them (model_copy does not validate)
+    "customer": {"custentity_bb1_market": ListValue(id="7")},
+    "invoice": {
+        "custbody_transaction_region": ListValue(id="3"),
+        "item.custcol_bb1_labour_type": ListValue(id="4"),
+    },
 }
 # Where two values are both plausible and neither is harder, the kinds share them out so that the
 # test covers each: who gives the Customer ID (and the code of a taken one), and how the account
