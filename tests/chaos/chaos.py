@@ -311,15 +311,27 @@ def _wait_settled(system: System, ids: list[int], timeout: float, stall: float =
     # Which limit ended the wait: a slow run still moving at its deadline is not a stuck record.
     idle = time.monotonic() - last_change
     why = f"nothing moved for {idle:.0f}s" if idle >= stall else f"still moving at the {timeout:.0f}s limit"
+    seen = {
+        "not transferred": lambda: _open(system, ids),
+        "open batches": lambda: _open_batches(system),
+        "locks": lambda: _locks(system),
+        "PostgreSQL sessions busy or in a transaction": lambda: _sessions(system),
+        "the sandbox's accounts": lambda: system.sandbox_get("accounts"),
+        "the last calls for the open records": lambda: _last_calls(system, ids),
+        "the sandbox's last answers": lambda: _last_answers(system),
+    }
     raise AssertionError(
-        f"records not settled ({why}): {counts}; "
-        f"logs in {system.work_dir}; not transferred: {_open(system, ids)}; "
-        f"open batches: {_open_batches(system)}; locks: {_locks(system)}; "
-        f"PostgreSQL sessions busy or in a transaction: {_sessions(system)}; "
-        f"the sandbox's accounts: {system.sandbox_get('accounts')}; "
-        f"the last calls for the open records: {_last_calls(system, ids)}; "
-        f"the sandbox's last answers: {_last_answers(system)}"
+        f"records not settled ({why}): {counts}; logs in {system.work_dir}; "
+        + "; ".join(f"{what}: {_or_why_not(look)}" for what, look in seen.items())
     )
+
+
+def _or_why_not(look: Callable[[], Any]) -> Any:
+    """What `look` finds, or why it could not look (a server down must not hide the failure)."""
+    try:
+        return look()
+    except Exception as exc:
+        return f"unavailable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
 
 
 def _open(system: System, ids: list[int]) -> list[str]:
