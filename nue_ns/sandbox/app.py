@@ -1,8 +1,9 @@
 """HTTP face of the sandbox: NetSuite's REST API under /services/rest, test controls under /_sandbox.
 
 Each API call is, in order: authenticated (TBA, as NetSuite checks it), admitted under the
-account's concurrency limit (held for the whole call, injected latency included), delayed,
-possibly failed by an injected fault, answered, and logged.
+account's concurrency limit (held for the whole call, injected latency included, and given back
+whatever happens: a client gone before its body arrived is logged as 499), delayed, possibly failed
+by an injected fault, answered, and logged.
 
 NetSuite API (TBA-signed): /services/rest/record/v1/{type}[/{id}|/eid:{externalId}] (GET, POST,
 PUT, PATCH, DELETE), POST .../record/v1/{type}/{id}/!transform/{target},
