@@ -23,7 +23,8 @@ types of schema_extra.py) and adds what its features bring:
 - `single-company`: no OneWorld (every kind above has it): customers, items and transactions have
   no `subsidiary` (items no `includeChildren`, customers no `representingSubsidiary`), SuiteQL has
   no `subsidiary` table [U: the fields OneWorld brings; no such account's document in hand], every
-  item is sold to every customer; USD base with EUR; + custcol_nue_line_id.
+  item is sold to every customer (the subsidiary record needs OneWorld or the hidden Subsidiaries
+  feature: section_157607424766); USD base with EUR; + custcol_nue_line_id.
 
 Currency and subsidiary internal ids differ between kinds on purpose: ids belong to an account, so
 a connector that guesses them posts in the wrong currency in some kind.

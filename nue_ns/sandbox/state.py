@@ -559,7 +559,9 @@ class _Checker:
                 raise missing_values("Last Name")
         elif not b.get("companyName"):
             raise missing_values("Company Name")
-        if self.acct.kind.oneworld:  # one company otherwise: no subsidiary to name
+        # One company otherwise: no subsidiary to name (the subsidiary record needs OneWorld, or the
+        # hidden Subsidiaries feature: section_157607424766).
+        if self.acct.kind.oneworld:
             if b.get("subsidiary") is None:
                 raise missing_values("Primary Subsidiary")
             self.subsidiary("subsidiary", b["subsidiary"])
@@ -851,7 +853,7 @@ def _available(acct: AccountData, item: Record, subsidiary: str) -> bool:
     is set (the item record's Subsidiary / Include Children fields, as on `account` in the real
     schema). An item without a list is sold in the parent subsidiary only, or everywhere [U: a
     switch]."""
-    if not acct.kind.oneworld:  # one company: every item is sold to every customer
+    if not acct.kind.oneworld:  # one company, no subsidiary record (section_157607424766): no limit
         return True
     listed = {s for line in _lines(item.body, "subsidiary") if (s := _ref_id(line))}
     if not listed and acct.items_everywhere_without_list:

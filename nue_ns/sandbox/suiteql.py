@@ -376,7 +376,8 @@ def _load(conn: sqlite3.Connection, acct: AccountData) -> None:
             _link(acct, doc, payer, amount) for payer, amount in appliers.items()
         ]
     rows["nexttransactionlinelink"] += _voided_links(acct)
-    # Without Multiple Currencies the currency table may not be there at all (kinds.py).
+    # Without Multiple Currencies the currency table may not be there at all (kinds.py); without
+    # OneWorld there is no subsidiary record to list (section_157607424766).
     refused = not acct.kind.multiple_currencies and acct.currency_table == "refused"
     for name, columns in _TABLES.items():
         if (name == "currency" and refused) or (name == "subsidiary" and not acct.kind.oneworld):
