@@ -86,23 +86,23 @@ def _currencies(
 ) -> None:
     known = profile.currencies
     if not profile.currencies_read:  # no currency table: Multiple Currencies off [U]
+        taken = (
+            f"nue-ns takes currency_ids as its currencies ({', '.join(sorted(config.currency_ids))})"
+            if config.currency_ids
+            else "set currency_ids to its one currency (`nue-ns integration set NAME --currency-id "
+            "USD=1`, its internal id from Lists > Accounting > Currencies); until then records wait"
+        )
         out.warnings.append(
             "currencies: the account's currency table could not be read (an account without Multiple "
-            "Currencies, whose REST currency record needs the feature): "
-            + (
-                f"nue-ns takes currency_ids as its currencies ({', '.join(sorted(config.currency_ids))})"
-                if config.currency_ids
-                else "set currency_ids to its one currency (`nue-ns integration set NAME --currency-id "
-                "USD=1`, its internal id from Lists > Accounting > Currencies); until then records wait"
-            )
+            f"Currencies, whose REST currency record needs the feature): {taken}"
         )
-    for code, internal_id in sorted(config.currency_ids.items()) if profile.currencies_read else ():
-        if code not in known:
-            out.problems.append(f"currency_ids.{code}: the account has no currency {code}")
-        elif known[code] != internal_id:
-            out.problems.append(
-                f"currency_ids.{code}: {internal_id} is not the account's {code} (its id is {known[code]})"
-            )
+    else:  # the configured ids are checked against the account's own
+        for code, internal_id in sorted(config.currency_ids.items()):
+            if code not in known:
+                out.problems.append(f"currency_ids.{code}: the account has no currency {code}")
+            elif known[code] != internal_id:
+                why = f"{internal_id} is not the account's {code} (its id is {known[code]})"
+                out.problems.append(f"currency_ids.{code}: {why}")
     effective = currency_ids(config, profile)
     if not effective:
         return  # nothing known to judge by (the warning above says what to set)
